@@ -1,0 +1,324 @@
+// Journal writer: recovery at open, group commit, rotation.
+#include "journal/journal.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/logging.h"
+
+namespace binlog::journal {
+
+using segment::EncodedBlock;
+using segment::SegmentKind;
+
+// One Append (or a control request) waiting in the queue. The front writer is the leader.
+struct Journal::Writer {
+  using Kind = WriterKind;
+  Kind kind = Kind::kData;
+  std::vector<EncodedBlock> blocks;
+  size_t records = 0;
+  size_t bytes = 0;
+  Status status;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+// Compression contexts reused across appends: each caller compresses its own records in its own
+// thread, so compression never sits on the leader's write+sync path.
+struct Journal::EncoderPool {
+  explicit EncoderPool(const segment::SegmentOptions& o) : options(o) {}
+  std::unique_ptr<segment::BlockEncoder> Get() {
+    std::lock_guard<std::mutex> g(mu);
+    if (free.empty()) return std::make_unique<segment::BlockEncoder>(options);
+    auto e = std::move(free.back());
+    free.pop_back();
+    return e;
+  }
+  void Put(std::unique_ptr<segment::BlockEncoder> e) {
+    std::lock_guard<std::mutex> g(mu);
+    free.push_back(std::move(e));
+  }
+  segment::SegmentOptions options;
+  std::mutex mu;
+  std::vector<std::unique_ptr<segment::BlockEncoder>> free;
+};
+
+Journal::Journal(std::string dir, const JournalOptions& options)
+    : dir_(std::move(dir)),
+      options_(options),
+      encoders_(std::make_unique<EncoderPool>(options.segment)) {}
+
+Journal::~Journal() {
+  if (!closed_) Close().IgnoreError();
+}
+
+Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
+                                               const JournalOptions& options) {
+  Env* env = options.env;
+  RETURN_IF_ERROR(env->CreateDirs(dir));
+  auto lock = env->LockFile(JoinPath(dir, "LOCK"));
+  if (!lock.ok()) {
+    if (lock.status().IsBusy()) {
+      return Status::Busy(fmt::format(
+          "journal {} is already open for writing by another process ({})", dir,
+          lock.status().message()));
+    }
+    return lock.status();
+  }
+  std::unique_ptr<Journal> j(new Journal(dir, options));
+  j->lock_file_ = std::move(*lock);
+  RETURN_IF_ERROR(j->Recover());
+  if (!options.sync) {
+    LOG_WARN("sync-log is false: appends are acknowledged before they are durable, a crash "
+             "or power loss can lose the latest ones",
+             KV("dir", dir));
+  }
+  return j;
+}
+
+Status Journal::Recover() {
+  ASSIGN_OR_RETURN(std::vector<SegmentName> segments, ListSegments(options_.env, dir_));
+  for (size_t i = 0; i < segments.size(); ++i) {
+    RETURN_IF_ERROR(RecoverSegment(segments[i], i + 1 == segments.size()));
+  }
+  if (!segments.empty()) next_sequence_ = segments.back().ts + 1;
+  last_enqueued_ts_ = last_durable_ts_;
+  return Status::OK();
+}
+
+Status Journal::RecoverSegment(const SegmentName& seg, bool is_last) {
+  Env* env = options_.env;
+  std::string path = JoinPath(dir_, seg.name);
+  ASSIGN_OR_RETURN(uint64_t size, env->GetFileSize(path));
+  if (is_last && size < segment::kHeaderSize) {
+    // Created, but the header never reached the disk: the crash came before any append.
+    LOG_WARN("removing a segment whose header was never written", KV("file", path),
+             KV("size", size));
+    RETURN_IF_ERROR(env->DeleteFile(path));
+    return env->SyncDir(dir_);
+  }
+  ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(env, path));
+  if (reader->header().kind != options_.segment.kind) {
+    return Status::InvalidArgument(fmt::format(
+        "{}: segment kind does not match this journal (ordered vs arrival order)", path));
+  }
+  if (reader->sealed()) {
+    last_durable_ts_ = std::max(last_durable_ts_, reader->trailer()->last_ts);
+    return Status::OK();
+  }
+  segment::ScanOptions scan_options;
+  scan_options.index_interval_bytes = options_.segment.index_interval_bytes;
+  ASSIGN_OR_RETURN(segment::ScanResult scan, segment::ScanSegment(env, path, scan_options));
+  if (!scan.damages.empty()) {
+    const segment::Damage& d = scan.damages.front();
+    if (!options_.salvage) {
+      return Status::Corruption(fmt::format(
+          "{}: {} at offset {} ({} bytes), with good blocks after it; refusing to open a "
+          "damaged journal. Inspect it with `segdump --verify {}`; opening with salvage keeps "
+          "the file as {}.broken and goes on with its good blocks",
+          path, d.reason, d.offset, d.length, path, path));
+    }
+    LOG_WARN("salvaging a damaged segment", KV("file", path), KV("offset", d.offset),
+             KV("reason", d.reason), KV("damaged-regions", scan.damages.size()),
+             KV("kept-as", path + ".broken"));
+    ASSIGN_OR_RETURN(scan, segment::SalvageSegment(env, path, scan));
+  }
+  if (scan.torn_tail_at) {
+    LOG_WARN("cutting a torn tail left by a crash", KV("file", path),
+             KV("offset", *scan.torn_tail_at), KV("bytes", scan.file_size - *scan.torn_tail_at));
+  }
+  ASSIGN_OR_RETURN(auto writer, segment::SegmentWriter::Reopen(env, path, options_.segment, scan));
+  if (scan.footer.totals().block_count > 0) {
+    last_durable_ts_ = std::max(last_durable_ts_, scan.footer.totals().last_ts);
+  }
+  if (!is_last) {
+    LOG_WARN("sealing a segment a crash left unsealed", KV("file", path));
+    return writer->Seal();
+  }
+  active_ = std::move(writer);
+  return Status::OK();
+}
+
+Status Journal::Append(std::span<const Record> records) {
+  if (records.empty()) return Status::OK();
+  bool ordered = options_.segment.kind == SegmentKind::kOrdered;
+  if (ordered) {
+    for (size_t i = 1; i < records.size(); ++i) {
+      if (records[i].ts <= records[i - 1].ts) {
+        return Status::InvalidArgument(fmt::format(
+            "records must be in increasing ts order: {} follows {}", records[i].ts,
+            records[i - 1].ts));
+      }
+    }
+  }
+  Writer w;
+  w.records = records.size();
+  {
+    auto encoder = encoders_->Get();
+    Status s = encoder->Encode(records, &w.blocks);
+    encoders_->Put(std::move(encoder));
+    RETURN_IF_ERROR(s);
+  }
+  for (const auto& b : w.blocks) w.bytes += b.bytes.size();
+
+  std::unique_lock<std::mutex> lock(mu_);
+  if (closed_) return Status::Aborted(fmt::format("journal {} is closed", dir_));
+  if (!sticky_.ok()) {
+    return Status::Aborted(fmt::format("journal {} refuses writes after an earlier failure: {}",
+                                       dir_, sticky_.ToString()));
+  }
+  if (ordered && records.front().ts <= last_enqueued_ts_) {
+    return Status::InvalidArgument(fmt::format(
+        "ts {} is not after the last appended ts {}", records.front().ts, last_enqueued_ts_));
+  }
+  for (const Record& r : records) last_enqueued_ts_ = std::max(last_enqueued_ts_, r.ts);
+  queue_.push_back(&w);
+  while (!w.done && queue_.front() != &w) w.cv.wait(lock);
+  if (w.done) return w.status;
+
+  // This writer leads: it takes the writers queued behind it, up to a size bound, and writes
+  // and syncs them together. Control requests travel alone.
+  std::vector<Writer*> group{&w};
+  size_t bytes = w.bytes;
+  for (size_t i = 1; i < queue_.size(); ++i) {
+    Writer* next = queue_[i];
+    if (next->kind != Writer::Kind::kData || bytes + next->bytes > options_.max_group_bytes) break;
+    group.push_back(next);
+    bytes += next->bytes;
+  }
+  Status s = WriteGroup(group, lock);
+  for (Writer* member : group) {
+    queue_.pop_front();
+    member->status = s;
+    member->done = true;
+    if (member != &w) member->cv.notify_one();
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  return s;
+}
+
+// REQUIRES: lock held on entry and on return; released during I/O.
+Status Journal::WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock) {
+  uint64_t first_ts = group.front()->blocks.front().header.first_ts;
+  std::vector<const EncodedBlock*> blocks;
+  size_t records = 0;
+  uint64_t max_ts = 0;
+  for (Writer* member : group) {
+    records += member->records;
+    for (const EncodedBlock& b : member->blocks) {
+      blocks.push_back(&b);
+      max_ts = std::max(max_ts, b.header.last_ts);
+    }
+  }
+  if (closed_) return Status::Aborted(fmt::format("journal {} is closed", dir_));
+  if (!sticky_.ok()) {
+    return Status::Aborted(fmt::format("journal {} refuses writes after an earlier failure: {}",
+                                       dir_, sticky_.ToString()));
+  }
+  lock.unlock();
+  Status s = EnsureActiveSegment(first_ts);
+  if (s.ok()) s = active_->Append(blocks);
+  if (s.ok() && options_.sync) s = active_->Sync();
+  lock.lock();
+  if (!s.ok()) return Fail(s);
+  stats_.appends += group.size();
+  stats_.records += records;
+  stats_.groups += 1;
+  if (options_.sync) stats_.syncs += 1;
+  last_durable_ts_ = std::max(last_durable_ts_, max_ts);
+  return Status::OK();
+}
+
+// Called by the leader only, without the lock.
+Status Journal::EnsureActiveSegment(uint64_t first_ts) {
+  if (active_ && active_->size() >= options_.max_file_size) RETURN_IF_ERROR(SealActive());
+  if (active_) return Status::OK();
+  Env* env = options_.env;
+  bool ordered = options_.segment.kind == SegmentKind::kOrdered;
+  int64_t now = env->NowMicros();
+  std::string name = MakeSegmentName(ordered ? first_ts : next_sequence_, now);
+  std::string path = JoinPath(dir_, name);
+  if (env->FileExists(path)) {
+    return Status::IOError(fmt::format("{}: segment already exists", path));
+  }
+  ASSIGN_OR_RETURN(active_, segment::SegmentWriter::Create(env, path, options_.segment, now));
+  // The new name must be durable before any acknowledged record lives only in it.
+  RETURN_IF_ERROR(env->SyncDir(dir_));
+  if (!ordered) ++next_sequence_;
+  std::lock_guard<std::mutex> g(mu_);
+  ++stats_.segments_created;
+  return Status::OK();
+}
+
+Status Journal::Rotate() { return RunControl(Writer::Kind::kRotate); }
+Status Journal::Sync() { return RunControl(Writer::Kind::kSync); }
+Status Journal::Close() { return RunControl(Writer::Kind::kClose); }
+
+// Control requests queue like appends, so only the current leader ever touches the segment.
+Status Journal::RunControl(WriterKind kind) {
+  Writer w;
+  w.kind = kind;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (closed_) {
+    return kind == Writer::Kind::kClose
+               ? Status::OK()
+               : Status::Aborted(fmt::format("journal {} is closed", dir_));
+  }
+  queue_.push_back(&w);
+  while (queue_.front() != &w) w.cv.wait(lock);
+  Status sticky = sticky_;
+  lock.unlock();
+  Status s;
+  switch (kind) {
+    case Writer::Kind::kRotate:
+      s = sticky.ok() ? SealActive() : sticky;
+      break;
+    case Writer::Kind::kSync:
+      s = !sticky.ok() ? sticky : active_ ? active_->Sync() : Status::OK();
+      break;
+    case Writer::Kind::kClose:
+      if (active_) s = active_->Close();
+      active_.reset();
+      break;
+    case Writer::Kind::kData:
+      break;
+  }
+  lock.lock();
+  if (kind == Writer::Kind::kClose) {
+    closed_ = true;
+    lock_file_.reset();
+  } else if (!s.ok() && sticky.ok()) {
+    Fail(s).IgnoreError();
+  }
+  queue_.pop_front();
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  return s;
+}
+
+Status Journal::SealActive() {
+  if (!active_) return Status::OK();
+  Status s = active_->Seal();
+  if (s.ok()) active_.reset();
+  return s;
+}
+
+Status Journal::Fail(Status s) {
+  if (sticky_.ok()) {
+    sticky_ = s;
+    LOG_ERROR("journal stops accepting writes", KV("dir", dir_), KV("error", s));
+  }
+  return s;
+}
+
+uint64_t Journal::last_ts() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return last_durable_ts_;
+}
+
+JournalStats Journal::stats() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return stats_;
+}
+
+}  // namespace binlog::journal

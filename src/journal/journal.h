@@ -1,0 +1,177 @@
+// A directory of segments: durable appends with group commit, rotation, seek by ts, tailing.
+//
+// Segment files are named binlog-<ts>-<YYYYMMDDhhmmss>: <ts> is the first record's ts printed
+// %016d (a sequence number for arrival-order journals such as a pump's wal/), the datetime is
+// the creation time. The name alone orders segments and bounds their ts ranges, so a seek is a
+// binary search over names and then over one segment's footer index.
+//
+// One writer per directory (a LOCK file); any number of readers, in this process or others.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/env.h"
+#include "common/status.h"
+#include "segment/segment.h"
+
+namespace binlog::journal {
+
+using segment::Record;
+
+struct SegmentName {
+  std::string name;     // file name, e.g. binlog-0422310029132038145-20210118104833
+  uint64_t ts = 0;      // first ts (ordered) or sequence number (arrival)
+  std::string created;  // YYYYMMDDhhmmss
+};
+
+// "binlog-<digits>-<14 digits>"; nullopt for anything else.
+std::optional<SegmentName> ParseSegmentName(const std::string& name);
+std::string MakeSegmentName(uint64_t ts, int64_t created_micros);
+
+// The segments of dir in order. Other files are skipped: LOCK and our own leftovers
+// (*.broken, *.tmp) quietly, anything else with a warning naming it.
+Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir,
+                                              bool warn_unknown = true);
+
+struct JournalOptions {
+  Env* env = Env::Posix();
+  segment::SegmentOptions segment;
+  uint64_t max_file_size = 512ull << 20;  // rotate once a segment reaches this size
+  // false: Append returns once the bytes are written, before fdatasync (sync-log = false).
+  bool sync = true;
+  // Keep a damaged active segment as <name>.broken and go on with its good blocks, instead of
+  // refusing to open.
+  bool salvage = false;
+  // Upper bound of bytes one group commit writes at once.
+  size_t max_group_bytes = 4 << 20;
+};
+
+struct JournalStats {
+  uint64_t appends = 0;  // Append calls acknowledged
+  uint64_t records = 0;
+  uint64_t groups = 0;  // write+sync rounds (appends / groups = average group size)
+  uint64_t syncs = 0;
+  uint64_t segments_created = 0;
+};
+
+class Journal {
+ public:
+  // Opens (creating if needed) the journal in dir: takes the lock, seals earlier segments left
+  // unsealed by a crash, and recovers the active one (a torn tail is cut and logged; damage with
+  // good data after it is a Corruption error naming file and offset unless options.salvage).
+  static Result<std::unique_ptr<Journal>> Open(const std::string& dir,
+                                               const JournalOptions& options);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Appends records and returns once they are durable (with options.sync). Thread-safe:
+  // concurrent callers are written and synced together, one fdatasync per group. In an ordered
+  // journal each record's ts must be greater than every ts appended before (InvalidArgument
+  // otherwise, and nothing of the call is written). After a failed write or sync every later
+  // call fails with the first error: nothing written after a failed fdatasync can be trusted.
+  Status Append(std::span<const Record> records);
+  Status Append(const Record& record) { return Append(std::span<const Record>(&record, 1)); }
+
+  // Seals the active segment; the next append starts a new one.
+  Status Rotate();
+  // Makes everything appended durable (for sync = false).
+  Status Sync();
+  // Syncs and releases the directory; the active segment stays unsealed for the next Open.
+  Status Close();
+
+  // The largest ts appended (0 when empty).
+  uint64_t last_ts() const;
+  const std::string& dir() const { return dir_; }
+  JournalStats stats() const;
+
+ private:
+  enum class WriterKind { kData, kRotate, kSync, kClose };
+  struct Writer;
+  struct EncoderPool;
+  Journal(std::string dir, const JournalOptions& options);
+  Status Recover();
+  Status RecoverSegment(const SegmentName& seg, bool is_last);
+  Status WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock);
+  Status EnsureActiveSegment(uint64_t first_ts);
+  Status SealActive();
+  Status RunControl(WriterKind kind);
+  Status Fail(Status s);
+
+  std::string dir_;
+  JournalOptions options_;
+  std::unique_ptr<FileLock> lock_file_;
+  std::unique_ptr<EncoderPool> encoders_;
+
+  mutable std::mutex mu_;
+  std::deque<Writer*> queue_;
+  Status sticky_;
+  uint64_t last_enqueued_ts_ = 0;
+  uint64_t last_durable_ts_ = 0;
+  uint64_t next_sequence_ = 1;  // arrival-order journals name segments by sequence
+  JournalStats stats_;
+  bool closed_ = false;
+  // Only the group leader touches the active segment.
+  std::unique_ptr<segment::SegmentWriter> active_;
+  std::string write_buffer_;
+};
+
+struct ReadOptions {
+  uint64_t start_ts = 0;           // first record returned has ts >= start_ts
+  uint64_t stop_ts = UINT64_MAX;   // no record with ts > stop_ts is returned
+  // Wait for new data at the end instead of ending (Next's timeout applies).
+  bool follow = false;
+  // The journal's records are in arrival order (a wal): no seek, every segment is read.
+  bool arrival_order = false;
+};
+
+// Reads records of a journal directory in segment order. Not thread-safe, except Wake().
+class JournalReader {
+ public:
+  static Result<std::unique_ptr<JournalReader>> Open(Env* env, const std::string& dir,
+                                                     const ReadOptions& options);
+  ~JournalReader();
+  JournalReader(const JournalReader&) = delete;
+  JournalReader& operator=(const JournalReader&) = delete;
+
+  // Sets *out to the next record and returns true. Returns false at the end of the data (or
+  // past stop_ts); in follow mode, it first waits up to `wait` for more, woken by the file
+  // system (inotify), never by polling. The record's payload is valid until the next call.
+  // A torn tail of a segment that is not the newest one is logged and skipped; damage with good
+  // data after it is a Corruption error naming file and offset.
+  Result<bool> Next(Record* out, std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+  // Makes a Next that is waiting return false at once (for shutdown, from another thread).
+  void Wake();
+
+  // The segment being read (empty before the first).
+  std::string current_segment() const;
+
+ private:
+  struct Tail;
+  JournalReader(Env* env, std::string dir, const ReadOptions& options);
+  Result<bool> OpenSegmentAt(size_t index);
+  Result<bool> AdvanceSegment();
+  Status RefreshList();
+
+  Env* env_;
+  std::string dir_;
+  ReadOptions options_;
+  std::vector<SegmentName> segments_;
+  size_t current_ = 0;
+  bool done_ = false;
+  std::unique_ptr<segment::SegmentReader> reader_;
+  std::unique_ptr<segment::SegmentIterator> iter_;
+  std::unique_ptr<Tail> tail_;
+};
+
+}  // namespace binlog::journal

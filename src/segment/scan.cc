@@ -1,0 +1,98 @@
+// Whole-segment scans: verification, crash recovery of the active segment, salvage.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "segment/segment.h"
+
+namespace binlog::segment {
+
+Result<ScanResult> ScanSegment(Env* env, const std::string& path, const ScanOptions& options) {
+  ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(env, path));
+  ScanResult result;
+  result.header = reader->header();
+  result.trailer = reader->trailer();
+  result.footer_status = reader->footer_status();
+  result.footer = FooterBuilder(options.index_interval_bytes);
+  ASSIGN_OR_RETURN(result.file_size, env->GetFileSize(path));
+  ASSIGN_OR_RETURN(uint64_t limit, reader->DataLimit());
+
+  std::vector<Record> records;
+  uint64_t offset = kHeaderSize;
+  while (true) {
+    BlockRef ref;
+    std::string why;
+    ASSIGN_OR_RETURN(ProbeResult probe, reader->Probe(offset, limit, &ref, &why));
+    if (probe == ProbeResult::kEnd) break;
+    if (probe == ProbeResult::kBlock) {
+      Status s = options.verify_payloads ? reader->ReadBlock(ref, &records) : Status::OK();
+      if (s.ok()) {
+        result.footer.AddBlock(offset, ref.header);
+        if (options.keep_block_offsets) result.good_block_offsets.push_back(offset);
+        offset = ref.next_offset();
+        result.valid_end = offset;
+        continue;
+      }
+      why = s.message();
+    }
+    ASSIGN_OR_RETURN(std::optional<uint64_t> next, reader->NextGoodBlock(offset, limit));
+    if (!next && !result.trailer) {
+      result.torn_tail_at = offset;
+      break;
+    }
+    uint64_t end = next.value_or(limit);
+    result.damages.push_back(Damage{offset, end - offset, why});
+    offset = end;
+  }
+  if (result.trailer && result.trailer->record_count != result.footer.totals().record_count &&
+      result.damages.empty()) {
+    result.damages.push_back(Damage{
+        result.trailer->index_offset, 0,
+        fmt::format("footer counts {} records, the blocks hold {}", result.trailer->record_count,
+                    result.footer.totals().record_count)});
+  }
+  return result;
+}
+
+Result<ScanResult> SalvageSegment(Env* env, const std::string& path, const ScanResult& scan) {
+  std::string broken = path + ".broken";
+  RETURN_IF_ERROR(env->CopyFile(path, broken));
+
+  ScanOptions options;
+  options.keep_block_offsets = true;
+  ASSIGN_OR_RETURN(ScanResult full, ScanSegment(env, path, options));
+  ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(env, path));
+  std::string tmp = path + ".tmp";
+  ASSIGN_OR_RETURN(auto out, env->NewWritableFile(tmp));
+  RETURN_IF_ERROR(out->Append(EncodeSegmentHeader(scan.header)));
+  FooterBuilder footer(options.index_interval_bytes);
+  uint64_t size = kHeaderSize;
+  ASSIGN_OR_RETURN(uint64_t limit, reader->DataLimit());
+  ASSIGN_OR_RETURN(auto file, env->NewRandomAccessFile(path));
+  std::string buf;
+  for (uint64_t offset : full.good_block_offsets) {
+    BlockRef ref;
+    ASSIGN_OR_RETURN(ProbeResult probe, reader->Probe(offset, limit, &ref, nullptr));
+    if (probe != ProbeResult::kBlock) return Status::IOError(path + ": changed during salvage");
+    size_t n = PaddedBlockSize(ref.header.stored_len);
+    buf.resize(n);
+    ASSIGN_OR_RETURN(std::string_view block, file->Read(offset, n, buf.data()));
+    if (block.size() < kBlockHeaderSize + ref.header.stored_len) {
+      return Status::IOError(path + ": short read during salvage");
+    }
+    std::string copy(block);
+    copy.resize(n, '\0');  // padding is zero by format; do not carry damaged padding along
+    std::fill(copy.begin() + kBlockHeaderSize + ref.header.stored_len, copy.end(), '\0');
+    RETURN_IF_ERROR(out->Append(copy));
+    footer.AddBlock(size, ref.header);
+    size += n;
+  }
+  if (scan.trailer) RETURN_IF_ERROR(out->Append(footer.Finish(size)));
+  RETURN_IF_ERROR(out->Sync());
+  RETURN_IF_ERROR(out->Close());
+  RETURN_IF_ERROR(env->RenameFile(tmp, path));
+  RETURN_IF_ERROR(env->SyncDir(DirName(path)));
+  return ScanSegment(env, path, ScanOptions());
+}
+
+}  // namespace binlog::segment

@@ -1,0 +1,50 @@
+// Shared test helpers: status assertions and temporary directories.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/status.h"
+
+#define ASSERT_OK(expr)                                        \
+  do {                                                         \
+    ::binlog::Status _s = (expr);                              \
+    ASSERT_TRUE(_s.ok()) << #expr << " -> " << _s.ToString();  \
+  } while (0)
+#define EXPECT_OK(expr)                                        \
+  do {                                                         \
+    ::binlog::Status _s = (expr);                              \
+    EXPECT_TRUE(_s.ok()) << #expr << " -> " << _s.ToString();  \
+  } while (0)
+
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
+  ASSERT_OK_AND_ASSIGN_IMPL(BINLOG_CONCAT(_test_result_, __LINE__), lhs, rexpr)
+#define ASSERT_OK_AND_ASSIGN_IMPL(result, lhs, rexpr)                           \
+  auto result = (rexpr);                                                        \
+  ASSERT_TRUE(result.ok()) << #rexpr << " -> " << result.status().ToString();   \
+  lhs = std::move(result).value()
+
+namespace binlog::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction unless
+// the environment variable BINLOG_KEEP_TMP is set.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Path of a tool binary built by this tree (BINLOG_TOOLS_DIR/<name>/<name>).
+std::string ToolPath(const std::string& name);
+// Path under the source tree's testdata/.
+std::string TestDataPath(const std::string& name);
+
+}  // namespace binlog::testing

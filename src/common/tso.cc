@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <exception>
+#include <optional>
 
 namespace binlog {
 namespace {

@@ -1,0 +1,68 @@
+// Node records of pumps and drainers, and where they are kept.
+//
+// A record is what TiDB-Binlog keeps in PD's etcd under /tidb-binlog/v1/<kind>s/<node-id>,
+// with the same JSON field names, so operators see the same thing in `binlogctl` output. The
+// embedded default backend is a directory holding one small JSON file per node, each replaced
+// atomically (write, fsync, rename, fsync the directory).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/env.h"
+#include "common/status.h"
+
+namespace binlog::registry {
+
+enum class NodeState { kOnline, kPausing, kPaused, kClosing, kOffline };
+
+// "online", "pausing", "paused", "closing", "offline".
+const char* NodeStateName(NodeState state);
+Result<NodeState> ParseNodeState(std::string_view text);
+
+enum class NodeKind { kPump, kDrainer };
+const char* NodeKindName(NodeKind kind);  // "pump" / "drainer"
+
+struct NodeStatus {
+  std::string node_id;      // host:port unless configured
+  std::string addr;         // where its gRPC service listens (advertise-addr)
+  std::string status_addr;  // where its HTTP status service listens
+  NodeState state = NodeState::kOnline;
+  // Pump: its watermark (no commit below it can still arrive). Drainer: its checkpoint.
+  int64_t max_commit_ts = 0;
+  int64_t update_ts = 0;  // TSO of the last update
+};
+
+// nlohmann-json text with TiDB-Binlog's field names (NodeID, Addr, State, MaxCommitTS,
+// UpdateTS) plus StatusAddr; parse errors name the field.
+std::string EncodeNodeStatus(const NodeStatus& node);
+Result<NodeStatus> DecodeNodeStatus(std::string_view json);
+
+class Registry {
+ public:
+  virtual ~Registry() = default;
+  // Creates or replaces the record of node.node_id.
+  virtual Status Put(NodeKind kind, const NodeStatus& node) = 0;
+  virtual Result<NodeStatus> Get(NodeKind kind, const std::string& node_id) = 0;
+  // Every record of that kind, ordered by node id.
+  virtual Result<std::vector<NodeStatus>> List(NodeKind kind) = 0;
+  virtual Status Remove(NodeKind kind, const std::string& node_id) = 0;
+  // Where it lives, for messages ("dir /data/registry").
+  virtual std::string Describe() const = 0;
+};
+
+// The embedded backend: <dir>/pumps/<node-id>.json and <dir>/drainers/<node-id>.json.
+std::unique_ptr<Registry> NewFileRegistry(Env* env, const std::string& dir);
+
+// Picks the backend from the pd-urls / registry-dir config keys: "file:///path" or a
+// registry-dir selects the embedded one; http(s):// URLs (an etcd or PD endpoint) are refused
+// for now with an error that names the key and says how to use the embedded registry.
+// `origin` is the config file name for messages.
+Result<std::unique_ptr<Registry>> OpenRegistry(Env* env, const std::string& pd_urls,
+                                               const std::string& registry_dir,
+                                               const std::string& origin);
+
+}  // namespace binlog::registry

@@ -42,6 +42,7 @@ struct FaultInjectionEnv::State {
   FaultSlot write_fault, sync_fault;
   int64_t writes = 0, syncs = 0;
   std::optional<int64_t> now_micros;
+  int64_t free_space = -1;
 
   // Counts one call of the kind and says which errno it fails with (0: it goes through).
   int Check(Op op) {
@@ -119,6 +120,11 @@ void FaultInjectionEnv::ClearFaults() {
 void FaultInjectionEnv::SetNowMicros(int64_t micros) {
   std::lock_guard<std::mutex> lock(state_->mu);
   state_->now_micros = micros;
+}
+
+void FaultInjectionEnv::SetFreeSpace(int64_t bytes) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->free_space = bytes;
 }
 
 int64_t FaultInjectionEnv::write_count() const {
@@ -262,6 +268,10 @@ Result<std::unique_ptr<FileLock>> FaultInjectionEnv::LockFile(const std::string&
 }
 
 Result<uint64_t> FaultInjectionEnv::GetFreeSpace(const std::string& path) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->free_space >= 0) return static_cast<uint64_t>(state_->free_space);
+  }
   return base_->GetFreeSpace(path);
 }
 

@@ -37,6 +37,8 @@ class FaultInjectionEnv : public Env {
 
   // A settable clock; while unset, the base Env's clock is used.
   void SetNowMicros(int64_t micros);
+  // Reported by GetFreeSpace instead of the real file system's figure; negative: the real one.
+  void SetFreeSpace(int64_t bytes);
 
   // Number of Append calls and Sync calls seen so far (to pick a random crash point).
   int64_t write_count() const;

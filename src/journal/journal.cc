@@ -20,6 +20,7 @@ struct Journal::Writer {
   size_t records = 0;
   size_t bytes = 0;
   Status status;
+  uint64_t segment_ts = 0;
   bool done = false;
   std::condition_variable cv;
 };
@@ -137,10 +138,12 @@ Status Journal::RecoverSegment(const SegmentName& seg, bool is_last) {
     return writer->Seal();
   }
   active_ = std::move(writer);
+  active_name_ts_ = seg.ts;
+  active_name_ = seg.name;
   return Status::OK();
 }
 
-Status Journal::Append(std::span<const Record> records) {
+Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {
   if (records.empty()) return Status::OK();
   bool ordered = options_.segment.kind == SegmentKind::kOrdered;
   if (ordered) {
@@ -175,7 +178,10 @@ Status Journal::Append(std::span<const Record> records) {
   for (const Record& r : records) last_enqueued_ts_ = std::max(last_enqueued_ts_, r.ts);
   queue_.push_back(&w);
   while (!w.done && queue_.front() != &w) w.cv.wait(lock);
-  if (w.done) return w.status;
+  if (w.done) {
+    if (segment_ts) *segment_ts = w.segment_ts;
+    return w.status;
+  }
 
   // This writer leads: it takes the writers queued behind it, up to a size bound, and writes
   // and syncs them together. Control requests travel alone.
@@ -191,10 +197,12 @@ Status Journal::Append(std::span<const Record> records) {
   for (Writer* member : group) {
     queue_.pop_front();
     member->status = s;
+    member->segment_ts = active_name_ts_;
     member->done = true;
     if (member != &w) member->cv.notify_one();
   }
   if (!queue_.empty()) queue_.front()->cv.notify_one();
+  if (segment_ts) *segment_ts = w.segment_ts;
   return s;
 }
 
@@ -245,8 +253,10 @@ Status Journal::EnsureActiveSegment(uint64_t first_ts) {
   ASSIGN_OR_RETURN(active_, segment::SegmentWriter::Create(env, path, options_.segment, now));
   // The new name must be durable before any acknowledged record lives only in it.
   RETURN_IF_ERROR(env->SyncDir(dir_));
-  if (!ordered) ++next_sequence_;
   std::lock_guard<std::mutex> g(mu_);
+  active_name_ts_ = ordered ? first_ts : next_sequence_;
+  active_name_ = name;
+  if (!ordered) ++next_sequence_;
   ++stats_.segments_created;
   return Status::OK();
 }
@@ -299,8 +309,49 @@ Status Journal::RunControl(WriterKind kind) {
 Status Journal::SealActive() {
   if (!active_) return Status::OK();
   Status s = active_->Seal();
-  if (s.ok()) active_.reset();
+  if (s.ok()) {
+    active_.reset();
+    std::lock_guard<std::mutex> g(mu_);
+    active_name_.clear();
+  }
   return s;
+}
+
+Result<size_t> Journal::RemoveSealedSegments(
+    const std::function<bool(const SegmentName&, const segment::Trailer&)>& pred) {
+  Env* env = options_.env;
+  ASSIGN_OR_RETURN(std::vector<SegmentName> segments, ListSegments(env, dir_, false));
+  size_t removed = 0;
+  for (const SegmentName& seg : segments) {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (seg.name == active_name_) break;  // it and everything newer are still being written
+    }
+    std::string path = JoinPath(dir_, seg.name);
+    auto reader = segment::SegmentReader::Open(env, path);
+    if (!reader.ok()) {
+      // Being created right now, or damaged: either way not something to delete unread.
+      LOG_WARN("segment removal stops at a segment it cannot read", KV("file", path),
+               KV("error", reader.status()));
+      break;
+    }
+    if (!(*reader)->sealed()) break;
+    if (!pred(seg, *(*reader)->trailer())) continue;
+    RETURN_IF_ERROR(env->DeleteFile(path));
+    ++removed;
+  }
+  if (removed > 0) RETURN_IF_ERROR(env->SyncDir(dir_));
+  return removed;
+}
+
+Result<uint64_t> Journal::DiskUsage() const {
+  ASSIGN_OR_RETURN(std::vector<SegmentName> segments, ListSegments(options_.env, dir_, false));
+  uint64_t total = 0;
+  for (const SegmentName& seg : segments) {
+    auto size = options_.env->GetFileSize(JoinPath(dir_, seg.name));
+    if (size.ok()) total += *size;  // removed by GC since the listing
+  }
+  return total;
 }
 
 Status Journal::Fail(Status s) {
@@ -309,6 +360,11 @@ Status Journal::Fail(Status s) {
     LOG_ERROR("journal stops accepting writes", KV("dir", dir_), KV("error", s));
   }
   return s;
+}
+
+uint64_t Journal::active_segment_ts() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return active_name_.empty() ? next_sequence_ : active_name_ts_;
 }
 
 uint64_t Journal::last_ts() const {

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -80,8 +81,17 @@ class Journal {
   // journal each record's ts must be greater than every ts appended before (InvalidArgument
   // otherwise, and nothing of the call is written). After a failed write or sync every later
   // call fails with the first error: nothing written after a failed fdatasync can be trusted.
-  Status Append(std::span<const Record> records);
+  Status Append(std::span<const Record> records) { return Append(records, nullptr); }
   Status Append(const Record& record) { return Append(std::span<const Record>(&record, 1)); }
+  // As above; *segment_ts receives the name ts (or sequence) of the segment the records are in.
+  Status Append(std::span<const Record> records, uint64_t* segment_ts);
+
+  // Deletes sealed segments (never the active one) for which pred(name, totals) is true, in
+  // order, and syncs the directory. Readers holding one open keep reading it. Thread-safe.
+  Result<size_t> RemoveSealedSegments(
+      const std::function<bool(const SegmentName&, const segment::Trailer&)>& pred);
+  // Bytes in all segments of the directory.
+  Result<uint64_t> DiskUsage() const;
 
   // Seals the active segment; the next append starts a new one.
   Status Rotate();
@@ -90,6 +100,9 @@ class Journal {
   // Syncs and releases the directory; the active segment stays unsealed for the next Open.
   Status Close();
 
+  // The name ts of the segment the next append lands in or after (the active segment's, or the
+  // next sequence when there is none): a floor for what an append under way may touch.
+  uint64_t active_segment_ts() const;
   // The largest ts appended (0 when empty).
   uint64_t last_ts() const;
   const std::string& dir() const { return dir_; }
@@ -123,6 +136,8 @@ class Journal {
   bool closed_ = false;
   // Only the group leader touches the active segment.
   std::unique_ptr<segment::SegmentWriter> active_;
+  uint64_t active_name_ts_ = 0;
+  std::string active_name_;  // guarded by mu_, for RemoveSealedSegments
   std::string write_buffer_;
 };
 

@@ -1,0 +1,207 @@
+// Pump background work: writing released transactions to binlog/ in commit-ts order, idle
+// heartbeats, the max-txn-timeout policy, wal clean-up, free-space checks, GC.
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "common/tso.h"
+#include "pump/pump.h"
+
+namespace binlog::pump {
+
+void Pump::EmitterLoop() {
+  int64_t last_heartbeat = 0;
+  int64_t last_disk_check = 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (stopping_) break;
+    lock.unlock();
+    Status s = EmitReady();
+    if (s.ok()) DropResolvedWal();
+    int64_t now = options_.env->NowMicros();
+    if (now - last_disk_check >= 1000000) {
+      CheckDiskSpace();
+      ResolveExpired();
+      last_disk_check = now;
+    }
+    double interval = options_.gen_binlog_interval_seconds;
+    if (interval > 0) {
+      auto interval_us = static_cast<int64_t>(interval * 1e6);
+      int64_t last_write;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        last_write = last_write_micros_;
+      }
+      if (now - last_write >= interval_us && now - last_heartbeat >= interval_us) {
+        Status h = Heartbeat();
+        if (!h.ok()) LOG_WARN("idle heartbeat failed", KV("error", h));
+        last_heartbeat = now;
+      }
+    }
+    lock.lock();
+  }
+}
+
+// Takes what the watermark releases and appends it to binlog/ in one durable write. After a
+// failure the pump refuses writes: the released transactions are still in the wal (it is not
+// cleaned after a failure) and come back at the next start.
+Status Pump::EmitReady() {
+  std::vector<ReadyTxn> ready;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!emit_error_.ok()) return emit_error_;
+    ready = sorter_.TakeReady();
+  }
+  if (ready.empty()) return Status::OK();
+  std::vector<std::string> payloads;
+  payloads.reserve(ready.size());
+  std::vector<journal::Record> records;
+  records.reserve(ready.size());
+  for (ReadyTxn& t : ready) {
+    pb::Binlog b;
+    if (t.heartbeat) {
+      b.set_tp(pb::FAKE);
+      b.set_start_ts(static_cast<int64_t>(t.commit_ts));
+    } else if (!b.ParseFromString(t.prewrite)) {
+      return Status::Corruption(fmt::format("prewrite of start_ts {} no longer parses",
+                                            t.start_ts));
+    } else {
+      b.set_tp(pb::COMMIT);
+    }
+    b.set_commit_ts(static_cast<int64_t>(t.commit_ts));
+    payloads.push_back(b.SerializeAsString());
+    records.push_back(journal::Record{t.commit_ts, payloads.back()});
+  }
+  Status s = binlog_->Append(records);
+  if (s.ok()) {
+    std::lock_guard<std::mutex> g(mu_);
+    durable_emitted_ = records.back().ts;
+  } else {
+    std::lock_guard<std::mutex> g(mu_);
+    LOG_ERROR("writing committed binlogs failed; the pump stops taking writes",
+              KV("error", s), KV("first-commit-ts", records.front().ts));
+    emit_error_ = s;
+    accept_writes_ = false;
+    refuse_reason_ = "writing to binlog/ failed: " + s.ToString();
+  }
+  return s;
+}
+
+Status Pump::Heartbeat() {
+  uint64_t ts = ComposeTS(options_.env->NowMicros() / 1000, 0);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (ts <= sorter_.emitted()) return Status::OK();
+    sorter_.AddHeartbeat(ts);
+  }
+  cv_.notify_one();
+  return Status::OK();
+}
+
+// The documented policy (docs/PUMP.md): a prewrite unresolved for max-txn-timeout is rolled
+// back, so it cannot hold every later commit back forever. The rollback is written to the wal
+// first, so a restart agrees; a commit that arrives afterwards is refused as a commit without
+// prewrite, which the producer sees.
+void Pump::ResolveExpired() {
+  auto timeout_us = static_cast<int64_t>(options_.max_txn_timeout_seconds * 1e6);
+  std::vector<uint64_t> expired;
+  {
+    // Resolved in memory first, so a commit racing with this is refused rather than accepted
+    // and then contradicted by the rollback written below.
+    std::lock_guard<std::mutex> g(mu_);
+    expired = sorter_.Expired(options_.env->NowMicros() - timeout_us);
+    for (uint64_t start_ts : expired) sorter_.AddRollback(start_ts);
+  }
+  for (uint64_t start_ts : expired) {
+    pb::Binlog rollback;
+    rollback.set_tp(pb::ROLLBACK);
+    rollback.set_start_ts(static_cast<int64_t>(start_ts));
+    std::string payload = rollback.SerializeAsString();
+    Status s = wal_->Append(journal::Record{start_ts, payload});
+    LOG_ERROR("prewrite unresolved past max-txn-timeout: rolled back by the pump; a commit for "
+              "it will be refused",
+              KV("start-ts", start_ts), KV("max-txn-timeout", options_.max_txn_timeout_seconds),
+              KV("rollback-recorded", s.ok() ? "yes" : s.ToString()));
+  }
+  if (!expired.empty()) cv_.notify_one();
+}
+
+// Removes sealed wal segments older than the oldest one still holding an unresolved record or
+// one an in-flight write may land in.
+void Pump::DropResolvedWal() {
+  uint64_t keep_from;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    keep_from = sorter_.OldestWalSegmentNeeded();
+    if (!in_flight_floors_.empty()) keep_from = std::min(keep_from, *in_flight_floors_.begin());
+    if (keep_from <= last_wal_dropped_ + 1) return;  // nothing new to drop
+  }
+  auto removed = wal_->RemoveSealedSegments(
+      [&](const journal::SegmentName& seg, const segment::Trailer&) { return seg.ts < keep_from; });
+  if (!removed.ok()) {
+    LOG_WARN("removing resolved wal segments failed", KV("error", removed.status()));
+    return;
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  last_wal_dropped_ = keep_from == UINT64_MAX ? last_wal_dropped_ : keep_from - 1;
+}
+
+void Pump::CheckDiskSpace() {
+  auto free = options_.env->GetFreeSpace(data_dir());
+  if (!free.ok()) {
+    LOG_WARN("cannot read free space", KV("data-dir", data_dir()), KV("error", free.status()));
+    return;
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  available_bytes_ = *free;
+  bool low = *free < options_.stop_write_at_available_space;
+  if (low != low_space_) {
+    if (low) {
+      LOG_ERROR("free space below stop-write-at-available-space: refusing writes",
+                KV("available", *free), KV("threshold", options_.stop_write_at_available_space));
+    } else {
+      LOG_INFO("free space is back above stop-write-at-available-space: accepting writes",
+               KV("available", *free));
+    }
+  }
+  low_space_ = low;
+}
+
+Result<size_t> Pump::GarbageCollect(double older_than_seconds) {
+  int64_t cutoff_ms =
+      options_.env->NowMicros() / 1000 - static_cast<int64_t>(older_than_seconds * 1000);
+  ASSIGN_OR_RETURN(size_t removed,
+                   binlog_->RemoveSealedSegments(
+                       [&](const journal::SegmentName&, const segment::Trailer& t) {
+                         return TSPhysicalMs(t.last_ts) < cutoff_ms;
+                       }));
+  if (removed > 0) {
+    LOG_INFO("gc removed binlog segments", KV("segments", removed),
+             KV("older-than-seconds", older_than_seconds));
+  }
+  return removed;
+}
+
+Status Pump::Close() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (stopping_ && !emitter_.joinable() && !wal_) return Status::OK();
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (emitter_.joinable()) emitter_.join();
+  Status s = binlog_ ? EmitReady() : Status::OK();
+  if (wal_) {
+    Status w = wal_->Close();
+    if (s.ok()) s = w;
+    wal_.reset();
+  }
+  if (binlog_) {
+    Status b = binlog_->Close();
+    if (s.ok()) s = b;
+    binlog_.reset();
+  }
+  return s;
+}
+
+}  // namespace binlog::pump

@@ -1,0 +1,134 @@
+// A pump: receives binlogs from producers, makes them durable, serves them in commit-ts order.
+//
+//   producers --PREWRITE/COMMIT/ROLLBACK--> wal/ (arrival order, acknowledged once durable)
+//                                            |  Sorter: match, watermark
+//                                            v
+//                          binlog/ (commit-ts order) --PullBinlogs--> drainers
+//
+// This class is the embeddable core (the same API serves the gRPC service and in-process
+// callers). Node state, heartbeats to the registry, GC scheduling and status HTTP live around
+// it (pump/server.h); this class only enforces what state allows.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "binlog.pb.h"
+#include "common/env.h"
+#include "common/status.h"
+#include "journal/journal.h"
+#include "pump/sorter.h"
+
+namespace binlog::pump {
+
+struct PumpOptions {
+  Env* env = Env::Posix();
+  std::string data_dir;
+  uint64_t max_file_size = 512ull << 20;  // segment rotation, wal/ and binlog/
+  bool sync_log = true;                   // [storage] sync-log
+  // Idle heartbeat: a FAKE binlog at the pump's clock when nothing was written for this long
+  // (gen-binlog-interval). 0 disables it (producers then send their own FAKE heartbeats).
+  double gen_binlog_interval_seconds = 3;
+  // A prewrite unresolved for this long is rolled back by the pump, logged as an error.
+  double max_txn_timeout_seconds = 600;
+  // Below this many free bytes in data-dir, writes other than heartbeats are refused.
+  uint64_t stop_write_at_available_space = 10ull << 30;
+  // Largest serialized binlog accepted.
+  size_t max_binlog_bytes = 32u << 20;
+};
+
+struct PumpStats {
+  uint64_t max_commit_ts = 0;  // the watermark
+  uint64_t emitted_ts = 0;     // newest ts durable in binlog/
+  size_t pending_prewrites = 0;
+  size_t committed_waiting = 0;
+  uint64_t writes = 0;
+  uint64_t write_bytes = 0;
+  uint64_t refused = 0;
+  bool writable = true;
+  uint64_t available_bytes = 0;
+};
+
+class Pump {
+ public:
+  // Opens wal/ and binlog/ under data_dir, rebuilds the pending set from the wal (nothing
+  // acknowledged is lost after kill -9) and starts the emitter thread.
+  static Result<std::unique_ptr<Pump>> Open(const PumpOptions& options);
+  ~Pump();
+  Pump(const Pump&) = delete;
+  Pump& operator=(const Pump&) = delete;
+
+  // Validates, writes durably to the wal, and returns. Thread-safe; concurrent writers share
+  // fdatasyncs. Nothing is stored when the result is an error. An empty binlog (all fields
+  // zero) is a probe: answered OK, not stored.
+  Status WriteBinlog(const pb::Binlog& binlog);
+  // Several binlogs in one durable write: all are validated first; any invalid one refuses the
+  // whole batch, naming its index.
+  Status WriteBinlogs(std::span<const pb::Binlog> binlogs);
+  // Parses then writes (the gRPC path): a payload that is not a Binlog is InvalidArgument.
+  Status WritePayload(std::string_view payload);
+
+  // A reader of committed binlogs (serialized pb::Binlog, tp COMMIT or FAKE) with
+  // commit_ts > from_ts, in commit-ts order; with follow it waits for more.
+  Result<std::unique_ptr<journal::JournalReader>> PullBinlogs(uint64_t from_ts, bool follow);
+
+  // Refuses (false) or accepts (true) producer writes: a pump that is not online refuses.
+  void SetAcceptWrites(bool accept, std::string reason);
+  // Writes a FAKE heartbeat at the pump's clock now (a final heartbeat before going offline).
+  Status Heartbeat();
+  // Deletes sealed binlog/ segments whose newest record is older than `older_than_seconds`
+  // (by the TSO's physical time). Returns how many were deleted.
+  Result<size_t> GarbageCollect(double older_than_seconds);
+  // Re-checks free space (also done every second by the background thread).
+  void CheckDiskSpace();
+
+  uint64_t MaxCommitTS() const;
+  PumpStats Stats() const;
+  const std::string& data_dir() const { return options_.data_dir; }
+
+  // Stops the background threads and closes the journals (the pump can be reopened).
+  Status Close();
+
+ private:
+  explicit Pump(const PumpOptions& options);
+  Status Recover();
+  Status Validate(const pb::Binlog& b, size_t index) const;
+  void Apply(const pb::Binlog& b, std::string payload, uint64_t wal_segment);
+  void EmitterLoop();
+  Status EmitReady();
+  void ResolveExpired();
+  void DropResolvedWal();
+
+  PumpOptions options_;
+  std::unique_ptr<journal::Journal> wal_;
+  std::unique_ptr<journal::Journal> binlog_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Sorter sorter_;
+  // Validated but not yet in the wal: prewrite start_ts reserved against duplicates, and the
+  // wal segment each write may land in or after (no wal segment from there on is dropped).
+  std::set<uint64_t> in_flight_prewrites_;
+  std::multiset<uint64_t> in_flight_floors_;
+  bool accept_writes_ = true;
+  std::string refuse_reason_;
+  bool low_space_ = false;
+  uint64_t available_bytes_ = 0;
+  bool stopping_ = false;
+  Status emit_error_;
+  uint64_t durable_emitted_ = 0;  // newest ts whose binlog/ append returned
+  int64_t last_write_micros_ = 0;
+  uint64_t last_wal_dropped_ = 0;
+  PumpStats counters_;
+  std::thread emitter_;
+};
+
+}  // namespace binlog::pump

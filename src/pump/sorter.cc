@@ -1,0 +1,144 @@
+#include "pump/sorter.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace binlog::pump {
+
+Status Sorter::CheckPrewrite(uint64_t start_ts) const {
+  if (start_ts == 0) return Status::InvalidArgument("prewrite has no start_ts");
+  if (pending_.count(start_ts)) {
+    return Status::InvalidArgument(
+        fmt::format("duplicate prewrite: start_ts {} is already pending", start_ts));
+  }
+  // A start_ts below what was already emitted is fine: its commit ts is taken after this
+  // prewrite is acknowledged, so it will still be above everything emitted.
+  return Status::OK();
+}
+
+Status Sorter::CheckCommit(uint64_t start_ts, uint64_t commit_ts) const {
+  if (pending_.count(start_ts) == 0) {
+    return Status::InvalidArgument(
+        fmt::format("commit without prewrite: no pending prewrite has start_ts {}", start_ts));
+  }
+  if (commit_ts <= start_ts) {
+    return Status::InvalidArgument(
+        fmt::format("commit_ts {} is not after start_ts {}", commit_ts, start_ts));
+  }
+  return CheckCommitted(commit_ts);
+}
+
+Status Sorter::CheckRollback(uint64_t start_ts) const {
+  if (pending_.count(start_ts) == 0) {
+    return Status::InvalidArgument(
+        fmt::format("rollback without prewrite: no pending prewrite has start_ts {}", start_ts));
+  }
+  return Status::OK();
+}
+
+Status Sorter::CheckCommitted(uint64_t commit_ts) const {
+  if (commit_ts == 0) return Status::InvalidArgument("commit has no commit_ts");
+  if (commit_ts <= emitted_) {
+    return Status::InvalidArgument(fmt::format(
+        "commit_ts {} is at or below ts {} already written in commit order; producers must "
+        "take commit ts from the same clock, after their prewrite was acknowledged",
+        commit_ts, emitted_));
+  }
+  auto it = committed_.find(commit_ts);
+  if (it != committed_.end() && !it->second.heartbeat) {
+    return Status::InvalidArgument(fmt::format(
+        "commit_ts {} is already taken by the transaction with start_ts {}", commit_ts,
+        it->second.start_ts));
+  }
+  return Status::OK();
+}
+
+void Sorter::See(uint64_t ts) { max_seen_ = std::max(max_seen_, ts); }
+
+void Sorter::Hold(uint64_t wal_segment) {
+  if (wal_segment != kNoSegment) ++wal_refs_[wal_segment];
+}
+
+void Sorter::Release(uint64_t wal_segment) {
+  auto it = wal_refs_.find(wal_segment);
+  if (it != wal_refs_.end() && --it->second == 0) wal_refs_.erase(it);
+}
+
+void Sorter::AddPrewrite(uint64_t start_ts, std::string prewrite, uint64_t wal_segment,
+                         int64_t arrived_micros) {
+  See(start_ts);
+  Hold(wal_segment);
+  pending_.emplace(start_ts, Pending{std::move(prewrite), wal_segment, arrived_micros});
+}
+
+void Sorter::AddCommit(uint64_t start_ts, uint64_t commit_ts, uint64_t wal_segment) {
+  auto it = pending_.find(start_ts);
+  See(commit_ts);
+  Hold(wal_segment);
+  // A heartbeat at the same ts says less than the commit: the commit takes its place.
+  committed_[commit_ts] = Committed{start_ts, std::move(it->second.prewrite),
+                                    it->second.wal_segment, wal_segment, false};
+  pending_.erase(it);
+}
+
+void Sorter::AddRollback(uint64_t start_ts) {
+  auto it = pending_.find(start_ts);
+  if (it == pending_.end()) return;
+  Release(it->second.wal_segment);
+  pending_.erase(it);
+}
+
+void Sorter::AddCommitted(uint64_t commit_ts, std::string txn, uint64_t wal_segment) {
+  See(commit_ts);
+  Hold(wal_segment);
+  committed_[commit_ts] = Committed{commit_ts, std::move(txn), wal_segment, kNoSegment, false};
+}
+
+void Sorter::AddHeartbeat(uint64_t ts) {
+  if (ts <= emitted_) return;
+  See(ts);
+  committed_.emplace(ts, Committed{ts, std::string(), kNoSegment, kNoSegment, true});
+}
+
+uint64_t Sorter::Watermark() const {
+  uint64_t w = max_seen_;
+  if (!pending_.empty()) w = std::min(w, pending_.begin()->first - 1);
+  return std::max(w, emitted_);
+}
+
+std::vector<ReadyTxn> Sorter::TakeReady() {
+  std::vector<ReadyTxn> out;
+  uint64_t w = Watermark();
+  auto it = committed_.begin();
+  for (; it != committed_.end() && it->first <= w; ++it) {
+    Committed& c = it->second;
+    Release(c.prewrite_segment);
+    Release(c.commit_segment);
+    // At or below what binlog/ already holds: replayed from the wal at recovery.
+    if (it->first <= emitted_) continue;
+    out.push_back(ReadyTxn{it->first, c.start_ts, std::move(c.prewrite), c.heartbeat});
+    emitted_ = it->first;
+  }
+  committed_.erase(committed_.begin(), it);
+  return out;
+}
+
+std::vector<uint64_t> Sorter::Expired(int64_t before_micros) const {
+  std::vector<uint64_t> out;
+  for (const auto& [start_ts, p] : pending_) {
+    if (p.arrived_micros < before_micros) out.push_back(start_ts);
+  }
+  return out;
+}
+
+void Sorter::SetEmitted(uint64_t ts) {
+  emitted_ = std::max(emitted_, ts);
+  See(ts);
+}
+
+uint64_t Sorter::OldestWalSegmentNeeded() const {
+  return wal_refs_.empty() ? UINT64_MAX : wal_refs_.begin()->first;
+}
+
+}  // namespace binlog::pump

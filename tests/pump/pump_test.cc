@@ -1,0 +1,251 @@
+// The pump core: ordering under concurrent producers, validation, heartbeats, disk threshold,
+// GC. Crash tests are in pump_crash_test.cc.
+#include "pump/pump.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "common/fault_env.h"
+#include "pump_test_util.h"
+#include "testutil/testutil.h"
+
+namespace binlog::pump {
+namespace {
+
+using testing::Commit;
+using testing::Prewrite;
+using testing::PullAll;
+using testing::Rollback;
+using testing::TsoClock;
+using testing::WaitEmitted;
+
+PumpOptions TestOptions(const std::string& dir, Env* env = Env::Posix()) {
+  PumpOptions o;
+  o.env = env;
+  o.data_dir = dir;
+  o.max_file_size = 64 << 10;
+  o.gen_binlog_interval_seconds = 0;  // tests that want heartbeats turn them on
+  o.stop_write_at_available_space = 0;
+  return o;
+}
+
+TEST(PumpTest, ConcurrentProducersComeOutInCommitOrderExactlyOnce) {
+  binlog::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(TestOptions(dir.path())));
+  TsoClock clock;
+  std::mutex mu;
+  std::set<uint64_t> committed;
+  std::set<uint64_t> rolled_back;
+  std::vector<std::thread> producers;
+  for (int t = 0; t < 8; ++t) {
+    producers.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      for (int i = 0; i < 150; ++i) {
+        uint64_t start = clock.Next();
+        ASSERT_OK(pump->WriteBinlog(Prewrite(start)));
+        // Let other producers' commits overtake this one.
+        if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+        if (rng() % 10 == 0) {
+          ASSERT_OK(pump->WriteBinlog(Rollback(start)));
+          std::lock_guard<std::mutex> g(mu);
+          rolled_back.insert(start);
+          continue;
+        }
+        uint64_t commit = clock.Next();
+        ASSERT_OK(pump->WriteBinlog(Commit(start, commit)));
+        std::lock_guard<std::mutex> g(mu);
+        committed.insert(commit);
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+  ASSERT_TRUE(WaitEmitted(pump.get(), *committed.rbegin()));
+  auto pulled = PullAll(pump.get());
+  ASSERT_OK(pulled.status);
+  EXPECT_EQ(pulled.bad, 0u);
+  EXPECT_TRUE(std::is_sorted(pulled.commits.begin(), pulled.commits.end()));
+  EXPECT_EQ(std::adjacent_find(pulled.commits.begin(), pulled.commits.end()),
+            pulled.commits.end());
+  EXPECT_EQ(std::set<uint64_t>(pulled.commits.begin(), pulled.commits.end()), committed);
+  for (uint64_t start : pulled.start_ts) EXPECT_EQ(rolled_back.count(start), 0u);
+  EXPECT_EQ(pump->Stats().pending_prewrites, 0u);
+}
+
+TEST(PumpTest, OneShotCommittedTransactionsAndBatches) {
+  binlog::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(TestOptions(dir.path())));
+  std::vector<pb::Binlog> batch;
+  for (uint64_t ts = 1000; ts < 1100; ++ts) {
+    pb::Binlog b = Prewrite(ts);
+    b.set_tp(pb::COMMIT);
+    b.set_commit_ts(static_cast<int64_t>(ts));
+    batch.push_back(b);
+  }
+  ASSERT_OK(pump->WriteBinlogs(batch));
+  ASSERT_TRUE(WaitEmitted(pump.get(), 1099));
+  auto pulled = PullAll(pump.get());
+  ASSERT_OK(pulled.status);
+  EXPECT_EQ(pulled.bad, 0u);
+  ASSERT_EQ(pulled.commits.size(), 100u);
+  // A re-sent transaction (a producer retrying after a crash) is refused, not duplicated.
+  EXPECT_TRUE(pump->WriteBinlog(batch[50]).IsInvalidArgument());
+}
+
+TEST(PumpTest, PullFromTheMiddle) {
+  binlog::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(TestOptions(dir.path())));
+  std::vector<uint64_t> commits;
+  for (uint64_t i = 0; i < 200; ++i) {
+    uint64_t start = 10000 + i * 10;
+    ASSERT_OK(pump->WriteBinlog(Prewrite(start)));
+    ASSERT_OK(pump->WriteBinlog(Commit(start, start + 5)));
+    commits.push_back(start + 5);
+  }
+  ASSERT_TRUE(WaitEmitted(pump.get(), commits.back()));
+  uint64_t from = commits[120];
+  auto pulled = PullAll(pump.get(), from);
+  ASSERT_OK(pulled.status);
+  EXPECT_EQ(pulled.commits, std::vector<uint64_t>(commits.begin() + 121, commits.end()));
+}
+
+TEST(PumpTest, FollowingPullSeesNewCommits) {
+  binlog::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(TestOptions(dir.path())));
+  ASSERT_OK_AND_ASSIGN(auto reader, pump->PullBinlogs(0, true));
+  std::thread producer([&] {
+    for (uint64_t start = 100; start < 400; start += 10) {
+      EXPECT_OK(pump->WriteBinlog(Prewrite(start)));
+      EXPECT_OK(pump->WriteBinlog(Commit(start, start + 1)));
+    }
+  });
+  std::vector<uint64_t> seen;
+  journal::Record r;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (seen.size() < 30 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_OK_AND_ASSIGN(bool more, reader->Next(&r, std::chrono::seconds(1)));
+    if (more) seen.push_back(r.ts);
+  }
+  producer.join();
+  ASSERT_EQ(seen.size(), 30u);
+  EXPECT_EQ(seen.front(), 101u);
+  EXPECT_EQ(seen.back(), 391u);
+}
+
+TEST(PumpTest, HeartbeatsAdvanceTheWatermarkWhenIdle) {
+  binlog::testing::TempDir dir;
+  PumpOptions o = TestOptions(dir.path());
+  o.gen_binlog_interval_seconds = 0.1;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(o));
+  uint64_t first = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    first = pump->MaxCommitTS();
+    if (first > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(first, 0u);
+  uint64_t later = first;
+  while (std::chrono::steady_clock::now() < deadline && later <= first) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    later = pump->MaxCommitTS();
+  }
+  EXPECT_GT(later, first);
+  ASSERT_TRUE(WaitEmitted(pump.get(), later));
+  auto pulled = PullAll(pump.get());
+  EXPECT_TRUE(pulled.commits.empty());
+  EXPECT_GE(pulled.all_ts.size(), 2u);  // the heartbeats themselves are recorded
+}
+
+TEST(PumpTest, BadInputIsAClearErrorAndNothingIsStored) {
+  binlog::testing::TempDir dir;
+  PumpOptions o = TestOptions(dir.path());
+  o.max_binlog_bytes = 4096;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(o));
+  Status garbage = pump->WritePayload("\xff\xff\xff\xff garbage");
+  EXPECT_TRUE(garbage.IsInvalidArgument()) << garbage.ToString();
+  Status orphan = pump->WriteBinlog(Commit(500, 600));
+  EXPECT_TRUE(orphan.IsInvalidArgument());
+  EXPECT_NE(orphan.message().find("commit without prewrite"), std::string::npos);
+  EXPECT_TRUE(pump->WriteBinlog(Rollback(500)).IsInvalidArgument());
+  ASSERT_OK(pump->WriteBinlog(Prewrite(700)));
+  Status dup = pump->WriteBinlog(Prewrite(700));
+  EXPECT_NE(dup.message().find("duplicate prewrite"), std::string::npos) << dup.ToString();
+  Status big = pump->WriteBinlog(Prewrite(800, 100));
+  EXPECT_TRUE(big.IsInvalidArgument());
+  EXPECT_NE(big.message().find("larger than"), std::string::npos) << big.ToString();
+  std::vector<pb::Binlog> batch{Prewrite(900), Commit(901, 902)};
+  Status partial = pump->WriteBinlogs(batch);
+  EXPECT_NE(partial.message().find("binlog 1"), std::string::npos) << partial.ToString();
+  // A probe is answered without being stored.
+  ASSERT_OK(pump->WriteBinlog(pb::Binlog()));
+  PumpStats stats = pump->Stats();
+  EXPECT_EQ(stats.writes, 1u);  // only the first prewrite of 700
+  EXPECT_EQ(stats.pending_prewrites, 1u);
+  EXPECT_GE(stats.refused, 5u);
+}
+
+TEST(PumpTest, LowDiskSpaceRefusesWritesUntilSpaceReturns) {
+  binlog::testing::TempDir dir;
+  FaultInjectionEnv env(Env::Posix());
+  PumpOptions o = TestOptions(dir.path(), &env);
+  o.stop_write_at_available_space = 1 << 20;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(o));
+  ASSERT_OK(pump->WriteBinlog(Prewrite(100)));
+  env.SetFreeSpace(1000);
+  pump->CheckDiskSpace();
+  Status s = pump->WriteBinlog(Commit(100, 110));
+  EXPECT_TRUE(s.IsNoSpace()) << s.ToString();
+  EXPECT_NE(s.message().find("stop-write-at-available-space"), std::string::npos);
+  pb::Binlog heartbeat;
+  heartbeat.set_tp(pb::FAKE);
+  heartbeat.set_commit_ts(90);
+  ASSERT_OK(pump->WriteBinlog(heartbeat));  // heartbeats still pass
+  EXPECT_FALSE(pump->Stats().writable);
+  env.SetFreeSpace(-1);
+  pump->CheckDiskSpace();
+  ASSERT_OK(pump->WriteBinlog(Commit(100, 110)));
+  ASSERT_TRUE(WaitEmitted(pump.get(), 110));
+  EXPECT_EQ(PullAll(pump.get()).commits, std::vector<uint64_t>{110});
+}
+
+TEST(PumpTest, GcRemovesOnlyOldSealedSegments) {
+  binlog::testing::TempDir dir;
+  FaultInjectionEnv env(Env::Posix());
+  PumpOptions o = TestOptions(dir.path(), &env);
+  o.max_file_size = 4 << 10;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(o));
+  int64_t day_ms = 86400LL * 1000;
+  int64_t base_ms = 1700000000000LL;
+  // Ten days of traffic, one transaction an hour.
+  uint64_t last = 0;
+  for (int hour = 0; hour < 240; ++hour) {
+    uint64_t start = ComposeTS(base_ms + hour * 3600000LL, 0);
+    ASSERT_OK(pump->WriteBinlog(Prewrite(start)));
+    last = start + 1;
+    ASSERT_OK(pump->WriteBinlog(Commit(start, last)));
+  }
+  ASSERT_TRUE(WaitEmitted(pump.get(), last));
+  size_t before = PullAll(pump.get()).commits.size();
+  ASSERT_EQ(before, 240u);
+  env.SetNowMicros((base_ms + 10 * day_ms) * 1000);
+  ASSERT_OK_AND_ASSIGN(size_t removed, pump->GarbageCollect(7 * 86400.0));
+  EXPECT_GT(removed, 0u);
+  auto after = PullAll(pump.get());
+  ASSERT_OK(after.status);
+  ASSERT_FALSE(after.commits.empty());
+  // Nothing newer than 7 days is gone; whole segments only, so a little older may remain.
+  int64_t cutoff_ms = base_ms + 3 * day_ms;
+  size_t newer = 0;
+  for (int hour = 0; hour < 240; ++hour) newer += base_ms + hour * 3600000LL >= cutoff_ms;
+  EXPECT_GE(after.commits.size(), newer);
+  EXPECT_LT(after.commits.size(), before);
+  EXPECT_EQ(after.commits.back(), last);
+}
+
+}  // namespace
+}  // namespace binlog::pump

@@ -28,5 +28,5 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 if [ -x scripts/fuzz.sh ]; then
   echo "== fuzz the segment reader"
-  FUZZ_BUILD_DIR=build-asan scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+  BINLOG_FUZZ_BUILD="$PWD/build-asan" scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 fi

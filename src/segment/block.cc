@@ -46,7 +46,9 @@ Status BlockEncoder::Encode(std::span<const Record> records, std::vector<Encoded
           "record with ts {} is {} bytes; the largest record a block holds is {} bytes",
           records[i].ts, records[i].payload.size(), kMaxBlockBytes / 2));
     }
-    if (raw_size > 0 && raw_size + framed > options_.block_bytes) {
+    // Never past the format's maximum, whatever the options say: the reader would refuse it.
+    if (raw_size > 0 &&
+        raw_size + framed > std::min<size_t>(options_.block_bytes, kMaxBlockBytes)) {
       out->emplace_back();
       RETURN_IF_ERROR(EncodeOne(records.subspan(begin, i - begin), raw_size, &out->back()));
       begin = i;

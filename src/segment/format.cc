@@ -91,16 +91,18 @@ Result<SegmentHeader> DecodeSegmentHeader(std::string_view bytes) {
   if (std::memcmp(bytes.data(), kSegmentMagic, sizeof(kSegmentMagic)) != 0) {
     return Status::InvalidArgument("not a segment file (wrong magic at offset 0)");
   }
-  uint32_t want = GetFixed32(bytes.data() + 28);
-  if (Checksum32(bytes.substr(0, 28)) != want) {
-    return Status::Corruption("segment header checksum mismatch at offset 0");
-  }
+  // Only the magic and the version have the same place in every version: a later version may
+  // lay out (and check) the rest of its header differently, so the version is read first.
   SegmentHeader h;
   h.version = GetFixed16(bytes.data() + 8);
   if (h.version != kFormatVersion) {
     return Status::Unsupported(fmt::format(
         "segment format version {} is not supported (this build reads version {})", h.version,
         kFormatVersion));
+  }
+  uint32_t want = GetFixed32(bytes.data() + 28);
+  if (Checksum32(bytes.substr(0, 28)) != want) {
+    return Status::Corruption("segment header checksum mismatch at offset 0");
   }
   auto compression = static_cast<uint8_t>(bytes[10]);
   auto kind = static_cast<uint8_t>(bytes[11]);

@@ -29,7 +29,9 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(Env* env, const std::
   if (!LooksLikeTrailer(tail, &t)) return r;
   std::string trailer_bytes(tail);
   uint64_t index_bytes = uint64_t{t.index_count} * kIndexEntrySize;
-  if (t.index_offset < kHeaderSize || t.index_offset + index_bytes + kTrailerSize != size) {
+  // Compared without adding the untrusted fields, which could wrap around to the file size.
+  if (index_bytes > size - kTrailerSize - kHeaderSize ||
+      t.index_offset != size - kTrailerSize - index_bytes) {
     r->footer_status_ = Status::Corruption(fmt::format(
         "{}: footer at offset {} has an index that does not fit the file", path,
         size - kTrailerSize));
@@ -72,7 +74,9 @@ Result<ProbeResult> SegmentReader::Probe(uint64_t offset, uint64_t limit, BlockR
     return ProbeResult::kBad;
   }
   out->offset = offset;
-  if (offset + kBlockHeaderSize + out->header.stored_len > limit) {
+  // Whole only with its padding: the next block then starts on an 8-byte boundary inside the
+  // file, and a scan's valid_end never lies past the end of the file.
+  if (offset + PaddedBlockSize(out->header.stored_len) > limit) {
     if (why) *why = fmt::format("block of {} bytes runs past the end", out->header.stored_len);
     return ProbeResult::kIncomplete;
   }
@@ -81,6 +85,7 @@ Result<ProbeResult> SegmentReader::Probe(uint64_t offset, uint64_t limit, BlockR
 
 Status SegmentReader::ReadBlock(const BlockRef& block, std::vector<Record>* records) {
   const BlockHeader& h = block.header;
+  records->clear();  // a failed block leaves no records behind, not even the previous block's
   stored_.resize(h.stored_len);
   auto where = [&](std::string_view what) {
     return Status::Corruption(fmt::format("{}: block at offset {}: {}", path_, block.offset, what));
@@ -105,7 +110,6 @@ Status SegmentReader::ReadBlock(const BlockRef& block, std::vector<Record>* reco
     stored_.assign(payload);
     raw = stored_;
   }
-  records->clear();
   const char* p = raw.data();
   const char* limit = raw.data() + raw.size();
   while (p < limit) {
@@ -113,14 +117,17 @@ Status SegmentReader::ReadBlock(const BlockRef& block, std::vector<Record>* reco
     uint64_t len = 0;
     if (!GetVarint64(&p, limit, &ts) || !GetVarint64(&p, limit, &len) ||
         len > static_cast<uint64_t>(limit - p)) {
-      return where(fmt::format("record {} is badly framed", records->size()));
+      size_t n = records->size();
+      records->clear();
+      return where(fmt::format("record {} is badly framed", n));
     }
     records->push_back(Record{ts, std::string_view(p, len)});
     p += len;
   }
   if (records->size() != h.record_count) {
-    return where(fmt::format("holds {} records, header says {}", records->size(),
-                             h.record_count));
+    size_t n = records->size();
+    records->clear();
+    return where(fmt::format("holds {} records, header says {}", n, h.record_count));
   }
   return Status::OK();
 }
@@ -147,12 +154,15 @@ Result<std::optional<uint64_t>> SegmentReader::NextGoodBlock(uint64_t offset,
   // Reads in large chunks and probes only aligned offsets that start with the block magic, so a
   // long damaged tail costs one pass, not a read per offset.
   constexpr size_t kChunk = 1 << 20;
-  std::string chunk(kChunk, '\0');
+  // Sized by what is left, not kChunk: a reader polling a block still being written calls this
+  // for every poll, and a megabyte zeroed each time was most of its cost.
+  std::string chunk;
   std::vector<Record> scratch;
   auto* self = const_cast<SegmentReader*>(this);
   uint64_t at = (offset + kBlockAlign) & ~(kBlockAlign - 1);
   while (at + kBlockHeaderSize <= limit) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, limit - at));
+    if (chunk.size() < want) chunk.resize(want);
     ASSIGN_OR_RETURN(std::string_view bytes, file_->Read(at, want, chunk.data()));
     if (bytes.size() < kBlockHeaderSize) break;
     for (size_t i = 0; i + 4 <= bytes.size(); i += kBlockAlign) {

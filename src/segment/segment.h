@@ -154,7 +154,7 @@ struct BlockRef {
 };
 
 enum class ProbeResult {
-  kBlock,       // a block with a good header that lies wholly before the limit
+  kBlock,       // a block with a good header that lies wholly (padding too) before the limit
   kEnd,         // offset == limit: no more data
   kIncomplete,  // a block or header that runs past the limit (a torn or in-progress write)
   kBad,         // bytes that are not a good block header
@@ -179,7 +179,7 @@ class SegmentReader {
   Result<ProbeResult> Probe(uint64_t offset, uint64_t limit, BlockRef* out,
                             std::string* why) const;
   // Reads, checks and decompresses a block's payload and splits it into records.
-  // Corruption names the file, the block offset and what is wrong.
+  // Corruption names the file, the block offset and what is wrong; *records is then empty.
   Status ReadBlock(const BlockRef& block, std::vector<Record>* records);
   // The offset of the first block that can hold a record with ts >= target, from the footer's
   // index (the first block when unsealed or for arrival-order segments).

@@ -2,8 +2,6 @@
 
 #include <spdlog/formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/daily_file_sink.h>
-#include <spdlog/sinks/hourly_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <time.h>
@@ -12,6 +10,8 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+
+#include "common/log_sink.h"
 
 namespace binlog {
 namespace {
@@ -121,14 +121,12 @@ void EnsureDefaultLogger() {
 Result<spdlog::sink_ptr> MakeSink(const LogOptions& options) {
   if (options.file.empty())
     return spdlog::sink_ptr(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  if (options.rotate == "day" || options.rotate == "hour") {
+    const LogRotation every = options.rotate == "day" ? LogRotation::kDay : LogRotation::kHour;
+    ASSIGN_OR_RETURN(auto sink, TimeRotatingFileSink::Open(options.file, every));
+    return spdlog::sink_ptr(std::move(sink));
+  }
   try {
-    if (options.rotate == "day") {
-      return spdlog::sink_ptr(
-          std::make_shared<spdlog::sinks::daily_file_sink_mt>(options.file, 0, 0));
-    }
-    if (options.rotate == "hour") {
-      return spdlog::sink_ptr(std::make_shared<spdlog::sinks::hourly_file_sink_mt>(options.file));
-    }
     if (options.rotate == "none" || options.rotate.empty()) {
       return spdlog::sink_ptr(std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file));
     }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/logging.h"
 
@@ -44,6 +45,19 @@ struct Journal::EncoderPool {
   std::mutex mu;
   std::vector<std::unique_ptr<segment::BlockEncoder>> free;
 };
+
+namespace {
+
+// A crash between creating a segment and syncing its header leaves a prefix of the header, or
+// zeros where the file system allocated but never wrote; anything else is not ours to remove.
+bool HeaderNeverWritten(std::string_view head) {
+  if (std::all_of(head.begin(), head.end(), [](char c) { return c == '\0'; })) return true;
+  size_t n = std::min(head.size(), sizeof(segment::kSegmentMagic));
+  return head.size() < segment::kHeaderSize &&
+         std::memcmp(head.data(), segment::kSegmentMagic, n) == 0;
+}
+
+}  // namespace
 
 Journal::Journal(std::string dir, const JournalOptions& options)
     : dir_(std::move(dir)),
@@ -92,12 +106,14 @@ Status Journal::RecoverSegment(const SegmentName& seg, bool is_last) {
   Env* env = options_.env;
   std::string path = JoinPath(dir_, seg.name);
   ASSIGN_OR_RETURN(uint64_t size, env->GetFileSize(path));
-  if (is_last && size < segment::kHeaderSize) {
-    // Created, but the header never reached the disk: the crash came before any append.
-    LOG_WARN("removing a segment whose header was never written", KV("file", path),
-             KV("size", size));
-    RETURN_IF_ERROR(env->DeleteFile(path));
-    return env->SyncDir(dir_);
+  if (is_last && size <= segment::kHeaderSize) {
+    ASSIGN_OR_RETURN(std::string head, ReadFileToString(env, path));
+    if (HeaderNeverWritten(head)) {
+      // Created, but the header never reached the disk: the crash came before any append.
+      LOG_WARN("removing a segment whose header was never written", KV("file", path),
+               KV("size", size));
+      return RemoveSegment(path);
+    }
   }
   ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(env, path));
   if (reader->header().kind != options_.segment.kind) {
@@ -129,6 +145,12 @@ Status Journal::RecoverSegment(const SegmentName& seg, bool is_last) {
     LOG_WARN("cutting a torn tail left by a crash", KV("file", path),
              KV("offset", *scan.torn_tail_at), KV("bytes", scan.file_size - *scan.torn_tail_at));
   }
+  if (is_last && scan.footer.totals().block_count == 0) {
+    // Its name is the first ts of an append that never became durable, which may be above the
+    // ts that come next: filled with those, it would sort after the segment that follows it.
+    LOG_WARN("removing a segment a crash left without a record", KV("file", path));
+    return RemoveSegment(path);
+  }
   ASSIGN_OR_RETURN(auto writer, segment::SegmentWriter::Reopen(env, path, options_.segment, scan));
   if (scan.footer.totals().block_count > 0) {
     last_durable_ts_ = std::max(last_durable_ts_, scan.footer.totals().last_ts);
@@ -141,6 +163,11 @@ Status Journal::RecoverSegment(const SegmentName& seg, bool is_last) {
   active_name_ts_ = seg.ts;
   active_name_ = seg.name;
   return Status::OK();
+}
+
+Status Journal::RemoveSegment(const std::string& path) {
+  RETURN_IF_ERROR(options_.env->DeleteFile(path));
+  return options_.env->SyncDir(dir_);
 }
 
 Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {

@@ -69,7 +69,9 @@ class Journal {
  public:
   // Opens (creating if needed) the journal in dir: takes the lock, seals earlier segments left
   // unsealed by a crash, and recovers the active one (a torn tail is cut and logged; damage with
-  // good data after it is a Corruption error naming file and offset unless options.salvage).
+  // good data after it is a Corruption error naming file and offset unless options.salvage). A
+  // newest segment a crash left without any record is removed: its name may be a ts that was
+  // never acknowledged. A file named like a segment that is not one is an error naming it.
   static Result<std::unique_ptr<Journal>> Open(const std::string& dir,
                                                const JournalOptions& options);
   ~Journal();
@@ -115,6 +117,7 @@ class Journal {
   Journal(std::string dir, const JournalOptions& options);
   Status Recover();
   Status RecoverSegment(const SegmentName& seg, bool is_last);
+  Status RemoveSegment(const std::string& path);
   Status WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock);
   Status EnsureActiveSegment(uint64_t first_ts);
   Status SealActive();
@@ -146,7 +149,8 @@ struct ReadOptions {
   uint64_t stop_ts = UINT64_MAX;   // no record with ts > stop_ts is returned
   // Wait for new data at the end instead of ending (Next's timeout applies).
   bool follow = false;
-  // The journal's records are in arrival order (a wal): no seek, every segment is read.
+  // The journal's records are in arrival order (a wal): no seek, every segment is read. A wal
+  // read without it is refused (InvalidArgument): its names are not ts, a seek would skip.
   bool arrival_order = false;
 };
 
@@ -160,8 +164,9 @@ class JournalReader {
   JournalReader& operator=(const JournalReader&) = delete;
 
   // Sets *out to the next record and returns true. Returns false at the end of the data (or
-  // past stop_ts); in follow mode, it first waits up to `wait` for more, woken by the file
-  // system (inotify), never by polling. The record's payload is valid until the next call.
+  // past stop_ts, or after the record at stop_ts in an ordered journal, even when following);
+  // in follow mode, it first waits up to `wait` for more, woken by the file system (inotify),
+  // never by polling. The record's payload is valid until the next call.
   // A torn tail of a segment that is not the newest one is logged and skipped; damage with good
   // data after it is a Corruption error naming file and offset.
   Result<bool> Next(Record* out, std::chrono::milliseconds wait = std::chrono::milliseconds(0));
@@ -174,6 +179,7 @@ class JournalReader {
  private:
   struct Tail;
   JournalReader(Env* env, std::string dir, const ReadOptions& options);
+  void Seek();
   Result<bool> OpenSegmentAt(size_t index);
   Result<bool> AdvanceSegment();
   Status RefreshList();
@@ -184,6 +190,7 @@ class JournalReader {
   std::vector<SegmentName> segments_;
   size_t current_ = 0;
   bool done_ = false;
+  bool final_pass_ = false;  // reading an unsealed segment to its end once, a newer one exists
   std::unique_ptr<segment::SegmentReader> reader_;
   std::unique_ptr<segment::SegmentIterator> iter_;
   std::unique_ptr<Tail> tail_;

@@ -67,36 +67,58 @@ Result<std::unique_ptr<JournalReader>> JournalReader::Open(Env* env, const std::
     RETURN_IF_ERROR(r->tail_->Init(dir));
   }
   ASSIGN_OR_RETURN(r->segments_, ListSegments(env, dir));
-  if (!options.arrival_order && !r->segments_.empty()) {
-    // The last segment whose first ts is below start_ts: every earlier one ends before it.
-    auto it = std::lower_bound(
-        r->segments_.begin(), r->segments_.end(), options.start_ts,
-        [](const SegmentName& s, uint64_t ts) { return s.ts < ts; });
-    r->current_ = it == r->segments_.begin() ? 0 : (it - r->segments_.begin()) - 1;
-  }
+  r->Seek();
   return r;
 }
 
+void JournalReader::Seek() {
+  current_ = 0;
+  if (options_.arrival_order || segments_.empty()) return;
+  // The last segment whose first ts is below start_ts: every earlier one ends before it.
+  auto it = std::lower_bound(segments_.begin(), segments_.end(), options_.start_ts,
+                             [](const SegmentName& s, uint64_t ts) { return s.ts < ts; });
+  current_ = it == segments_.begin() ? 0 : (it - segments_.begin()) - 1;
+}
+
+namespace {
+
+bool SortsBefore(const SegmentName& a, const SegmentName& b) {
+  return a.ts != b.ts ? a.ts < b.ts : a.created < b.created;
+}
+
+}  // namespace
+
+// Segments come and go while we read (rotation, GC, a restarted writer removing what a crash
+// left), so our place is kept by name and found again in each new listing, not by index.
 Status JournalReader::RefreshList() {
   ASSIGN_OR_RETURN(std::vector<SegmentName> fresh, ListSegments(env_, dir_, false));
-  if (current_ < segments_.size()) {
-    const SegmentName current = segments_[current_];
-    auto it = std::find_if(fresh.begin(), fresh.end(),
-                           [&](const SegmentName& s) { return s.name == current.name; });
-    if (it == fresh.end()) {
-      // Removed (GC) while we hold it open: keep our place among the others.
-      it = std::upper_bound(fresh.begin(), fresh.end(), current.ts,
-                            [](uint64_t ts, const SegmentName& s) { return ts < s.ts; });
-      it = fresh.insert(it, current);
-    }
-    current_ = static_cast<size_t>(it - fresh.begin());
+  if (segments_.empty()) {
+    segments_ = std::move(fresh);
+    Seek();  // the first listing with anything in it: seek now, as Open would have
+    return Status::OK();
   }
+  const bool past_end = current_ >= segments_.size();
+  const SegmentName anchor = past_end ? segments_.back() : segments_[current_];
+  auto it = std::upper_bound(fresh.begin(), fresh.end(), anchor, SortsBefore);
+  if (!past_end) {
+    if (it != fresh.begin() && std::prev(it)->name == anchor.name) {
+      --it;
+    } else if (reader_) {
+      // Removed (GC) while we hold it open: it is read to its end, in its place.
+      it = fresh.insert(it, anchor);
+    }
+    // Removed before we opened it: what it held is gone, the next one takes its place.
+  }
+  current_ = static_cast<size_t>(it - fresh.begin());
   segments_ = std::move(fresh);
   return Status::OK();
 }
 
 Result<bool> JournalReader::OpenSegmentAt(size_t index) {
   current_ = index;
+  iter_.reset();
+  reader_.reset();
+  final_pass_ = false;
   std::string path = JoinPath(dir_, segments_[index].name);
   if (index + 1 == segments_.size()) {
     // The writer creates the file, then writes its header: a short newest segment is one
@@ -104,37 +126,52 @@ Result<bool> JournalReader::OpenSegmentAt(size_t index) {
     ASSIGN_OR_RETURN(uint64_t size, env_->GetFileSize(path));
     if (size < segment::kHeaderSize) return false;
   }
-  ASSIGN_OR_RETURN(reader_, SegmentReader::Open(env_, path));
+  ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(env_, path));
+  if (reader->header().kind == segment::SegmentKind::kArrival && !options_.arrival_order) {
+    // A wal's names are sequence numbers, not ts: a seek by name would skip segments.
+    return Status::InvalidArgument(fmt::format(
+        "{}: an arrival-order segment (a wal); read its journal with arrival_order", path));
+  }
+  reader_ = std::move(reader);
   iter_ = std::make_unique<SegmentIterator>(reader_.get(), options_.start_ts, options_.stop_ts);
   return true;
 }
 
-// At the end of the current segment's data: if it has since been sealed, or a newer segment
-// exists, move on. Returns true when positioned on another segment (or more data to read).
+// At the end of the current segment's data: read on if it grew or was sealed since, else move
+// to a newer segment. Returns true when there is more to read (or a place to look again).
 Result<bool> JournalReader::AdvanceSegment() {
-  std::string path = JoinPath(dir_, segments_[current_].name);
-  if (!reader_->sealed()) {
-    // Reopen to see a footer written since; resume where the old iterator stopped.
+  const std::string path = JoinPath(dir_, segments_[current_].name);
+  // List first, look again second: the writer creates a segment only after sealing the one
+  // before, so once a newer one is listed a reopen sees all the current one will ever hold. In
+  // the other order, blocks appended and sealed between the look and the listing were skipped.
+  RETURN_IF_ERROR(RefreshList());
+  const bool newer = current_ + 1 < segments_.size();
+  if (!reader_->sealed() && !final_pass_) {
     uint64_t offset = iter_->offset();
     auto fresh = SegmentReader::Open(env_, path);
     if (fresh.ok()) {
+      iter_.reset();
       reader_ = std::move(*fresh);
-      iter_ = std::make_unique<SegmentIterator>(reader_.get(), options_.start_ts,
-                                                options_.stop_ts, offset);
-      if (reader_->sealed() && offset < reader_->trailer()->index_offset) return true;
+      iter_ = std::make_unique<SegmentIterator>(reader_.get(), options_.start_ts, options_.stop_ts,
+                                                offset);
+      if (reader_->sealed()) {
+        if (offset < reader_->trailer()->index_offset) return true;
+      } else if (newer) {
+        final_pass_ = true;  // unsealed with a newer one: read what is there, then move on
+        return true;
+      } else {
+        return false;
+      }
     }
   }
-  RETURN_IF_ERROR(RefreshList());
-  if (current_ + 1 >= segments_.size()) return false;
+  if (!newer) return false;
   if (!reader_->sealed()) {
     LOG_WARN("segment ends in a torn tail and a newer segment exists; going on with the newer",
              KV("file", path), KV("offset", iter_->offset()));
   }
-  ASSIGN_OR_RETURN(bool opened, OpenSegmentAt(current_ + 1));
-  if (!opened) {
-    iter_.reset();
-    reader_.reset();
-  }
+  auto opened = OpenSegmentAt(current_ + 1);
+  // Removed before we got to it: Next finds what took its place.
+  if (!opened.ok() && opened.status().IsNotFound()) return true;
   return opened;
 }
 
@@ -144,13 +181,33 @@ Result<bool> JournalReader::Next(Record* out, std::chrono::milliseconds wait) {
     if (!iter_) {
       if (current_ >= segments_.size()) RETURN_IF_ERROR(RefreshList());
       if (current_ < segments_.size()) {
-        ASSIGN_OR_RETURN(bool opened, OpenSegmentAt(current_));
-        (void)opened;  // not yet readable: wait below like at the end of data
+        // false: not yet readable, wait below like at the end of data.
+        auto opened = OpenSegmentAt(current_);
+        if (!opened.ok()) {
+          // Removed before we opened it (GC, or a crash's leftover that the restarted writer
+          // removed): the listing finds what takes its place.
+          if (!opened.status().IsNotFound()) return opened.status();
+          const std::string gone = segments_[current_].name;
+          RETURN_IF_ERROR(RefreshList());
+          // Still listed (a dangling link?): an error, not a loop.
+          if (current_ < segments_.size() && segments_[current_].name == gone) {
+            return opened.status();
+          }
+          continue;
+        }
       }
     }
     if (iter_) {
       ASSIGN_OR_RETURN(SegmentIterator::State state, iter_->Next(out));
-      if (state == SegmentIterator::State::kRecord) return true;
+      if (state == SegmentIterator::State::kRecord) {
+        // In ts order nothing after the stop_ts record can qualify: a follower ends here
+        // instead of waiting for a record past it that may never come.
+        if (out->ts >= options_.stop_ts &&
+            reader_->header().kind == segment::SegmentKind::kOrdered) {
+          done_ = true;
+        }
+        return true;
+      }
       if (state == SegmentIterator::State::kPastStop) {
         done_ = true;
         return false;

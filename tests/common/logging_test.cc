@@ -84,16 +84,16 @@ TEST_F(LoggingTest, DisabledLevelSkipsFieldFormatting) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST_F(LoggingTest, RotationSinksNameTheirFiles) {
+// Operators find today's lines under the configured name; older days are renamed aside
+// (log_sink_test.cc moves the clock).
+TEST_F(LoggingTest, RotationSinksKeepTheConfiguredName) {
   ASSERT_OK(InitLogging(LogOptions{"info", dir_.Sub("day/pump.log"), "day"}));
   LOG_INFO("daily");
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> day, Env::Posix()->GetChildren(dir_.Sub("day")));
-  ASSERT_EQ(day.size(), 1u);
-  EXPECT_THAT(day[0], MatchesRegex(R"(pump_[0-9]{4}-[0-9]{2}-[0-9]{2}\.log)"));
+  EXPECT_EQ(day, std::vector<std::string>{"pump.log"});
   ASSERT_OK(InitLogging(LogOptions{"info", dir_.Sub("hour/pump.log"), "hour"}));
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> hour, Env::Posix()->GetChildren(dir_.Sub("hour")));
-  ASSERT_EQ(hour.size(), 1u);
-  EXPECT_THAT(hour[0], MatchesRegex(R"(pump_[0-9]{4}-[0-9]{2}-[0-9]{2}_[0-9]{2}\.log)"));
+  EXPECT_EQ(hour, std::vector<std::string>{"pump.log"});
 }
 
 TEST_F(LoggingTest, ErrorsNameLevelFileAndRotation) {

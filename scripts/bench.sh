@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds a Release tree in build-release and runs the benchmarks (bench/), printing one line per
+# figure on stdout:
+#   name: value unit (baseline: value unit, ratio: r)      ratio = value / baseline
+# Every baseline is measured in the same run on the same disk.
+#
+# Usage: scripts/bench.sh [name...]
+#   A name selects the figures whose name contains it (journal_append_throughput,
+#   journal_ack_latency_4w, scan_verify_decompress, journal_seek, compression_ratio, ...).
+# Environment:
+#   BENCH_DIR      scratch directory (default build-release/bench-tmp); must not be tmpfs
+#   BENCH_SCAN_MB  payload of the scan journal in MB (default 200)
+#   BENCH_JOBS     build parallelism (default 2)
+# Google Benchmark's tables and the build output go to build-release/bench.log.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$repo/build-release
+log=$build/bench.log
+mkdir -p "$build"
+: >"$log"
+
+fail() {
+  echo "bench: $*" >&2
+  echo "bench: last lines of $log:" >&2
+  tail -n 30 "$log" >&2
+  exit 1
+}
+
+command -v zstd >/dev/null || { echo "bench: the zstd CLI is needed for the baselines" >&2; exit 1; }
+
+echo "bench: building Release in $build" >&2
+cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBINLOG_BENCH=ON >>"$log" 2>&1 ||
+  fail "cmake configure failed"
+cmake --build "$build" -j"${BENCH_JOBS:-2}" --target append_bench scan_bench seek_bench \
+  >>"$log" 2>&1 || fail "build failed"
+
+export BENCH_DIR=${BENCH_DIR:-$build/bench-tmp}
+mkdir -p "$BENCH_DIR"
+fstype=$(stat -f -c %T "$BENCH_DIR")
+if [ "$fstype" = tmpfs ] || [ "$fstype" = ramfs ]; then
+  echo "bench: $BENCH_DIR is on $fstype; durability figures need a real disk (set BENCH_DIR)" >&2
+  exit 1
+fi
+echo "bench: scratch dir $BENCH_DIR ($fstype, $(df -h --output=source "$BENCH_DIR" | tail -1))" >&2
+
+start=$SECONDS
+results=$build/bench.out
+: >"$results"
+for bin in append_bench scan_bench seek_bench; do
+  echo "== $bin $*" >>"$log"
+  (cd "$BENCH_DIR" && "$build/bench/$bin" "$@") 2>>"$log" | tee -a "$results" ||
+    fail "$bin failed"
+done
+# The binaries remove their own fixtures; drop the directory only when it is ours.
+if [ "$BENCH_DIR" = "$build/bench-tmp" ]; then rm -rf "$BENCH_DIR"; fi
+printed=$(wc -l <"$results")
+
+if [ "$printed" -eq 0 ]; then
+  echo "bench: no figure matches: $*" >&2
+  exit 1
+fi
+echo "bench: $printed figures in $((SECONDS - start)) s (tables in $log)" >&2

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# segdump end to end over a journal that loadgen writes: record lines, JSON, ts selection,
+# stats against the files on disk, verify on clean, damaged and torn segments.
+set -euo pipefail
+
+LOADGEN="$BINLOG_TOOLS_DIR/loadgen/loadgen"
+SEGDUMP="$BINLOG_TOOLS_DIR/segdump/segdump"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+# expect_exit CODE CMD...: runs CMD with stdout in $WORK/out, stderr in $WORK/err.
+expect_exit() {
+  local want=$1 got=0
+  shift
+  "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
+  [[ $got == "$want" ]] || fail "$* exited $got, want $want; stderr: $(cat "$WORK/err")"
+}
+lines() { wc -l <"$1" | tr -d ' '; }
+
+N=2000
+DIR="$WORK/journal"
+"$LOADGEN" --dir "$DIR" --count $N --max-file-size 64KiB --log-level warn
+mapfile -t SEGS < <(find "$DIR" -name 'binlog-*' | sort)
+((${#SEGS[@]} >= 4)) || fail "expected several segments, got ${#SEGS[@]}"
+
+# --help and bad arguments.
+expect_exit 0 "$SEGDUMP" --help
+for opt in verbose format from to tz limit verify stats; do
+  grep -q -- "--$opt" "$WORK/out" || fail "--help does not mention --$opt"
+done
+for args in "" "--format xml $DIR" "--from yesterday $DIR" "--to 2024-13-01 $DIR" \
+  "--verify --stats $DIR" "--limit -1 $DIR" "--bogus $DIR" "--tz Mars/Base $DIR" \
+  "--from 20 --to 10 $DIR" "--verify --from 1 $DIR" "--limit"; do
+  # shellcheck disable=SC2086
+  expect_exit 2 "$SEGDUMP" $args
+  grep -q 'usage: segdump' "$WORK/err" || fail "no usage hint for: $args"
+done
+
+# One line per record, in ts order.
+expect_exit 0 "$SEGDUMP" "$DIR"
+cp "$WORK/out" "$WORK/all.txt"
+[[ $(lines "$WORK/all.txt") == "$N" ]] || fail "text dump has $(lines "$WORK/all.txt") lines"
+grep -qvE '^[0-9]+ [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+ COMMIT start_ts=[0-9]+ ' "$WORK/all.txt" &&
+  fail "a line does not look like: ts datetime COMMIT start_ts=..."
+grep -qE ' sbtest\.sbtest[0-9]+ \+[0-9]+ ~[0-9]+ -[0-9]+' "$WORK/all.txt" || fail "no table counts"
+
+# Each file on its own gives the same records, and Go-style flags work.
+: >"$WORK/files.txt"
+for f in "${SEGS[@]}"; do "$SEGDUMP" "$f" >>"$WORK/files.txt"; done
+cmp -s "$WORK/all.txt" "$WORK/files.txt" || fail "per-file dumps differ from the directory dump"
+"$SEGDUMP" "${SEGS[@]}" | cmp -s "$WORK/all.txt" - || fail "all files at once differ"
+[[ $("$SEGDUMP" -limit 10 "$DIR" | wc -l) == 10 ]] || fail "-limit 10"
+
+# JSON lines parse, carry their location, and counts agree with -v rows.
+expect_exit 0 "$SEGDUMP" --format json -v "$DIR"
+python3 - "$WORK/out" "$N" <<'EOF'
+import json, os, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == int(sys.argv[2]), len(recs)
+ts = [r["ts"] for r in recs]
+assert all(a < b for a, b in zip(ts, ts[1:])), "ts not strictly increasing"
+for r in recs:
+    for key in ("ts", "datetime", "type", "start_ts", "commit_ts", "ddl", "tables"):
+        assert key in r, (key, r)
+    assert os.path.isfile(r["segment"]) and r["block_offset"] >= 32, r
+    for t in r["tables"]:
+        kinds = [row["type"] for row in t["rows"]]
+        assert kinds.count("INSERT") == t["inserts"] and kinds.count("UPDATE") == t["updates"]
+        assert kinds.count("DELETE") == t["deletes"]
+        assert all("before" in row for row in t["rows"] if row["type"] == "UPDATE")
+EOF
+
+# --from/--to select an inclusive ts range, given as TSOs or as datetimes.
+from=$(sed -n 301p "$WORK/all.txt" | cut -d' ' -f1)
+to=$(sed -n 1200p "$WORK/all.txt" | cut -d' ' -f1)
+[[ $("$SEGDUMP" --from "$from" --to "$to" "$DIR" | wc -l) == 900 ]] || fail "--from/--to TSO"
+[[ $("$SEGDUMP" -from="$from" -to="$to" "${SEGS[@]}" | wc -l) == 900 ]] || fail "-from/-to files"
+[[ $("$SEGDUMP" --from "$from" "$DIR" | wc -l) == 1700 ]] || fail "--from alone"
+[[ $("$SEGDUMP" --to "$to" "$DIR" | wc -l) == 1200 ]] || fail "--to alone"
+"$SEGDUMP" --format json --tz UTC "$DIR" >"$WORK/utc.json"
+# Records share a datetime within a millisecond, so the expected count is exact.
+mid=$(sed -n 1000p "$WORK/utc.json" | jq -r .datetime)
+want=$(jq -r .datetime "$WORK/utc.json" | awk -v m="$mid" '$0 >= m' | wc -l)
+((want > 1000 && want < N)) || fail "datetime $mid should split the records ($want)"
+got=$("$SEGDUMP" --tz UTC --from "$mid" "$DIR" | wc -l)
+[[ $got == "$want" ]] || fail "--from '$mid' (UTC) printed $got records, want $want"
+mid8=$(python3 -c 'import datetime, sys
+t = datetime.datetime.fromisoformat(sys.argv[1]) + datetime.timedelta(hours=8)
+print(t.strftime("%Y-%m-%d %H:%M:%S.%f"))' "$mid")
+got=$("$SEGDUMP" --tz +08:00 --from "$mid8" "$DIR" | wc -l)
+[[ $got == "$want" ]] || fail "--tz +08:00 shifts --from wrongly: $got, want $want"
+
+# --stats agrees with the files on disk and with the dump.
+expect_exit 0 "$SEGDUMP" --stats --format json "$DIR"
+stored=$(stat -c %s "${SEGS[@]}" | awk '{s += $1} END {print s}')
+first=$(head -1 "$WORK/all.txt" | cut -d' ' -f1)
+last=$(tail -1 "$WORK/all.txt" | cut -d' ' -f1)
+jq -e --argjson n $N --argjson segs ${#SEGS[@]} --argjson stored "$stored" \
+  --argjson first "$first" --argjson last "$last" \
+  '.records == $n and .segments == $segs and .sealed == $segs - 1 and .stored_bytes == $stored
+   and .first_ts == $first and .last_ts == $last and .raw_bytes > 0 and .blocks > 0
+   and .compression_ratio > 1' "$WORK/out" >/dev/null || fail "stats wrong: $(cat "$WORK/out")"
+expect_exit 0 "$SEGDUMP" --stats "$DIR"
+grep -qx "records: $N" "$WORK/out" || fail "text stats: $(cat "$WORK/out")"
+grep -qx "stored bytes: $stored" "$WORK/out" || fail "text stats stored bytes"
+
+# --verify: clean, then one flipped byte in the middle of a sealed segment.
+expect_exit 0 "$SEGDUMP" --verify "$DIR"
+grep -q '^verify: OK' "$WORK/out" || fail "no OK summary"
+cp -r "$DIR" "$WORK/damaged"
+victim="$WORK/damaged/$(basename "${SEGS[1]}")"
+size=$(stat -c %s "$victim")
+flip=$((size / 2))
+python3 -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read()); b[o] ^= 0xFF; open(p, "wb").write(b)' "$victim" "$flip"
+expect_exit 1 "$SEGDUMP" --verify "$WORK/damaged"
+grep -q '^verify: FAILED' "$WORK/out" || fail "no FAILED summary"
+line=$(grep "^ERROR.*$victim: offset [0-9]*" "$WORK/out") || fail "no error naming $victim"
+offset=$(sed -E 's/.*: offset ([0-9]+):.*/\1/' <<<"$line")
+((offset <= flip && flip - offset < 65536 + 48)) || fail "damage at $offset, flipped $flip"
+expect_exit 1 "$SEGDUMP" --verify "$victim"
+# The dump reports the damage, exits 1, and still prints the records around it.
+expect_exit 1 "$SEGDUMP" "$WORK/damaged"
+grep -q "Corruption.*$victim.*offset" "$WORK/err" || fail "dump error lacks file and offset"
+kept=$(lines "$WORK/out")
+((kept > N / 2 && kept < N)) || fail "dump of a damaged journal printed $kept records"
+
+# A torn tail in the newest segment is what a crash leaves: a warning, exit 0.
+cp -r "$DIR" "$WORK/torn"
+newest="$WORK/torn/$(basename "${SEGS[-1]}")"
+truncate -s -50 "$newest"
+expect_exit 0 "$SEGDUMP" --verify "$WORK/torn"
+grep -q "^WARNING.*$newest: offset [0-9]*: torn tail" "$WORK/out" || fail "no torn-tail warning"
+expect_exit 0 "$SEGDUMP" --verify "$newest"
+grep -q "^WARNING" "$WORK/out" || fail "no torn-tail warning for a single file"
+# ... but in an older segment it is lost data.
+older="$WORK/torn/$(basename "${SEGS[0]}")"
+truncate -s -50 "$older"
+expect_exit 1 "$SEGDUMP" --verify "$WORK/torn"
+grep -q "^ERROR.*$older: offset [0-9]*: torn tail" "$WORK/out" || fail "no torn-tail error"
+
+# Not a segment, or missing: exit 1 with the path named.
+echo "hello" >"$WORK/not-a-segment"
+expect_exit 1 "$SEGDUMP" "$WORK/not-a-segment"
+grep -q "not-a-segment" "$WORK/err" || fail "error does not name the file"
+expect_exit 1 "$SEGDUMP" --verify "$WORK/not-a-segment"
+expect_exit 1 "$SEGDUMP" "$WORK/missing"
+
+echo "PASS: segdump"

@@ -21,7 +21,7 @@ echo "== segments"
 ls -l "$demo/binlog"
 echo
 echo "== segdump: the first records"
-"$bin/segdump/segdump" "$demo/binlog" | head -n 8
+"$bin/segdump/segdump" --limit 8 "$demo/binlog"
 echo
 echo "== segdump -v: one record with its row values"
 "$bin/segdump/segdump" -v --limit 1 "$demo/binlog"

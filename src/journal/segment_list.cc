@@ -54,7 +54,9 @@ Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir,
       out.push_back(std::move(*seg));
       continue;
     }
-    if (child == "LOCK" || EndsWith(child, ".broken") || EndsWith(child, ".tmp")) continue;
+    if (child == "LOCK" || child.find(".broken") != std::string::npos || EndsWith(child, ".tmp")) {
+      continue;
+    }
     if (warn_unknown) LOG_WARN("ignoring a file that is not a segment", KV("dir", dir), KV("file", child));
   }
   std::sort(out.begin(), out.end(), [](const SegmentName& a, const SegmentName& b) {

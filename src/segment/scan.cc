@@ -55,7 +55,9 @@ Result<ScanResult> ScanSegment(Env* env, const std::string& path, const ScanOpti
 }
 
 Result<ScanResult> SalvageSegment(Env* env, const std::string& path, const ScanResult& scan) {
+  // An earlier salvage's evidence is never overwritten: the next free .broken name is used.
   std::string broken = path + ".broken";
+  for (int n = 1; env->FileExists(broken); ++n) broken = fmt::format("{}.broken.{}", path, n);
   RETURN_IF_ERROR(env->CopyFile(path, broken));
 
   ScanOptions options;

@@ -232,7 +232,7 @@ class SegmentIterator {
   size_t next_ = 0;
 };
 
-// Keeps the damaged file as <path>.broken, then rewrites path with only its good blocks (an
+// Keeps the damaged file as <path>.broken (.broken.1, ... when that exists), then rewrites path with only its good blocks (an
 // unsealed segment stays unsealed). Returns the scan of the rewritten file.
 Result<ScanResult> SalvageSegment(Env* env, const std::string& path, const ScanResult& scan);
 

@@ -137,6 +137,19 @@ TEST_P(DamageTest, SalvageKeepsTheBrokenFileAndRewritesOnlyGoodBlocks) {
   }
 }
 
+TEST_P(DamageTest, ASecondSalvageKeepsTheFirstEvidence) {
+  testing::FlipBit(path_, written_.blocks[1].offset + kBlockHeaderSize + 1, 2);
+  const std::string first = testing::ReadBytes(path_);
+  ASSERT_OK_AND_ASSIGN(ScanResult scan, ScanSegment(env_, path_, ScanOptions()));
+  ASSERT_OK(SalvageSegment(env_, path_, scan).status());
+  testing::FlipBit(path_, written_.blocks[0].offset + kBlockHeaderSize + 1, 3);
+  const std::string second = testing::ReadBytes(path_);
+  ASSERT_OK_AND_ASSIGN(scan, ScanSegment(env_, path_, ScanOptions()));
+  ASSERT_OK(SalvageSegment(env_, path_, scan).status());
+  EXPECT_EQ(testing::ReadBytes(path_ + ".broken"), first);
+  EXPECT_EQ(testing::ReadBytes(path_ + ".broken.1"), second);
+}
+
 TEST_P(DamageTest, GoodChecksumsOverBadFramingYieldNoRecordsFromThatBlock) {
   // A block whose checks pass but whose header miscounts its records (a writer bug, or forged
   // bytes): none of its records may escape, not even on a later Next.

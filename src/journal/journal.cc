@@ -46,7 +46,6 @@ struct Journal::EncoderPool {
   std::vector<std::unique_ptr<segment::BlockEncoder>> free;
 };
 
-
 Journal::Journal(std::string dir, const JournalOptions& options)
     : dir_(std::move(dir)),
       options_(options),
@@ -63,9 +62,9 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
   auto lock = env->LockFile(JoinPath(dir, "LOCK"));
   if (!lock.ok()) {
     if (lock.status().IsBusy()) {
-      return Status::Busy(fmt::format(
-          "journal {} is already open for writing by another process ({})", dir,
-          lock.status().message()));
+      return Status::Busy(
+          fmt::format("journal {} is already open for writing by another process ({})", dir,
+                      lock.status().message()));
     }
     return lock.status();
   }
@@ -73,9 +72,10 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
   j->lock_file_ = std::move(*lock);
   RETURN_IF_ERROR(j->Recover());
   if (!options.sync) {
-    LOG_WARN("sync-log is false: appends are acknowledged before they are durable, a crash "
-             "or power loss can lose the latest ones",
-             KV("dir", dir));
+    LOG_WARN(
+        "sync-log is false: appends are acknowledged before they are durable, a crash "
+        "or power loss can lose the latest ones",
+        KV("dir", dir));
   }
   return j;
 }
@@ -86,9 +86,9 @@ Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {
   if (ordered) {
     for (size_t i = 1; i < records.size(); ++i) {
       if (records[i].ts <= records[i - 1].ts) {
-        return Status::InvalidArgument(fmt::format(
-            "records must be in increasing ts order: {} follows {}", records[i].ts,
-            records[i - 1].ts));
+        return Status::InvalidArgument(
+            fmt::format("records must be in increasing ts order: {} follows {}", records[i].ts,
+                        records[i - 1].ts));
       }
     }
   }
@@ -109,8 +109,8 @@ Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {
                                        dir_, sticky_.ToString()));
   }
   if (ordered && records.front().ts <= last_enqueued_ts_) {
-    return Status::InvalidArgument(fmt::format(
-        "ts {} is not after the last appended ts {}", records.front().ts, last_enqueued_ts_));
+    return Status::InvalidArgument(fmt::format("ts {} is not after the last appended ts {}",
+                                               records.front().ts, last_enqueued_ts_));
   }
   for (const Record& r : records) last_enqueued_ts_ = std::max(last_enqueued_ts_, r.ts);
   queue_.push_back(&w);

@@ -145,8 +145,8 @@ class Journal {
 };
 
 struct ReadOptions {
-  uint64_t start_ts = 0;           // first record returned has ts >= start_ts
-  uint64_t stop_ts = UINT64_MAX;   // no record with ts > stop_ts is returned
+  uint64_t start_ts = 0;          // first record returned has ts >= start_ts
+  uint64_t stop_ts = UINT64_MAX;  // no record with ts > stop_ts is returned
   // Wait for new data at the end instead of ending (Next's timeout applies).
   bool follow = false;
   // The journal's records are in arrival order (a wal): no seek, every segment is read. A wal

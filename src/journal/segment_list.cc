@@ -45,8 +45,7 @@ std::string MakeSegmentName(uint64_t ts, int64_t created_micros) {
   return fmt::format("binlog-{:016d}-{}", ts, FormatCompactLocal(created_micros));
 }
 
-Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir,
-                                              bool warn_unknown) {
+Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir, bool warn_unknown) {
   ASSIGN_OR_RETURN(std::vector<std::string> children, env->GetChildren(dir));
   std::vector<SegmentName> out;
   for (const std::string& child : children) {
@@ -57,7 +56,8 @@ Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir,
     if (child == "LOCK" || child.find(".broken") != std::string::npos || EndsWith(child, ".tmp")) {
       continue;
     }
-    if (warn_unknown) LOG_WARN("ignoring a file that is not a segment", KV("dir", dir), KV("file", child));
+    if (warn_unknown)
+      LOG_WARN("ignoring a file that is not a segment", KV("dir", dir), KV("file", child));
   }
   std::sort(out.begin(), out.end(), [](const SegmentName& a, const SegmentName& b) {
     return a.ts != b.ts ? a.ts < b.ts : a.created < b.created;

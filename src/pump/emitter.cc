@@ -63,8 +63,8 @@ Status Pump::EmitReady() {
       b.set_tp(pb::FAKE);
       b.set_start_ts(static_cast<int64_t>(t.commit_ts));
     } else if (!b.ParseFromString(t.prewrite)) {
-      return Status::Corruption(fmt::format("prewrite of start_ts {} no longer parses",
-                                            t.start_ts));
+      return Status::Corruption(
+          fmt::format("prewrite of start_ts {} no longer parses", t.start_ts));
     } else {
       b.set_tp(pb::COMMIT);
     }
@@ -78,8 +78,8 @@ Status Pump::EmitReady() {
     durable_emitted_ = records.back().ts;
   } else {
     std::lock_guard<std::mutex> g(mu_);
-    LOG_ERROR("writing committed binlogs failed; the pump stops taking writes",
-              KV("error", s), KV("first-commit-ts", records.front().ts));
+    LOG_ERROR("writing committed binlogs failed; the pump stops taking writes", KV("error", s),
+              KV("first-commit-ts", records.front().ts));
     emit_error_ = s;
     accept_writes_ = false;
     refuse_reason_ = "writing to binlog/ failed: " + s.ToString();
@@ -118,10 +118,11 @@ void Pump::ResolveExpired() {
     rollback.set_start_ts(static_cast<int64_t>(start_ts));
     std::string payload = rollback.SerializeAsString();
     Status s = wal_->Append(journal::Record{start_ts, payload});
-    LOG_ERROR("prewrite unresolved past max-txn-timeout: rolled back by the pump; a commit for "
-              "it will be refused",
-              KV("start-ts", start_ts), KV("max-txn-timeout", options_.max_txn_timeout_seconds),
-              KV("rollback-recorded", s.ok() ? "yes" : s.ToString()));
+    LOG_ERROR(
+        "prewrite unresolved past max-txn-timeout: rolled back by the pump; a commit for "
+        "it will be refused",
+        KV("start-ts", start_ts), KV("max-txn-timeout", options_.max_txn_timeout_seconds),
+        KV("rollback-recorded", s.ok() ? "yes" : s.ToString()));
   }
   if (!expired.empty()) cv_.notify_one();
 }
@@ -170,11 +171,10 @@ void Pump::CheckDiskSpace() {
 Result<size_t> Pump::GarbageCollect(double older_than_seconds) {
   int64_t cutoff_ms =
       options_.env->NowMicros() / 1000 - static_cast<int64_t>(older_than_seconds * 1000);
-  ASSIGN_OR_RETURN(size_t removed,
-                   binlog_->RemoveSealedSegments(
-                       [&](const journal::SegmentName&, const segment::Trailer& t) {
-                         return TSPhysicalMs(t.last_ts) < cutoff_ms;
-                       }));
+  ASSIGN_OR_RETURN(size_t removed, binlog_->RemoveSealedSegments(
+                                       [&](const journal::SegmentName&, const segment::Trailer& t) {
+                                         return TSPhysicalMs(t.last_ts) < cutoff_ms;
+                                       }));
   if (removed > 0) {
     LOG_INFO("gc removed binlog segments", KV("segments", removed),
              KV("older-than-seconds", older_than_seconds));

@@ -19,7 +19,7 @@ const char* TypeName(pb::BinlogType t) {
 // The ts a binlog is filed under in the wal (arrival order; for reading it back only).
 uint64_t WalTs(const pb::Binlog& b) {
   return static_cast<uint64_t>(b.tp() == pb::PREWRITE || b.tp() == pb::ROLLBACK ? b.start_ts()
-                                                                                 : b.commit_ts());
+                                                                                : b.commit_ts());
 }
 
 uint64_t SegmentSequence(const std::string& name) {
@@ -97,8 +97,8 @@ Status Pump::Recover() {
 Status Pump::Validate(const pb::Binlog& b, size_t index) const {
   auto fail = [&](const Status& s) {
     return Status::InvalidArgument(fmt::format("binlog {} ({}, start_ts {}, commit_ts {}): {}",
-                                               index, TypeName(b.tp()), b.start_ts(),
-                                               b.commit_ts(), s.message()));
+                                               index, TypeName(b.tp()), b.start_ts(), b.commit_ts(),
+                                               s.message()));
   };
   if (b.start_ts() < 0 || b.commit_ts() < 0) return fail(Status::InvalidArgument("negative ts"));
   auto start = static_cast<uint64_t>(b.start_ts());
@@ -107,8 +107,9 @@ Status Pump::Validate(const pb::Binlog& b, size_t index) const {
     case pb::PREWRITE: {
       if (commit != 0) return fail(Status::InvalidArgument("a prewrite carries no commit_ts"));
       if (in_flight_prewrites_.count(start)) {
-        return fail(Status::InvalidArgument("duplicate prewrite: the same start_ts is being "
-                                            "written right now"));
+        return fail(
+            Status::InvalidArgument("duplicate prewrite: the same start_ts is being "
+                                    "written right now"));
       }
       Status s = sorter_.CheckPrewrite(start);
       return s.ok() ? s : fail(s);
@@ -139,9 +140,10 @@ Status Pump::WriteBinlog(const pb::Binlog& binlog) {
 
 Status Pump::WritePayload(std::string_view payload) {
   if (payload.size() > options_.max_binlog_bytes) {
-    return Status::InvalidArgument(fmt::format("binlog of {} bytes is larger than the {} bytes "
-                                               "a pump accepts",
-                                               payload.size(), options_.max_binlog_bytes));
+    return Status::InvalidArgument(
+        fmt::format("binlog of {} bytes is larger than the {} bytes "
+                    "a pump accepts",
+                    payload.size(), options_.max_binlog_bytes));
   }
   pb::Binlog b;
   if (!b.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
@@ -162,9 +164,9 @@ Status Pump::WriteBinlogs(std::span<const pb::Binlog> binlogs) {
     if (payloads[i].size() > options_.max_binlog_bytes) {
       std::lock_guard<std::mutex> g(mu_);
       ++counters_.refused;
-      return Status::InvalidArgument(fmt::format(
-          "binlog {} is {} bytes, larger than the {} bytes a pump accepts", i,
-          payloads[i].size(), options_.max_binlog_bytes));
+      return Status::InvalidArgument(
+          fmt::format("binlog {} is {} bytes, larger than the {} bytes a pump accepts", i,
+                      payloads[i].size(), options_.max_binlog_bytes));
     }
     if (b.tp() != pb::FAKE) only_heartbeats = false;
   }

@@ -47,9 +47,9 @@ Status Sorter::CheckCommitted(uint64_t commit_ts) const {
   }
   auto it = committed_.find(commit_ts);
   if (it != committed_.end() && !it->second.heartbeat) {
-    return Status::InvalidArgument(fmt::format(
-        "commit_ts {} is already taken by the transaction with start_ts {}", commit_ts,
-        it->second.start_ts));
+    return Status::InvalidArgument(
+        fmt::format("commit_ts {} is already taken by the transaction with start_ts {}", commit_ts,
+                    it->second.start_ts));
   }
   return Status::OK();
 }

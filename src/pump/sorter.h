@@ -81,7 +81,7 @@ class Sorter {
   void Hold(uint64_t wal_segment);
   void Release(uint64_t wal_segment);
 
-  std::map<uint64_t, Pending> pending_;  // by start_ts: begin() is the oldest
+  std::map<uint64_t, Pending> pending_;      // by start_ts: begin() is the oldest
   std::map<uint64_t, Committed> committed_;  // by commit_ts, waiting for the watermark
   static constexpr uint64_t kNoSegment = UINT64_MAX;
   std::map<uint64_t, int> wal_refs_;  // wal segment -> unresolved entries in it

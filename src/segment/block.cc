@@ -42,9 +42,9 @@ Status BlockEncoder::Encode(std::span<const Record> records, std::vector<Encoded
   for (size_t i = 0; i < records.size(); ++i) {
     size_t framed = FramedSize(records[i]);
     if (framed > kMaxBlockBytes / 2) {
-      return Status::InvalidArgument(fmt::format(
-          "record with ts {} is {} bytes; the largest record a block holds is {} bytes",
-          records[i].ts, records[i].payload.size(), kMaxBlockBytes / 2));
+      return Status::InvalidArgument(
+          fmt::format("record with ts {} is {} bytes; the largest record a block holds is {} bytes",
+                      records[i].ts, records[i].payload.size(), kMaxBlockBytes / 2));
     }
     // Never past the format's maximum, whatever the options say: the reader would refuse it.
     if (raw_size > 0 &&
@@ -81,8 +81,8 @@ Status BlockEncoder::EncodeOne(std::span<const Record> records, size_t raw_size,
   h.record_count = static_cast<uint32_t>(records.size());
 
   std::string& bytes = out->bytes;
-  size_t bound = options_.compression == Compression::kZstd ? ZSTD_compressBound(raw_.size())
-                                                             : raw_.size();
+  size_t bound =
+      options_.compression == Compression::kZstd ? ZSTD_compressBound(raw_.size()) : raw_.size();
   bytes.resize(kBlockHeaderSize + bound + kBlockAlign);
   char* payload = bytes.data() + kBlockHeaderSize;
   size_t stored = raw_.size();

@@ -96,9 +96,9 @@ Result<SegmentHeader> DecodeSegmentHeader(std::string_view bytes) {
   SegmentHeader h;
   h.version = GetFixed16(bytes.data() + 8);
   if (h.version != kFormatVersion) {
-    return Status::Unsupported(fmt::format(
-        "segment format version {} is not supported (this build reads version {})", h.version,
-        kFormatVersion));
+    return Status::Unsupported(
+        fmt::format("segment format version {} is not supported (this build reads version {})",
+                    h.version, kFormatVersion));
   }
   uint32_t want = GetFixed32(bytes.data() + 28);
   if (Checksum32(bytes.substr(0, 28)) != want) {

@@ -32,9 +32,9 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(Env* env, const std::
   // Compared without adding the untrusted fields, which could wrap around to the file size.
   if (index_bytes > size - kTrailerSize - kHeaderSize ||
       t.index_offset != size - kTrailerSize - index_bytes) {
-    r->footer_status_ = Status::Corruption(fmt::format(
-        "{}: footer at offset {} has an index that does not fit the file", path,
-        size - kTrailerSize));
+    r->footer_status_ = Status::Corruption(
+        fmt::format("{}: footer at offset {} has an index that does not fit the file", path,
+                    size - kTrailerSize));
     return r;
   }
   r->index_.resize(index_bytes);
@@ -44,8 +44,8 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(Env* env, const std::
   if (idx.data() != r->index_.data()) r->index_.assign(idx);
   auto trailer = DecodeTrailer(trailer_bytes, r->index_);
   if (!trailer.ok()) {
-    r->footer_status_ = trailer.status().WithContext(
-        fmt::format("{}: footer at offset {}", path, t.index_offset));
+    r->footer_status_ =
+        trailer.status().WithContext(fmt::format("{}: footer at offset {}", path, t.index_offset));
     r->index_.clear();
     return r;
   }
@@ -97,11 +97,11 @@ Status SegmentReader::ReadBlock(const BlockRef& block, std::vector<Record>* reco
   std::string_view raw = payload;
   if (h.codec == Compression::kZstd) {
     raw_.resize(h.raw_len);
-    size_t n = ZSTD_decompressDCtx(dctx_->dctx, raw_.data(), raw_.size(), payload.data(),
-                                   payload.size());
+    size_t n =
+        ZSTD_decompressDCtx(dctx_->dctx, raw_.data(), raw_.size(), payload.data(), payload.size());
     if (ZSTD_isError(n) || n != h.raw_len) {
-      return where(fmt::format("zstd: {}", ZSTD_isError(n) ? ZSTD_getErrorName(n)
-                                                           : "decompressed size differs"));
+      return where(fmt::format(
+          "zstd: {}", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "decompressed size differs"));
     }
     raw = raw_;
   } else if (h.raw_len != h.stored_len) {
@@ -150,7 +150,7 @@ uint64_t SegmentReader::SeekHint(uint64_t target) const {
 }
 
 Result<std::optional<uint64_t>> SegmentReader::NextGoodBlock(uint64_t offset,
-                                                           uint64_t limit) const {
+                                                             uint64_t limit) const {
   // Reads in large chunks and probes only aligned offsets that start with the block magic, so a
   // long damaged tail costs one pass, not a read per offset.
   constexpr size_t kChunk = 1 << 20;

@@ -46,10 +46,10 @@ Result<ScanResult> ScanSegment(Env* env, const std::string& path, const ScanOpti
   }
   if (result.trailer && result.trailer->record_count != result.footer.totals().record_count &&
       result.damages.empty()) {
-    result.damages.push_back(Damage{
-        result.trailer->index_offset, 0,
-        fmt::format("footer counts {} records, the blocks hold {}", result.trailer->record_count,
-                    result.footer.totals().record_count)});
+    result.damages.push_back(
+        Damage{result.trailer->index_offset, 0,
+               fmt::format("footer counts {} records, the blocks hold {}",
+                           result.trailer->record_count, result.footer.totals().record_count)});
   }
   return result;
 }

@@ -29,7 +29,7 @@ struct SegmentOptions {
   Compression compression = Compression::kZstd;
   int zstd_level = 1;  // level 3 is slower and no smaller on binlog data (measured)
   SegmentKind kind = SegmentKind::kOrdered;
-  size_t block_bytes = 64 << 10;           // raw bytes per block before a batch is split
+  size_t block_bytes = 64 << 10;             // raw bytes per block before a batch is split
   uint64_t index_interval_bytes = 64 << 10;  // one index entry per this many file bytes
 };
 
@@ -85,8 +85,8 @@ struct Damage {
 
 struct ScanResult {
   SegmentHeader header;
-  std::optional<Trailer> trailer;  // set when sealed with a good footer
-  Status footer_status;            // a damaged footer (the segment is then read as unsealed)
+  std::optional<Trailer> trailer;    // set when sealed with a good footer
+  Status footer_status;              // a damaged footer (the segment is then read as unsealed)
   uint64_t valid_end = kHeaderSize;  // just past the last good block
   uint64_t file_size = 0;
   // A bad or incomplete region at the end with no good block after it: the writer died there.
@@ -97,8 +97,8 @@ struct ScanResult {
 };
 
 struct ScanOptions {
-  bool verify_payloads = true;        // check every payload checksum (else headers only)
-  bool keep_block_offsets = false;    // fill good_block_offsets
+  bool verify_payloads = true;      // check every payload checksum (else headers only)
+  bool keep_block_offsets = false;  // fill good_block_offsets
   uint64_t index_interval_bytes = SegmentOptions().index_interval_bytes;
 };
 
@@ -135,8 +135,7 @@ class SegmentWriter {
   const std::string& path() const;
 
  private:
-  SegmentWriter(std::unique_ptr<WritableFile> file, const SegmentOptions& options,
-                uint64_t size);
+  SegmentWriter(std::unique_ptr<WritableFile> file, const SegmentOptions& options, uint64_t size);
   std::unique_ptr<WritableFile> file_;
   FooterBuilder footer_;
   uint64_t size_;
@@ -176,8 +175,7 @@ class SegmentReader {
   // Where blocks end: the footer when sealed, else the file's size right now.
   Result<uint64_t> DataLimit() const;
   // Looks at the block header at offset without reading its payload.
-  Result<ProbeResult> Probe(uint64_t offset, uint64_t limit, BlockRef* out,
-                            std::string* why) const;
+  Result<ProbeResult> Probe(uint64_t offset, uint64_t limit, BlockRef* out, std::string* why) const;
   // Reads, checks and decompresses a block's payload and splits it into records.
   // Corruption names the file, the block offset and what is wrong; *records is then empty.
   Status ReadBlock(const BlockRef& block, std::vector<Record>* records);
@@ -232,8 +230,9 @@ class SegmentIterator {
   size_t next_ = 0;
 };
 
-// Keeps the damaged file as <path>.broken (.broken.1, ... when that exists), then rewrites path with only its good blocks (an
-// unsealed segment stays unsealed). Returns the scan of the rewritten file.
+// Keeps the damaged file as <path>.broken (.broken.1, ... when that exists), then rewrites path
+// with only its good blocks (an unsealed segment stays unsealed). Returns the scan of the rewritten
+// file.
 Result<ScanResult> SalvageSegment(Env* env, const std::string& path, const ScanResult& scan);
 
 }  // namespace binlog::segment

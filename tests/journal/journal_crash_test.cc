@@ -107,8 +107,8 @@ TEST(JournalCrashTest, NoSpaceReachesTheCallerAndLaterAppendsAreRefused) {
   std::set<uint64_t> acked;
   std::set<uint64_t> attempted;
   {
-    ASSERT_OK_AND_ASSIGN(auto j, Journal::Open(dir.path(),
-                                               CrashOptions(&env, segment::SegmentKind::kOrdered)));
+    ASSERT_OK_AND_ASSIGN(
+        auto j, Journal::Open(dir.path(), CrashOptions(&env, segment::SegmentKind::kOrdered)));
     for (uint64_t ts = 1; ts <= 20; ++ts) {
       attempted.insert(ts);
       ASSERT_OK(j->Append(Record{ts, PayloadFor(ts)}));
@@ -132,8 +132,8 @@ TEST(JournalCrashTest, FailedSyncIsStickyAndNothingAcknowledgedIsLost) {
   std::set<uint64_t> acked;
   std::set<uint64_t> attempted;
   {
-    ASSERT_OK_AND_ASSIGN(auto j, Journal::Open(dir.path(),
-                                               CrashOptions(&env, segment::SegmentKind::kOrdered)));
+    ASSERT_OK_AND_ASSIGN(
+        auto j, Journal::Open(dir.path(), CrashOptions(&env, segment::SegmentKind::kOrdered)));
     for (uint64_t ts = 1; ts <= 30; ++ts) {
       attempted.insert(ts);
       ASSERT_OK(j->Append(Record{ts, PayloadFor(ts)}));
@@ -201,8 +201,9 @@ TEST(JournalCrashTest, KillNineOfAConcurrentWriterLosesNothingAcknowledged) {
       pos = nl + 1;
     }
     // Reopening recovers the journal (cuts a torn tail) and takes appends again.
-    ASSERT_OK_AND_ASSIGN(auto j, Journal::Open(journal_dir, CrashOptions(Env::Posix(),
-                                                                         segment::SegmentKind::kArrival)));
+    ASSERT_OK_AND_ASSIGN(
+        auto j,
+        Journal::Open(journal_dir, CrashOptions(Env::Posix(), segment::SegmentKind::kArrival)));
     ASSERT_OK(j->Close());
     auto back = ReadAll(Env::Posix(), journal_dir, 0, UINT64_MAX, true);
     ASSERT_OK(back.status);

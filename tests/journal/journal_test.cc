@@ -78,8 +78,7 @@ TEST(JournalTest, RotatesAtMaxFileSizeAndNamesSegmentsByFirstTs) {
     EXPECT_TRUE(ParseSegmentName(s.name).has_value()) << s.name;
     EXPECT_EQ(s.name.substr(0, 26), "binlog-" + std::to_string(s.ts) + "-") << s.name;
     // Every segment is named after the ts of its first record.
-    ASSERT_OK_AND_ASSIGN(auto reader,
-                         segment::SegmentReader::Open(Env::Posix(), dir.Sub(s.name)));
+    ASSERT_OK_AND_ASSIGN(auto reader, segment::SegmentReader::Open(Env::Posix(), dir.Sub(s.name)));
     segment::SegmentIterator it(reader.get(), 0, UINT64_MAX);
     Record r;
     ASSERT_OK_AND_ASSIGN(auto state, it.Next(&r));

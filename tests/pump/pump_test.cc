@@ -69,8 +69,7 @@ TEST(PumpTest, ConcurrentProducersComeOutInCommitOrderExactlyOnce) {
   ASSERT_OK(pulled.status);
   EXPECT_EQ(pulled.bad, 0u);
   EXPECT_TRUE(std::is_sorted(pulled.commits.begin(), pulled.commits.end()));
-  EXPECT_EQ(std::adjacent_find(pulled.commits.begin(), pulled.commits.end()),
-            pulled.commits.end());
+  EXPECT_EQ(std::adjacent_find(pulled.commits.begin(), pulled.commits.end()), pulled.commits.end());
   EXPECT_EQ(std::set<uint64_t>(pulled.commits.begin(), pulled.commits.end()), committed);
   for (uint64_t start : pulled.start_ts) EXPECT_EQ(rolled_back.count(start), 0u);
   EXPECT_EQ(pump->Stats().pending_prewrites, 0u);

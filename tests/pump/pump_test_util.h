@@ -49,7 +49,8 @@ inline pb::Binlog Prewrite(uint64_t start_ts, int rows = 3) {
   for (int i = 0; i < rows; ++i) {
     pb::TableMutation* m = t->add_mutations();
     m->set_type(pb::INSERT);
-    m->mutable_row()->add_columns()->set_int64_value(static_cast<int64_t>(start_ts % 100000) * 10 + i);
+    m->mutable_row()->add_columns()->set_int64_value(static_cast<int64_t>(start_ts % 100000) * 10 +
+                                                     i);
     m->mutable_row()->add_columns()->set_string_value(std::string(200, 'a' + i % 26));
   }
   return b;
@@ -71,10 +72,10 @@ inline pb::Binlog Rollback(uint64_t start_ts) {
 }
 
 struct Pulled {
-  std::vector<uint64_t> commits;     // COMMIT records' commit_ts, in order read
-  std::vector<uint64_t> all_ts;      // every record's ts, FAKE included
-  std::vector<uint64_t> start_ts;    // COMMIT records' start_ts
-  size_t bad = 0;                    // records that do not parse or lack their changes
+  std::vector<uint64_t> commits;   // COMMIT records' commit_ts, in order read
+  std::vector<uint64_t> all_ts;    // every record's ts, FAKE included
+  std::vector<uint64_t> start_ts;  // COMMIT records' start_ts
+  size_t bad = 0;                  // records that do not parse or lack their changes
   Status status;
 };
 
@@ -111,7 +112,8 @@ inline Pulled PullAll(Pump* pump, uint64_t from_ts = 0) {
 
 // Waits until the pump has written everything up to ts to binlog/ (a status check with
 // retries, not a fixed sleep).
-inline bool WaitEmitted(Pump* pump, uint64_t ts, std::chrono::seconds limit = std::chrono::seconds(30)) {
+inline bool WaitEmitted(Pump* pump, uint64_t ts,
+                        std::chrono::seconds limit = std::chrono::seconds(30)) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     if (pump->Stats().emitted_ts >= ts) return true;

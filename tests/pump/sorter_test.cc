@@ -46,19 +46,19 @@ TEST(SorterTest, RollbackReleasesTheWatermark) {
 
 TEST(SorterTest, InvalidSequencesAreRefusedWithoutChangingState) {
   Sorter s;
-  EXPECT_TRUE(s.CheckCommit(5, 10).IsInvalidArgument());    // commit without prewrite
-  EXPECT_TRUE(s.CheckRollback(5).IsInvalidArgument());      // rollback without prewrite
+  EXPECT_TRUE(s.CheckCommit(5, 10).IsInvalidArgument());  // commit without prewrite
+  EXPECT_TRUE(s.CheckRollback(5).IsInvalidArgument());    // rollback without prewrite
   EXPECT_TRUE(s.CheckPrewrite(0).IsInvalidArgument());
   s.AddPrewrite(5, "x", 1, 0);
-  EXPECT_TRUE(s.CheckPrewrite(5).IsInvalidArgument());      // duplicate prewrite
-  EXPECT_TRUE(s.CheckCommit(5, 5).IsInvalidArgument());     // commit_ts must be after start_ts
+  EXPECT_TRUE(s.CheckPrewrite(5).IsInvalidArgument());   // duplicate prewrite
+  EXPECT_TRUE(s.CheckCommit(5, 5).IsInvalidArgument());  // commit_ts must be after start_ts
   s.AddCommit(5, 9, 1);
   ASSERT_EQ(s.TakeReady().size(), 1u);
-  EXPECT_TRUE(s.CheckCommitted(9).IsInvalidArgument());     // at or below emitted
+  EXPECT_TRUE(s.CheckCommitted(9).IsInvalidArgument());  // at or below emitted
   EXPECT_TRUE(s.CheckCommitted(8).IsInvalidArgument());
   ASSERT_OK(s.CheckCommitted(10));
   s.AddCommitted(10, "one-shot", 2);
-  EXPECT_TRUE(s.CheckCommitted(10).IsInvalidArgument());    // commit ts taken, not yet emitted
+  EXPECT_TRUE(s.CheckCommitted(10).IsInvalidArgument());  // commit ts taken, not yet emitted
 }
 
 TEST(SorterTest, HeartbeatAdvancesWhenIdleAndYieldsToACommitAtTheSameTs) {

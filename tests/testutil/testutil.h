@@ -7,22 +7,22 @@
 
 #include "common/status.h"
 
-#define ASSERT_OK(expr)                                        \
-  do {                                                         \
-    ::binlog::Status _s = (expr);                              \
-    ASSERT_TRUE(_s.ok()) << #expr << " -> " << _s.ToString();  \
+#define ASSERT_OK(expr)                                       \
+  do {                                                        \
+    ::binlog::Status _s = (expr);                             \
+    ASSERT_TRUE(_s.ok()) << #expr << " -> " << _s.ToString(); \
   } while (0)
-#define EXPECT_OK(expr)                                        \
-  do {                                                         \
-    ::binlog::Status _s = (expr);                              \
-    EXPECT_TRUE(_s.ok()) << #expr << " -> " << _s.ToString();  \
+#define EXPECT_OK(expr)                                       \
+  do {                                                        \
+    ::binlog::Status _s = (expr);                             \
+    EXPECT_TRUE(_s.ok()) << #expr << " -> " << _s.ToString(); \
   } while (0)
 
 #define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
   ASSERT_OK_AND_ASSIGN_IMPL(BINLOG_CONCAT(_test_result_, __LINE__), lhs, rexpr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(result, lhs, rexpr)                           \
-  auto result = (rexpr);                                                        \
-  ASSERT_TRUE(result.ok()) << #rexpr << " -> " << result.status().ToString();   \
+#define ASSERT_OK_AND_ASSIGN_IMPL(result, lhs, rexpr)                         \
+  auto result = (rexpr);                                                      \
+  ASSERT_TRUE(result.ok()) << #rexpr << " -> " << result.status().ToString(); \
   lhs = std::move(result).value()
 
 namespace binlog::testing {

@@ -162,6 +162,8 @@ Result<NodeStatus> DecodeNodeStatus(std::string_view text) {
   return node;
 }
 
+Status ValidateNodeID(std::string_view id) { return CheckNodeId(std::string(id)); }
+
 std::unique_ptr<Registry> NewFileRegistry(Env* env, const std::string& dir) {
   return std::make_unique<FileRegistry>(env, dir);
 }

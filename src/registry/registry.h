@@ -36,6 +36,10 @@ struct NodeStatus {
   int64_t update_ts = 0;  // TSO of the last update
 };
 
+// Node ids name files in the embedded backend: non-empty, at most 200 characters of letters,
+// digits and .:-_[] (host:port and [v6]:port fit), not starting with '.'.
+Status ValidateNodeID(std::string_view id);
+
 // nlohmann-json text with TiDB-Binlog's field names (NodeID, Addr, State, MaxCommitTS,
 // UpdateTS) plus StatusAddr; parse errors name the field.
 std::string EncodeNodeStatus(const NodeStatus& node);

@@ -1,8 +1,8 @@
 // loadgen: a synthetic producer that appends committed transactions to a journal directory.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <atomic>
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -16,29 +16,14 @@
 #include "common/logging.h"
 #include "journal/journal.h"
 #include "loadgen/committer.h"
+#include "loadgen/options.h"
+#include "loadgen/pump_producer.h"
 #include "loadgen/workload.h"
-
-namespace po = boost::program_options;
 
 namespace binlog::loadgen {
 namespace {
 
-constexpr int kExitBadArgs = 2;
-constexpr const char* kUsage = "usage: loadgen --dir DIR [options]  (loadgen --help for all)";
 constexpr auto kProgressInterval = std::chrono::seconds(5);
-
-struct Options {
-  std::string dir;
-  int64_t count = 100000;
-  double rate = 0;
-  int threads = 1;
-  int batch = 64;
-  uint64_t max_file_size = 512ull << 20;
-  bool sync_log = true;
-  std::string ack_log;
-  std::string log_level = "info";
-  workload::WorkloadOptions workload;
-};
 
 // Spreads transactions evenly over time for --rate; shared by all threads.
 class Pacer {
@@ -76,110 +61,45 @@ struct Progress {
   Status error;
 };
 
-po::options_description Describe() {
-  po::options_description d(
-      "loadgen: appends synthetic committed transactions to a journal\n"
-      "Options (-flag and --flag are the same)",
-      100, 50);
-  auto add = d.add_options();
-  add("help,h", "print this help and exit");
-  add("dir", po::value<std::string>(), "journal directory to append to (required)");
-  add("count", po::value<int64_t>()->default_value(100000), "transactions to write");
-  add("rate", po::value<double>()->default_value(0), "transactions per second; 0 = unlimited");
-  add("txn-rows", po::value<double>()->default_value(4),
-      "average row changes per transaction (uniform over 1 .. 2*N-1)");
-  add("ddl-ratio", po::value<double>()->default_value(0.001, "0.001"),
-      "share of transactions that are one DDL (ALTER TABLE ADD COLUMN / CREATE INDEX)");
-  add("tables", po::value<int>()->default_value(4), "sysbench-shaped tables sbtest.sbtest1..N");
-  add("table-size", po::value<int64_t>()->default_value(10000),
-      "rows each table holds before the run, as after sysbench prepare");
-  add("typed-table", po::value<bool>()->default_value(true, "true")->implicit_value(true, "true"),
-      "also write shop.orders (bigint unsigned, decimal, double, datetime(6), utf8mb4 "
-      "varchar, enum, blob, nullable columns)");
-  add("seed", po::value<int64_t>()->default_value(1),
-      "random seed: the same seed and --threads give the same row contents (timestamps come "
-      "from the clock)");
-  add("batch", po::value<int>()->default_value(64),
-      "transactions per Journal::Append call (group commit: one write and one fdatasync "
-      "for the whole batch)");
-  add("threads", po::value<int>()->default_value(1),
-      "generator threads; each owns a share of the row ids. They share one ts sequencer: "
-      "batches that wait together get their commit ts in queue order and go into a single "
-      "Append, so the journal sees increasing ts and one fdatasync serves them all");
-  add("max-file-size", po::value<std::string>()->default_value("512MiB"),
-      "rotate segments at this size (e.g. 64MiB, 1GiB, 65536)");
-  add("sync-log", po::value<bool>()->default_value(true, "true")->implicit_value(true, "true"),
-      "fdatasync before an append is acknowledged (-sync-log=false: faster, a crash can lose "
-      "acknowledged transactions)");
-  add("ack-log", po::value<std::string>(),
-      "after each acknowledged append, add its commit ts to this file, one per line");
-  add("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn, error");
-  return d;
+void Fail(Progress* progress, const Status& s) {
+  std::lock_guard<std::mutex> lock(progress->mu);
+  if (progress->error.ok()) progress->error = s;
+  progress->failed = true;
 }
 
-void UsageError(const std::string& message) {
-  std::cerr << "loadgen: " << message << "\n" << kUsage << "\n";
+void Finish(Progress* progress) {
+  std::lock_guard<std::mutex> lock(progress->mu);
+  --progress->running;
+  progress->cv.notify_all();
 }
 
-// Returns an exit code when the program should stop now (help or bad arguments).
-std::optional<int> ParseArgs(int argc, char** argv, Options* o) {
-  po::options_description desc = Describe();
-  po::variables_map vm;
-  try {
-    auto style = (po::command_line_style::default_style & ~po::command_line_style::allow_guessing) |
-                 po::command_line_style::allow_long_disguise;
-    // No positional arguments: an empty description makes a stray word an error.
-    po::positional_options_description none;
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(none).style(style).run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    UsageError(e.what());
-    return kExitBadArgs;
+void RunPumpWorker(int shard, const Options& o, PumpProducer* producer, Pacer* pacer,
+                   Progress* progress) {
+  workload::WorkloadOptions wo = o.workload;
+  wo.shard = shard;
+  wo.shards = o.threads;
+  workload::Workload gen(wo);
+  std::vector<pb::Binlog> txns;
+  for (size_t round = shard; !progress->failed.load(); round += o.threads) {
+    int64_t left = progress->remaining.fetch_sub(o.batch);
+    if (left <= 0) break;
+    size_t n = static_cast<size_t>(std::min<int64_t>(left, o.batch));
+    pacer->Acquire(static_cast<int64_t>(n));
+    txns.resize(n);
+    uint64_t rows = 0;
+    for (auto& t : txns) rows += gen.Next(&t);
+    uint64_t bytes = 0;
+    for (const auto& t : txns) bytes += t.ByteSizeLong();
+    Status s = producer->Send(txns, round, o.batch > 1);
+    if (!s.ok()) {
+      Fail(progress, s);
+      break;
+    }
+    progress->txns += n;
+    progress->rows += rows;
+    progress->bytes += bytes;
   }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  auto bad = [](const std::string& m) {
-    UsageError(m);
-    return std::optional<int>(kExitBadArgs);
-  };
-  if (!vm.count("dir")) return bad("--dir is required");
-  o->dir = vm["dir"].as<std::string>();
-  o->count = vm["count"].as<int64_t>();
-  o->rate = vm["rate"].as<double>();
-  o->threads = vm["threads"].as<int>();
-  o->batch = vm["batch"].as<int>();
-  o->sync_log = vm["sync-log"].as<bool>();
-  o->log_level = vm["log-level"].as<std::string>();
-  if (vm.count("ack-log")) o->ack_log = vm["ack-log"].as<std::string>();
-  auto& w = o->workload;
-  w.txn_rows = vm["txn-rows"].as<double>();
-  w.ddl_ratio = vm["ddl-ratio"].as<double>();
-  w.tables = vm["tables"].as<int>();
-  w.typed_table = vm["typed-table"].as<bool>();
-  int64_t table_size = vm["table-size"].as<int64_t>();
-  int64_t seed = vm["seed"].as<int64_t>();
-  if (o->count < 0) return bad("--count must be >= 0");
-  if (o->rate < 0) return bad("--rate must be >= 0");
-  if (o->threads < 1 || o->threads > 1024) return bad("--threads must be in 1..1024");
-  if (o->batch < 1) return bad("--batch must be >= 1");
-  if (!(w.txn_rows >= 1 && w.txn_rows <= 100000)) return bad("--txn-rows must be in 1..100000");
-  if (!(w.ddl_ratio >= 0 && w.ddl_ratio <= 1)) return bad("--ddl-ratio must be in 0..1");
-  if (w.tables < 0 || (w.tables == 0 && !w.typed_table)) {
-    return bad("--tables must be >= 0, and > 0 when --typed-table=false");
-  }
-  if (table_size < 0) return bad("--table-size must be >= 0");
-  if (seed < 0) return bad("--seed must be >= 0");
-  w.table_size = static_cast<uint64_t>(table_size);
-  w.seed = static_cast<uint64_t>(seed);
-  auto size = ParseSize(vm["max-file-size"].as<std::string>());
-  if (!size.ok()) return bad("--max-file-size: " + size.status().message());
-  if (*size == 0) return bad("--max-file-size must be > 0");
-  o->max_file_size = *size;
-  if (!ParseLogLevel(o->log_level).ok()) return bad("--log-level: unknown level " + o->log_level);
-  return std::nullopt;
+  Finish(progress);
 }
 
 void RunWorker(int shard, const Options& o, Committer* committer, workload::TsSequencer* sequencer,
@@ -208,9 +128,7 @@ void RunWorker(int shard, const Options& o, Committer* committer, workload::TsSe
     }
     Status s = committer->Commit(&batch);
     if (!s.ok()) {
-      std::lock_guard<std::mutex> lock(progress->mu);
-      if (progress->error.ok()) progress->error = s;
-      progress->failed = true;
+      Fail(progress, s);
       break;
     }
     for (const std::string& p : batch.payloads) bytes += p.size();
@@ -218,9 +136,7 @@ void RunWorker(int shard, const Options& o, Committer* committer, workload::TsSe
     progress->rows += rows;
     progress->bytes += bytes;
   }
-  std::lock_guard<std::mutex> lock(progress->mu);
-  --progress->running;
-  progress->cv.notify_all();
+  Finish(progress);
 }
 
 double Seconds(std::chrono::steady_clock::duration d) {
@@ -244,18 +160,97 @@ void Monitor(Progress* progress, std::chrono::steady_clock::time_point start) {
   }
 }
 
-int Run(const Options& o) {
-  Status s = InitLogging(LogOptions{o.log_level, "", "none"});
-  if (!s.ok()) {
-    std::cerr << "loadgen: " << s.ToString() << "\n";
+// Runs the workers and the progress monitor; returns the seconds taken.
+template <typename StartWorker>
+double RunWorkers(const Options& o, Progress* progress, StartWorker start_worker) {
+  progress->remaining = o.count;
+  progress->running = o.threads;
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < o.threads; ++i) threads.push_back(start_worker(i));
+  Monitor(progress, start);
+  for (auto& t : threads) t.join();
+  return Seconds(std::chrono::steady_clock::now() - start);
+}
+
+int Report(const Options& o, const Progress& progress, const Status& closed, double secs,
+           const std::string& extra) {
+  if (!progress.error.ok() || !closed.ok()) {
+    LOG_ERROR("loadgen failed", KV("error", progress.error.ok() ? closed : progress.error),
+              KV("acknowledged-txns", progress.txns.load()),
+              KV("target", o.pumps.empty() ? o.dir : fmt::format("{}", fmt::join(o.pumps, ","))));
     return 1;
   }
+  LOG_INFO("loadgen finished", KV("transactions", progress.txns.load()),
+           KV("rows", progress.rows.load()), KV("bytes", progress.bytes.load()),
+           KV("seconds", fmt::format("{:.3f}", secs)),
+           KV("txn/s", fmt::format("{:.0f}", secs > 0 ? progress.txns.load() / secs : 0.0)),
+           KV("details", extra));
+  return 0;
+}
+
+int RunIntoJournal(const Options& o, AckLog* ack) {
   journal::JournalOptions jo;
   jo.max_file_size = o.max_file_size;
   jo.sync = o.sync_log;
   auto journal = journal::Journal::Open(o.dir, jo);
   if (!journal.ok()) {
     LOG_ERROR("cannot open the journal", KV("dir", o.dir), KV("error", journal.status()));
+    return 1;
+  }
+  LOG_INFO("loadgen starting", KV("dir", o.dir), KV("count", o.count), KV("threads", o.threads),
+           KV("batch", o.batch), KV("rate", o.rate), KV("sync-log", o.sync_log),
+           KV("max-file-size", o.max_file_size), KV("seed", o.workload.seed));
+  workload::TsSequencer sequencer;
+  Committer committer(journal->get(), &sequencer, ack);
+  Pacer pacer(o.rate);
+  Progress progress;
+  double secs = RunWorkers(o, &progress, [&](int i) {
+    return std::thread(RunWorker, i, std::cref(o), &committer, &sequencer, &pacer, &progress);
+  });
+  journal::JournalStats stats = (*journal)->stats();
+  Status closed = (*journal)->Close();
+  if (ack) {
+    Status a = ack->Close();
+    if (closed.ok()) closed = a;
+  }
+  return Report(o, progress, closed, secs,
+                fmt::format("appends={} syncs={} segments-created={}", stats.appends, stats.syncs,
+                            stats.segments_created));
+}
+
+int RunThroughPumps(const Options& o, AckLog* ack) {
+  std::vector<std::unique_ptr<pump::PumpClient>> clients;
+  std::vector<pump::PumpClient*> raw;
+  for (const std::string& addr : o.pumps) {
+    auto client = pump::PumpClient::Connect(addr);
+    Status probe = client.ok() ? (*client)->Probe() : client.status();
+    if (!probe.ok()) {
+      LOG_ERROR("cannot reach the pump", KV("pump", addr), KV("error", probe));
+      return 1;
+    }
+    raw.push_back(client->get());
+    clients.push_back(std::move(*client));
+  }
+  LOG_INFO("loadgen starting", KV("pumps", fmt::format("{}", fmt::join(o.pumps, ","))),
+           KV("count", o.count), KV("threads", o.threads), KV("batch", o.batch), KV("rate", o.rate),
+           KV("seed", o.workload.seed));
+  workload::TsSequencer sequencer;
+  PumpProducer producer(raw, &sequencer, ack);
+  Pacer pacer(o.rate);
+  Progress progress;
+  double secs = RunWorkers(o, &progress, [&](int i) {
+    return std::thread(RunPumpWorker, i, std::cref(o), &producer, &pacer, &progress);
+  });
+  Status closed = ack ? ack->Close() : Status::OK();
+  return Report(o, progress, closed, secs,
+                fmt::format("binlogs={} pumps={}", 2 * progress.txns.load(), o.pumps.size()));
+}
+
+int Run(const Options& o) {
+  Status s = InitLogging(LogOptions{o.log_level, "", "none"});
+  if (!s.ok()) {
+    std::cerr << "loadgen: " << s.ToString() << "\n";
     return 1;
   }
   std::unique_ptr<AckLog> ack;
@@ -267,43 +262,7 @@ int Run(const Options& o) {
     }
     ack = std::move(*opened);
   }
-  LOG_INFO("loadgen starting", KV("dir", o.dir), KV("count", o.count), KV("threads", o.threads),
-           KV("batch", o.batch), KV("rate", o.rate), KV("sync-log", o.sync_log),
-           KV("max-file-size", o.max_file_size), KV("seed", o.workload.seed));
-
-  workload::TsSequencer sequencer;
-  Committer committer(journal->get(), &sequencer, ack.get());
-  Pacer pacer(o.rate);
-  Progress progress;
-  progress.remaining = o.count;
-  progress.running = o.threads;
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (int i = 0; i < o.threads; ++i) {
-    threads.emplace_back(RunWorker, i, std::cref(o), &committer, &sequencer, &pacer, &progress);
-  }
-  Monitor(&progress, start);
-  for (auto& t : threads) t.join();
-  double secs = Seconds(std::chrono::steady_clock::now() - start);
-
-  journal::JournalStats stats = (*journal)->stats();
-  Status closed = (*journal)->Close();
-  if (ack) {
-    Status a = ack->Close();
-    if (closed.ok()) closed = a;
-  }
-  if (!progress.error.ok() || !closed.ok()) {
-    LOG_ERROR("loadgen failed", KV("error", progress.error.ok() ? closed : progress.error),
-              KV("acknowledged-txns", progress.txns.load()), KV("dir", o.dir));
-    return 1;
-  }
-  LOG_INFO("loadgen finished", KV("transactions", progress.txns.load()),
-           KV("rows", progress.rows.load()), KV("bytes", progress.bytes.load()),
-           KV("seconds", fmt::format("{:.3f}", secs)),
-           KV("txn/s", fmt::format("{:.0f}", secs > 0 ? progress.txns.load() / secs : 0.0)),
-           KV("appends", stats.appends), KV("syncs", stats.syncs),
-           KV("segments-created", stats.segments_created));
-  return 0;
+  return o.pumps.empty() ? RunIntoJournal(o, ack.get()) : RunThroughPumps(o, ack.get());
 }
 
 }  // namespace

@@ -1,0 +1,90 @@
+// The pump's command line: Go-style single-dash long flags, as TiDB-Binlog's pump takes them.
+#include <boost/program_options.hpp>
+#include <exception>
+#include <sstream>
+
+#include "pump/config.h"
+
+namespace binlog::pump {
+
+namespace po = boost::program_options;
+
+namespace {
+
+po::options_description Describe() {
+  po::options_description d("pump options (a flag overrides the same key in -config)");
+  auto add = d.add_options();
+  add("config", po::value<std::string>(), "path to the pump configuration file (pump.toml)");
+  add("addr", po::value<std::string>(),
+      "host:port the gRPC service listens on (default \"127.0.0.1:8250\")");
+  add("advertise-addr", po::value<std::string>(),
+      "host:port producers and drainers connect to (default: addr; not 0.0.0.0)");
+  add("status-addr", po::value<std::string>(),
+      "host:port of the HTTP status service (/status, /metrics, PUT /state/...); default: "
+      "addr's host with port 8251");
+  add("data-dir", po::value<std::string>(), "where wal/ and binlog/ live (default \"data.pump\")");
+  add("node-id", po::value<std::string>(),
+      "this pump's id in the registry (default: advertise-addr; kept in data-dir/.node)");
+  add("pd-urls", po::value<std::string>(),
+      "registry: \"file:///dir\" for the embedded one (http:// PD/etcd URLs are not supported "
+      "yet)");
+  add("registry-dir", po::value<std::string>(), "the embedded registry's directory");
+  add("gc", po::value<std::string>(),
+      "delete binlog segments older than this many days, or a duration like \"8h\"; 0 never "
+      "(default 7)");
+  add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
+  add("log-file", po::value<std::string>(), "log file path (default: stderr)");
+  add("V", "print the version and exit");
+  add("version", "print the version and exit");
+  add("help", "print this help and exit");
+  return d;
+}
+
+}  // namespace
+
+std::string PumpUsage() {
+  std::ostringstream out;
+  out << Describe();
+  // Shown the Go way, as operators of TiDB-Binlog know them; --name works as well.
+  std::string text = out.str();
+  for (size_t at = text.find("\n  --"); at != std::string::npos; at = text.find("\n  --", at)) {
+    text.replace(at, 5, "\n   -");
+  }
+  return "usage: pump [-config pump.toml] [flags]\n" + text;
+}
+
+Result<PumpFlags> ParsePumpFlags(int argc, const char* const* argv) {
+  po::options_description desc = Describe();
+  po::variables_map vm;
+  try {
+    // Guessing would let "-data" mean -data-dir; Go's flag package does not, nor do we.
+    auto style = (po::command_line_style::default_style & ~po::command_line_style::allow_guessing) |
+                 po::command_line_style::allow_long_disguise;
+    po::positional_options_description none;
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(none).style(style).run(),
+              vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(e.what());
+  }
+  PumpFlags f;
+  f.help = vm.count("help") > 0;
+  f.version = vm.count("V") > 0 || vm.count("version") > 0;
+  auto get = [&](const char* name, std::optional<std::string>* out) {
+    if (vm.count(name)) *out = vm[name].as<std::string>();
+  };
+  get("config", &f.config);
+  get("addr", &f.addr);
+  get("advertise-addr", &f.advertise_addr);
+  get("status-addr", &f.status_addr);
+  get("data-dir", &f.data_dir);
+  get("node-id", &f.node_id);
+  get("pd-urls", &f.pd_urls);
+  get("registry-dir", &f.registry_dir);
+  get("gc", &f.gc);
+  get("L", &f.log_level);
+  get("log-file", &f.log_file);
+  return f;
+}
+
+}  // namespace binlog::pump

@@ -1,0 +1,118 @@
+// The pump daemon: a Pump, its gRPC service, the HTTP status service and the node's state in
+// the registry.
+//
+//   start ──▶ online ──SIGTERM / Shutdown()────────────▶ paused   (no drain; expected back)
+//                │ ───PUT /state/<id>/pause───────────────▶ paused
+//                └────PUT /state/<id>/close──▶ closing ──▶ offline
+//                     refuse writes, final heartbeat, wait until every drainer that is not
+//                     offline has a checkpoint (max_commit_ts) at or past the pump's MaxCommitTS
+//
+// While online the registry record is refreshed every heartbeat-interval (MaxCommitTS,
+// UpdateTS); GC runs at start and hourly. Writes are refused in every state but online.
+// A pause or close request ends with the server stopped: on_stop is called so the owner can
+// return from its wait.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/env.h"
+#include "common/status.h"
+#include "pump/config.h"
+#include "pump/pump.h"
+#include "registry/registry.h"
+
+namespace grpc {
+class Server;
+}
+namespace httplib {
+class Server;
+struct Response;
+}  // namespace httplib
+
+namespace binlog::pump {
+
+class PumpService;
+
+struct PumpServerOptions {
+  Env* env = Env::Posix();
+  // Called once, from a server thread, when the server stopped by itself (a pause or close
+  // request finished). Not called for Shutdown().
+  std::function<void()> on_stop;
+  // How often GC runs (TiDB-Binlog: hourly). Tests shorten it.
+  double gc_interval_seconds = 3600;
+};
+
+class PumpServer {
+ public:
+  // Opens the pump, binds the gRPC and HTTP listeners (a port 0 is replaced by the one bound,
+  // in advertise-addr too), settles the node id (data-dir/.node), registers online and starts
+  // serving. Nothing stays running when it fails.
+  static Result<std::unique_ptr<PumpServer>> Start(const PumpConfig& config,
+                                                   PumpServerOptions options = {});
+  // Shutdown() unless already stopped.
+  ~PumpServer();
+  PumpServer(const PumpServer&) = delete;
+  PumpServer& operator=(const PumpServer&) = delete;
+
+  // SIGTERM/SIGINT: stops serving and records the node as paused (no drain). Blocks until the
+  // server stopped; returns how it ended (an error when the final registry write failed).
+  // Idempotent; also ends a close that is still waiting for drainers (recorded paused).
+  Status Shutdown();
+  // What PUT /state/<id>/pause and /close do; they return at once, the work runs on the
+  // server's control thread. InvalidArgument when the node is not online.
+  Status RequestPause();
+  Status RequestClose();
+  // Blocks until the server stopped (Shutdown, or a pause/close that finished).
+  Status Wait();
+
+  registry::NodeState state() const { return state_.load(); }
+  bool stopped() const;
+  const PumpConfig& config() const { return config_; }         // advertise-addr, node-id effective
+  const std::string& grpc_addr() const { return grpc_addr_; }  // bound, for clients
+  const std::string& status_addr() const { return status_addr_; }  // bound, for clients
+  Pump* pump() { return pump_.get(); }
+
+ private:
+  enum class Request { kNone, kPause, kClose, kShutdown };
+  PumpServer(const PumpConfig& config, PumpServerOptions options);
+  Status StartGrpc();
+  Status StartHttp();
+  void ControlLoop();
+  Status PutRecord(registry::NodeState state);
+  void CollectGarbage();
+  bool DrainersCaughtUp();
+  void Stop(registry::NodeState final_state);
+  std::string Refusal() const;
+  void HandleStateRequest(const std::string& id, const std::string& action,
+                          const std::string& remote, httplib::Response& res);
+  std::string StatusJson();
+  std::string MetricsText();
+
+  PumpConfig config_;
+  PumpServerOptions options_;
+  std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<Pump> pump_;
+  std::unique_ptr<PumpService> service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
+  std::thread control_thread_;
+  std::string grpc_addr_, status_addr_;
+
+  std::atomic<bool> registered_{false};  // online in the registry at least once
+  std::atomic<registry::NodeState> state_{registry::NodeState::kPaused};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Request request_ = Request::kNone;  // guarded by mu_
+  bool stopped_ = false;              // guarded by mu_
+  Status final_status_;               // guarded by mu_
+  uint64_t close_target_ts_ = 0;      // control thread only: the MaxCommitTS drainers must reach
+};
+
+}  // namespace binlog::pump

@@ -1,0 +1,53 @@
+// A producer's and a drainer's side of the pump's gRPC service (proto/pump.proto).
+//
+// Each call maps the pump's answer to a Status a caller can act on: InvalidArgument (the binlog
+// itself is wrong: do not retry), NoSpace (the pump's disk is below its threshold), Aborted (the
+// pump is not online: write to another one), IOError (the pump could not be reached or failed:
+// retry, maybe elsewhere).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "binlog.pb.h"
+#include "common/status.h"
+
+namespace binlog::pump {
+
+struct ClientOptions {
+  std::chrono::milliseconds timeout{10000};  // per write call
+  size_t max_message_bytes = 64u << 20;
+};
+
+// Committed binlogs from a pump, in commit-ts order, as they arrive. Cancel (or destruction)
+// ends the stream.
+class PullStream {
+ public:
+  virtual ~PullStream() = default;
+  // Sets *out and returns true; false when the pump ended the stream (it stopped); an error when
+  // the connection failed or a payload did not parse.
+  virtual Result<bool> Next(pb::Binlog* out) = 0;
+  // Thread-safe: makes a Next waiting in another thread return.
+  virtual void Cancel() = 0;
+};
+
+class PumpClient {
+ public:
+  // Creates the channel (lazy: no connection is made until the first call).
+  static Result<std::unique_ptr<PumpClient>> Connect(const std::string& addr,
+                                                     const ClientOptions& options = {});
+  virtual ~PumpClient() = default;
+
+  virtual Status WriteBinlog(const pb::Binlog& binlog) = 0;
+  virtual Status WriteBinlogs(std::span<const pb::Binlog> binlogs) = 0;
+  // An empty binlog, answered without being stored: is the pump there and online?
+  virtual Status Probe() = 0;
+  // Streams committed binlogs with commit_ts > from_ts.
+  virtual Result<std::unique_ptr<PullStream>> Pull(uint64_t from_ts) = 0;
+  virtual const std::string& addr() const = 0;
+};
+
+}  // namespace binlog::pump

@@ -94,6 +94,18 @@ Status Pump::Recover() {
 }
 
 // REQUIRES: mu_ held.
+bool Pump::OpensTransaction(const pb::Binlog& b) const {
+  switch (b.tp()) {
+    case pb::PREWRITE:
+      return true;
+    case pb::COMMIT:
+      return !sorter_.is_pending(static_cast<uint64_t>(b.start_ts()));
+    default:
+      return false;
+  }
+}
+
+// REQUIRES: mu_ held.
 Status Pump::Validate(const pb::Binlog& b, size_t index) const {
   auto fail = [&](const Status& s) {
     return Status::InvalidArgument(fmt::format("binlog {} ({}, start_ts {}, commit_ts {}): {}",
@@ -156,7 +168,6 @@ Status Pump::WritePayload(std::string_view payload) {
 Status Pump::WriteBinlogs(std::span<const pb::Binlog> binlogs) {
   std::vector<std::string> payloads(binlogs.size());
   std::vector<journal::Record> records;
-  bool only_heartbeats = true;
   for (size_t i = 0; i < binlogs.size(); ++i) {
     const pb::Binlog& b = binlogs[i];
     if (b.ByteSizeLong() == 0) continue;  // a probe
@@ -168,17 +179,24 @@ Status Pump::WriteBinlogs(std::span<const pb::Binlog> binlogs) {
           fmt::format("binlog {} is {} bytes, larger than the {} bytes a pump accepts", i,
                       payloads[i].size(), options_.max_binlog_bytes));
     }
-    if (b.tp() != pb::FAKE) only_heartbeats = false;
   }
   uint64_t floor = 0;
   std::vector<uint64_t> reserved;
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (!accept_writes_ && !only_heartbeats) {
-      ++counters_.refused;
-      return Status::Aborted(fmt::format("pump refuses writes: {}", refuse_reason_));
+    // A pump that is closing or short of space takes no new transactions, but still takes
+    // the commits and rollbacks of prewrites it already acknowledged (and heartbeats): refusing
+    // those would leave transactions that committed upstream to the max-txn-timeout rollback.
+    bool opens_new = false;
+    for (size_t i = 0; i < binlogs.size(); ++i) {
+      if (!payloads[i].empty()) opens_new |= OpensTransaction(binlogs[i]);
     }
-    if (low_space_ && !only_heartbeats) {
+    if (!accept_writes_ && opens_new) {
+      ++counters_.refused;
+      return Status::Aborted(fmt::format(
+          "pump refuses new transactions: {}; write them to another pump", refuse_reason_));
+    }
+    if (low_space_ && opens_new) {
       ++counters_.refused;
       return Status::NoSpace(fmt::format(
           "{} has {} bytes available, below stop-write-at-available-space ({} bytes); writes "

@@ -39,7 +39,8 @@ struct PumpOptions {
   double gen_binlog_interval_seconds = 3;
   // A prewrite unresolved for this long is rolled back by the pump, logged as an error.
   double max_txn_timeout_seconds = 600;
-  // Below this many free bytes in data-dir, writes other than heartbeats are refused.
+  // Below this many free bytes in data-dir, new transactions are refused (commits and
+  // rollbacks of acknowledged prewrites, and heartbeats, still pass).
   uint64_t stop_write_at_available_space = 10ull << 30;
   // Largest serialized binlog accepted.
   size_t max_binlog_bytes = 32u << 20;
@@ -80,7 +81,8 @@ class Pump {
   // commit_ts > from_ts, in commit-ts order; with follow it waits for more.
   Result<std::unique_ptr<journal::JournalReader>> PullBinlogs(uint64_t from_ts, bool follow);
 
-  // Refuses (false) or accepts (true) producer writes: a pump that is not online refuses.
+  // Refuses (false) or accepts (true) new transactions: a pump that is not online refuses
+  // PREWRITEs and one-shot COMMITs, but still resolves the prewrites it acknowledged.
   void SetAcceptWrites(bool accept, std::string reason);
   // Writes a FAKE heartbeat at the pump's clock now (a final heartbeat before going offline).
   Status Heartbeat();
@@ -101,6 +103,7 @@ class Pump {
   explicit Pump(const PumpOptions& options);
   Status Recover();
   Status Validate(const pb::Binlog& b, size_t index) const;
+  bool OpensTransaction(const pb::Binlog& b) const;
   void Apply(const pb::Binlog& b, std::string payload, uint64_t wal_segment);
   void EmitterLoop();
   Status EmitReady();

@@ -44,22 +44,12 @@ void PumpService::Answer(const Status& s, pb::WriteBinlogResp* resp) {
 
 grpc::Status PumpService::WriteBinlog(grpc::ServerContext*, const pb::WriteBinlogReq* req,
                                       pb::WriteBinlogResp* resp) {
-  if (std::string why = refusal_(); !why.empty()) {
-    resp->set_errmsg(fmt::format("pump refuses writes: {}; write to another pump", why));
-    resp->set_errcode("not-online");
-    return grpc::Status::OK;
-  }
   Answer(pump_->WritePayload(req->payload()), resp);
   return grpc::Status::OK;
 }
 
 grpc::Status PumpService::WriteBinlogs(grpc::ServerContext*, const pb::WriteBinlogsReq* req,
                                        pb::WriteBinlogResp* resp) {
-  if (std::string why = refusal_(); !why.empty()) {
-    resp->set_errmsg(fmt::format("pump refuses writes: {}; write to another pump", why));
-    resp->set_errcode("not-online");
-    return grpc::Status::OK;
-  }
   std::vector<pb::Binlog> binlogs(static_cast<size_t>(req->payloads_size()));
   for (int i = 0; i < req->payloads_size(); ++i) {
     const std::string& p = req->payloads(i);

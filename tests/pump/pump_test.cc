@@ -188,7 +188,7 @@ TEST(PumpTest, BadInputIsAClearErrorAndNothingIsStored) {
   EXPECT_GE(stats.refused, 5u);
 }
 
-TEST(PumpTest, LowDiskSpaceRefusesWritesUntilSpaceReturns) {
+TEST(PumpTest, LowDiskSpaceRefusesNewTransactionsUntilSpaceReturns) {
   binlog::testing::TempDir dir;
   FaultInjectionEnv env(Env::Posix());
   PumpOptions o = TestOptions(dir.path(), &env);
@@ -197,19 +197,26 @@ TEST(PumpTest, LowDiskSpaceRefusesWritesUntilSpaceReturns) {
   ASSERT_OK(pump->WriteBinlog(Prewrite(100)));
   env.SetFreeSpace(1000);
   pump->CheckDiskSpace();
-  Status s = pump->WriteBinlog(Commit(100, 110));
+  Status s = pump->WriteBinlog(Prewrite(105));
   EXPECT_TRUE(s.IsNoSpace()) << s.ToString();
   EXPECT_NE(s.message().find("stop-write-at-available-space"), std::string::npos);
+  pb::Binlog one_shot = Prewrite(106);
+  one_shot.set_tp(pb::COMMIT);
+  one_shot.set_commit_ts(106);
+  EXPECT_TRUE(pump->WriteBinlog(one_shot).IsNoSpace());
+  // What was already acknowledged can still finish: its commit upstream must not be lost.
+  ASSERT_OK(pump->WriteBinlog(Commit(100, 110)));
   pb::Binlog heartbeat;
   heartbeat.set_tp(pb::FAKE);
-  heartbeat.set_commit_ts(90);
-  ASSERT_OK(pump->WriteBinlog(heartbeat));  // heartbeats still pass
+  heartbeat.set_commit_ts(111);
+  ASSERT_OK(pump->WriteBinlog(heartbeat));
   EXPECT_FALSE(pump->Stats().writable);
   env.SetFreeSpace(-1);
   pump->CheckDiskSpace();
-  ASSERT_OK(pump->WriteBinlog(Commit(100, 110)));
-  ASSERT_TRUE(WaitEmitted(pump.get(), 110));
-  EXPECT_EQ(PullAll(pump.get()).commits, std::vector<uint64_t>{110});
+  ASSERT_OK(pump->WriteBinlog(Prewrite(120)));
+  ASSERT_OK(pump->WriteBinlog(Commit(120, 125)));
+  ASSERT_TRUE(WaitEmitted(pump.get(), 125));
+  EXPECT_EQ(PullAll(pump.get()).commits, (std::vector<uint64_t>{110, 125}));
 }
 
 TEST(PumpTest, GcRemovesOnlyOldSealedSegments) {

@@ -44,6 +44,9 @@ TEST_F(PumpServerTest, CloseWaitsForDrainersThenGoesOffline) {
   uint64_t start = tso_.Next(), commit = tso_.Next();
   ASSERT_EQ(Write(Prewrite(start)).errmsg(), "");
   ASSERT_EQ(Write(Commit(start, commit)).errmsg(), "");
+  // Acknowledged before the close, committed during it.
+  uint64_t late_start = tso_.Next();
+  ASSERT_EQ(Write(Prewrite(late_start)).errmsg(), "");
 
   auto wrong = http_->Put("/state/someone-else/close");
   ASSERT_TRUE(wrong);
@@ -58,10 +61,13 @@ TEST_F(PumpServerTest, CloseWaitsForDrainersThenGoesOffline) {
   ASSERT_TRUE(WaitFor([&] { return PumpRecord().state == NodeState::kClosing; }));
   EXPECT_EQ(server_->state(), NodeState::kClosing);
 
-  // Writes are refused while closing.
+  // New transactions are refused while closing; the commit of one acknowledged before is not,
+  // since it committed upstream and losing it would lose data.
   pb::WriteBinlogResp refused = Write(Prewrite(tso_.Next()));
   EXPECT_EQ(refused.errcode(), "not-online");
   EXPECT_THAT(refused.errmsg(), HasSubstr("closing"));
+  uint64_t late_commit = tso_.Next();
+  EXPECT_EQ(Write(Commit(late_start, late_commit)).errmsg(), "");
   auto again = http_->Put("/state/pump-test/pause");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 409);

@@ -8,7 +8,8 @@
 //                     offline has a checkpoint (max_commit_ts) at or past the pump's MaxCommitTS
 //
 // While online the registry record is refreshed every heartbeat-interval (MaxCommitTS,
-// UpdateTS); GC runs at start and hourly. Writes are refused in every state but online.
+// UpdateTS); GC runs at start and hourly. New transactions are refused in every state but
+// online (commits of prewrites already acknowledged still pass: docs/PUMP.md).
 // A pause or close request ends with the server stopped: on_stop is called so the owner can
 // return from its wait.
 #pragma once

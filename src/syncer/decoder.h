@@ -1,0 +1,120 @@
+// The replication stream, event by event, into archive records: each committed upstream
+// transaction becomes one COMMIT binlog (start_ts = commit_ts, its row changes and/or DDL, and
+// its source position); heartbeats become FAKE binlogs so watermarks move when the upstream is
+// idle.
+//
+// Transactions are framed as MariaDB writes them: a GTID event opens one (MySQL and servers
+// without GTIDs: a "BEGIN" query), an XID event or a "COMMIT" query closes it, and a GTID event
+// flagged standalone is closed by its single statement (DDL). Commit ts are TSO built from the
+// closing event's time (seconds), kept strictly increasing with the logical part.
+//
+// Not thread-safe: one decoder per replication connection.
+#pragma once
+
+#include <google/protobuf/arena.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "binlog.pb.h"
+#include "common/status.h"
+#include "syncer/event.h"
+#include "syncer/meta.h"
+#include "syncer/table_map.h"
+
+namespace binlog::syncer {
+
+// Strictly increasing TSO from second-resolution event times.
+class TsAllocator {
+ public:
+  explicit TsAllocator(uint64_t last_ts = 0) : last_(last_ts) {}
+  // The smallest ts above the last one and at or above seconds' TSO.
+  uint64_t FromSeconds(uint32_t seconds) { return FromMillis(int64_t{seconds} * 1000); }
+  uint64_t FromMillis(int64_t ms);
+  uint64_t last() const { return last_; }
+
+ private:
+  uint64_t last_;
+};
+
+// What the decoder hands on, in stream order.
+struct StreamItem {
+  enum Kind {
+    kTransaction,  // binlog is a COMMIT
+    kHeartbeat,    // binlog is a FAKE
+    kPosition,     // no binlog: the position moved (rotation to a new file)
+  };
+  Kind kind = kTransaction;
+  // The record lives on its own arena: a transaction's thousands of values are allocated by
+  // bumping a pointer and freed at once (malloc and free were half the decoding time).
+  std::unique_ptr<google::protobuf::Arena> arena;
+  pb::Binlog* binlog = nullptr;  // on arena; null for kPosition
+  BinlogPosition position;       // where the stream is once this item is durable
+  uint64_t rows = 0;
+  bool ddl = false;
+  uint32_t event_time = 0;    // seconds; 0 for heartbeats
+  uint64_t approx_bytes = 0;  // row-event bytes it came from (for queue bounds)
+};
+
+struct DecoderStats {
+  uint64_t events = 0;
+  uint64_t rows = 0;
+  uint64_t transactions = 0;
+  uint64_t heartbeats = 0;
+};
+
+class StreamDecoder {
+ public:
+  // `start` is where the dump starts (after a committed transaction); `checksum` whether the
+  // connection announced CRC32 (events before the first format description use it);
+  // `last_ts` the largest ts already archived.
+  StreamDecoder(const BinlogPosition& start, bool checksum, uint64_t last_ts);
+
+  // Feeds one event as received (after the packet's status byte); appends finished items.
+  // `now_ms` stamps heartbeats. Errors name the event and binlog position.
+  Status Feed(std::string_view raw, int64_t now_ms, std::vector<StreamItem>* out);
+
+  // The position after the last finished transaction (where a reconnect resumes).
+  const BinlogPosition& position() const { return position_; }
+  bool in_transaction() const { return open_; }
+  uint64_t last_ts() const { return ts_.last(); }
+  uint32_t upstream_server_id() const { return server_id_; }
+  const DecoderStats& stats() const { return stats_; }
+
+ private:
+  Status FeedEvent(const Event& ev, int64_t now_ms, std::vector<StreamItem>* out);
+  Status OnQuery(const Event& ev, std::vector<StreamItem>* out);
+  Status OnRows(const Event& ev);
+  void Open(const std::string& gtid, bool standalone);
+  void Commit(const Event& ev, std::vector<StreamItem>* out);
+  std::string Where(const Event& ev) const;
+
+  FormatDescription fd_;
+  bool checksum_;
+  BinlogPosition position_;
+  std::string file_;  // the file the stream is in
+  std::map<uint32_t, std::string> gtid_state_;
+  std::unordered_map<uint64_t, TableMap> tables_;
+  std::unordered_map<uint64_t, std::string> table_bodies_;  // to reuse unchanged maps
+  TsAllocator ts_;
+  uint32_t server_id_ = 0;
+  DecoderStats stats_;
+
+  // The transaction being read.
+  bool open_ = false;
+  bool standalone_ = false;
+  std::string gtid_;
+  std::unique_ptr<google::protobuf::Arena> arena_;
+  pb::Binlog* txn_ = nullptr;  // on arena_ while open_
+  uint64_t txn_rows_ = 0;
+  uint64_t txn_bytes_ = 0;
+  pb::TableChanges* current_changes_ = nullptr;  // last table changed, to append to it
+  uint64_t current_table_id_ = 0;
+};
+
+}  // namespace binlog::syncer

@@ -1,0 +1,74 @@
+// The syncer's command line: Go-style single-dash long flags, as TiDB-Binlog's tools take them.
+#include <boost/program_options.hpp>
+#include <exception>
+#include <sstream>
+
+#include "syncer/config.h"
+
+namespace binlog::syncer {
+
+namespace po = boost::program_options;
+
+namespace {
+
+po::options_description Describe() {
+  po::options_description d("syncer options (a flag overrides the same key in -config)");
+  auto add = d.add_options();
+  add("config", po::value<std::string>(), "path to the syncer configuration file (syncer.toml)");
+  add("meta-from", po::value<std::string>(),
+      "initialise the position file from a full backup's record of where it ends: mydumper's "
+      "metadata, a mariadb-dump --master-data=2 dump, or xtrabackup_binlog_info; then run");
+  add("meta", po::value<std::string>(), "the position file (default \"./syncer.meta\")");
+  add("status-addr", po::value<std::string>(),
+      "host:port of the HTTP status service (/status, /metrics); \"\" for none (default "
+      "\":8271\")");
+  add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
+  add("log-file", po::value<std::string>(), "log file path (default: stderr)");
+  add("V", "print the version and exit");
+  add("version", "print the version and exit");
+  add("help", "print this help and exit");
+  return d;
+}
+
+}  // namespace
+
+std::string SyncerUsage() {
+  std::ostringstream out;
+  out << Describe();
+  std::string text = out.str();
+  for (size_t at = text.find("\n  --"); at != std::string::npos; at = text.find("\n  --", at)) {
+    text.replace(at, 5, "\n   -");
+  }
+  return "usage: syncer [-config syncer.toml] [-meta-from FILE] [flags]\n" + text;
+}
+
+Result<SyncerFlags> ParseSyncerFlags(int argc, const char* const* argv) {
+  po::options_description desc = Describe();
+  po::variables_map vm;
+  try {
+    // Go's flag package does not guess prefixes; neither do we.
+    auto style = (po::command_line_style::default_style & ~po::command_line_style::allow_guessing) |
+                 po::command_line_style::allow_long_disguise;
+    po::positional_options_description none;
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(none).style(style).run(),
+              vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(e.what());
+  }
+  SyncerFlags f;
+  f.help = vm.count("help") > 0;
+  f.version = vm.count("V") > 0 || vm.count("version") > 0;
+  auto get = [&](const char* name, std::optional<std::string>* out) {
+    if (vm.count(name)) *out = vm[name].as<std::string>();
+  };
+  get("config", &f.config);
+  get("meta-from", &f.meta_from);
+  get("meta", &f.meta);
+  get("status-addr", &f.status_addr);
+  get("L", &f.log_level);
+  get("log-file", &f.log_file);
+  return f;
+}
+
+}  // namespace binlog::syncer

@@ -1,0 +1,86 @@
+// The embedded sink: a journal directory written by this syncer alone.
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "journal/journal.h"
+#include "syncer/sink.h"
+
+namespace binlog::syncer {
+
+namespace {
+
+// A journal record holds at most half a block (segment/format.h); refuse larger transactions
+// here with the transaction named, rather than deep in the segment writer.
+constexpr size_t kMaxRecordBytes = 32u << 20;
+
+class JournalSink : public Sink {
+ public:
+  JournalSink(const JournalSinkOptions& options, std::unique_ptr<journal::Journal> journal)
+      : options_(options), journal_(std::move(journal)) {}
+
+  Status Write(std::span<const pb::Binlog* const> binlogs) override {
+    payloads_.resize(binlogs.size());
+    records_.resize(binlogs.size());
+    for (size_t i = 0; i < binlogs.size(); ++i) {
+      const pb::Binlog& b = *binlogs[i];
+      if (!b.SerializeToString(&payloads_[i])) {
+        return Status::InvalidArgument("a binlog that protobuf cannot serialize");
+      }
+      if (payloads_[i].size() > kMaxRecordBytes) {
+        return Status::Unsupported(fmt::format(
+            "the transaction at {}:{} (gtid {}) is {} MiB encoded; a journal record holds at "
+            "most {} MiB: split such transactions upstream",
+            b.source().file(), b.source().pos(), b.source().gtid(), payloads_[i].size() >> 20,
+            kMaxRecordBytes >> 20));
+      }
+      records_[i] = journal::Record{static_cast<uint64_t>(b.commit_ts()), payloads_[i]};
+    }
+    return journal_->Append(records_);
+  }
+
+  uint64_t LastTS() const override { return journal_->last_ts(); }
+
+  Result<std::optional<pb::SourcePosition>> LastSource() override {
+    uint64_t last = journal_->last_ts();
+    if (last == 0) return std::optional<pb::SourcePosition>();
+    journal::ReadOptions ro;
+    ro.start_ts = last;
+    ASSIGN_OR_RETURN(auto reader, journal::JournalReader::Open(options_.env, options_.dir, ro));
+    journal::Record rec;
+    std::optional<pb::SourcePosition> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, reader->Next(&rec));
+      if (!more) break;
+      pb::Binlog b;
+      if (!b.ParseFromArray(rec.payload.data(), static_cast<int>(rec.payload.size()))) {
+        return Status::Corruption(
+            fmt::format("the newest record of {} (ts {}) is not a binlog", options_.dir, rec.ts));
+      }
+      if (b.has_source()) out = b.source();
+    }
+    return out;
+  }
+
+  Status Close() override { return journal_->Close(); }
+
+ private:
+  JournalSinkOptions options_;
+  std::unique_ptr<journal::Journal> journal_;
+  std::vector<std::string> payloads_;
+  std::vector<journal::Record> records_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Sink>> OpenJournalSink(const JournalSinkOptions& options) {
+  if (options.dir.empty()) return Status::InvalidArgument("[to] dir: the journal directory");
+  journal::JournalOptions jo;
+  jo.env = options.env;
+  jo.max_file_size = options.max_file_size;
+  Result<std::unique_ptr<journal::Journal>> j = journal::Journal::Open(options.dir, jo);
+  if (!j.ok()) return j.status().WithContext(fmt::format("open the journal {}", options.dir));
+  return std::unique_ptr<Sink>(new JournalSink(options, std::move(*j)));
+}
+
+}  // namespace binlog::syncer

@@ -1,0 +1,44 @@
+// WRITE/UPDATE/DELETE_ROWS events, versions 1 and 2 and MariaDB's zlib-compressed variants,
+// decoded with the table map they refer to into TableMutations.
+//
+// A row image lists only the columns in the event's "columns present" bitmap (all of them with
+// binlog_row_image=FULL; a session may set MINIMAL or NOBLOB). A column not in the image is a
+// Value with no field set, so Row keeps one Value per table column.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "binlog.pb.h"
+#include "common/status.h"
+#include "syncer/event.h"
+#include "syncer/table_map.h"
+
+namespace binlog::syncer {
+
+inline constexpr uint16_t kRowsStmtEnd = 0x01;  // last row event of the statement
+
+struct RowsEvent {
+  pb::MutationType kind = pb::INSERT;
+  uint64_t table_id = 0;
+  uint16_t flags = 0;
+  uint64_t width = 0;              // columns in the table
+  std::string_view present;        // bitmap of the columns in the (before) images
+  std::string_view present_after;  // UPDATE: bitmap of the columns in the after images
+  std::string_view rows;           // the row images
+  std::string uncompressed;        // owns `rows` for a compressed event
+};
+
+// True for the row event types this reader knows (v1, v2, compressed v1/v2).
+bool IsRowsEvent(uint8_t type);
+
+// Parses the event's header and bitmaps (and uncompresses the rows of a compressed event).
+// `rows` points into ev.body, or into the result's own storage: keep both alive.
+Result<RowsEvent> ParseRowsEvent(const Event& ev, const FormatDescription& fd);
+
+// Appends one TableMutation per row (UPDATE: before and after image pairs) to changes. Errors
+// name the table and the column; the caller adds the binlog position.
+Status DecodeRows(const RowsEvent& rows, const TableMap& map, pb::TableChanges* changes);
+
+}  // namespace binlog::syncer

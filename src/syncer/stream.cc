@@ -1,0 +1,178 @@
+// One replication connection: the reader (fetch, decode) on the calling thread, the writer
+// (sink, then syncer.meta) on its own.
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "common/logging.h"
+#include "syncer/decoder.h"
+#include "syncer/item_queue.h"
+#include "syncer/syncer.h"
+#include "syncer/upstream.h"
+
+namespace binlog::syncer {
+
+namespace {
+
+constexpr size_t kQueueBytes = 64 << 20;
+
+// Clears the syncer's pointer to the connection before the connection goes away.
+class UpstreamGuard {
+ public:
+  UpstreamGuard(std::mutex* mu, Upstream** slot, Upstream* up) : mu_(mu), slot_(slot) {
+    std::lock_guard<std::mutex> lock(*mu_);
+    *slot_ = up;
+  }
+  ~UpstreamGuard() {
+    std::lock_guard<std::mutex> lock(*mu_);
+    *slot_ = nullptr;
+  }
+
+ private:
+  std::mutex* mu_;
+  Upstream** slot_;
+};
+
+}  // namespace
+
+Status Syncer::RunOnce(bool* progressed, bool* fatal) {
+  Env* env = options_.env;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.state = "connecting";
+  }
+  UpstreamOptions uo;
+  uo.host = config_.from.host;
+  uo.port = config_.from.port;
+  uo.user = config_.from.user;
+  uo.password = config_.from.password;
+  uo.server_id = config_.server_id;
+  uo.flavor = config_.flavor;
+  uo.heartbeat_seconds = config_.heartbeat_interval_seconds;
+  ASSIGN_OR_RETURN(std::unique_ptr<Upstream> up, Upstream::Connect(uo));
+  UpstreamGuard guard(&mu_, &upstream_, up.get());
+  if (stop_) return Status::OK();
+
+  if (position_.empty()) {
+    // Nothing says where to start: from now on, loudly (earlier changes are not archived).
+    ASSIGN_OR_RETURN(position_, up->CurrentPosition());
+    LOG_WARN(
+        "no syncer.meta, no -meta-from and an empty archive: starting at the upstream's "
+        "current position; earlier changes are not archived",
+        KV("position", position_.ToString()));
+    RETURN_IF_ERROR(SaveMeta(env, config_.meta, position_));
+  }
+  RETURN_IF_ERROR(up->StartDump(position_));
+  LOG_INFO("replicating", KV("upstream", fmt::format("{}:{}", uo.host, uo.port)),
+           KV("version", up->info().version), KV("from", position_.ToString()),
+           KV("server-id", uo.server_id));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.state = "running";
+    stats_.upstream = up->info().version;
+  }
+
+  // Made before the writer starts: from here on only the writer moves position_.
+  StreamDecoder decoder(position_, up->info().checksum, sink_->LastTS());
+  ItemQueue queue(static_cast<size_t>(config_.batch) * 2, kQueueBytes);
+  Status writer_status;
+  std::thread writer([&] {
+    std::vector<StreamItem> items;
+    std::vector<const pb::Binlog*> binlogs;
+    while (true) {
+      items.clear();
+      if (!queue.PopBatch(static_cast<size_t>(config_.batch), &items)) break;
+      binlogs.clear();
+      for (StreamItem& item : items) {
+        if (item.binlog != nullptr) binlogs.push_back(item.binlog);
+      }
+      Status s = binlogs.empty() ? Status::OK() : sink_->Write(binlogs);
+      // Only now may the meta move past them.
+      if (s.ok()) s = SaveMeta(env, config_.meta, items.back().position);
+      if (!s.ok()) {
+        writer_status = s;
+        queue.Abort();
+        up->Interrupt();
+        break;
+      }
+      double now = static_cast<double>(env->NowMicros()) / 1e6;
+      std::unique_lock<std::mutex> lock(mu_);
+      position_ = items.back().position;
+      stats_.position = position_;
+      for (const StreamItem& item : items) {
+        if (item.kind == StreamItem::kTransaction) {
+          stats_.transactions++;
+          stats_.rows += item.rows;
+          if (item.ddl) stats_.ddl++;
+          stats_.lag_seconds = std::max(0.0, now - item.event_time);
+        } else if (item.kind == StreamItem::kHeartbeat) {
+          stats_.heartbeats++;
+          stats_.lag_seconds = 0;  // the server is idle and we have everything
+        }
+      }
+      if (!binlogs.empty()) stats_.last_ts = static_cast<uint64_t>(binlogs.back()->commit_ts());
+      *progressed = true;
+      BinlogPosition durable = position_;
+      lock.unlock();
+      if (options_.on_durable) options_.on_durable(durable);
+    }
+  });
+
+  std::vector<StreamItem> out;
+  Status reader_status;
+  bool ddl_stop = false;
+  uint64_t skipped = 0;
+  while (!stop_ && !ddl_stop) {
+    Result<std::string_view> raw = up->Fetch();
+    if (!raw.ok()) {
+      reader_status = raw.status();
+      break;
+    }
+    out.clear();
+    Status s = decoder.Feed(*raw, env->NowMicros() / 1000, &out);
+    events_.fetch_add(1, std::memory_order_relaxed);
+    if (!s.ok()) {
+      reader_status = s;
+      break;
+    }
+    for (StreamItem& item : out) {
+      if (item.kind == StreamItem::kTransaction && skip_until_) {
+        std::optional<int> cmp = ComparePositions(item.position, *skip_until_);
+        if (cmp && *cmp <= 0) {
+          skipped++;
+          continue;
+        }
+        skip_until_.reset();  // past it: positions only grow from here
+      }
+      if (item.kind == StreamItem::kTransaction && item.ddl && config_.stop_on_ddl) {
+        LOG_INFO("stop-on-ddl: stopping before a DDL statement; it is not archived",
+                 KV("ddl", item.binlog->ddl_query()), KV("schema", item.binlog->ddl_schema()),
+                 KV("gtid", item.binlog->source().gtid()));
+        ddl_stop = true;
+        break;
+      }
+      if (!queue.Push(std::move(item))) break;  // the writer failed
+    }
+  }
+  queue.Close();
+  writer.join();
+  if (skipped > 0) {
+    LOG_INFO("skipped transactions the archive already held", KV("count", skipped));
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.skipped += skipped;
+  }
+  if (!writer_status.ok()) {
+    *fatal = true;  // the sink refuses writes (disk full, sticky I/O error): not a network matter
+    return writer_status.WithContext("writing the archive");
+  }
+  if (ddl_stop) {
+    stopped_on_ddl_ = true;
+    stop_ = true;
+    LOG_INFO("stopped on DDL with the position saved", KV("position", position_.ToString()));
+    return Status::OK();
+  }
+  if (stop_) return Status::OK();
+  return reader_status;
+}
+
+}  // namespace binlog::syncer

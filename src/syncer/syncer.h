@@ -1,0 +1,104 @@
+// The syncer: a replica of the upstream MariaDB/MySQL server that archives every committed
+// transaction of its ROW binlog, in order, exactly once.
+//
+// Two threads per connection: the reader fetches and decodes events into records; the writer
+// writes batches of them to the sink, waits until they are durable, then replaces syncer.meta
+// with the position after them. A crash at any point re-sends at most the batch whose meta
+// write did not happen; on start the syncer resumes after the newer of syncer.meta and the
+// sink's last record's source position, and skips anything at or before the latter, so nothing
+// is archived twice and nothing is skipped.
+//
+// Reconnects (the upstream restarting, the network dropping) are retried with backoff, up to
+// max-retry in a row without progress.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/env.h"
+#include "common/status.h"
+#include "syncer/config.h"
+#include "syncer/meta.h"
+#include "syncer/sink.h"
+
+namespace binlog::syncer {
+
+class Upstream;
+class StatusServer;
+
+struct SyncerOptions {
+  Env* env = Env::Posix();
+  // Backoff between reconnects: doubles from base up to max.
+  double retry_base_seconds = 0.5;
+  double retry_max_seconds = 10;
+  // Called by the writer after each batch is durable and the meta written (tests).
+  std::function<void(const BinlogPosition&)> on_durable;
+};
+
+struct SyncerStats {
+  std::string state = "starting";  // starting, connecting, running, retrying, stopped, failed
+  uint64_t events = 0;             // binlog events read
+  uint64_t rows = 0;               // row changes archived
+  uint64_t transactions = 0;       // transactions archived
+  uint64_t ddl = 0;                // of which DDL
+  uint64_t heartbeats = 0;         // FAKE binlogs archived
+  uint64_t skipped = 0;            // transactions the sink already held (after a crash)
+  uint64_t reconnects = 0;
+  double lag_seconds = 0;   // now minus the event time of the last archived transaction
+  BinlogPosition position;  // durable: what syncer.meta says
+  uint64_t last_ts = 0;
+  std::string upstream;  // server version
+  std::string last_error;
+};
+
+class Syncer {
+ public:
+  // Opens the sink, applies -meta-from (config.meta_from) to syncer.meta, reads the start
+  // position, and starts the status service.
+  static Result<std::unique_ptr<Syncer>> Open(const SyncerConfig& config,
+                                              SyncerOptions options = {});
+  ~Syncer();
+  Syncer(const Syncer&) = delete;
+  Syncer& operator=(const Syncer&) = delete;
+
+  // Runs until Stop() (OK), stop-on-ddl (OK, stopped_on_ddl()), or an error retrying cannot
+  // cure. Call once.
+  Status Run();
+  // Thread-safe; Run returns soon after.
+  void Stop();
+
+  SyncerStats Stats() const;
+  bool stopped_on_ddl() const { return stopped_on_ddl_; }
+  // The status service's bound address ("127.0.0.1:8271"); empty when there is none.
+  std::string status_addr() const;
+
+ private:
+  Syncer(const SyncerConfig& config, SyncerOptions options);
+  Status Init();
+  Status RunOnce(bool* progressed, bool* fatal);
+  bool SleepBackoff(int failures);
+  std::string StatusJson() const;
+  std::string MetricsText() const;
+
+  SyncerConfig config_;
+  SyncerOptions options_;
+  std::unique_ptr<Sink> sink_;
+  std::unique_ptr<StatusServer> status_server_;
+  BinlogPosition position_;                   // durable
+  std::optional<BinlogPosition> skip_until_;  // the sink's newest source position
+
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> events_{0};  // counted by the reader without the lock
+  bool stopped_on_ddl_ = false;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Upstream* upstream_ = nullptr;  // guarded by mu_, for Stop()
+  SyncerStats stats_;             // guarded by mu_
+};
+
+}  // namespace binlog::syncer

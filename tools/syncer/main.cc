@@ -1,0 +1,104 @@
+// syncer: archives a MariaDB (or MySQL) server's ROW binlog, transaction by transaction, into a
+// local journal (or a pump), starting where syncer.meta (or a full backup, -meta-from) says.
+//
+// Exit codes: 0 after a clean stop (SIGTERM/SIGINT, or stop-on-ddl with the position saved),
+// 1 on a bad config or a failure, 2 on bad flags.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <thread>
+
+#include "common/logging.h"
+#include "syncer/config.h"
+#include "syncer/syncer.h"
+
+namespace binlog::syncer {
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitBadArgs = 2;
+constexpr const char* kVersion = "syncer (binlog) " BINLOG_GIT_VERSION;
+
+int Run(int argc, char** argv) {
+  // Signals are taken by sigwait on a thread of their own; blocked before any thread starts so
+  // every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR2);  // Run ended by itself: wakes the signal thread
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Result<SyncerFlags> flags = ParseSyncerFlags(argc, argv);
+  if (!flags.ok()) {
+    std::cerr << "syncer: " << flags.status().message()
+              << "\nusage: syncer [-config syncer.toml] [-meta-from FILE]  (syncer --help for "
+                 "all)\n";
+    return kExitBadArgs;
+  }
+  if (flags->help) {
+    std::cout << SyncerUsage() << "\n";
+    return 0;
+  }
+  if (flags->version) {
+    std::cout << kVersion << "\n";
+    return 0;
+  }
+  Result<SyncerConfig> config = LoadSyncerConfig(*flags);
+  if (!config.ok()) {
+    std::cerr << "syncer: " << config.status().message() << "\n";
+    return kExitFailure;
+  }
+  LogOptions log;
+  log.level = config->log_level;
+  log.file = config->log_file;
+  log.rotate = config->log_rotate;
+  if (Status s = InitLogging(log); !s.ok()) {
+    std::cerr << "syncer: " << s.message() << "\n";
+    return kExitFailure;
+  }
+  LOG_INFO("Welcome to syncer", KV("version", kVersion), KV("pid", getpid()));
+  LogSyncerConfig(*config);
+
+  Result<std::unique_ptr<Syncer>> syncer = Syncer::Open(*config);
+  if (!syncer.ok()) {
+    LOG_ERROR("syncer cannot start", KV("error", syncer.status()));
+    std::cerr << "syncer: " << syncer.status().message() << "\n";
+    return kExitFailure;
+  }
+  Syncer* s = syncer->get();
+  std::thread signal_thread([s, &signals] {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) sig = SIGTERM;
+    if (sig == SIGUSR2) return;  // Run ended by itself
+    LOG_INFO("signal received: stopping", KV("signal", strsignal(sig)));
+    s->Stop();
+  });
+  Status run = s->Run();
+  pthread_kill(signal_thread.native_handle(), SIGUSR2);
+  signal_thread.join();
+  syncer->reset();
+  if (!run.ok()) {
+    LOG_ERROR("syncer stopped with an error", KV("error", run));
+    std::cerr << "syncer: " << run.message() << "\n";
+    return kExitFailure;
+  }
+  LOG_INFO("syncer exited");
+  return 0;
+}
+
+}  // namespace
+}  // namespace binlog::syncer
+
+int main(int argc, char** argv) {
+  try {
+    return binlog::syncer::Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "syncer: unexpected error: " << e.what() << "\n";
+    return 1;
+  }
+}

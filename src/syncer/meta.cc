@@ -259,7 +259,8 @@ Result<BinlogPosition> ReadBackupPosition(const std::string& path) {
     in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
     tail.resize(static_cast<size_t>(in.gcount()));
     size_t nl = tail.find('\n');  // a partial first line is not a line
-    text += "\n" + (nl == std::string::npos ? std::string() : tail.substr(nl + 1));
+    text += '\n';
+    if (nl != std::string::npos) text.append(tail, nl + 1, std::string::npos);
   }
   return ParseBackupPosition(text, path);
 }

@@ -36,7 +36,7 @@ echo "== pump: gRPC on $pump_addr, status on http://$status_addr, data in $demo/
   -registry-dir "$demo/registry" -log-file "$demo/pump.log" &
 pump_pid=$!
 for _ in $(seq 100); do
-  curl -sf "http://$status_addr/status" >/dev/null && break
+  curl -sf "http://$status_addr/status" | grep -q '"state":"online"' && break
   kill -0 "$pump_pid" 2>/dev/null || { tail "$demo/pump.log"; exit 1; }
   sleep 0.1
 done

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config ccache git python3 curl
+  build-essential cmake pkg-config ccache git python3 curl jq
   zstd libzstd-dev libxxhash-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libmariadb-dev mariadb-server mariadb-client

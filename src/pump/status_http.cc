@@ -158,7 +158,9 @@ std::string PumpServer::StatusJson() {
   j["node-id"] = config_.node_id;
   j["addr"] = config_.advertise_addr;
   j["status-addr"] = status_addr_;
-  j["state"] = registry::NodeStateName(state_);
+  // The HTTP service answers before the node is registered online; "paused" there would send
+  // an operator looking for a pause request that never happened.
+  j["state"] = registered_ ? registry::NodeStateName(state_) : "starting";
   j["writable"] = state_ == NodeState::kOnline && st.writable;
   j["max-commit-ts"] = st.max_commit_ts;
   j["emitted-ts"] = st.emitted_ts;

@@ -79,7 +79,9 @@ start_pump() {
     -log-file "$WORK/pump.log" &
   PID=$!
   for _ in $(seq 200); do
-    if curl -fsS "http://127.0.0.1:$STATUS_PORT/status" >"$WORK/status.json" 2>/dev/null; then
+    # /status answers from the start, and says "starting" until the node is registered.
+    if curl -fsS "http://127.0.0.1:$STATUS_PORT/status" >"$WORK/status.json" 2>/dev/null &&
+      ! grep -q '"state":"starting"' "$WORK/status.json"; then
       return 0
     fi
     kill -0 "$PID" 2>/dev/null || fail "pump exited during start"

@@ -6,11 +6,18 @@
 #
 # Usage: scripts/bench.sh [name...]
 #   A name selects the figures whose name contains it (journal_append_throughput,
-#   journal_ack_latency_4w, scan_verify_decompress, journal_seek, compression_ratio, ...).
+#   journal_ack_latency_4w, scan_verify_decompress, journal_seek, compression_ratio,
+#   pump_inproc_txn_per_s, pump_grpc_64p, pump_peak_rss_mb, pump_pull, ...; "pump" runs every
+#   pump figure).
+#   syncer_rows_per_s, syncer_lag_p50, syncer_lag_p99 ("syncer": both, about 2 minutes).
 # Environment:
 #   BENCH_DIR      scratch directory (default build-release/bench-tmp); must not be tmpfs
 #   BENCH_SCAN_MB  payload of the scan journal in MB (default 200)
 #   BENCH_JOBS     build parallelism (default 2)
+#   BENCH_PUMP_SECONDS  length of each pump load (default 2)
+#   BENCH_PULL_BINLOGS  binlogs in the PullBinlogs fixture (default 500000)
+#   BENCH_SYNCER_ROWS  row changes in the syncer's binlog (default 1000000)
+#   BENCH_SYNCER_LAG_SECONDS  length of the syncer's 10k rows/s lag load (default 20)
 # Google Benchmark's tables and the build output go to build-release/bench.log.
 set -euo pipefail
 
@@ -32,8 +39,8 @@ command -v zstd >/dev/null || { echo "bench: the zstd CLI is needed for the base
 echo "bench: building Release in $build" >&2
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBINLOG_BENCH=ON >>"$log" 2>&1 ||
   fail "cmake configure failed"
-cmake --build "$build" -j"${BENCH_JOBS:-2}" --target append_bench scan_bench seek_bench \
-  >>"$log" 2>&1 || fail "build failed"
+cmake --build "$build" -j"${BENCH_JOBS:-2}" --target append_bench scan_bench seek_bench pump_bench \
+  syncer_bench >>"$log" 2>&1 || fail "build failed"
 
 export BENCH_DIR=${BENCH_DIR:-$build/bench-tmp}
 mkdir -p "$BENCH_DIR"
@@ -47,7 +54,7 @@ echo "bench: scratch dir $BENCH_DIR ($fstype, $(df -h --output=source "$BENCH_DI
 start=$SECONDS
 results=$build/bench.out
 : >"$results"
-for bin in append_bench scan_bench seek_bench; do
+for bin in append_bench scan_bench seek_bench pump_bench syncer_bench; do
   echo "== $bin $*" >>"$log"
   (cd "$BENCH_DIR" && "$build/bench/$bin" "$@") 2>>"$log" | tee -a "$results" ||
     fail "$bin failed"

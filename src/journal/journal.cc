@@ -14,20 +14,42 @@ using segment::EncodedBlock;
 using segment::SegmentKind;
 
 // One Append (or a control request) waiting in the queue. The front writer is the leader.
+//
+// A waiting writer sleeps on its own mutex and condition variable, not on the journal's: when a
+// leader finishes a group of dozens, the members it wakes do not all pile onto mu_ (measured:
+// that herd cost more CPU than the group's write and sync). The leader sets the state with the
+// writer's mutex held, so the writer cannot return and destroy itself before the notify is done.
 struct Journal::Writer {
   using Kind = WriterKind;
+  enum class State { kWaiting, kLeader, kDone };
   Kind kind = Kind::kData;
-  std::vector<EncodedBlock> blocks;
+  std::vector<EncodedBlock> blocks;  // encoded by the caller
+  std::span<const Record> small;     // or left to the leader (see kLeaderEncodeBytes)
   size_t records = 0;
   size_t bytes = 0;
-  Status status;
-  uint64_t segment_ts = 0;
-  bool done = false;
-  std::condition_variable cv;
+  Status status;            // set by the leader before kDone
+  uint64_t segment_ts = 0;  // set by the leader before kDone
+
+  void Set(State s) {
+    std::lock_guard<std::mutex> g(state_mu);
+    state = s;
+    state_cv.notify_one();
+  }
+  State Await() {
+    std::unique_lock<std::mutex> l(state_mu);
+    state_cv.wait(l, [&] { return state != State::kWaiting; });
+    return state;
+  }
+
+ private:
+  std::mutex state_mu;
+  std::condition_variable state_cv;
+  State state = State::kWaiting;
 };
 
-// Compression contexts reused across appends: each caller compresses its own records in its own
-// thread, so compression never sits on the leader's write+sync path.
+// Compression contexts reused across appends: a caller with more than kLeaderEncodeBytes
+// compresses its own records in its own thread, so that compression never sits on the leader's
+// write+sync path.
 struct Journal::EncoderPool {
   explicit EncoderPool(const segment::SegmentOptions& o) : options(o) {}
   std::unique_ptr<segment::BlockEncoder> Get() {
@@ -46,10 +68,25 @@ struct Journal::EncoderPool {
   std::vector<std::unique_ptr<segment::BlockEncoder>> free;
 };
 
+namespace {
+
+// An Append of at most this many bytes (payloads plus framing) is not encoded by its caller: the
+// group's leader encodes the small appends of a group together. A ~1 KiB record compressed on
+// its own costs about five times the CPU per byte of one in a block of dozens, and compresses
+// worse (measured on loadgen's binlogs: 7 us and ratio 1.5, against 1.4 us and 2.2), while the
+// leader spends ~1.5 us per KiB before its write. Larger appends are compressed by their
+// callers, in parallel, off the leader's path.
+constexpr size_t kLeaderEncodeBytes = 8 << 10;
+// Framing of a record in a block: two varints, at most 10 bytes each.
+constexpr size_t kMaxFraming = 20;
+
+}  // namespace
+
 Journal::Journal(std::string dir, const JournalOptions& options)
     : dir_(std::move(dir)),
       options_(options),
-      encoders_(std::make_unique<EncoderPool>(options.segment)) {}
+      encoders_(std::make_unique<EncoderPool>(options.segment)),
+      leader_encoder_(std::make_unique<segment::BlockEncoder>(options.segment)) {}
 
 Journal::~Journal() {
   if (!closed_) Close().IgnoreError();
@@ -94,13 +131,18 @@ Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {
   }
   Writer w;
   w.records = records.size();
-  {
+  for (const Record& r : records) w.bytes += r.payload.size() + kMaxFraming;
+  if (w.bytes <= kLeaderEncodeBytes) {
+    // No record this small can be too large for a block: the leader's Encode cannot refuse it.
+    w.small = records;
+  } else {
     auto encoder = encoders_->Get();
     Status s = encoder->Encode(records, &w.blocks);
     encoders_->Put(std::move(encoder));
     RETURN_IF_ERROR(s);
+    w.bytes = 0;
+    for (const auto& b : w.blocks) w.bytes += b.bytes.size();
   }
-  for (const auto& b : w.blocks) w.bytes += b.bytes.size();
 
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return Status::Aborted(fmt::format("journal {} is closed", dir_));
@@ -114,10 +156,13 @@ Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {
   }
   for (const Record& r : records) last_enqueued_ts_ = std::max(last_enqueued_ts_, r.ts);
   queue_.push_back(&w);
-  while (!w.done && queue_.front() != &w) w.cv.wait(lock);
-  if (w.done) {
-    if (segment_ts) *segment_ts = w.segment_ts;
-    return w.status;
+  if (queue_.front() != &w) {
+    lock.unlock();
+    if (w.Await() == Writer::State::kDone) {
+      if (segment_ts) *segment_ts = w.segment_ts;
+      return w.status;
+    }
+    lock.lock();
   }
 
   // This writer leads: it takes the writers queued behind it, up to a size bound, and writes
@@ -135,34 +180,52 @@ Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {
     queue_.pop_front();
     member->status = s;
     member->segment_ts = active_name_ts_;
-    member->done = true;
-    if (member != &w) member->cv.notify_one();
   }
-  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  Writer* next = queue_.empty() ? nullptr : queue_.front();
+  lock.unlock();
+  // The next leader first, so its write and sync overlap with waking this group.
+  if (next) next->Set(Writer::State::kLeader);
+  for (size_t i = 1; i < group.size(); ++i) group[i]->Set(Writer::State::kDone);
   if (segment_ts) *segment_ts = w.segment_ts;
   return s;
 }
 
-// REQUIRES: lock held on entry and on return; released during I/O.
+// REQUIRES: lock held on entry and on return; released during encoding and I/O.
 Status Journal::WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock) {
-  uint64_t first_ts = group.front()->blocks.front().header.first_ts;
-  std::vector<const EncodedBlock*> blocks;
-  size_t records = 0;
-  uint64_t max_ts = 0;
-  for (Writer* member : group) {
-    records += member->records;
-    for (const EncodedBlock& b : member->blocks) {
-      blocks.push_back(&b);
-      max_ts = std::max(max_ts, b.header.last_ts);
-    }
-  }
   if (closed_) return Status::Aborted(fmt::format("journal {} is closed", dir_));
   if (!sticky_.ok()) {
     return Status::Aborted(fmt::format("journal {} refuses writes after an earlier failure: {}",
                                        dir_, sticky_.ToString()));
   }
   lock.unlock();
-  Status s = EnsureActiveSegment(first_ts);
+  // The group's blocks in queue order (an ordered journal's ts order): the callers' own, and
+  // each run of consecutive small appends encoded together.
+  std::vector<const EncodedBlock*> blocks;
+  std::deque<EncodedBlock> merged;  // stable addresses
+  std::vector<Record> run;
+  std::vector<EncodedBlock> encoded;
+  Status s;
+  auto flush_run = [&] {
+    if (run.empty() || !s.ok()) return;
+    encoded.clear();
+    s = leader_encoder_->Encode(run, &encoded);
+    for (EncodedBlock& b : encoded) blocks.push_back(&merged.emplace_back(std::move(b)));
+    run.clear();
+  };
+  size_t records = 0;
+  for (Writer* member : group) {
+    records += member->records;
+    if (!member->small.empty()) {
+      run.insert(run.end(), member->small.begin(), member->small.end());
+      continue;
+    }
+    flush_run();
+    for (const EncodedBlock& b : member->blocks) blocks.push_back(&b);
+  }
+  flush_run();
+  uint64_t max_ts = 0;
+  for (const EncodedBlock* b : blocks) max_ts = std::max(max_ts, b->header.last_ts);
+  if (s.ok()) s = EnsureActiveSegment(blocks.front()->header.first_ts);
   if (s.ok()) s = active_->Append(blocks);
   if (s.ok() && options_.sync) s = active_->Sync();
   lock.lock();
@@ -213,7 +276,11 @@ Status Journal::RunControl(WriterKind kind) {
                : Status::Aborted(fmt::format("journal {} is closed", dir_));
   }
   queue_.push_back(&w);
-  while (queue_.front() != &w) w.cv.wait(lock);
+  if (queue_.front() != &w) {
+    lock.unlock();
+    w.Await();  // a control request is never part of a group: it is woken as the leader
+    lock.lock();
+  }
   Status sticky = sticky_;
   lock.unlock();
   Status s;
@@ -239,7 +306,9 @@ Status Journal::RunControl(WriterKind kind) {
     Fail(s).IgnoreError();
   }
   queue_.pop_front();
-  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  Writer* next = queue_.empty() ? nullptr : queue_.front();
+  lock.unlock();
+  if (next) next->Set(Writer::State::kLeader);
   return s;
 }
 

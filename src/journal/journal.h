@@ -128,6 +128,8 @@ class Journal {
   JournalOptions options_;
   std::unique_ptr<FileLock> lock_file_;
   std::unique_ptr<EncoderPool> encoders_;
+  // Encodes the small appends of a group; only the group's leader touches it.
+  std::unique_ptr<segment::BlockEncoder> leader_encoder_;
 
   mutable std::mutex mu_;
   std::deque<Writer*> queue_;

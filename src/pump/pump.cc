@@ -169,9 +169,7 @@ Status Pump::WriteBinlogs(std::span<const pb::Binlog> binlogs) {
   std::vector<std::string> payloads(binlogs.size());
   std::vector<journal::Record> records;
   for (size_t i = 0; i < binlogs.size(); ++i) {
-    const pb::Binlog& b = binlogs[i];
-    if (b.ByteSizeLong() == 0) continue;  // a probe
-    payloads[i] = b.SerializeAsString();
+    payloads[i] = binlogs[i].SerializeAsString();  // empty: a probe (every field is zero)
     if (payloads[i].size() > options_.max_binlog_bytes) {
       std::lock_guard<std::mutex> g(mu_);
       ++counters_.refused;
@@ -226,6 +224,7 @@ Status Pump::WriteBinlogs(std::span<const pb::Binlog> binlogs) {
   }
   uint64_t seg = 0;
   Status s = records.empty() ? Status::OK() : wal_->Append(records, &seg);
+  bool notify = false;
   {
     std::lock_guard<std::mutex> g(mu_);
     for (uint64_t ts : reserved) in_flight_prewrites_.erase(ts);
@@ -238,8 +237,9 @@ Status Pump::WriteBinlogs(std::span<const pb::Binlog> binlogs) {
       for (const auto& r : records) counters_.write_bytes += r.payload.size();
       last_write_micros_ = options_.env->NowMicros();
     }
+    notify = s.ok() && WakeEmitter();
   }
-  if (s.ok()) cv_.notify_one();
+  if (notify) cv_.notify_one();
   return s;
 }
 

@@ -106,6 +106,13 @@ class Pump {
   bool OpensTransaction(const pb::Binlog& b) const;
   void Apply(const pb::Binlog& b, std::string payload, uint64_t wal_segment);
   void EmitterLoop();
+  // REQUIRES: mu_ held. Asks the emitter for a pass; true when the caller must notify cv_ (it
+  // is not already asked).
+  bool WakeEmitter() {
+    bool was = emit_wanted_;
+    emit_wanted_ = true;
+    return !was;
+  }
   Status EmitReady();
   void ResolveExpired();
   void DropResolvedWal();
@@ -115,6 +122,9 @@ class Pump {
   std::unique_ptr<journal::Journal> binlog_;
 
   mutable std::mutex mu_;
+  // Serialises CheckDiskSpace callers (the emitter's periodic check, the daemon, tests) from the
+  // free-space read to its effect, so an older reading can never overwrite a newer one.
+  std::mutex disk_check_mu_;
   std::condition_variable cv_;
   Sorter sorter_;
   // Validated but not yet in the wal: prewrite start_ts reserved against duplicates, and the
@@ -126,6 +136,9 @@ class Pump {
   bool low_space_ = false;
   uint64_t available_bytes_ = 0;
   bool stopping_ = false;
+  // A write, heartbeat or rollback since the emitter's last pass: a notify that comes while the
+  // emitter is busy is not lost (it would otherwise sleep its whole idle period).
+  bool emit_wanted_ = false;
   Status emit_error_;
   uint64_t durable_emitted_ = 0;  // newest ts whose binlog/ append returned
   int64_t last_write_micros_ = 0;

@@ -6,6 +6,87 @@
 
 namespace binlog::pump {
 
+namespace {
+
+bool ReadVarint(std::string_view in, size_t* pos, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && *pos < in.size(); shift += 7) {
+    auto byte = static_cast<uint8_t>(in[(*pos)++]);
+    *v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+}  // namespace
+
+bool CommittedRecord(std::string_view prewrite, uint64_t commit_ts, std::string* out) {
+  // Binlog fields 1 (tp), 2 (start_ts) and 3 (commit_ts) are varints; canonical serialization
+  // writes fields by number, each once, zero values omitted.
+  constexpr uint64_t kTp = 1 << 3, kStartTs = 2 << 3, kCommitTs = 3 << 3;
+  size_t pos = 0;
+  uint64_t tag = 0, start_ts = 0, ignored = 0;
+  size_t rest = 0;
+  int last_field = 0;
+  while (true) {
+    rest = pos;
+    if (pos == prewrite.size()) break;
+    if (!ReadVarint(prewrite, &pos, &tag)) return false;
+    auto field = static_cast<int>(tag >> 3);
+    if (field > 3) break;  // the rest is copied as it is
+    if ((tag & 7) != 0 || field <= last_field || field == 0) return false;
+    last_field = field;
+    if (!ReadVarint(prewrite, &pos, tag == kStartTs ? &start_ts : &ignored)) return false;
+  }
+  // The rest must not set fields 1-3 again (it would override what is written here): walk its
+  // top-level fields, a handful in a Binlog.
+  for (size_t at = rest; at < prewrite.size();) {
+    uint64_t length = 0;
+    if (!ReadVarint(prewrite, &at, &tag) || (tag >> 3) <= 3) return false;
+    switch (tag & 7) {
+      case 0:
+        if (!ReadVarint(prewrite, &at, &ignored)) return false;
+        break;
+      case 1:
+        at += 8;
+        break;
+      case 2:
+        if (!ReadVarint(prewrite, &at, &length) || length > prewrite.size() - at) return false;
+        at += length;
+        break;
+      case 5:
+        at += 4;
+        break;
+      default:
+        return false;
+    }
+    if (at > prewrite.size()) return false;
+  }
+  std::string r;
+  r.reserve(prewrite.size() - rest + 24);
+  PutVarint(&r, kTp);
+  PutVarint(&r, 1);  // COMMIT
+  if (start_ts != 0) {
+    PutVarint(&r, kStartTs);
+    PutVarint(&r, start_ts);
+  }
+  if (commit_ts != 0) {
+    PutVarint(&r, kCommitTs);
+    PutVarint(&r, commit_ts);
+  }
+  r.append(prewrite.substr(rest));
+  *out = std::move(r);
+  return true;
+}
+
 Status Sorter::CheckPrewrite(uint64_t start_ts) const {
   if (start_ts == 0) return Status::InvalidArgument("prewrite has no start_ts");
   if (pending_.count(start_ts)) {

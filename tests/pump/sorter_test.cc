@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
 
+#include "binlog.pb.h"
 #include "testutil/testutil.h"
 
 namespace binlog::pump {
@@ -137,6 +139,65 @@ TEST(SorterTest, RandomInterleavingsEmitEveryCommitOnceInOrder) {
     EXPECT_TRUE(std::is_sorted(emitted.begin(), emitted.end()));
     EXPECT_EQ(emitted, committed);
   }
+}
+
+// What the emitter did before CommittedRecord: parse, set, serialize.
+std::string Reserialized(const std::string& prewrite, uint64_t commit_ts) {
+  pb::Binlog b;
+  EXPECT_TRUE(b.ParseFromString(prewrite));
+  b.set_tp(pb::COMMIT);
+  b.set_commit_ts(static_cast<int64_t>(commit_ts));
+  return b.SerializeAsString();
+}
+
+pb::Binlog Transaction() {
+  pb::Binlog b;
+  b.set_start_ts(446000000000000001);
+  b.set_ddl_query("ALTER TABLE t ADD c INT");
+  b.set_ddl_schema("db");
+  pb::TableChanges* t = b.add_tables();
+  t->set_schema_name("db");
+  t->set_table_name("t");
+  t->add_columns()->set_name("id");
+  pb::TableMutation* m = t->add_mutations();
+  m->set_type(pb::UPDATE);
+  m->mutable_row()->add_columns()->set_int64_value(-7);
+  m->mutable_before()->add_columns()->set_string_value("x");
+  b.mutable_source()->set_file("mariadb-bin.000001");
+  return b;
+}
+
+TEST(CommittedRecordTest, SameBytesAsReserializing) {
+  pb::Binlog unknown;  // fields this proto does not know (TiDB's prewrite_key, ddl_job_id, ...)
+  ASSERT_TRUE(unknown.ParseFromString(Transaction().SerializeAsString() +
+                                      std::string("\x22\x03key\x38\x07\xc0\x0c\x05", 10)));
+  pb::Binlog one_shot = Transaction();
+  one_shot.set_tp(pb::COMMIT);
+  one_shot.set_commit_ts(446000000000000009);
+  pb::Binlog bare;
+  bare.set_start_ts(5);
+  pb::Binlog negative = Transaction();
+  negative.set_start_ts(-3);
+  for (const pb::Binlog& b : {Transaction(), unknown, one_shot, bare, negative, pb::Binlog()}) {
+    std::string prewrite = b.SerializeAsString();
+    for (uint64_t commit_ts : {uint64_t{0}, uint64_t{6}, uint64_t{446000000000000009}}) {
+      std::string out;
+      ASSERT_TRUE(CommittedRecord(prewrite, commit_ts, &out)) << b.ShortDebugString();
+      EXPECT_EQ(out, Reserialized(prewrite, commit_ts)) << b.ShortDebugString();
+    }
+  }
+}
+
+TEST(CommittedRecordTest, RefusesWhatItCannotRewrite) {
+  std::string prewrite = Transaction().SerializeAsString();
+  std::string out = "untouched";
+  // tp again after the changes: it would override the rewritten one.
+  EXPECT_FALSE(CommittedRecord(prewrite + std::string("\x08\x02", 2), 9, &out));
+  // Fields out of order at the front, a truncated field, a bad wire type for start_ts.
+  EXPECT_FALSE(CommittedRecord(std::string("\x10\x05\x08\x01", 4), 9, &out));
+  EXPECT_FALSE(CommittedRecord(prewrite.substr(0, prewrite.size() - 3), 9, &out));
+  EXPECT_FALSE(CommittedRecord(std::string("\x11\x05\x00\x00\x00\x00\x00\x00\x00", 9), 9, &out));
+  EXPECT_EQ(out, "untouched");
 }
 
 }  // namespace

@@ -227,9 +227,11 @@ Status Journal::WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mu
   for (const EncodedBlock* b : blocks) max_ts = std::max(max_ts, b->header.last_ts);
   if (s.ok()) s = EnsureActiveSegment(blocks.front()->header.first_ts);
   if (s.ok()) s = active_->Append(blocks);
-  if (s.ok() && options_.sync) s = active_->Sync();
+  uint64_t sync_micros = 0;
+  if (s.ok() && options_.sync) s = TimedSync(&sync_micros);
   lock.lock();
   if (!s.ok()) return Fail(s);
+  if (options_.sync) stats_.sync_latency.Observe(sync_micros);
   stats_.appends += group.size();
   stats_.records += records;
   stats_.groups += 1;
@@ -284,12 +286,13 @@ Status Journal::RunControl(WriterKind kind) {
   Status sticky = sticky_;
   lock.unlock();
   Status s;
+  uint64_t sync_micros = 0;
   switch (kind) {
     case Writer::Kind::kRotate:
       s = sticky.ok() ? SealActive() : sticky;
       break;
     case Writer::Kind::kSync:
-      s = !sticky.ok() ? sticky : active_ ? active_->Sync() : Status::OK();
+      s = !sticky.ok() ? sticky : active_ ? TimedSync(&sync_micros) : Status::OK();
       break;
     case Writer::Kind::kClose:
       if (active_) s = active_->Close();
@@ -304,11 +307,23 @@ Status Journal::RunControl(WriterKind kind) {
     lock_file_.reset();
   } else if (!s.ok() && sticky.ok()) {
     Fail(s).IgnoreError();
+  } else if (s.ok() && kind == Writer::Kind::kSync && active_) {
+    stats_.sync_latency.Observe(sync_micros);
   }
   queue_.pop_front();
   Writer* next = queue_.empty() ? nullptr : queue_.front();
   lock.unlock();
   if (next) next->Set(Writer::State::kLeader);
+  return s;
+}
+
+// REQUIRES: this thread leads (active_ is its own until it hands the lead on).
+Status Journal::TimedSync(uint64_t* micros) {
+  auto start = std::chrono::steady_clock::now();
+  Status s = active_->Sync();
+  *micros = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::steady_clock::now() - start)
+                                      .count());
   return s;
 }
 

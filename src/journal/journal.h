@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/env.h"
+#include "common/histogram.h"
 #include "common/status.h"
 #include "segment/segment.h"
 
@@ -63,6 +64,7 @@ struct JournalStats {
   uint64_t groups = 0;  // write+sync rounds (appends / groups = average group size)
   uint64_t syncs = 0;
   uint64_t segments_created = 0;
+  LatencyHistogram sync_latency;  // of every fdatasync of the active segment
 };
 
 class Journal {
@@ -120,6 +122,7 @@ class Journal {
   Status RemoveSegment(const std::string& path);
   Status WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock);
   Status EnsureActiveSegment(uint64_t first_ts);
+  Status TimedSync(uint64_t* micros);
   Status SealActive();
   Status RunControl(WriterKind kind);
   Status Fail(Status s);

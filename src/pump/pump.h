@@ -23,6 +23,7 @@
 
 #include "binlog.pb.h"
 #include "common/env.h"
+#include "common/histogram.h"
 #include "common/status.h"
 #include "journal/journal.h"
 #include "pump/sorter.h"
@@ -56,6 +57,8 @@ struct PumpStats {
   uint64_t refused = 0;
   bool writable = true;
   uint64_t available_bytes = 0;
+  LatencyHistogram wal_sync_latency;     // fdatasyncs of wal/ (each acknowledges a group)
+  LatencyHistogram binlog_sync_latency;  // fdatasyncs of binlog/
 };
 
 class Pump {

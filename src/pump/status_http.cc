@@ -200,6 +200,14 @@ std::string PumpServer::MetricsText() {
          DirBytes(options_.env, JoinPath(config_.data_dir, "wal")));
   Metric(&out, "binlog_pump_binlog_bytes", "gauge", "Bytes in binlog/ segments.",
          DirBytes(options_.env, JoinPath(config_.data_dir, "binlog")));
+  out +=
+      "# HELP binlog_pump_fsync_duration_seconds fdatasync latency of the pump's journals (a wal "
+      "sync acknowledges a group of writes).\n"
+      "# TYPE binlog_pump_fsync_duration_seconds histogram\n";
+  st.wal_sync_latency.AppendPrometheus(&out, "binlog_pump_fsync_duration_seconds",
+                                       "journal=\"wal\"");
+  st.binlog_sync_latency.AppendPrometheus(&out, "binlog_pump_fsync_duration_seconds",
+                                          "journal=\"binlog\"");
   out += "# HELP binlog_pump_state The node state (1 for the current one).\n";
   out += "# TYPE binlog_pump_state gauge\n";
   NodeState now = state_;

@@ -230,6 +230,7 @@ TEST(JournalTest, ConcurrentWritersShareSyncs) {
   EXPECT_EQ(stats.appends, uint64_t{kThreads * kPerThread});
   EXPECT_LE(stats.groups, stats.appends);
   EXPECT_EQ(stats.syncs, stats.groups);
+  EXPECT_EQ(stats.sync_latency.count(), stats.syncs);
   ASSERT_OK(j->Close());
   auto back = ReadAll(Env::Posix(), dir.path(), 0, UINT64_MAX, /*arrival=*/true);
   ASSERT_OK(back.status);

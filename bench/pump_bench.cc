@@ -43,6 +43,7 @@
 
 #include "pump/pump.h"
 #include "pump_bench_util.h"
+#include "rpc/grpc_runtime.h"
 
 namespace binlog::bench {
 namespace {
@@ -198,6 +199,7 @@ void GrpcWriteFigures() {
 
 int main(int argc, char** argv) {
   using namespace binlog::bench;
+  binlog::rpc::ConfigureGrpcRuntime();
   InitBench(&argc, argv);
   ::alarm(600);  // a hung load ends the run (and, through PR_SET_PDEATHSIG, its pump process)
   InprocFigures("", Producers(), 1);

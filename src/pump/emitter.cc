@@ -22,7 +22,6 @@ void Pump::EmitterLoop() {
     int64_t now = options_.env->NowMicros();
     if (now - last_disk_check >= 1000000) {
       CheckDiskSpace();
-      ResolveExpired();
       last_disk_check = now;
     }
     double interval = options_.gen_binlog_interval_seconds;
@@ -95,49 +94,6 @@ Status Pump::EmitReady() {
   return s;
 }
 
-Status Pump::Heartbeat() {
-  uint64_t ts = ComposeTS(options_.env->NowMicros() / 1000, 0);
-  bool notify;
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    if (ts <= sorter_.emitted()) return Status::OK();
-    sorter_.AddHeartbeat(ts);
-    notify = WakeEmitter();
-  }
-  if (notify) cv_.notify_one();
-  return Status::OK();
-}
-
-// The documented policy (docs/PUMP.md): a prewrite unresolved for max-txn-timeout is rolled
-// back, so it cannot hold every later commit back forever. The rollback is written to the wal
-// first, so a restart agrees; a commit that arrives afterwards is refused as a commit without
-// prewrite, which the producer sees.
-void Pump::ResolveExpired() {
-  auto timeout_us = static_cast<int64_t>(options_.max_txn_timeout_seconds * 1e6);
-  std::vector<uint64_t> expired;
-  {
-    // Resolved in memory first, so a commit racing with this is refused rather than accepted
-    // and then contradicted by the rollback written below.
-    std::lock_guard<std::mutex> g(mu_);
-    expired = sorter_.Expired(options_.env->NowMicros() - timeout_us);
-    for (uint64_t start_ts : expired) sorter_.AddRollback(start_ts);
-    if (!expired.empty()) WakeEmitter();
-  }
-  for (uint64_t start_ts : expired) {
-    pb::Binlog rollback;
-    rollback.set_tp(pb::ROLLBACK);
-    rollback.set_start_ts(static_cast<int64_t>(start_ts));
-    std::string payload = rollback.SerializeAsString();
-    Status s = wal_->Append(journal::Record{start_ts, payload});
-    LOG_ERROR(
-        "prewrite unresolved past max-txn-timeout: rolled back by the pump; a commit for "
-        "it will be refused",
-        KV("start-ts", start_ts), KV("max-txn-timeout", options_.max_txn_timeout_seconds),
-        KV("rollback-recorded", s.ok() ? "yes" : s.ToString()));
-  }
-  if (!expired.empty()) cv_.notify_one();
-}
-
 // Removes sealed wal segments older than the oldest one still holding an unresolved record or
 // one an in-flight write may land in.
 void Pump::DropResolvedWal() {
@@ -197,10 +153,13 @@ Result<size_t> Pump::GarbageCollect(double older_than_seconds) {
 Status Pump::Close() {
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (stopping_ && !emitter_.joinable() && !wal_) return Status::OK();
+    if (stopping_ && !emitter_.joinable() && !writer_.joinable() && !wal_) return Status::OK();
     stopping_ = true;
   }
   cv_.notify_all();
+  writer_cv_.notify_all();
+  // The writer first: it answers what is queued (refused) and its last group reaches the sorter.
+  if (writer_.joinable()) writer_.join();
   if (emitter_.joinable()) emitter_.join();
   Status s = binlog_ ? EmitReady() : Status::OK();
   if (wal_) {

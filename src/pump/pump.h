@@ -13,11 +13,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -46,6 +48,19 @@ struct PumpOptions {
   // Largest serialized binlog accepted.
   size_t max_binlog_bytes = 32u << 20;
 };
+
+// The fields of a binlog the pump checks and files it by; the rest travels as bytes.
+struct BinlogHead {
+  pb::BinlogType tp = pb::PREWRITE;
+  int64_t start_ts = 0;
+  int64_t commit_ts = 0;
+  bool has_changes = false;  // row changes or a DDL
+  static BinlogHead Of(const pb::Binlog& b);
+};
+
+// Parses a serialized binlog (a producer's payload) for its head. InvalidArgument for one over
+// max_bytes or that is not a binlog.
+Status ParseBinlogPayload(std::string_view payload, size_t max_bytes, BinlogHead* head);
 
 struct PumpStats {
   uint64_t max_commit_ts = 0;  // the watermark
@@ -77,8 +92,15 @@ class Pump {
   // Several binlogs in one durable write: all are validated first; any invalid one refuses the
   // whole batch, naming its index.
   Status WriteBinlogs(std::span<const pb::Binlog> binlogs);
-  // Parses then writes (the gRPC path): a payload that is not a Binlog is InvalidArgument.
+  // Parses then writes: a payload that is not a Binlog is InvalidArgument.
   Status WritePayload(std::string_view payload);
+  // The asynchronous form (the gRPC service's): payloads[i] is the serialized binlog heads[i]
+  // describes (empty: a probe). `done` is called exactly once with what WriteBinlogs would have
+  // returned, on the pump's writer thread (or in this call once the pump is closing); it must
+  // not block.
+  using WriteDone = std::function<void(Status)>;
+  void WriteAsync(std::vector<BinlogHead> heads, std::vector<std::string> payloads,
+                  WriteDone done);
 
   // A reader of committed binlogs (serialized pb::Binlog, tp COMMIT or FAKE) with
   // commit_ts > from_ts, in commit-ts order; with follow it waits for more.
@@ -98,16 +120,29 @@ class Pump {
   uint64_t MaxCommitTS() const;
   PumpStats Stats() const;
   const std::string& data_dir() const { return options_.data_dir; }
+  size_t max_binlog_bytes() const { return options_.max_binlog_bytes; }
 
   // Stops the background threads and closes the journals (the pump can be reopened).
   Status Close();
 
  private:
   explicit Pump(const PumpOptions& options);
+  struct WriteRequest {
+    std::vector<BinlogHead> heads;
+    std::vector<std::string> payloads;
+    WriteDone done;
+    Status status;
+  };
+  struct GroupCheck;
   Status Recover();
-  Status Validate(const pb::Binlog& b, size_t index) const;
-  bool OpensTransaction(const pb::Binlog& b) const;
-  void Apply(const pb::Binlog& b, std::string payload, uint64_t wal_segment);
+  void WriterLoop();
+  void WriteGroup(std::vector<std::unique_ptr<WriteRequest>>& group,
+                  std::unique_lock<std::mutex>& lock);
+  Status CheckRequest(const WriteRequest& r, GroupCheck* check);
+  Status Validate(const BinlogHead& b, size_t index, GroupCheck* check) const;
+  bool IsPending(uint64_t start_ts, const GroupCheck& check) const;
+  bool OpensTransaction(const BinlogHead& b, const GroupCheck& check) const;
+  void Apply(const BinlogHead& b, std::string payload, uint64_t wal_segment, int64_t now);
   void EmitterLoop();
   // REQUIRES: mu_ held. Asks the emitter for a pass; true when the caller must notify cv_ (it
   // is not already asked).
@@ -128,11 +163,12 @@ class Pump {
   // Serialises CheckDiskSpace callers (the emitter's periodic check, the daemon, tests) from the
   // free-space read to its effect, so an older reading can never overwrite a newer one.
   std::mutex disk_check_mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;         // wakes the emitter
+  std::condition_variable writer_cv_;  // wakes the writer
+  std::vector<std::unique_ptr<WriteRequest>> requests_;  // queued for the writer's next group
   Sorter sorter_;
-  // Validated but not yet in the wal: prewrite start_ts reserved against duplicates, and the
-  // wal segment each write may land in or after (no wal segment from there on is dropped).
-  std::set<uint64_t> in_flight_prewrites_;
+  // The wal segment the writer's group in flight may land in or after (no wal segment from
+  // there on is dropped).
   std::multiset<uint64_t> in_flight_floors_;
   bool accept_writes_ = true;
   std::string refuse_reason_;
@@ -148,6 +184,7 @@ class Pump {
   uint64_t last_wal_dropped_ = 0;
   PumpStats counters_;
   std::thread emitter_;
+  std::thread writer_;
 };
 
 }  // namespace binlog::pump

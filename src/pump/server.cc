@@ -24,8 +24,6 @@ using registry::NodeStateName;
 // reaches the pump and gets its clear errmsg; this much more also leaves room for the request
 // framing and for a WriteBinlogs batch of several binlogs.
 constexpr uint64_t kMessageMargin = 1 << 20;
-// Idle gRPC server threads kept for the next calls (see StartGrpc).
-constexpr int kMaxIdleThreads = 256;
 // In-flight writes get this long to finish when the gRPC service stops.
 constexpr auto kGrpcShutdownGrace = std::chrono::seconds(2);
 
@@ -88,11 +86,6 @@ Status PumpServer::StartGrpc() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<uint64_t>(config_.max_message_size + kMessageMargin, INT_MAX)));
-  // The synchronous server keeps at most MAX_POLLERS idle threads (default 2): with more
-  // concurrent writes than that, every call created a thread and every answer ended one
-  // (measured: ~11% of the daemon's CPU under 64 producers, besides the latency). Writes block
-  // until durable, so a thread per concurrent producer is kept instead.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdleThreads);
   builder.RegisterService(service_.get());
   grpc_ = builder.BuildAndStart();
   if (!grpc_ || port == 0) {

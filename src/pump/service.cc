@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -15,6 +16,9 @@ namespace {
 // How long one tail wait lasts before the loop looks at cancellation again: the stream costs
 // nothing while it waits (inotify), and a cancelled client is noticed within this.
 constexpr auto kTailWait = std::chrono::milliseconds(500);
+// Bounds of one batched PullBinlogs response (the client asks for at most so many entities).
+constexpr uint32_t kMaxPullBatch = 4096;
+constexpr size_t kPullBatchBytes = 1 << 20;
 
 }  // namespace
 
@@ -42,28 +46,48 @@ void PumpService::Answer(const Status& s, pb::WriteBinlogResp* resp) {
   resp->set_errcode(WriteErrorCode(s, refusal_().empty()));
 }
 
-grpc::Status PumpService::WriteBinlog(grpc::ServerContext*, const pb::WriteBinlogReq* req,
-                                      pb::WriteBinlogResp* resp) {
-  Answer(pump_->WritePayload(req->payload()), resp);
-  return grpc::Status::OK;
+void PumpService::Submit(std::vector<BinlogHead> heads, std::vector<std::string> payloads,
+                         grpc::ServerUnaryReactor* reactor, pb::WriteBinlogResp* resp) {
+  pump_->WriteAsync(std::move(heads), std::move(payloads), [this, reactor, resp](Status s) {
+    Answer(s, resp);
+    reactor->Finish(grpc::Status::OK);
+  });
 }
 
-grpc::Status PumpService::WriteBinlogs(grpc::ServerContext*, const pb::WriteBinlogsReq* req,
-                                       pb::WriteBinlogResp* resp) {
-  std::vector<pb::Binlog> binlogs(static_cast<size_t>(req->payloads_size()));
-  for (int i = 0; i < req->payloads_size(); ++i) {
-    const std::string& p = req->payloads(i);
-    // The same checks as WritePayload, with the index, before anything is stored.
-    if (!binlogs[static_cast<size_t>(i)].ParseFromString(p)) {
-      Answer(Status::InvalidArgument(fmt::format(
-                 "payload {} of {} bytes is not a serialized binlog; nothing was stored", i,
-                 p.size())),
-             resp);
-      return grpc::Status::OK;
-    }
+grpc::ServerUnaryReactor* PumpService::WriteBinlog(grpc::CallbackServerContext* ctx,
+                                                   const pb::WriteBinlogReq* req,
+                                                   pb::WriteBinlogResp* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  BinlogHead head;
+  if (Status s = ParseBinlogPayload(req->payload(), pump_->max_binlog_bytes(), &head); !s.ok()) {
+    Answer(s, resp);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
-  Answer(pump_->WriteBinlogs(binlogs), resp);
-  return grpc::Status::OK;
+  Submit({head}, {req->payload()}, reactor, resp);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PumpService::WriteBinlogs(grpc::CallbackServerContext* ctx,
+                                                    const pb::WriteBinlogsReq* req,
+                                                    pb::WriteBinlogResp* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  std::vector<BinlogHead> heads(static_cast<size_t>(req->payloads_size()));
+  std::vector<std::string> payloads(heads.size());
+  for (size_t i = 0; i < heads.size(); ++i) {
+    const std::string& p = req->payloads(static_cast<int>(i));
+    // The same checks as WriteBinlog, with the index, before anything is stored.
+    if (Status s = ParseBinlogPayload(p, pump_->max_binlog_bytes(), &heads[i]); !s.ok()) {
+      Answer(Status::InvalidArgument(fmt::format("payload {} of the batch: {}; nothing was stored", i,
+                                                 s.message())),
+             resp);
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+    payloads[i] = p;
+  }
+  Submit(std::move(heads), std::move(payloads), reactor, resp);
+  return reactor;
 }
 
 grpc::Status PumpService::PullBinlogs(grpc::ServerContext* ctx, const pb::PullBinlogReq* req,
@@ -93,12 +117,28 @@ grpc::Status PumpService::PullBinlogs(grpc::ServerContext* ctx, const pb::PullBi
     }
   } unregister{this, reader.get()};
 
-  LOG_INFO("PullBinlogs stream opened", KV("peer", ctx->peer()), KV("from-ts", from));
+  uint32_t max_batch = std::min(req->max_batch(), kMaxPullBatch);
+  LOG_INFO("PullBinlogs stream opened", KV("peer", ctx->peer()), KV("from-ts", from),
+           KV("max-batch", max_batch));
   pb::PullBinlogResp resp;
   journal::Record r;
   uint64_t sent = 0;
   while (!stopping_ && !ctx->IsCancelled()) {
+    // The first binlog may be waited for; the rest of a batch is only what is already there.
     Result<bool> more = reader->Next(&r, kTailWait);
+    size_t bytes = 0;
+    resp.clear_entities();
+    while (more.ok() && *more) {
+      pb::Entity* e = max_batch <= 1 ? resp.mutable_entity() : resp.add_entities();
+      e->mutable_pos()->set_offset(static_cast<int64_t>(r.ts));
+      e->set_payload(r.payload.data(), r.payload.size());
+      bytes += r.payload.size();
+      if (max_batch <= 1 || static_cast<uint32_t>(resp.entities_size()) >= max_batch ||
+          bytes >= kPullBatchBytes) {
+        break;
+      }
+      more = reader->Next(&r);
+    }
     if (!more.ok()) {
       LOG_ERROR("PullBinlogs cannot read binlog/", KV("peer", ctx->peer()),
                 KV("error", more.status()));
@@ -106,12 +146,11 @@ grpc::Status PumpService::PullBinlogs(grpc::ServerContext* ctx, const pb::PullBi
           more.status().IsCorruption() ? grpc::StatusCode::DATA_LOSS : grpc::StatusCode::INTERNAL,
           more.status().ToString());
     }
-    if (!*more) continue;
-    pb::Entity* e = resp.mutable_entity();
-    e->mutable_pos()->set_offset(static_cast<int64_t>(r.ts));
-    e->set_payload(r.payload.data(), r.payload.size());
+    size_t n = max_batch <= 1 ? (resp.has_entity() ? 1 : 0) : resp.entities_size();
+    if (n == 0) continue;
     if (!writer->Write(resp)) break;  // the client went away
-    ++sent;
+    resp.clear_entity();
+    sent += n;
   }
   LOG_INFO("PullBinlogs stream closed", KV("peer", ctx->peer()), KV("sent", sent),
            KV("cancelled", ctx->IsCancelled()));

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "pump.grpc.pb.h"
@@ -18,7 +19,14 @@ namespace binlog::pump {
 // from one after a storage failure (both are Aborted from the Pump).
 std::string WriteErrorCode(const Status& s, bool online);
 
-class PumpService final : public pb::Pump::Service {
+// Writes use gRPC's callback API: a write waiting for its group's fdatasync holds no thread
+// (the synchronous server kept a thread per producer, and every ack was a thread hand-off).
+// PullBinlogs stays synchronous: a stream is a long-lived tail of its own.
+using PumpServiceBase =
+    pb::Pump::WithCallbackMethod_WriteBinlog<pb::Pump::WithCallbackMethod_WriteBinlogs<
+        pb::Pump::Service>>;
+
+class PumpService final : public PumpServiceBase {
  public:
   // `refusal` returns why the node takes no producer writes now ("pump is closing"), or ""
   // when it is online. Does not own `pump`.
@@ -26,10 +34,15 @@ class PumpService final : public pb::Pump::Service {
   PumpService(const PumpService&) = delete;
   PumpService& operator=(const PumpService&) = delete;
 
-  grpc::Status WriteBinlog(grpc::ServerContext* ctx, const pb::WriteBinlogReq* req,
-                           pb::WriteBinlogResp* resp) override;
-  grpc::Status WriteBinlogs(grpc::ServerContext* ctx, const pb::WriteBinlogsReq* req,
-                            pb::WriteBinlogResp* resp) override;
+  // The synchronous forms are the base's (never called once the callback ones are marked).
+  using PumpServiceBase::WriteBinlog;
+  using PumpServiceBase::WriteBinlogs;
+  grpc::ServerUnaryReactor* WriteBinlog(grpc::CallbackServerContext* ctx,
+                                        const pb::WriteBinlogReq* req,
+                                        pb::WriteBinlogResp* resp) override;
+  grpc::ServerUnaryReactor* WriteBinlogs(grpc::CallbackServerContext* ctx,
+                                         const pb::WriteBinlogsReq* req,
+                                         pb::WriteBinlogResp* resp) override;
   // Streams until the client cancels or Stop(); waits on the journal tail, never spins.
   grpc::Status PullBinlogs(grpc::ServerContext* ctx, const pb::PullBinlogReq* req,
                            grpc::ServerWriter<pb::PullBinlogResp>* writer) override;
@@ -40,6 +53,9 @@ class PumpService final : public pb::Pump::Service {
 
  private:
   void Answer(const Status& s, pb::WriteBinlogResp* resp);
+  // Answers `resp` on `reactor` once the pump has the write durable (or refused it).
+  void Submit(std::vector<BinlogHead> heads, std::vector<std::string> payloads,
+              grpc::ServerUnaryReactor* reactor, pb::WriteBinlogResp* resp);
 
   Pump* pump_;
   std::function<std::string()> refusal_;

@@ -35,18 +35,23 @@ class GrpcPullStream : public PullStream {
   }
 
   Result<bool> Next(pb::Binlog* out) override {
-    pb::PullBinlogResp resp;
-    if (!reader_->Read(&resp)) {
-      grpc::Status s = reader_->Finish();
-      finished_ = true;
-      if (s.ok() || s.error_code() == grpc::StatusCode::CANCELLED) return false;
-      return Status::IOError(fmt::format("pulling from pump {}: {}", addr_, s.error_message()));
+    if (next_ >= resp_.entities_size() && !resp_.has_entity()) {
+      resp_.Clear();
+      next_ = 0;
+      if (!reader_->Read(&resp_)) {
+        grpc::Status s = reader_->Finish();
+        finished_ = true;
+        if (s.ok() || s.error_code() == grpc::StatusCode::CANCELLED) return false;
+        return Status::IOError(fmt::format("pulling from pump {}: {}", addr_, s.error_message()));
+      }
     }
-    const std::string& payload = resp.entity().payload();
-    if (!out->ParseFromString(payload)) {
+    // A pump that does not batch answers in `entity` alone.
+    const pb::Entity& e = resp_.has_entity() ? resp_.entity() : resp_.entities(next_++);
+    if (!out->ParseFromString(e.payload())) {
       return Status::Corruption(fmt::format("pump {} sent a record at ts {} that is not a binlog",
-                                            addr_, resp.entity().pos().offset()));
+                                            addr_, e.pos().offset()));
     }
+    if (resp_.has_entity()) resp_.clear_entity();
     return true;
   }
 
@@ -56,6 +61,8 @@ class GrpcPullStream : public PullStream {
   std::string addr_;
   std::unique_ptr<grpc::ClientContext> context_;
   std::unique_ptr<grpc::ClientReader<pb::PullBinlogResp>> reader_;
+  pb::PullBinlogResp resp_;  // the response being handed out
+  int next_ = 0;             // its next entity
   bool finished_ = false;
 };
 
@@ -88,6 +95,7 @@ class GrpcPumpClient : public PumpClient {
   Result<std::unique_ptr<PullStream>> Pull(uint64_t from_ts) override {
     pb::PullBinlogReq req;
     req.mutable_start_from()->set_offset(static_cast<int64_t>(from_ts));
+    req.set_max_batch(options_.pull_batch);
     auto ctx = std::make_unique<grpc::ClientContext>();
     auto reader = stub_->PullBinlogs(ctx.get(), req);
     return std::unique_ptr<PullStream>(

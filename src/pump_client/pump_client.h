@@ -20,6 +20,8 @@ namespace binlog::pump {
 struct ClientOptions {
   std::chrono::milliseconds timeout{10000};  // per write call
   size_t max_message_bytes = 64u << 20;
+  // PullBinlogReq.max_batch: binlogs a Pull response may carry (1: one each, as TiDB's drainer).
+  uint32_t pull_batch = 256;
 };
 
 // Committed binlogs from a pump, in commit-ts order, as they arrive. Cancel (or destruction)

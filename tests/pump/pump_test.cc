@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <mutex>
 #include <random>
 #include <set>
@@ -251,6 +253,90 @@ TEST(PumpTest, GcRemovesOnlyOldSealedSegments) {
   EXPECT_GE(after.commits.size(), newer);
   EXPECT_LT(after.commits.size(), before);
   EXPECT_EQ(after.commits.back(), last);
+}
+
+TEST(PumpTest, ABatchCannotResolveOnePrewriteTwice) {
+  binlog::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(TestOptions(dir.path())));
+  ASSERT_OK(pump->WriteBinlog(Prewrite(100)));
+  // Each is valid against the sorter alone; together they contradict each other.
+  std::vector<pb::Binlog> twice{Commit(100, 110), Commit(100, 111)};
+  Status s = pump->WriteBinlogs(twice);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("binlog 1"), std::string::npos) << s.ToString();
+  std::vector<pb::Binlog> rollback_then_commit{Rollback(100), Commit(100, 112)};
+  s = pump->WriteBinlogs(rollback_then_commit);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("already resolved"), std::string::npos) << s.ToString();
+  // Nothing of either batch was kept: the prewrite is still pending and commits normally.
+  EXPECT_EQ(pump->Stats().pending_prewrites, 1u);
+  ASSERT_OK(pump->WriteBinlog(Commit(100, 113)));
+  ASSERT_TRUE(WaitEmitted(pump.get(), 113));
+  EXPECT_EQ(PullAll(pump.get()).commits, (std::vector<uint64_t>{113}));
+}
+
+TEST(PumpTest, ConcurrentWritesAreCheckedOneAfterAnother) {
+  // Many producers race to resolve the same prewrites: exactly one resolution of each wins,
+  // whichever round it lands in.
+  binlog::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(TestOptions(dir.path())));
+  constexpr int kTxns = 200;
+  constexpr int kRacers = 4;
+  for (int t = 0; t < kTxns; ++t) ASSERT_OK(pump->WriteBinlog(Prewrite(1000 + 10 * t)));
+  std::atomic<int> wins{0};
+  std::vector<std::thread> racers;
+  for (int r = 0; r < kRacers; ++r) {
+    racers.emplace_back([&, r] {
+      for (int t = 0; t < kTxns; ++t) {
+        uint64_t start = 1000 + 10 * t;
+        pb::Binlog b = r % 2 ? Rollback(start) : Commit(start, start + 1 + r);
+        if (pump->WriteBinlog(b).ok()) ++wins;
+      }
+    });
+  }
+  for (auto& th : racers) th.join();
+  EXPECT_EQ(wins.load(), kTxns);
+  EXPECT_EQ(pump->Stats().pending_prewrites, 0u);
+  // The watermark is free: a heartbeat above everything releases all the commits.
+  pb::Binlog heartbeat;
+  heartbeat.set_tp(pb::FAKE);
+  heartbeat.set_commit_ts(1000 + 10 * kTxns);
+  ASSERT_OK(pump->WriteBinlog(heartbeat));
+  ASSERT_TRUE(WaitEmitted(pump.get(), 1000 + 10 * kTxns));
+  auto pulled = PullAll(pump.get());
+  ASSERT_OK(pulled.status);
+  EXPECT_TRUE(std::is_sorted(pulled.commits.begin(), pulled.commits.end()));
+  std::set<uint64_t> starts;
+  for (uint64_t c : pulled.commits) starts.insert((c - 1000) / 10);
+  EXPECT_EQ(starts.size(), pulled.commits.size()) << "a prewrite was committed twice";
+}
+
+TEST(PumpTest, MaxTxnTimeoutRollsBackAForgottenPrewrite) {
+  binlog::testing::TempDir dir;
+  FaultInjectionEnv env(Env::Posix());
+  int64_t now_us = 1700000000000000LL;
+  env.SetNowMicros(now_us);
+  PumpOptions o = TestOptions(dir.path(), &env);
+  o.max_txn_timeout_seconds = 60;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(o));
+  ASSERT_OK(pump->WriteBinlog(Prewrite(100)));
+  ASSERT_OK(pump->WriteBinlog(Prewrite(200)));
+  ASSERT_OK(pump->WriteBinlog(Commit(200, 210)));
+  // The forgotten prewrite holds the watermark below the commit.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_LT(pump->Stats().emitted_ts, 210u);
+  env.SetNowMicros(now_us + 61 * 1000000LL);
+  ASSERT_TRUE(WaitEmitted(pump.get(), 210));
+  EXPECT_EQ(pump->Stats().pending_prewrites, 0u);
+  Status late = pump->WriteBinlog(Commit(100, 220));
+  EXPECT_NE(late.message().find("commit without prewrite"), std::string::npos) << late.ToString();
+  EXPECT_EQ(PullAll(pump.get()).commits, (std::vector<uint64_t>{210}));
+  // A restart agrees: the rollback is in the wal.
+  ASSERT_OK(pump->Close());
+  pump.reset();
+  ASSERT_OK_AND_ASSIGN(pump, Pump::Open(o));
+  EXPECT_EQ(pump->Stats().pending_prewrites, 0u);
+  EXPECT_EQ(PullAll(pump.get()).commits, (std::vector<uint64_t>{210}));
 }
 
 }  // namespace

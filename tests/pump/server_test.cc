@@ -44,28 +44,43 @@ TEST_F(PumpServerTest, WriteAndPullRoundTripOverGrpc) {
     ASSERT_EQ(resp.errmsg(), "");
   }
 
-  // Pulls from `from` until every commit above it came, in commit-ts order.
-  auto pull = [&](uint64_t from) {
+  // Pulls from `from` until every commit above it came, in commit-ts order; max_batch 0 is the
+  // TiDB-Binlog form (one entity per response).
+  size_t responses = 0;
+  auto pull = [&](uint64_t from, uint32_t max_batch = 0) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     pb::PullBinlogReq req;
     req.mutable_start_from()->set_offset(static_cast<int64_t>(from));
+    req.set_max_batch(max_batch);
     auto reader = stub_->PullBinlogs(&ctx, req);
     std::vector<uint64_t> got;
     uint64_t last = from;
     size_t want = 0;
     for (uint64_t c : commits) want += c > from;
     pb::PullBinlogResp resp;
+    responses = 0;
     while (got.size() < want && reader->Read(&resp)) {
-      pb::Binlog b;
-      EXPECT_TRUE(b.ParseFromString(resp.entity().payload()));
-      auto ts = static_cast<uint64_t>(resp.entity().pos().offset());
-      EXPECT_EQ(ts, static_cast<uint64_t>(b.commit_ts()));
-      EXPECT_GT(ts, last);
-      last = ts;
-      if (b.tp() == pb::COMMIT) {
-        EXPECT_GT(b.tables_size(), 0);
-        got.push_back(ts);
+      ++responses;
+      std::vector<pb::Entity> entities(resp.entities().begin(), resp.entities().end());
+      if (max_batch <= 1) {
+        EXPECT_TRUE(entities.empty());
+        entities.push_back(resp.entity());
+      } else {
+        EXPECT_FALSE(resp.has_entity());
+        EXPECT_LE(entities.size(), max_batch);
+      }
+      for (const pb::Entity& e : entities) {
+        pb::Binlog b;
+        EXPECT_TRUE(b.ParseFromString(e.payload()));
+        auto ts = static_cast<uint64_t>(e.pos().offset());
+        EXPECT_EQ(ts, static_cast<uint64_t>(b.commit_ts()));
+        EXPECT_GT(ts, last);
+        last = ts;
+        if (b.tp() == pb::COMMIT) {
+          EXPECT_GT(b.tables_size(), 0);
+          got.push_back(ts);
+        }
       }
     }
     ctx.TryCancel();
@@ -75,8 +90,14 @@ TEST_F(PumpServerTest, WriteAndPullRoundTripOverGrpc) {
     return got;
   };
   EXPECT_EQ(pull(0), commits);
+  EXPECT_GE(responses, commits.size());
   std::vector<uint64_t> tail(commits.begin() + 6, commits.end());
   EXPECT_EQ(pull(commits[5]), tail);
+  // Batched: everything is already in binlog/, so responses carry several (at most 3) each.
+  EXPECT_EQ(pull(0, 3), commits);
+  EXPECT_LT(responses, commits.size());
+  EXPECT_EQ(pull(commits[5], 1000), tail);
+  EXPECT_LT(responses, tail.size());
 }
 
 TEST_F(PumpServerTest, PullWaitsForNewCommitsAndEndsOnShutdown) {

@@ -19,6 +19,7 @@
 #include "loadgen/options.h"
 #include "loadgen/pump_producer.h"
 #include "loadgen/workload.h"
+#include "rpc/grpc_runtime.h"
 
 namespace binlog::loadgen {
 namespace {
@@ -269,6 +270,7 @@ int Run(const Options& o) {
 }  // namespace binlog::loadgen
 
 int main(int argc, char** argv) {
+  binlog::rpc::ConfigureGrpcRuntime();
   try {
     binlog::loadgen::Options options;
     if (auto code = binlog::loadgen::ParseArgs(argc, argv, &options)) return *code;

@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "pump/config.h"
 #include "pump/server.h"
+#include "rpc/grpc_runtime.h"
 
 namespace binlog::pump {
 namespace {
@@ -96,6 +97,7 @@ int Run(int argc, char** argv) {
 }  // namespace binlog::pump
 
 int main(int argc, char** argv) {
+  binlog::rpc::ConfigureGrpcRuntime();
   try {
     return binlog::pump::Run(argc, argv);
   } catch (const std::exception& e) {

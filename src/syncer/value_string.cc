@@ -3,6 +3,8 @@
 // and SET as their index or bitmask, turned into names with the table map's member lists.
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "syncer/value.h"
 
 namespace binlog::syncer {
@@ -30,6 +32,15 @@ Status NoMembers(const ColumnDef& col) {
 bool IsValidUtf8(std::string_view s) {
   size_t i = 0, n = s.size();
   while (i < n) {
+    // Nearly all text is ASCII: skip it eight bytes at a time (this check was a sixth of the
+    // reader's CPU byte by byte).
+    while (i + 8 <= n) {
+      uint64_t word;
+      std::memcpy(&word, s.data() + i, 8);
+      if ((word & 0x8080808080808080ull) != 0) break;
+      i += 8;
+    }
+    if (i >= n) break;
     uint8_t c = static_cast<uint8_t>(s[i]);
     if (c < 0x80) {
       ++i;

@@ -235,6 +235,15 @@ TEST(ValueTest, Utf8Validation) {
   EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
   EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  // Past the eight-byte ASCII fast path: damage in every position of a long value is seen.
+  const std::string ascii(40, 'a');
+  for (size_t at = 0; at < ascii.size(); ++at) {
+    std::string bad = ascii, good = ascii;
+    bad[at] = '\xc3';
+    good.replace(at, 1, "\xc3\xa9");
+    EXPECT_FALSE(IsValidUtf8(bad)) << at;
+    EXPECT_TRUE(IsValidUtf8(good)) << at;
+  }
 }
 
 TEST(ValueTest, TruncatedValueIsCorruption) {

@@ -109,8 +109,8 @@ Status StreamDecoder::FeedEvent(const Event& ev, int64_t now_ms, std::vector<Str
       if (open_) return Status::OK();
       StreamItem item;
       item.kind = StreamItem::kHeartbeat;
-      item.arena = std::make_unique<google::protobuf::Arena>();
-      item.binlog = google::protobuf::Arena::CreateMessage<pb::Binlog>(item.arena.get());
+      item.arena = arenas_->Get();
+      item.binlog = google::protobuf::Arena::CreateMessage<pb::Binlog>(item.arena->arena.get());
       item.binlog->set_tp(pb::FAKE);
       item.binlog->set_commit_ts(static_cast<int64_t>(ts_.FromMillis(now_ms)));
       pb::SourcePosition* src = item.binlog->mutable_source();
@@ -197,11 +197,8 @@ void StreamDecoder::Open(const std::string& gtid, bool standalone) {
   open_ = true;
   standalone_ = standalone;
   gtid_ = gtid;
-  google::protobuf::ArenaOptions options;
-  options.start_block_size = 4 << 10;
-  options.max_block_size = 1 << 20;
-  arena_ = std::make_unique<google::protobuf::Arena>(options);
-  txn_ = google::protobuf::Arena::CreateMessage<pb::Binlog>(arena_.get());
+  arena_ = arenas_->Get();
+  txn_ = google::protobuf::Arena::CreateMessage<pb::Binlog>(arena_->arena.get());
   txn_rows_ = 0;
   txn_bytes_ = 0;
   current_changes_ = nullptr;

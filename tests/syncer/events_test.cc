@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "syncer/arena_pool.h"
 #include "syncer/byte_reader.h"
 #include "syncer/event.h"
 #include "syncer/rows_event.h"
@@ -244,6 +245,23 @@ TEST(ValueTest, Utf8Validation) {
     EXPECT_FALSE(IsValidUtf8(bad)) << at;
     EXPECT_TRUE(IsValidUtf8(good)) << at;
   }
+}
+
+TEST(ArenaPoolTest, ReusesArenasAndOutlivesThePool) {
+  auto pool = ArenaPool::Make();
+  ArenaPool::Lease a = pool->Get();
+  auto* b = google::protobuf::Arena::CreateMessage<pb::Binlog>(a->arena.get());
+  b->set_ddl_query(std::string(1 << 20, 'q'));  // a string on the heap, freed by the reset
+  ArenaPool::Slot* first = a.get();
+  a.reset();
+  ArenaPool::Lease again = pool->Get();  // the same slot, reset, with a first block that fits
+  EXPECT_EQ(again.get(), first);
+  EXPECT_LT(again->arena->SpaceUsed(), 1024u);
+  EXPECT_GT(again->block_size, size_t{1} << 10);
+  ArenaPool::Lease held = pool->Get();
+  pool.reset();
+  held.reset();  // frees its arena itself
+  again.reset();
 }
 
 TEST(ValueTest, TruncatedValueIsCorruption) {

@@ -27,7 +27,9 @@ struct Record {
 
 struct SegmentOptions {
   Compression compression = Compression::kZstd;
-  int zstd_level = 1;  // level 3 is slower and no smaller on binlog data (measured)
+  // Level 3 is slower and no smaller on binlog data (measured). Negative levels keep Huffman
+  // coding of literals (see BlockEncoder).
+  int zstd_level = 1;
   SegmentKind kind = SegmentKind::kOrdered;
   size_t block_bytes = 64 << 10;             // raw bytes per block before a batch is split
   uint64_t index_interval_bytes = 64 << 10;  // one index entry per this many file bytes

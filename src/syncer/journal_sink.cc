@@ -78,6 +78,7 @@ Result<std::unique_ptr<Sink>> OpenJournalSink(const JournalSinkOptions& options)
   journal::JournalOptions jo;
   jo.env = options.env;
   jo.max_file_size = options.max_file_size;
+  jo.segment.zstd_level = options.zstd_level;
   Result<std::unique_ptr<journal::Journal>> j = journal::Journal::Open(options.dir, jo);
   if (!j.ok()) return j.status().WithContext(fmt::format("open the journal {}", options.dir));
   return std::unique_ptr<Sink>(new JournalSink(options, std::move(*j)));

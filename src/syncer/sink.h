@@ -34,6 +34,9 @@ struct JournalSinkOptions {
   Env* env = Env::Posix();
   std::string dir;
   uint64_t max_file_size = 512ull << 20;
+  // The archive is written as fast as the upstream sends: a fast level (with Huffman literals)
+  // compresses row values ~1.7x faster than level 1 for ~1% less ratio (sysbench rows).
+  int zstd_level = -7;
 };
 
 // A journal directory of our own, opened (and recovered) for writing: records are the serialized

@@ -11,6 +11,10 @@ namespace binlog::pump {
 
 namespace {
 
+// wal/ holds a write only until it is resolved and in binlog/: a fast zstd level (literals still
+// Huffman-coded, see segment::BlockEncoder) costs the write path much less CPU than level 1.
+constexpr int kWalZstdLevel = -7;
+
 bool HasChanges(const pb::Binlog& b) { return b.tables_size() > 0 || !b.ddl_query().empty(); }
 
 uint64_t SegmentSequence(const std::string& name) {
@@ -32,8 +36,10 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
   jo.max_file_size = options.max_file_size;
   jo.sync = options.sync_log;
   jo.segment.kind = segment::SegmentKind::kArrival;
+  jo.segment.zstd_level = kWalZstdLevel;
   ASSIGN_OR_RETURN(p->wal_, journal::Journal::Open(JoinPath(options.data_dir, "wal"), jo));
   jo.segment.kind = segment::SegmentKind::kOrdered;
+  jo.segment.zstd_level = 1;
   ASSIGN_OR_RETURN(p->binlog_, journal::Journal::Open(JoinPath(options.data_dir, "binlog"), jo));
   RETURN_IF_ERROR(p->Recover());
   p->CheckDiskSpace();

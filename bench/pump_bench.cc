@@ -22,6 +22,10 @@
 //       producers (binlogs/s, latency), so the ratio is what gRPC costs. TiDB-Binlog's pump is
 //       reported at about 30-35k binlogs/s at ~500 us on 8 cores and an SSD; that figure is from
 //       another machine and is not a baseline here.
+//   pump_grpc_64p_shared_*          64 producers sharing one PumpClient, as one TiDB server's
+//       sessions share its pump client: concurrent WriteBinlog calls go out together in
+//       WriteBinlogs calls (ClientOptions::coalesce_writes). Baseline: the in-process pump with 64
+//       producers.
 //   pump_grpc_batch_*               the batched write over gRPC (4 producers x 64); baseline the
 //       in-process batched write.
 //   pump_peak_rss_mb                VmHWM of the pump process after the 64-producer gRPC load
@@ -143,10 +147,14 @@ void InprocFigures(const std::string& name, int producers, size_t batch) {
   }
 }
 
-LoadResult Grpc(const PumpProcess& server, int producers, size_t batch) {
+// `shared`: the producers are one process's sessions sharing one PumpClient (as a TiDB server's
+// do), whose concurrent WriteBinlog calls go out together; otherwise each has its own.
+LoadResult Grpc(const PumpProcess& server, int producers, size_t batch, bool shared = false) {
   double cpu = server.CpuSeconds();
+  std::shared_ptr<pump::PumpClient> one = shared ? ConnectClient(server.addr()) : nullptr;
   LoadResult r = RunLoad("pump gRPC", producers, LoadSeconds(), [&](int i) {
-    return ProducerStep(ClientWriter(ConnectClient(server.addr())), Seed(i), batch, &Sequencer());
+    return ProducerStep(ClientWriter(shared ? one : ConnectClient(server.addr())), Seed(i), batch,
+                        &Sequencer());
   });
   cpu = server.CpuSeconds() - cpu;
   std::cerr << "  the pump process: " << cpu << " s CPU ("
@@ -155,10 +163,11 @@ LoadResult Grpc(const PumpProcess& server, int producers, size_t batch) {
   return r;
 }
 
-void GrpcFigures(const PumpProcess& server, const std::string& name, int producers, size_t batch) {
+void GrpcFigures(const PumpProcess& server, const std::string& name, int producers, size_t batch,
+                 bool shared = false) {
   std::string base = "pump_grpc_" + name;
   if (!Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"})) return;
-  LoadResult r = Grpc(server, producers, batch);
+  LoadResult r = Grpc(server, producers, batch, shared);
   PumpRun& inproc = Inproc(producers, batch);
   PrintFigure(base + "_binlogs_per_s", 2 * r.rate(), "binlogs/s", inproc.binlogs_per_s(),
               "binlogs/s");
@@ -169,7 +178,7 @@ void GrpcFigures(const PumpProcess& server, const std::string& name, int produce
 void GrpcWriteFigures() {
   bool rss = Wanted({"pump_peak_rss_mb"});
   bool any = rss;
-  for (const char* n : {"1p", "16p", "64p", "batch"}) {
+  for (const char* n : {"1p", "16p", "64p", "64p_shared", "batch"}) {
     std::string base = std::string("pump_grpc_") + n;
     any |= Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"});
   }
@@ -187,6 +196,7 @@ void GrpcWriteFigures() {
     }
     GrpcFigures(*server, "1p", 1, 1);
     GrpcFigures(*server, "16p", 16, 1);
+    GrpcFigures(*server, "64p_shared", 64, 1, /*shared=*/true);
     GrpcFigures(*server, "batch", kBatchProducers, kBatch);
   }
   RemoveAll(dir);

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
+#include <deque>
 #include <mutex>
+#include <vector>
 
 #include "pump.grpc.pb.h"
 
@@ -73,12 +76,8 @@ class GrpcPumpClient : public PumpClient {
       : addr_(std::move(addr)), options_(options), stub_(pb::Pump::NewStub(channel)) {}
 
   Status WriteBinlog(const pb::Binlog& binlog) override {
-    pb::WriteBinlogReq req;
-    req.set_payload(binlog.SerializeAsString());
-    pb::WriteBinlogResp resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
-    return FromReply(addr_, stub_->WriteBinlog(&ctx, req, &resp), resp);
+    if (!options_.coalesce_writes) return SendOne(binlog.SerializeAsString());
+    return Coalesce(binlog.SerializeAsString());
   }
 
   Status WriteBinlogs(std::span<const pb::Binlog> binlogs) override {
@@ -105,9 +104,88 @@ class GrpcPumpClient : public PumpClient {
   const std::string& addr() const override { return addr_; }
 
  private:
+  // A WriteBinlog waiting to be sent, alone or with others.
+  struct Pending {
+    std::string payload;
+    Status status;
+    bool done = false;
+    std::condition_variable cv;
+  };
+
+  Status SendOne(std::string payload) {
+    pb::WriteBinlogReq req;
+    req.set_payload(std::move(payload));
+    pb::WriteBinlogResp resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+    return FromReply(addr_, stub_->WriteBinlog(&ctx, req, &resp), resp);
+  }
+
+  // Group commit on the client, as the pump does on its disk: threads that write while
+  // max_in_flight calls are out queue up, and the first of them sends all that queued in one
+  // WriteBinlogs, so that many producers in one process (a database server's sessions) pay
+  // gRPC's per-call cost once per batch. The pump refuses a batch whole, nothing stored, so
+  // when it refuses one, each binlog is sent again alone to get its own answer.
+  Status Coalesce(std::string payload) {
+    Pending self;
+    self.payload = std::move(payload);
+    std::unique_lock<std::mutex> lock(mu_);
+    queue_.push_back(&self);
+    // A caller whose binlog a leader took waits (not queued any more) until it is answered.
+    while (!self.done && (in_flight_ >= options_.max_in_flight || queue_.empty() ||
+                          queue_.front() != &self)) {
+      self.cv.wait(lock);
+    }
+    if (self.done) return self.status;
+    std::vector<Pending*> batch;
+    size_t bytes = 0;
+    while (!queue_.empty() && (batch.empty() || bytes < kCoalesceBytes)) {
+      bytes += queue_.front()->payload.size();
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    ++in_flight_;
+    if (!queue_.empty() && in_flight_ < options_.max_in_flight) queue_.front()->cv.notify_one();
+    lock.unlock();
+    SendBatch(batch);
+    lock.lock();
+    --in_flight_;
+    for (Pending* p : batch) {
+      p->done = true;
+      if (p != &self) p->cv.notify_one();
+    }
+    if (!queue_.empty()) queue_.front()->cv.notify_one();
+    return self.status;
+  }
+
+  void SendBatch(const std::vector<Pending*>& batch) {
+    if (batch.size() == 1) {
+      batch[0]->status = SendOne(std::move(batch[0]->payload));
+      return;
+    }
+    pb::WriteBinlogsReq req;
+    for (Pending* p : batch) req.add_payloads(p->payload);
+    pb::WriteBinlogResp resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+    grpc::Status rpc = stub_->WriteBinlogs(&ctx, req, &resp);
+    if (!rpc.ok() || resp.errmsg().empty()) {
+      Status s = FromReply(addr_, rpc, resp);  // all or nothing reached the pump the same way
+      for (Pending* p : batch) p->status = s;
+      return;
+    }
+    for (Pending* p : batch) p->status = SendOne(std::move(p->payload));
+  }
+
+  // A coalesced WriteBinlogs carries at least one binlog and stops growing past this.
+  static constexpr size_t kCoalesceBytes = 4 << 20;
+
   std::string addr_;
   ClientOptions options_;
   std::unique_ptr<pb::Pump::Stub> stub_;
+  std::mutex mu_;
+  std::deque<Pending*> queue_;  // WriteBinlog calls not yet sent
+  int in_flight_ = 0;           // coalesced calls out
 };
 
 }  // namespace

@@ -22,6 +22,10 @@ struct ClientOptions {
   size_t max_message_bytes = 64u << 20;
   // PullBinlogReq.max_batch: binlogs a Pull response may carry (1: one each, as TiDB's drainer).
   uint32_t pull_batch = 256;
+  // WriteBinlog calls from several threads at once share WriteBinlogs calls (at most
+  // max_in_flight out at a time); each caller still gets its own binlog's answer.
+  bool coalesce_writes = true;
+  int max_in_flight = 4;
 };
 
 // Committed binlogs from a pump, in commit-ts order, as they arrive. Cancel (or destruction)

@@ -16,6 +16,7 @@
 //   pump_inproc_batch_*             4 producers, each WriteBinlogs of 64 prewrites then of their
 //       64 commits. Baselines: the journal appending 64 records per Append with 4 threads, and
 //       write() of one batch's bytes + fdatasync().
+//   pump_inproc_async_*             see pump_async_bench.cc.
 //   pump_grpc_{1,16,64}p_*          tools/pump/pump as its own process on 127.0.0.1, producers
 //       with one PumpClient each: binlogs (prewrites + commits) acknowledged per second, and
 //       the call's ack latency. Baseline: the in-process pump with the same number of
@@ -147,6 +148,15 @@ void InprocFigures(const std::string& name, int producers, size_t batch) {
   }
 }
 
+void AsyncInprocFigures() {
+  bool rate = Wanted({"pump_inproc_async_txn_per_s"});
+  bool ack = Wanted({"pump_inproc_async_ack_p50", "pump_inproc_async_ack_p99"});
+  if (!rate && !ack) return;
+  double journal = rate ? JournalRate(Producers(), 1) : 0;
+  LoadResult raw = ack ? RawSync(kBatch * 1024) : LoadResult();
+  AsyncFigures(Producers(), journal, ack ? raw.p(50) : 0, ack ? raw.p(99) : 0);
+}
+
 // `shared`: the producers are one process's sessions sharing one PumpClient (as a TiDB server's
 // do), whose concurrent WriteBinlog calls go out together; otherwise each has its own.
 LoadResult Grpc(const PumpProcess& server, int producers, size_t batch, bool shared = false) {
@@ -214,6 +224,7 @@ int main(int argc, char** argv) {
   ::alarm(600);  // a hung load ends the run (and, through PR_SET_PDEATHSIG, its pump process)
   InprocFigures("", Producers(), 1);
   InprocFigures("_batch", kBatchProducers, kBatch);
+  AsyncInprocFigures();
   GrpcWriteFigures();
   PullFigures();
   return 0;

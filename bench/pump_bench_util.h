@@ -112,4 +112,8 @@ std::shared_ptr<pump::PumpClient> ConnectClient(const std::string& addr);
 // The figures of pump_pull_bench.cc.
 void PullFigures();
 
+// The figures of pump_async_bench.cc, with their baselines (0: that figure is not printed).
+void AsyncFigures(int in_flight, double journal_rate_records_per_s, double raw_p50_us,
+                  double raw_p99_us);
+
 }  // namespace binlog::bench

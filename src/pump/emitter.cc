@@ -153,13 +153,14 @@ Result<size_t> Pump::GarbageCollect(double older_than_seconds) {
 Status Pump::Close() {
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (stopping_ && !emitter_.joinable() && !writer_.joinable() && !wal_) return Status::OK();
+    if (stopping_ && !emitter_.joinable() && !writer_.joinable() && !completer_.joinable() && !wal_) return Status::OK();
     stopping_ = true;
   }
   cv_.notify_all();
   writer_cv_.notify_all();
   // The writer first: it answers what is queued (refused) and its last group reaches the sorter.
   if (writer_.joinable()) writer_.join();
+  if (completer_.joinable()) completer_.join();  // every write is answered
   if (emitter_.joinable()) emitter_.join();
   Status s = binlog_ ? EmitReady() : Status::OK();
   if (wal_) {

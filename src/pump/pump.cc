@@ -46,6 +46,7 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
   p->last_write_micros_ = options.env->NowMicros();
   p->emitter_ = std::thread([raw = p.get()] { raw->EmitterLoop(); });
   p->writer_ = std::thread([raw = p.get()] { raw->WriterLoop(); });
+  p->completer_ = std::thread([raw = p.get()] { raw->CompleterLoop(); });
   return p;
 }
 

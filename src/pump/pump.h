@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -136,6 +137,8 @@ class Pump {
   struct GroupCheck;
   Status Recover();
   void WriterLoop();
+  void HandOff(std::vector<std::unique_ptr<WriteRequest>> group);
+  void CompleterLoop();
   void WriteGroup(std::vector<std::unique_ptr<WriteRequest>>& group,
                   std::unique_lock<std::mutex>& lock);
   Status CheckRequest(const WriteRequest& r, GroupCheck* check);
@@ -185,6 +188,13 @@ class Pump {
   PumpStats counters_;
   std::thread emitter_;
   std::thread writer_;
+
+  // The writer's answered rounds, for the completer thread (own lock: it never waits on mu_).
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<std::vector<std::unique_ptr<WriteRequest>>> done_;
+  bool writer_exited_ = false;
+  std::thread completer_;
 };
 
 }  // namespace binlog::pump

@@ -179,13 +179,46 @@ void Pump::WriterLoop() {
     group.swap(requests_);
     WriteGroup(group, lock);
     lock.unlock();
-    for (auto& r : group) r->done(std::move(r->status));
+    HandOff(std::move(group));
     lock.lock();
   }
   std::vector<std::unique_ptr<WriteRequest>> rest;
   rest.swap(requests_);
   lock.unlock();
-  for (auto& r : rest) r->done(Status::Aborted(fmt::format("pump {} is closing", data_dir())));
+  for (auto& r : rest) r->status = Status::Aborted(fmt::format("pump {} is closing", data_dir()));
+  HandOff(std::move(rest));
+  {
+    std::lock_guard<std::mutex> g(done_mu_);
+    writer_exited_ = true;
+  }
+  done_cv_.notify_one();
+}
+
+void Pump::HandOff(std::vector<std::unique_ptr<WriteRequest>> group) {
+  if (group.empty()) return;
+  bool wake;
+  {
+    std::lock_guard<std::mutex> g(done_mu_);
+    wake = done_.empty();
+    done_.push_back(std::move(group));
+  }
+  if (wake) done_cv_.notify_one();
+}
+
+// Answers the writer's rounds in order, on a thread of its own: waking dozens of callers (or
+// finishing gRPC calls, or running an asynchronous producer's next step) would otherwise delay
+// the writer's next round by as long.
+void Pump::CompleterLoop() {
+  std::unique_lock<std::mutex> lock(done_mu_);
+  while (true) {
+    done_cv_.wait(lock, [&] { return !done_.empty() || writer_exited_; });
+    if (done_.empty()) break;  // the writer is gone and everything is answered
+    std::vector<std::unique_ptr<WriteRequest>> group = std::move(done_.front());
+    done_.pop_front();
+    lock.unlock();
+    for (auto& r : group) r->done(std::move(r->status));
+    lock.lock();
+  }
 }
 
 // REQUIRES: mu_ held on entry and on return; released during the wal write. Sets each request's

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <set>
@@ -337,6 +338,52 @@ TEST(PumpTest, MaxTxnTimeoutRollsBackAForgottenPrewrite) {
   ASSERT_OK_AND_ASSIGN(pump, Pump::Open(o));
   EXPECT_EQ(pump->Stats().pending_prewrites, 0u);
   EXPECT_EQ(PullAll(pump.get()).commits, (std::vector<uint64_t>{210}));
+}
+
+TEST(PumpTest, AsyncWritesAreAnsweredOnceEachAndRefusedAfterClose) {
+  binlog::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(TestOptions(dir.path())));
+  constexpr int kTxns = 300;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  std::vector<Status> results(2 * kTxns);
+  auto answer = [&](int slot) {
+    return [&, slot](Status s) {
+      std::lock_guard<std::mutex> g(mu);
+      results[static_cast<size_t>(slot)] = std::move(s);
+      ++answered;
+      cv.notify_one();
+    };
+  };
+  // Every prewrite first (a producer does not commit before its prewrite is acknowledged).
+  for (int t = 0; t < kTxns; ++t) {
+    pb::Binlog b = Prewrite(1000 + 10 * t);
+    pump->WriteAsync({BinlogHead::Of(b)}, {b.SerializeAsString()}, answer(t));
+  }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(30), [&] { return answered == kTxns; }));
+  }
+  for (int t = 0; t < kTxns; ++t) {
+    pb::Binlog b = Commit(1000 + 10 * t, 1005 + 10 * t);
+    pump->WriteAsync({BinlogHead::Of(b)}, {b.SerializeAsString()}, answer(kTxns + t));
+  }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(30), [&] { return answered == 2 * kTxns; }));
+  }
+  for (const Status& s : results) EXPECT_OK(s);
+  uint64_t last = 1005 + 10 * (kTxns - 1);
+  ASSERT_TRUE(WaitEmitted(pump.get(), last));
+  EXPECT_EQ(PullAll(pump.get()).commits.size(), size_t{kTxns});
+
+  ASSERT_OK(pump->Close());
+  bool refused = false;
+  pb::Binlog late = Prewrite(99999);
+  pump->WriteAsync({BinlogHead::Of(late)}, {late.SerializeAsString()},
+                   [&](Status s) { refused = s.IsAborted(); });
+  EXPECT_TRUE(refused) << "a write after Close is answered at once, refused";
 }
 
 }  // namespace

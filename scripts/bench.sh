@@ -7,14 +7,15 @@
 # Usage: scripts/bench.sh [name...]
 #   A name selects the figures whose name contains it (journal_append_throughput,
 #   journal_ack_latency_4w, scan_verify_decompress, journal_seek, compression_ratio,
-#   pump_inproc_txn_per_s, pump_grpc_64p, pump_peak_rss_mb, pump_pull, ...; "pump" runs every
-#   pump figure).
+#   pump_inproc_txn_per_s, pump_inproc_async, pump_grpc_64p, pump_grpc_64p_shared,
+#   pump_peak_rss_mb, pump_pull, ...; "pump" runs every pump figure).
 #   syncer_rows_per_s, syncer_lag_p50, syncer_lag_p99 ("syncer": both, about 2 minutes).
 # Environment:
 #   BENCH_DIR      scratch directory (default build-release/bench-tmp); must not be tmpfs
 #   BENCH_SCAN_MB  payload of the scan journal in MB (default 200)
 #   BENCH_JOBS     build parallelism (default 2)
 #   BENCH_PUMP_SECONDS  length of each pump load (default 2)
+#   BENCH_PUMP_PRODUCERS  in-process producers / async transactions in flight (default 64)
 #   BENCH_PULL_BINLOGS  binlogs in the PullBinlogs fixture (default 500000)
 #   BENCH_SYNCER_ROWS  row changes in the syncer's binlog (default 1000000)
 #   BENCH_SYNCER_LAG_SECONDS  length of the syncer's 10k rows/s lag load (default 20)

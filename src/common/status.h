@@ -25,6 +25,9 @@ enum class StatusCode : int {
   kAborted,          // a sticky earlier failure refuses further work
   kUnsupported,      // a format version or feature this build does not know
   kTimedOut,
+  // A value is behind what the callee has already passed (a commit ts at or below a pump's
+  // written ts): the same request with a newer value can succeed.
+  kOutOfRange,
 };
 
 class [[nodiscard]] Status {
@@ -50,6 +53,7 @@ class [[nodiscard]] Status {
   static Status Aborted(std::string_view msg) { return Status(StatusCode::kAborted, msg); }
   static Status Unsupported(std::string_view msg) { return Status(StatusCode::kUnsupported, msg); }
   static Status TimedOut(std::string_view msg) { return Status(StatusCode::kTimedOut, msg); }
+  static Status OutOfRange(std::string_view msg) { return Status(StatusCode::kOutOfRange, msg); }
   // Maps an errno from a failed system call: ENOSPC/EDQUOT become kNoSpace, ENOENT kNotFound.
   static Status FromErrno(int err, std::string_view context);
 
@@ -64,6 +68,7 @@ class [[nodiscard]] Status {
   bool IsAborted() const { return code() == StatusCode::kAborted; }
   bool IsUnsupported() const { return code() == StatusCode::kUnsupported; }
   bool IsTimedOut() const { return code() == StatusCode::kTimedOut; }
+  bool IsOutOfRange() const { return code() == StatusCode::kOutOfRange; }
 
   // The message alone, without the code name.
   const std::string& message() const;

@@ -104,6 +104,10 @@ void Pump::DropResolvedWal() {
     if (!in_flight_floors_.empty()) keep_from = std::min(keep_from, *in_flight_floors_.begin());
     if (keep_from <= last_wal_dropped_ + 1) return;  // nothing new to drop
   }
+  if (Status s = SaveSources(); !s.ok()) {
+    LOG_WARN("saving the source table failed; wal segments are kept", KV("error", s));
+    return;
+  }
   auto removed = wal_->RemoveSealedSegments(
       [&](const journal::SegmentName& seg, const segment::Trailer&) { return seg.ts < keep_from; });
   if (!removed.ok()) {

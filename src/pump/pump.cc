@@ -56,6 +56,7 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
 Status Pump::Recover() {
   sorter_.SetEmitted(binlog_->last_ts());
   durable_emitted_ = binlog_->last_ts();
+  RETURN_IF_ERROR(LoadSources());
   journal::ReadOptions ro;
   ro.arrival_order = true;
   ASSIGN_OR_RETURN(auto reader,
@@ -72,6 +73,10 @@ Status Pump::Recover() {
                                             reader->current_segment(), r.ts));
     }
     uint64_t seg = SegmentSequence(reader->current_segment());
+    // Also when already in binlog/: the source table answers for every one-shot commit held.
+    if (b.tp() == pb::COMMIT && HasChanges(b) && b.has_source()) {
+      sources_.Note(static_cast<uint64_t>(b.commit_ts()), b.source());
+    }
     auto start = static_cast<uint64_t>(b.start_ts());
     auto commit = static_cast<uint64_t>(b.commit_ts());
     if (b.tp() == pb::PREWRITE) {

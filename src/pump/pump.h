@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -30,6 +31,7 @@
 #include "common/status.h"
 #include "journal/journal.h"
 #include "pump/sorter.h"
+#include "pump/sources.h"
 
 namespace binlog::pump {
 
@@ -56,12 +58,20 @@ struct BinlogHead {
   int64_t start_ts = 0;
   int64_t commit_ts = 0;
   bool has_changes = false;  // row changes or a DDL
+  // A one-shot COMMIT's SourcePosition, for the source table (pump/sources.h).
+  std::optional<pb::SourcePosition> source;
   static BinlogHead Of(const pb::Binlog& b);
 };
 
 // Parses a serialized binlog (a producer's payload) for its head. InvalidArgument for one over
 // max_bytes or that is not a binlog.
 Status ParseBinlogPayload(std::string_view payload, size_t max_bytes, BinlogHead* head);
+
+// What the pump holds from one upstream server (GetSourceState).
+struct SourceState {
+  uint64_t max_ts = 0;  // newest ts seen: a one-shot commit above it is not refused as behind
+  std::optional<SourceEntry> held;  // newest one-shot COMMIT from that server_id
+};
 
 struct PumpStats {
   uint64_t max_commit_ts = 0;  // the watermark
@@ -119,6 +129,9 @@ class Pump {
   void CheckDiskSpace();
 
   uint64_t MaxCommitTS() const;
+  // The newest one-shot COMMIT acknowledged from `server_id` (SourcePosition.server_id) and the
+  // newest ts seen. Survives restarts (pump_sources.cc). Thread-safe.
+  SourceState GetSourceState(uint32_t server_id) const;
   PumpStats Stats() const;
   const std::string& data_dir() const { return options_.data_dir; }
   size_t max_binlog_bytes() const { return options_.max_binlog_bytes; }
@@ -157,6 +170,12 @@ class Pump {
   Status EmitReady();
   void ResolveExpired();
   void DropResolvedWal();
+  // Per-source state (pump_sources.cc). REQUIRES (CheckOneShot): mu_ held.
+  Status CheckOneShot(uint64_t commit_ts) const;
+  Status LoadSources();
+  // Saves the source table when it changed; before wal segments are dropped, since the wal
+  // replay no longer covers what they held.
+  Status SaveSources();
 
   PumpOptions options_;
   std::unique_ptr<journal::Journal> wal_;
@@ -185,6 +204,8 @@ class Pump {
   uint64_t durable_emitted_ = 0;  // newest ts whose binlog/ append returned
   int64_t last_write_micros_ = 0;
   uint64_t last_wal_dropped_ = 0;
+  SourceTable sources_;
+  uint64_t sources_saved_version_ = 0;
   PumpStats counters_;
   std::thread emitter_;
   std::thread writer_;

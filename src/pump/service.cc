@@ -30,6 +30,8 @@ std::string WriteErrorCode(const Status& s, bool online) {
       return "invalid";
     case StatusCode::kNoSpace:
       return "no-space";
+    case StatusCode::kOutOfRange:
+      return "ts-behind";
     case StatusCode::kAborted:
       return online ? "io" : "not-online";
     default:
@@ -88,6 +90,18 @@ grpc::ServerUnaryReactor* PumpService::WriteBinlogs(grpc::CallbackServerContext*
   }
   Submit(std::move(heads), std::move(payloads), reactor, resp);
   return reactor;
+}
+
+grpc::Status PumpService::GetSourceState(grpc::ServerContext*, const pb::SourceStateReq* req,
+                                         pb::SourceStateResp* resp) {
+  SourceState st = pump_->GetSourceState(req->server_id());
+  resp->set_max_ts(st.max_ts);
+  if (st.held) {
+    resp->set_found(true);
+    resp->set_commit_ts(st.held->commit_ts);
+    *resp->mutable_source() = st.held->source;
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status PumpService::PullBinlogs(grpc::ServerContext* ctx, const pb::PullBinlogReq* req,

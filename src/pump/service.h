@@ -15,7 +15,7 @@
 namespace binlog::pump {
 
 // WriteBinlogResp.errcode for a write that failed with `s`: "invalid", "no-space",
-// "not-online" or "io" ("" for OK). `online` tells a refusal because of the node state apart
+// "not-online", "ts-behind" or "io" ("" for OK). `online` tells a refusal because of the node state apart
 // from one after a storage failure (both are Aborted from the Pump).
 std::string WriteErrorCode(const Status& s, bool online);
 
@@ -43,6 +43,8 @@ class PumpService final : public PumpServiceBase {
   grpc::ServerUnaryReactor* WriteBinlogs(grpc::CallbackServerContext* ctx,
                                          const pb::WriteBinlogsReq* req,
                                          pb::WriteBinlogResp* resp) override;
+  grpc::Status GetSourceState(grpc::ServerContext* ctx, const pb::SourceStateReq* req,
+                              pb::SourceStateResp* resp) override;
   // Streams until the client cancels or Stop(); waits on the journal tail, never spins.
   grpc::Status PullBinlogs(grpc::ServerContext* ctx, const pb::PullBinlogReq* req,
                            grpc::ServerWriter<pb::PullBinlogResp>* writer) override;

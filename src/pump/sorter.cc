@@ -185,6 +185,7 @@ void Sorter::AddHeartbeat(uint64_t ts) {
 uint64_t Sorter::Watermark() const {
   uint64_t w = max_seen_;
   if (!pending_.empty()) w = std::min(w, pending_.begin()->first - 1);
+  if (!holds_.empty()) w = std::min(w, *holds_.begin() - 1);
   return std::max(w, emitted_);
 }
 

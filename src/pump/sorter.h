@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,13 @@ class Sorter {
   // prewrite is pending). Recorded in binlog/ so drainers advance.
   void AddHeartbeat(uint64_t ts);
 
+  // A one-shot commit validated and on its way to the wal: until Unhold, the watermark stays
+  // below it, so nothing at or above it is released before it joins (it would then be at or
+  // below what was emitted, and dropped as a replay).
+  void HoldBelow(uint64_t commit_ts) { holds_.insert(commit_ts); }
+  void Unhold(uint64_t commit_ts) { holds_.erase(holds_.find(commit_ts)); }
+  bool is_held(uint64_t commit_ts) const { return holds_.count(commit_ts) > 0; }
+
   uint64_t Watermark() const;
   // Every committed transaction and heartbeat with ts <= watermark, in ts order.
   std::vector<ReadyTxn> TakeReady();
@@ -94,6 +102,7 @@ class Sorter {
   std::map<uint64_t, Committed> committed_;  // by commit_ts, waiting for the watermark
   static constexpr uint64_t kNoSegment = UINT64_MAX;
   std::map<uint64_t, int> wal_refs_;  // wal segment -> unresolved entries in it
+  std::multiset<uint64_t> holds_;      // one-shot commits being written
   uint64_t max_seen_ = 0;
   uint64_t emitted_ = 0;
 };

@@ -91,8 +91,10 @@ struct Pump::GroupCheck {
 };
 
 BinlogHead BinlogHead::Of(const pb::Binlog& b) {
-  return BinlogHead{b.tp(), b.start_ts(), b.commit_ts(),
-                    b.tables_size() > 0 || !b.ddl_query().empty()};
+  BinlogHead h{b.tp(), b.start_ts(), b.commit_ts(),
+               b.tables_size() > 0 || !b.ddl_query().empty(), std::nullopt};
+  if (b.tp() == pb::COMMIT && b.has_source()) h.source = b.source();
+  return h;
 }
 
 Status ParseBinlogPayload(std::string_view payload, size_t max_bytes, BinlogHead* head) {
@@ -244,6 +246,18 @@ void Pump::WriteGroup(std::vector<std::unique_ptr<WriteRequest>>& group,
     accepted.push_back(r.get());
   }
   if (accepted.empty()) return;
+  // The emitter may release applied entries during the wal write: a one-shot commit validated
+  // below one of them (a heartbeat not yet emitted) would be released after it, at or below the
+  // emitted ts, and dropped as a replay. Its hold keeps the watermark below it until applied.
+  std::vector<uint64_t> holds;
+  for (WriteRequest* r : accepted) {
+    for (const BinlogHead& h : r->heads) {
+      if (h.tp == pb::COMMIT && h.has_changes && !sorter_.is_pending(static_cast<uint64_t>(h.start_ts))) {
+        holds.push_back(static_cast<uint64_t>(h.commit_ts));
+        sorter_.HoldBelow(holds.back());
+      }
+    }
+  }
   uint64_t floor = wal_->active_segment_ts();
   in_flight_floors_.insert(floor);
   lock.unlock();
@@ -251,6 +265,7 @@ void Pump::WriteGroup(std::vector<std::unique_ptr<WriteRequest>>& group,
   Status s = records.empty() ? Status::OK() : wal_->Append(records, &seg);
   lock.lock();
   in_flight_floors_.erase(in_flight_floors_.find(floor));
+  for (uint64_t ts : holds) sorter_.Unhold(ts);
   if (!s.ok()) {
     for (WriteRequest* r : accepted) r->status = s;
     return;
@@ -323,9 +338,10 @@ bool Pump::IsPending(uint64_t start_ts, const GroupCheck& check) const {
 // REQUIRES: mu_ held. Records in `check` what the binlog will do once applied.
 Status Pump::Validate(const BinlogHead& b, size_t index, GroupCheck* check) const {
   auto fail = [&](const Status& s) {
-    return Status::InvalidArgument(fmt::format("binlog {} ({}, start_ts {}, commit_ts {}): {}",
-                                               index, TypeName(b.tp), b.start_ts, b.commit_ts,
-                                               s.message()));
+    std::string msg = fmt::format("binlog {} ({}, start_ts {}, commit_ts {}): {}", index,
+                                  TypeName(b.tp), b.start_ts, b.commit_ts, s.message());
+    // OutOfRange (a one-shot commit ts behind): the producer may send it again with a newer ts.
+    return s.IsOutOfRange() ? Status::OutOfRange(msg) : Status::InvalidArgument(msg);
   };
   if (b.start_ts < 0 || b.commit_ts < 0) return fail(Status::InvalidArgument("negative ts"));
   auto start = static_cast<uint64_t>(b.start_ts);
@@ -347,13 +363,16 @@ Status Pump::Validate(const BinlogHead& b, size_t index, GroupCheck* check) cons
       } else if (!b.has_changes && check->Resolved(start)) {
         s = AlreadyResolved(start);
       } else if (b.has_changes) {
-        s = sorter_.CheckCommitted(commit);  // one-shot: committed before it reached the pump
+        s = CheckOneShot(commit);  // one-shot: committed before it reached the pump
       } else {
         s = sorter_.CheckCommit(start, commit);  // says: commit without prewrite
       }
       if (s.ok() && !check->TakeCommitTs(commit)) {
-        s = Status::InvalidArgument(
-            fmt::format("commit_ts {} is taken by another commit of this write", commit));
+        std::string msg =
+            fmt::format("commit_ts {} is taken by another commit of this write", commit);
+        // Another producer's one-shot commit in the same group: a newer ts is accepted.
+        s = b.has_changes && !IsPending(start, *check) ? Status::OutOfRange(msg)
+                                                       : Status::InvalidArgument(msg);
       }
       break;
     case pb::ROLLBACK:
@@ -383,6 +402,7 @@ void Pump::Apply(const BinlogHead& b, std::string payload, uint64_t wal_segment,
       if (sorter_.is_pending(start)) {
         sorter_.AddCommit(start, commit, wal_segment);
       } else {
+        if (b.source) sources_.Note(commit, *b.source);
         sorter_.AddCommitted(commit, std::move(payload), wal_segment);
       }
       break;

@@ -24,6 +24,7 @@ Status FromReply(const std::string& addr, const grpc::Status& rpc, const pb::Wri
   if (r.errcode() == "invalid") return Status::InvalidArgument(msg);
   if (r.errcode() == "no-space") return Status::NoSpace(msg);
   if (r.errcode() == "not-online") return Status::Aborted(msg);
+  if (r.errcode() == "ts-behind") return Status::OutOfRange(msg);
   return Status::IOError(msg);
 }
 
@@ -87,6 +88,35 @@ class GrpcPumpClient : public PumpClient {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
     return FromReply(addr_, stub_->WriteBinlogs(&ctx, req, &resp), resp);
+  }
+
+  Status WritePayloads(std::vector<std::string> payloads) override {
+    pb::WriteBinlogsReq req;
+    for (std::string& p : payloads) req.add_payloads(std::move(p));
+    pb::WriteBinlogResp resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+    return FromReply(addr_, stub_->WriteBinlogs(&ctx, req, &resp), resp);
+  }
+
+  Result<PumpSourceState> GetSourceState(uint32_t server_id) override {
+    pb::SourceStateReq req;
+    req.set_server_id(server_id);
+    pb::SourceStateResp resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+    grpc::Status rpc = stub_->GetSourceState(&ctx, req, &resp);
+    if (!rpc.ok()) {
+      return Status::IOError(fmt::format("pump {}: {} (gRPC code {})", addr_, rpc.error_message(),
+                                         static_cast<int>(rpc.error_code())));
+    }
+    if (!resp.errmsg().empty()) return Status::IOError(fmt::format("pump {}: {}", addr_, resp.errmsg()));
+    PumpSourceState st;
+    st.max_ts = resp.max_ts();
+    st.found = resp.found();
+    st.commit_ts = resp.commit_ts();
+    st.source = resp.source();
+    return st;
   }
 
   Status Probe() override { return WriteBinlog(pb::Binlog()); }

@@ -2,8 +2,10 @@
 //
 // Each call maps the pump's answer to a Status a caller can act on: InvalidArgument (the binlog
 // itself is wrong: do not retry), NoSpace (the pump's disk is below its threshold), Aborted (the
-// pump is not online: write to another one), IOError (the pump could not be reached or failed:
-// retry, maybe elsewhere).
+// pump is not online: write to another one), OutOfRange (errcode "ts-behind": a one-shot
+// commit's ts is at or below what the pump wrote; nothing was stored, send it again with a ts
+// above SourceState's max_ts), IOError (the pump could not be reached or failed: retry, maybe
+// elsewhere).
 #pragma once
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "binlog.pb.h"
 #include "common/status.h"
@@ -40,6 +43,14 @@ class PullStream {
   virtual void Cancel() = 0;
 };
 
+// GetSourceState's answer (pump.proto SourceStateResp).
+struct PumpSourceState {
+  uint64_t max_ts = 0;
+  bool found = false;
+  uint64_t commit_ts = 0;
+  pb::SourcePosition source;
+};
+
 class PumpClient {
  public:
   // Creates the channel (lazy: no connection is made until the first call).
@@ -49,6 +60,10 @@ class PumpClient {
 
   virtual Status WriteBinlog(const pb::Binlog& binlog) = 0;
   virtual Status WriteBinlogs(std::span<const pb::Binlog> binlogs) = 0;
+  // WriteBinlogs of binlogs the caller has serialized already (moved into the request).
+  virtual Status WritePayloads(std::vector<std::string> payloads) = 0;
+  // What the pump holds from the upstream server `server_id` (one-shot COMMITs).
+  virtual Result<PumpSourceState> GetSourceState(uint32_t server_id) = 0;
   // An empty binlog, answered without being stored: is the pump there and online?
   virtual Status Probe() = 0;
   // Streams committed binlogs with commit_ts > from_ts.

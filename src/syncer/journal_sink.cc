@@ -19,7 +19,7 @@ class JournalSink : public Sink {
   JournalSink(const JournalSinkOptions& options, std::unique_ptr<journal::Journal> journal)
       : options_(options), journal_(std::move(journal)) {}
 
-  Status Write(std::span<const pb::Binlog* const> binlogs) override {
+  Status Write(std::span<pb::Binlog* const> binlogs) override {
     payloads_.resize(binlogs.size());
     records_.resize(binlogs.size());
     for (size_t i = 0; i < binlogs.size(); ++i) {
@@ -41,7 +41,8 @@ class JournalSink : public Sink {
 
   uint64_t LastTS() const override { return journal_->last_ts(); }
 
-  Result<std::optional<pb::SourcePosition>> LastSource() override {
+  // The journal is this syncer's alone: its newest record is the answer whatever server_id.
+  Result<std::optional<pb::SourcePosition>> LastSource(uint32_t) override {
     uint64_t last = journal_->last_ts();
     if (last == 0) return std::optional<pb::SourcePosition>();
     journal::ReadOptions ro;

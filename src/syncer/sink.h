@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "binlog.pb.h"
 #include "common/env.h"
@@ -18,15 +19,20 @@ namespace binlog::syncer {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Writes binlogs in order; returns once they are durable. Their commit ts are strictly
-  // increasing and above LastTS(). After an error nothing of the call may be assumed written,
-  // nor assumed absent: the syncer resumes from its meta and the restart check below.
-  virtual Status Write(std::span<const pb::Binlog* const> binlogs) = 0;
+  // Writes binlogs in order; returns once they are durable. Their commit ts come strictly
+  // increasing and above LastTS(); a sink may raise them (start_ts with them) to what its
+  // destination accepts, keeping them strictly increasing, so the caller reads them back after.
+  // After an error nothing of the call may be assumed written, nor assumed absent: the syncer
+  // resumes from its meta and the restart check below.
+  virtual Status Write(std::span<pb::Binlog* const> binlogs) = 0;
   // The largest commit ts the sink holds from this syncer (0 when none): new ts go above it.
   virtual uint64_t LastTS() const = 0;
-  // The source position of the newest record the sink holds (nullopt when it holds none), so
-  // that a restart skips what a crash between Write and the meta update left behind.
-  virtual Result<std::optional<pb::SourcePosition>> LastSource() = 0;
+  // The source position of the newest record the sink holds from the upstream server
+  // `server_id` (nullopt when it holds none), so that a restart skips what a crash between
+  // Write and the meta update left behind. Called once the upstream is connected.
+  virtual Result<std::optional<pb::SourcePosition>> LastSource(uint32_t server_id) = 0;
+  // Thread-safe: makes a Write that is waiting to retry return soon (Aborted).
+  virtual void Cancel() {}
   virtual Status Close() = 0;
 };
 
@@ -42,5 +48,22 @@ struct JournalSinkOptions {
 // A journal directory of our own, opened (and recovered) for writing: records are the serialized
 // binlogs keyed by commit ts.
 Result<std::unique_ptr<Sink>> OpenJournalSink(const JournalSinkOptions& options);
+
+struct PumpSinkOptions {
+  std::vector<std::string> addrs;  // [to] pump-addrs: written to one at a time, in this order
+  // Failed calls in a row before Write gives up (max-retry); each failure moves to the next
+  // address and waits a backoff doubling from base to max.
+  int max_retry = 100;
+  double retry_base_seconds = 0.5;
+  double retry_max_seconds = 10;
+  // Serialized bytes per WriteBinlogs call: a batch is cut in calls of at most this much (a
+  // single larger transaction goes alone).
+  size_t max_call_bytes = 8u << 20;
+  double call_timeout_seconds = 30;
+};
+
+// Writes to the pumps' gRPC service (docs/SYNCER.md, "Writing to a pump"). Connects lazily:
+// opening never fails because a pump is down.
+Result<std::unique_ptr<Sink>> OpenPumpSink(const PumpSinkOptions& options);
 
 }  // namespace binlog::syncer

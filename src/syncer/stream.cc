@@ -53,6 +53,14 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
   UpstreamGuard guard(&mu_, &upstream_, up.get());
   if (stop_) return Status::OK();
 
+  if (!resumed_) {
+    Status r = Resume(up->info().server_id);
+    // The sink retried on its own (max-retry): reconnecting upstream would not help.
+    if (!r.ok()) {
+      *fatal = true;
+      return r.WithContext("asking the archive what it holds");
+    }
+  }
   if (position_.empty()) {
     // Nothing says where to start: from now on, loudly (earlier changes are not archived).
     ASSIGN_OR_RETURN(position_, up->CurrentPosition());
@@ -78,13 +86,20 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
   Status writer_status;
   std::thread writer([&] {
     std::vector<StreamItem> items;
-    std::vector<const pb::Binlog*> binlogs;
+    std::vector<pb::Binlog*> binlogs;
+    const uint32_t upstream_id = up->info().server_id;
     while (true) {
       items.clear();
       if (!queue.PopBatch(static_cast<size_t>(config_.batch), &items)) break;
       binlogs.clear();
       for (StreamItem& item : items) {
-        if (item.binlog != nullptr) binlogs.push_back(item.binlog);
+        if (item.binlog == nullptr) continue;
+        // The server read, not the event's origin: file:pos are positions in its binlog
+        // (proto/binlog.proto), and a pump keys its dedupe state by it.
+        pb::SourcePosition* src = item.binlog->mutable_source();
+        src->set_server_id(upstream_id);
+        if (item.event_time != 0) src->set_event_time(item.event_time);
+        binlogs.push_back(item.binlog);
       }
       Status s = binlogs.empty() ? Status::OK() : sink_->Write(binlogs);
       // Only now may the meta move past them.

@@ -46,15 +46,19 @@ Result<std::unique_ptr<Syncer>> Syncer::Open(const SyncerConfig& config, SyncerO
 Status Syncer::Init() {
   Env* env = options_.env;
   if (config_.to.type == "pump") {
-    return Status::Unsupported(
-        "[to] type = \"pump\" is not available in this build yet (the pump's gRPC client is "
-        "not finished); use type = \"journal\"");
+    PumpSinkOptions po;
+    po.addrs = config_.to.pump_addrs;
+    po.max_retry = config_.max_retry;
+    po.retry_base_seconds = options_.retry_base_seconds;
+    po.retry_max_seconds = options_.retry_max_seconds;
+    ASSIGN_OR_RETURN(sink_, OpenPumpSink(po));
+  } else {
+    JournalSinkOptions jo;
+    jo.env = env;
+    jo.dir = config_.to.dir;
+    jo.max_file_size = config_.to.max_file_size;
+    ASSIGN_OR_RETURN(sink_, OpenJournalSink(jo));
   }
-  JournalSinkOptions jo;
-  jo.env = env;
-  jo.dir = config_.to.dir;
-  jo.max_file_size = config_.to.max_file_size;
-  ASSIGN_OR_RETURN(sink_, OpenJournalSink(jo));
 
   if (!config_.meta_from.empty()) {
     ASSIGN_OR_RETURN(BinlogPosition backup, ReadBackupPosition(config_.meta_from));
@@ -62,9 +66,22 @@ Status Syncer::Init() {
     LOG_INFO("syncer.meta initialised from a backup's position", KV("from", config_.meta_from),
              KV("meta", config_.meta), KV("position", backup.ToString()));
   }
-  ASSIGN_OR_RETURN(std::optional<BinlogPosition> meta, LoadMeta(env, config_.meta));
-  ASSIGN_OR_RETURN(std::optional<pb::SourcePosition> last, sink_->LastSource());
-  if (meta) position_ = *meta;
+  ASSIGN_OR_RETURN(meta_, LoadMeta(env, config_.meta));
+  if (meta_) position_ = *meta_;
+  stats_.position = position_;
+  if (!config_.status_addr.empty()) {
+    status_server_ = std::make_unique<StatusServer>();
+    RETURN_IF_ERROR(status_server_->Start(
+        config_.status_addr, [this] { return StatusJson(); }, [this] { return MetricsText(); }));
+    LOG_INFO("status service listening", KV("addr", status_server_->addr()));
+  }
+  return Status::OK();
+}
+
+// Runs once the upstream is known (a pump keys what it holds by the upstream's server_id).
+Status Syncer::Resume(uint32_t upstream_server_id) {
+  ASSIGN_OR_RETURN(std::optional<pb::SourcePosition> last, sink_->LastSource(upstream_server_id));
+  const std::optional<BinlogPosition>& meta = meta_;
   if (last && !last->file().empty()) {
     BinlogPosition held = FromSource(*last);
     skip_until_ = held;
@@ -87,15 +104,10 @@ Status Syncer::Init() {
       skip_until_.reset();
     }
   }
+  std::lock_guard<std::mutex> lock(mu_);
   stats_.position = position_;
   stats_.last_ts = sink_->LastTS();
-
-  if (!config_.status_addr.empty()) {
-    status_server_ = std::make_unique<StatusServer>();
-    RETURN_IF_ERROR(status_server_->Start(
-        config_.status_addr, [this] { return StatusJson(); }, [this] { return MetricsText(); }));
-    LOG_INFO("status service listening", KV("addr", status_server_->addr()));
-  }
+  resumed_ = true;
   return Status::OK();
 }
 
@@ -147,6 +159,7 @@ bool Syncer::SleepBackoff(int failures) {
 
 void Syncer::Stop() {
   stop_ = true;
+  if (sink_) sink_->Cancel();
   std::lock_guard<std::mutex> lock(mu_);
   if (upstream_ != nullptr) upstream_->Interrupt();
   cv_.notify_all();

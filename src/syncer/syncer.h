@@ -80,6 +80,7 @@ class Syncer {
  private:
   Syncer(const SyncerConfig& config, SyncerOptions options);
   Status Init();
+  Status Resume(uint32_t upstream_server_id);
   Status RunOnce(bool* progressed, bool* fatal);
   bool SleepBackoff(int failures);
   std::string StatusJson() const;
@@ -89,6 +90,8 @@ class Syncer {
   SyncerOptions options_;
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<StatusServer> status_server_;
+  std::optional<BinlogPosition> meta_;        // syncer.meta as read at start
+  bool resumed_ = false;                      // Resume ran (at the first connect)
   BinlogPosition position_;                   // durable
   std::optional<BinlogPosition> skip_until_;  // the sink's newest source position
 

@@ -1,0 +1,163 @@
+#include "syncer/pump_fixture.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "pump_client/pump_client.h"
+#include "testutil/testutil.h"
+
+namespace binlog::syncer::testing {
+
+Result<std::unique_ptr<pump::PumpServer>> StartPump(const std::string& dir, Env* env,
+                                                    double gen_binlog_interval_seconds) {
+  pump::PumpConfig c;
+  c.addr = "127.0.0.1:0";
+  c.advertise_addr = "127.0.0.1:0";
+  c.status_addr = "127.0.0.1:0";
+  c.data_dir = dir + "/pump";
+  c.registry_dir = dir + "/registry";
+  c.node_id = "pump-syncer-test";
+  c.heartbeat_interval_seconds = 0.2;
+  c.gen_binlog_interval_seconds = gen_binlog_interval_seconds;
+  c.stop_write_at_available_space = 0;  // tests must not depend on the disk's free space
+  c.max_file_size = 256 << 10;
+  pump::PumpServerOptions o;
+  o.env = env;
+  return pump::PumpServer::Start(c, o);
+}
+
+Result<std::vector<pb::Binlog>> PullUntil(const std::string& addr, uint64_t until_ts,
+                                          double timeout_seconds) {
+  ASSIGN_OR_RETURN(auto client, pump::PumpClient::Connect(addr));
+  ASSIGN_OR_RETURN(auto stream, client->Pull(0));
+  std::vector<pb::Binlog> out;
+  // A watchdog cancels the stream at the timeout (Next blocks on the tail).
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+    while (!done && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!done) stream->Cancel();
+  });
+  Status status;
+  while (true) {
+    pb::Binlog b;
+    Result<bool> more = stream->Next(&b);
+    if (!more.ok() || !*more) {
+      status = more.ok() ? Status::TimedOut(fmt::format(
+                               "pump {} served no record at or above ts {} in time", addr,
+                               until_ts))
+                         : more.status();
+      break;
+    }
+    out.push_back(b);
+    if (static_cast<uint64_t>(b.commit_ts()) >= until_ts) break;
+  }
+  done = true;
+  watchdog.join();
+  if (!status.ok()) return status;
+  return out;
+}
+
+pid_t SpawnTool(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof(a);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+Result<std::unique_ptr<PumpProcess>> PumpProcess::Start(const std::string& dir) {
+  std::unique_ptr<PumpProcess> p(new PumpProcess());
+  p->dir_ = dir;
+  p->addr_ = fmt::format("127.0.0.1:{}", FreeLoopbackPort());
+  p->status_addr_ = fmt::format("127.0.0.1:{}", FreeLoopbackPort());
+  RETURN_IF_ERROR(p->Launch());
+  return p;
+}
+
+PumpProcess::~PumpProcess() { Kill9().IgnoreError(); }
+
+Status PumpProcess::Launch() {
+  std::string pump = binlog::testing::ToolPath("pump");
+  std::string config = dir_ + "/pump.toml";
+  // Small test settings the flags do not cover.
+  RETURN_IF_ERROR(WriteFileAtomic(Env::Posix(), config,
+                                  "heartbeat-interval = 1\n[storage]\n"
+                                  "stop-write-at-available-space = \"0\"\n"));
+  pid_ = SpawnTool({pump, "-config", config, "-addr", addr_, "-status-addr", status_addr_,
+                    "-data-dir", dir_ + "/pump", "-registry-dir", dir_ + "/registry", "-L",
+                    "info"},
+                   dir_ + "/pump.log");
+  if (pid_ <= 0) return Status::IOError("fork failed");
+  size_t colon = status_addr_.rfind(':');
+  httplib::Client http(status_addr_.substr(0, colon), std::stoi(status_addr_.substr(colon + 1)));
+  http.set_connection_timeout(std::chrono::milliseconds(200));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto res = http.Get("/status");
+    if (res && res->status == 200 && res->body.find("\"state\":\"online\"") != std::string::npos) {
+      return Status::OK();
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return Status::IOError("the pump exited while starting; see " + dir_ + "/pump.log");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::TimedOut("the pump did not come online; see " + dir_ + "/pump.log");
+}
+
+Status PumpProcess::Kill9() {
+  if (pid_ <= 0) return Status::OK();
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return Status::OK();
+}
+
+Status PumpProcess::Restart() {
+  RETURN_IF_ERROR(Kill9());
+  return Launch();
+}
+
+}  // namespace binlog::syncer::testing

@@ -1,24 +1,38 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, end to end on one machine: installs what is missing,
-# builds, starts a pump (embedded registry, loopback ports), writes ~100k transactions through it
-# with loadgen as TiDB would (PREWRITE, then COMMIT), and inspects the pump's commit-ordered
-# archive offline with segdump.
+# builds, starts a pump (embedded registry, loopback ports), then
+#   1. the real pipeline: a private MariaDB (scripts/mariadb-sandbox.sh), the syncer reading it
+#      as a replica and writing to the pump ([to] type = "pump"), a short mixed workload, and
+#      the pump's archive of it shown with segdump (-v: row values);
+#   2. ~100k transactions written through the pump with loadgen as TiDB would (PREWRITE, then
+#      COMMIT), and the pump's commit-ordered archive inspected offline with segdump.
+# Every process and the MariaDB datadir are removed on exit, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"${JOBS:-2}" --target pump loadgen segdump
+cmake --build build -j"${JOBS:-2}" --target pump loadgen segdump syncer
 
 bin=build/tools
 demo=${DEMO_DIR:-build/demo}
 rm -rf "$demo"
 mkdir -p "$demo"
 pump_pid=""
+syncer_pid=""
+mariadb_dir=""
+stop_pid() {
+  if [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; then
+    kill -TERM "$1"
+    wait "$1" || true
+  fi
+}
 cleanup() {
-  if [[ -n $pump_pid ]] && kill -0 "$pump_pid" 2>/dev/null; then
-    kill -TERM "$pump_pid"
-    wait "$pump_pid" || true
+  stop_pid "$syncer_pid"
+  stop_pid "$pump_pid"
+  if [[ -n $mariadb_dir ]]; then
+    scripts/mariadb-sandbox.sh stop "$mariadb_dir" || true
+    rm -rf "$mariadb_dir"
   fi
 }
 trap cleanup EXIT
@@ -43,6 +57,110 @@ done
 curl -s "http://$status_addr/status"
 echo
 
+# ---- 1. MariaDB -> syncer -> pump -----------------------------------------------------------
+mariadb_dir=$(mktemp -d /tmp/binlog-demo-mariadb.XXXXXX)
+echo
+echo "== MariaDB: a private server in $mariadb_dir (ROW binlog, FULL row image and metadata)"
+db_port=$(scripts/mariadb-sandbox.sh start "$mariadb_dir")
+sql() { mariadb --no-defaults --socket="$mariadb_dir/sock" -uroot "$@"; }
+sql -e "SELECT VERSION() AS version, @@server_id AS server_id, @@binlog_format AS binlog_format,
+               @@binlog_row_image AS row_image, @@binlog_row_metadata AS row_metadata"
+
+syncer_status="127.0.0.1:$(free_port)"
+cat >"$demo/syncer.toml" <<TOML
+log-file = "$demo/syncer.log"
+server-id = 101
+meta = "$demo/syncer.meta"
+flavor = "mariadb"
+status-addr = "$syncer_status"
+batch = 100
+max-retry = 10
+
+[from]
+host = "127.0.0.1"
+port = $db_port
+user = "repl"
+password = "repl-pw"
+
+[to]
+type = "pump"
+pump-addrs = ["$pump_addr"]
+TOML
+echo
+echo "== syncer: replica of 127.0.0.1:$db_port, writing to the pump $pump_addr ($demo/syncer.toml)"
+"$bin/syncer/syncer" -config "$demo/syncer.toml" &
+syncer_pid=$!
+for _ in $(seq 100); do
+  curl -sf "http://$syncer_status/status" | grep -q '"state":"running"' && break
+  kill -0 "$syncer_pid" 2>/dev/null || { tail "$demo/syncer.log"; exit 1; }
+  sleep 0.1
+done
+
+echo
+echo "== workload on MariaDB: 3 tables, inserts, updates, deletes, a DDL between DML"
+{
+  echo "CREATE DATABASE shop;"
+  echo "CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(40), city VARCHAR(40));"
+  echo "CREATE TABLE shop.orders (id INT PRIMARY KEY, customer_id INT, amount DECIMAL(10,2),"
+  echo "  placed DATETIME(3), note TEXT);"
+  echo "CREATE TABLE shop.stock (sku CHAR(8) PRIMARY KEY, qty INT UNSIGNED, price DOUBLE);"
+  for i in $(seq 1 20); do
+    echo "INSERT INTO shop.customers VALUES ($i, 'customer $i', IF($i % 2, 'Zürich', 'Lyon'));"
+    echo "INSERT INTO shop.stock VALUES (CONCAT('SKU-', LPAD($i, 4, '0')), $((i * 10)), $i.5);"
+  done
+  for i in $(seq 1 60); do
+    echo "BEGIN;"
+    echo "INSERT INTO shop.orders VALUES ($i, $((i % 20 + 1)), $i.99, '2024-05-0$((i % 9 + 1)) 12:00:00.$((i % 1000))', NULL);"
+    echo "UPDATE shop.stock SET qty = qty - 1 WHERE sku = CONCAT('SKU-', LPAD($((i % 20 + 1)), 4, '0'));"
+    echo "COMMIT;"
+  done
+  echo "ALTER TABLE shop.orders ADD COLUMN status ENUM('new','paid','shipped') NOT NULL DEFAULT 'new';"
+  echo "UPDATE shop.orders SET status = 'paid', note = 'paid by card' WHERE id % 3 = 0;"
+  echo "DELETE FROM shop.orders WHERE id > 55;"
+  echo "UPDATE shop.customers SET city = NULL WHERE id = 7;"
+} | sql
+sql -e "SELECT (SELECT COUNT(*) FROM shop.orders) AS orders, (SELECT COUNT(*) FROM shop.customers) AS customers;
+        SHOW MASTER STATUS"
+
+# Caught up: the syncer's durable position is the server's end of binlog, and the pump has
+# written what the syncer sent to binlog/ (commit order).
+read -r master_file master_pos < <(sql -N -e "SHOW MASTER STATUS" | cut -f1,2)
+for _ in $(seq 300); do
+  st=$(curl -s "http://$syncer_status/status")
+  pos=$(jq -r '."binlog-pos"' <<<"$st")
+  file=$(jq -r '."binlog-name"' <<<"$st")
+  [[ $file == "$master_file" && $pos -ge $master_pos ]] && break
+  sleep 0.1
+done
+syncer_last=$(curl -s "http://$syncer_status/status" | jq -r '."last-ts"')
+for _ in $(seq 300); do
+  emitted=$(curl -s "http://$status_addr/status" | jq -r '."emitted-ts"')
+  [[ $emitted -ge $syncer_last ]] && break
+  sleep 0.1
+done
+echo
+echo "== syncer status"
+curl -s "http://$syncer_status/status" | jq -c .
+echo
+# Files rather than pipes into head: a reader closing early must not fail the script.
+echo "== segdump: the pump's archive of the MariaDB changes (heartbeats left out)"
+"$bin/segdump/segdump" "$demo/pump/binlog" >"$demo/syncer-archive.txt"
+grep -v FAKE "$demo/syncer-archive.txt" >"$demo/syncer-commits.txt" || true
+sed -n '1,12p' "$demo/syncer-commits.txt"
+echo "   ... $(wc -l <"$demo/syncer-commits.txt") lines in all ($demo/syncer-commits.txt)"
+echo
+echo "== segdump -v: the DDL and the transactions after it, with row values"
+"$bin/segdump/segdump" --format json "$demo/pump/binlog" >"$demo/syncer-archive.json"
+ddl_ts=$(jq -r 'select((.ddl // "") | test("ALTER")) | .ts' "$demo/syncer-archive.json" | sed -n 1p)
+"$bin/segdump/segdump" -v --from "$ddl_ts" "$demo/pump/binlog" >"$demo/syncer-after-ddl.txt"
+grep -v FAKE "$demo/syncer-after-ddl.txt" | sed -n '1,40p' || true
+echo
+echo "== stopping the syncer (SIGTERM); its position is in $demo/syncer.meta"
+stop_pid "$syncer_pid"
+syncer_pid=""
+cat "$demo/syncer.meta"
+
+# ---- 2. loadgen -> pump ----------------------------------------------------------------------
 echo
 echo "== loadgen: 100000 transactions through the pump (8 producers, 16 per call)"
 "$bin/loadgen/loadgen" --pump "$pump_addr" --count 100000 --threads 8 --batch 16 --seed 42 \
@@ -60,11 +178,12 @@ cat "$demo/registry/pumps/$pump_addr.json"
 curl -s "http://$status_addr/status"
 echo
 echo
-echo "== segdump: the first committed transactions in $demo/pump/binlog"
-"$bin/segdump/segdump" --limit 6 "$demo/pump/binlog"
+loadgen_first=$(sort -n "$demo/acked.log" | sed -n 1p)
+echo "== segdump: the first loadgen transactions in $demo/pump/binlog"
+"$bin/segdump/segdump" --from "$loadgen_first" --limit 6 "$demo/pump/binlog"
 echo
 echo "== segdump -v: one record with its row values"
-"$bin/segdump/segdump" -v --limit 1 "$demo/pump/binlog"
+"$bin/segdump/segdump" -v --from "$loadgen_first" --limit 1 "$demo/pump/binlog"
 echo
 echo "== segdump --stats"
 "$bin/segdump/segdump" --stats "$demo/pump/binlog"

@@ -132,15 +132,19 @@ for _ in $(seq 300); do
   [[ $file == "$master_file" && $pos -ge $master_pos ]] && break
   sleep 0.1
 done
-syncer_last=$(curl -s "http://$syncer_status/status" | jq -r '."last-ts"')
+[[ $file == "$master_file" && $pos -ge $master_pos ]] ||
+  { echo "the syncer did not catch up: $st" >&2; tail "$demo/syncer.log" >&2; exit 1; }
+# sed, not jq: jq 1.6 reads numbers as doubles, and a TSO has more digits than a double keeps.
+syncer_last=$(curl -s "http://$syncer_status/status" | sed -n 's/.*"last-ts":\([0-9]*\).*/\1/p')
 for _ in $(seq 300); do
-  emitted=$(curl -s "http://$status_addr/status" | jq -r '."emitted-ts"')
+  emitted=$(curl -s "http://$status_addr/status" | sed -n 's/.*"emitted-ts":\([0-9]*\).*/\1/p')
   [[ $emitted -ge $syncer_last ]] && break
   sleep 0.1
 done
 echo
 echo "== syncer status"
-curl -s "http://$syncer_status/status" | jq -c .
+curl -s "http://$syncer_status/status"
+echo
 echo
 # Files rather than pipes into head: a reader closing early must not fail the script.
 echo "== segdump: the pump's archive of the MariaDB changes (heartbeats left out)"
@@ -151,7 +155,7 @@ echo "   ... $(wc -l <"$demo/syncer-commits.txt") lines in all ($demo/syncer-com
 echo
 echo "== segdump -v: the DDL and the transactions after it, with row values"
 "$bin/segdump/segdump" --format json "$demo/pump/binlog" >"$demo/syncer-archive.json"
-ddl_ts=$(jq -r 'select((.ddl // "") | test("ALTER")) | .ts' "$demo/syncer-archive.json" | sed -n 1p)
+ddl_ts=$(sed -n 's/^{"ts":\([0-9]*\),.*"ddl":"ALTER.*/\1/p' "$demo/syncer-archive.json" | sed -n 1p)
 "$bin/segdump/segdump" -v --from "$ddl_ts" "$demo/pump/binlog" >"$demo/syncer-after-ddl.txt"
 grep -v FAKE "$demo/syncer-after-ddl.txt" | sed -n '1,40p' || true
 echo

@@ -1,42 +1,33 @@
 // The pump's write path: one writer thread takes every request queued since its last round,
 // validates them against the sorter, makes them durable in one wal append, applies them, and
-// answers each.
+// hands the round to the completer thread, which answers each.
 //
 // Why one thread rather than the callers themselves (as the journal's group commit does): a
-// request's validation and its effect on the sorter must not be split by another's. With
-// callers leading, a one-shot commit validated above the emitted ts could be overtaken by a
-// heartbeat applied while its wal write was in flight, and then be released behind it; a
-// commit could meet a rollback of its prewrite the same way. Here nothing touches the sorter
-// between a group's validation and its apply but the emitter, which only releases what the
-// watermark (bounded by applied entries) allows. It is also cheaper: callers that wake up do not
-// fight over the pump's mutex, and a gRPC callback does not hold a thread while it waits.
+// request's validation and its effect on the sorter must not be split by another write. With
+// callers leading, a heartbeat could be applied while a one-shot commit's wal write was in
+// flight, and a commit could meet the timeout rollback of its prewrite halfway. Here no other
+// write touches the sorter between a round's validation and its apply; the emitter may still
+// release entries applied before the round, which the one-shot holds cover (WriteGroup). It is
+// also cheaper: callers that wake up do not fight over the pump's mutex, and a gRPC callback does
+// not hold a thread while it waits.
 #include <fmt/format.h>
 #include <google/protobuf/arena.h>
 
-#include <unordered_set>
 #include <utility>
 
 #include "common/logging.h"
 #include "common/tso.h"
+#include "pump/group_check.h"
 #include "pump/pump.h"
 
 namespace binlog::pump {
 
 namespace {
 
-const char* TypeName(pb::BinlogType t) {
-  return pb::BinlogType_IsValid(t) ? pb::BinlogType_Name(t).c_str() : "UNKNOWN";
-}
-
 // The ts a binlog is filed under in the wal (arrival order; for reading it back only).
 uint64_t WalTs(const BinlogHead& b) {
   return static_cast<uint64_t>(b.tp == pb::PREWRITE || b.tp == pb::ROLLBACK ? b.start_ts
                                                                             : b.commit_ts);
-}
-
-Status AlreadyResolved(uint64_t start_ts) {
-  return Status::InvalidArgument(fmt::format(
-      "start_ts {} is already resolved by an earlier binlog of this write", start_ts));
 }
 
 // What the callers of the synchronous API wait on.
@@ -62,33 +53,6 @@ struct Waiter {
 };
 
 }  // namespace
-
-// What the binlogs checked so far in a group will do once applied, so that later ones are
-// checked against that rather than against the sorter alone; with an undo log, so that a
-// refused request leaves no trace.
-struct Pump::GroupCheck {
-  std::unordered_set<uint64_t> prewrites;  // start_ts prewritten in this group
-  std::unordered_set<uint64_t> resolved;   // start_ts committed or rolled back in this group
-  std::unordered_set<uint64_t> commits;    // commit_ts taken in this group
-  std::vector<std::pair<std::unordered_set<uint64_t>*, uint64_t>> undo;
-
-  void Begin() { undo.clear(); }
-  void Abort() {
-    for (auto& [set, ts] : undo) set->erase(ts);
-    undo.clear();
-  }
-  bool AddPrewrite(uint64_t start_ts) { return Insert(&prewrites, start_ts); }
-  void Resolve(uint64_t start_ts) { Insert(&resolved, start_ts); }
-  bool Resolved(uint64_t start_ts) const { return resolved.count(start_ts) > 0; }
-  bool TakeCommitTs(uint64_t commit_ts) { return Insert(&commits, commit_ts); }
-
- private:
-  bool Insert(std::unordered_set<uint64_t>* set, uint64_t ts) {
-    if (!set->insert(ts).second) return false;
-    undo.emplace_back(set, ts);
-    return true;
-  }
-};
 
 BinlogHead BinlogHead::Of(const pb::Binlog& b) {
   BinlogHead h{b.tp(), b.start_ts(), b.commit_ts(),
@@ -282,112 +246,6 @@ void Pump::WriteGroup(std::vector<std::unique_ptr<WriteRequest>>& group,
     last_write_micros_ = now;
   }
   if (WakeEmitter()) cv_.notify_one();
-}
-
-// REQUIRES: mu_ held. The checks of one request, against the sorter as the requests before it
-// in the group will leave it: all of it is accepted or none.
-Status Pump::CheckRequest(const WriteRequest& r, GroupCheck* check) {
-  check->Begin();
-  // A pump that is closing or short of space takes no new transactions, but still takes the
-  // commits and rollbacks of prewrites it already acknowledged (and heartbeats): refusing those
-  // would leave transactions that committed upstream to the max-txn-timeout rollback.
-  bool opens_new = false;
-  for (size_t i = 0; i < r.heads.size(); ++i) {
-    if (r.payloads[i].size() > options_.max_binlog_bytes) {
-      return Status::InvalidArgument(
-          fmt::format("binlog {} is {} bytes, larger than the {} bytes a pump accepts", i,
-                      r.payloads[i].size(), options_.max_binlog_bytes));
-    }
-    if (!r.payloads[i].empty()) opens_new |= OpensTransaction(r.heads[i], *check);
-  }
-  if (!accept_writes_ && opens_new) {
-    return Status::Aborted(fmt::format(
-        "pump refuses new transactions: {}; write them to another pump", refuse_reason_));
-  }
-  if (low_space_ && opens_new) {
-    return Status::NoSpace(fmt::format(
-        "{} has {} bytes available, below stop-write-at-available-space ({} bytes); writes "
-        "resume when space is freed",
-        data_dir(), available_bytes_, options_.stop_write_at_available_space));
-  }
-  for (size_t i = 0; i < r.heads.size(); ++i) {
-    if (r.payloads[i].empty()) continue;
-    RETURN_IF_ERROR(Validate(r.heads[i], i, check));
-  }
-  return Status::OK();
-}
-
-// REQUIRES: mu_ held.
-bool Pump::OpensTransaction(const BinlogHead& b, const GroupCheck& check) const {
-  switch (b.tp) {
-    case pb::PREWRITE:
-      return true;
-    case pb::COMMIT:
-      return !IsPending(static_cast<uint64_t>(b.start_ts), check);
-    default:
-      return false;
-  }
-}
-
-// REQUIRES: mu_ held. A prewrite is pending when the sorter holds it and no earlier binlog of the
-// group resolved it. (One accepted in this group is not: its commit cannot come before its ack.)
-bool Pump::IsPending(uint64_t start_ts, const GroupCheck& check) const {
-  return sorter_.is_pending(start_ts) && !check.Resolved(start_ts);
-}
-
-// REQUIRES: mu_ held. Records in `check` what the binlog will do once applied.
-Status Pump::Validate(const BinlogHead& b, size_t index, GroupCheck* check) const {
-  auto fail = [&](const Status& s) {
-    std::string msg = fmt::format("binlog {} ({}, start_ts {}, commit_ts {}): {}", index,
-                                  TypeName(b.tp), b.start_ts, b.commit_ts, s.message());
-    // OutOfRange (a one-shot commit ts behind): the producer may send it again with a newer ts.
-    return s.IsOutOfRange() ? Status::OutOfRange(msg) : Status::InvalidArgument(msg);
-  };
-  if (b.start_ts < 0 || b.commit_ts < 0) return fail(Status::InvalidArgument("negative ts"));
-  auto start = static_cast<uint64_t>(b.start_ts);
-  auto commit = static_cast<uint64_t>(b.commit_ts);
-  Status s;
-  switch (b.tp) {
-    case pb::PREWRITE:
-      if (commit != 0) return fail(Status::InvalidArgument("a prewrite carries no commit_ts"));
-      if (!check->AddPrewrite(start)) {
-        return fail(Status::InvalidArgument(
-            "duplicate prewrite: the same start_ts is being written right now"));
-      }
-      s = sorter_.CheckPrewrite(start);
-      break;
-    case pb::COMMIT:
-      if (IsPending(start, *check)) {
-        s = sorter_.CheckCommit(start, commit);
-        check->Resolve(start);
-      } else if (!b.has_changes && check->Resolved(start)) {
-        s = AlreadyResolved(start);
-      } else if (b.has_changes) {
-        s = CheckOneShot(commit);  // one-shot: committed before it reached the pump
-      } else {
-        s = sorter_.CheckCommit(start, commit);  // says: commit without prewrite
-      }
-      if (s.ok() && !check->TakeCommitTs(commit)) {
-        std::string msg =
-            fmt::format("commit_ts {} is taken by another commit of this write", commit);
-        // Another producer's one-shot commit in the same group: a newer ts is accepted.
-        s = b.has_changes && !IsPending(start, *check) ? Status::OutOfRange(msg)
-                                                       : Status::InvalidArgument(msg);
-      }
-      break;
-    case pb::ROLLBACK:
-      s = check->Resolved(start) ? AlreadyResolved(start) : sorter_.CheckRollback(start);
-      check->Resolve(start);
-      break;
-    case pb::FAKE:
-      if (commit == 0 || b.has_changes) {
-        return fail(Status::InvalidArgument("a heartbeat has a commit_ts and no changes"));
-      }
-      break;
-    default:
-      return fail(Status::InvalidArgument("unknown binlog type"));
-  }
-  return s.ok() ? s : fail(s);
 }
 
 // REQUIRES: mu_ held; b passed Validate and is durable in wal segment `wal_segment`.

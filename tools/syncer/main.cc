@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "syncer/config.h"
 #include "syncer/syncer.h"
+#include "rpc/grpc_runtime.h"
 
 namespace binlog::syncer {
 namespace {
@@ -95,6 +96,7 @@ int Run(int argc, char** argv) {
 }  // namespace binlog::syncer
 
 int main(int argc, char** argv) {
+  binlog::rpc::ConfigureGrpcRuntime();
   try {
     return binlog::syncer::Run(argc, argv);
   } catch (const std::exception& e) {

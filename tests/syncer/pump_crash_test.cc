@@ -13,13 +13,13 @@
 #include <random>
 #include <thread>
 
+#include "syncer/crash_util.h"
 #include "syncer/pump_fixture.h"
 #include "syncer/syncer_fixture.h"
 
 namespace binlog::syncer::testing {
 namespace {
 
-using binlog::testing::MariaDBConnection;
 using binlog::testing::SharedMariaDB;
 using binlog::testing::TempDir;
 using binlog::testing::ToolPath;
@@ -48,74 +48,20 @@ TEST(PumpCrashTest, KillNineOfTheSyncerWritingToAPumpLosesAndRepeatsNothing) {
   ASSERT_EQ(access(syncer.c_str(), X_OK), 0) << "build the syncer tool first: " << syncer;
   TempDir dir;
   ASSERT_OK_AND_ASSIGN(auto pump, StartPump(dir.path()));
-  ASSERT_OK(
-      server->Exec("DROP DATABASE IF EXISTS pcrash; CREATE DATABASE pcrash;"
-                   "CREATE TABLE pcrash.a (id INT PRIMARY KEY, v VARCHAR(20));"
-                   "CREATE TABLE pcrash.b (id INT PRIMARY KEY, n BIGINT)"));
+  CrashWorkload workload(server, "pcrash", 11);
+  ASSERT_OK(workload.CreateTables());
   ASSERT_OK(SaveMeta(Env::Posix(), dir.Sub("syncer.meta"), EndOfBinlog(server)));
   std::vector<std::string> args = {syncer, "-config",
                                    WritePumpConfig(server, dir, pump->grpc_addr())};
 
-  std::atomic<bool> stop{false};
-  std::atomic<int> txns{0};
-  Status workload_status;
-  std::thread workload([&] {
-    auto conn = MariaDBConnection::Open(server->host(), server->port(), "root", "");
-    if (!conn.ok()) {
-      workload_status = conn.status();
-      return;
-    }
-    std::mt19937 rng(11);
-    for (int id = 0; !stop; ++id) {
-      int rows = 1 + static_cast<int>(rng() % 20);
-      std::string sql = "BEGIN; INSERT INTO pcrash.a VALUES ";
-      for (int r = 0; r < rows; ++r) {
-        sql += fmt::format("{}({}, 'v{}')", r ? "," : "", id * 100 + r, r);
-      }
-      sql += fmt::format(
-          "; INSERT INTO pcrash.b VALUES ({0}, {0}); UPDATE pcrash.b SET n = n + 1 "
-          "WHERE id = {1}; COMMIT",
-          id, id / 2);
-      workload_status = (*conn)->Exec(sql);
-      if (!workload_status.ok()) return;
-      txns++;
-      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 4));
-    }
-  });
-
-  std::mt19937 rng(43);
+  workload.Start();
   constexpr int kKills = 12;
-  for (int round = 0; round < kKills; ++round) {
-    pid_t pid = SpawnTool(args, dir.Sub("syncer.log"));
-    ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 400));
-    ASSERT_EQ(kill(pid, SIGKILL), 0);
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status))
-        << "round " << round << " exited by itself: " << WEXITSTATUS(status) << "; log "
-        << dir.Sub("syncer.log");
-  }
-  stop = true;
-  workload.join();
-  ASSERT_OK(workload_status);
-  ASSERT_GT(txns.load(), 50);
+  KillRepeatedly(args, dir.Sub("syncer.log"), 43, kKills, /*min_ms=*/100);
+  ASSERT_OK(workload.Stop());
+  ASSERT_GT(workload.transactions(), 50);
 
   // A last run catches up, then stops cleanly on SIGTERM.
-  BinlogPosition end = EndOfBinlog(server);
-  pid_t pid = SpawnTool(args, dir.Sub("syncer.log"));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool caught_up = false;
-  while (!caught_up && std::chrono::steady_clock::now() < deadline) {
-    auto meta = LoadMeta(Env::Posix(), dir.Sub("syncer.meta"));
-    caught_up = meta.ok() && *meta && (*meta)->name == end.name && (*meta)->pos >= end.pos;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  kill(pid, SIGTERM);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-  ASSERT_TRUE(caught_up) << "the syncer did not catch up; log: " << dir.Sub("syncer.log");
+  RunUntilCaughtUp(args, dir.Sub("syncer.log"), dir.Sub("syncer.meta"), EndOfBinlog(server), 60);
 
   // How often a kill fell between a durable batch and its meta (the pump's answer then decided):
   // informational, it depends on where the kills landed.
@@ -135,7 +81,7 @@ TEST(PumpCrashTest, KillNineOfTheSyncerWritingToAPumpLosesAndRepeatsNothing) {
   ASSERT_TRUE(held.held.has_value());
   ASSERT_OK_AND_ASSIGN(auto served, PullUntil(pump->grpc_addr(), held.held->commit_ts));
   std::vector<pb::Binlog> archived = CheckedTransactions(served);
-  EXPECT_EQ(archived.size(), static_cast<size_t>(txns.load()));
+  EXPECT_EQ(archived.size(), static_cast<size_t>(workload.transactions()));
   Replica replica;
   for (const pb::Binlog& b : archived) replica.Apply(b);
   EXPECT_EQ(replica.Rows("pcrash.a"), SelectAll(server, "pcrash.a"));

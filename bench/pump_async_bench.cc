@@ -116,7 +116,8 @@ AsyncRun& RunAsync(int in_flight) {
     run->latencies_us.insert(run->latencies_us.end(), a->latencies_us.begin(),
                              a->latencies_us.end());
   }
-  while (p->Stats().emitted_ts < max_ts) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  while (p->Stats().emitted_ts < max_ts)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   run->seconds = NowSeconds() - start;
   cpu = CpuSeconds() - cpu;
   std::cerr << "pump in-process async: " << in_flight << " in flight, " << run->items

@@ -14,8 +14,8 @@ const char* TypeName(pb::BinlogType t) {
 }
 
 Status AlreadyResolved(uint64_t start_ts) {
-  return Status::InvalidArgument(fmt::format(
-      "start_ts {} is already resolved by an earlier binlog of this write", start_ts));
+  return Status::InvalidArgument(
+      fmt::format("start_ts {} is already resolved by an earlier binlog of this write", start_ts));
 }
 
 }  // namespace

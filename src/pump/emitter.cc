@@ -157,7 +157,8 @@ Result<size_t> Pump::GarbageCollect(double older_than_seconds) {
 Status Pump::Close() {
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (stopping_ && !emitter_.joinable() && !writer_.joinable() && !completer_.joinable() && !wal_) return Status::OK();
+    if (stopping_ && !emitter_.joinable() && !writer_.joinable() && !completer_.joinable() && !wal_)
+      return Status::OK();
     stopping_ = true;
   }
   cv_.notify_all();

@@ -110,8 +110,7 @@ class Pump {
   // returned, on the pump's writer thread (or in this call once the pump is closing); it must
   // not block.
   using WriteDone = std::function<void(Status)>;
-  void WriteAsync(std::vector<BinlogHead> heads, std::vector<std::string> payloads,
-                  WriteDone done);
+  void WriteAsync(std::vector<BinlogHead> heads, std::vector<std::string> payloads, WriteDone done);
 
   // A reader of committed binlogs (serialized pb::Binlog, tp COMMIT or FAKE) with
   // commit_ts > from_ts, in commit-ts order; with follow it waits for more.
@@ -155,6 +154,7 @@ class Pump {
   void WriteGroup(std::vector<std::unique_ptr<WriteRequest>>& group,
                   std::unique_lock<std::mutex>& lock);
   Status CheckRequest(const WriteRequest& r, GroupCheck* check);
+  std::vector<uint64_t> HoldOneShots(const std::vector<WriteRequest*>& accepted);
   Status Validate(const BinlogHead& b, size_t index, GroupCheck* check) const;
   bool IsPending(uint64_t start_ts, const GroupCheck& check) const;
   bool OpensTransaction(const BinlogHead& b, const GroupCheck& check) const;
@@ -185,8 +185,8 @@ class Pump {
   // Serialises CheckDiskSpace callers (the emitter's periodic check, the daemon, tests) from the
   // free-space read to its effect, so an older reading can never overwrite a newer one.
   std::mutex disk_check_mu_;
-  std::condition_variable cv_;         // wakes the emitter
-  std::condition_variable writer_cv_;  // wakes the writer
+  std::condition_variable cv_;                           // wakes the emitter
+  std::condition_variable writer_cv_;                    // wakes the writer
   std::vector<std::unique_ptr<WriteRequest>> requests_;  // queued for the writer's next group
   Sorter sorter_;
   // The wal segment the writer's group in flight may land in or after (no wal segment from

@@ -80,8 +80,8 @@ grpc::ServerUnaryReactor* PumpService::WriteBinlogs(grpc::CallbackServerContext*
     const std::string& p = req->payloads(static_cast<int>(i));
     // The same checks as WriteBinlog, with the index, before anything is stored.
     if (Status s = ParseBinlogPayload(p, pump_->max_binlog_bytes(), &heads[i]); !s.ok()) {
-      Answer(Status::InvalidArgument(fmt::format("payload {} of the batch: {}; nothing was stored", i,
-                                                 s.message())),
+      Answer(Status::InvalidArgument(
+                 fmt::format("payload {} of the batch: {}; nothing was stored", i, s.message())),
              resp);
       reactor->Finish(grpc::Status::OK);
       return reactor;

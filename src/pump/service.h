@@ -15,16 +15,15 @@
 namespace binlog::pump {
 
 // WriteBinlogResp.errcode for a write that failed with `s`: "invalid", "no-space",
-// "not-online", "ts-behind" or "io" ("" for OK). `online` tells a refusal because of the node state apart
-// from one after a storage failure (both are Aborted from the Pump).
+// "not-online", "ts-behind" or "io" ("" for OK). `online` tells a refusal because of the node state
+// apart from one after a storage failure (both are Aborted from the Pump).
 std::string WriteErrorCode(const Status& s, bool online);
 
 // Writes use gRPC's callback API: a write waiting for its group's fdatasync holds no thread
 // (the synchronous server kept a thread per producer, and every ack was a thread hand-off).
 // PullBinlogs stays synchronous: a stream is a long-lived tail of its own.
-using PumpServiceBase =
-    pb::Pump::WithCallbackMethod_WriteBinlog<pb::Pump::WithCallbackMethod_WriteBinlogs<
-        pb::Pump::Service>>;
+using PumpServiceBase = pb::Pump::WithCallbackMethod_WriteBinlog<
+    pb::Pump::WithCallbackMethod_WriteBinlogs<pb::Pump::Service>>;
 
 class PumpService final : public PumpServiceBase {
  public:

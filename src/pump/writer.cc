@@ -55,16 +55,17 @@ struct Waiter {
 }  // namespace
 
 BinlogHead BinlogHead::Of(const pb::Binlog& b) {
-  BinlogHead h{b.tp(), b.start_ts(), b.commit_ts(),
-               b.tables_size() > 0 || !b.ddl_query().empty(), std::nullopt};
+  BinlogHead h{b.tp(), b.start_ts(), b.commit_ts(), b.tables_size() > 0 || !b.ddl_query().empty(),
+               std::nullopt};
   if (b.tp() == pb::COMMIT && b.has_source()) h.source = b.source();
   return h;
 }
 
 Status ParseBinlogPayload(std::string_view payload, size_t max_bytes, BinlogHead* head) {
   if (payload.size() > max_bytes) {
-    return Status::InvalidArgument(fmt::format(
-        "binlog of {} bytes is larger than the {} bytes a pump accepts", payload.size(), max_bytes));
+    return Status::InvalidArgument(
+        fmt::format("binlog of {} bytes is larger than the {} bytes a pump accepts", payload.size(),
+                    max_bytes));
   }
   // Parsed only to check it and read its head, then dropped: in an arena, whose blocks are
   // freed at once, rather than an allocation per row value (measured: malloc and free were a
@@ -210,18 +211,7 @@ void Pump::WriteGroup(std::vector<std::unique_ptr<WriteRequest>>& group,
     accepted.push_back(r.get());
   }
   if (accepted.empty()) return;
-  // The emitter may release applied entries during the wal write: a one-shot commit validated
-  // below one of them (a heartbeat not yet emitted) would be released after it, at or below the
-  // emitted ts, and dropped as a replay. Its hold keeps the watermark below it until applied.
-  std::vector<uint64_t> holds;
-  for (WriteRequest* r : accepted) {
-    for (const BinlogHead& h : r->heads) {
-      if (h.tp == pb::COMMIT && h.has_changes && !sorter_.is_pending(static_cast<uint64_t>(h.start_ts))) {
-        holds.push_back(static_cast<uint64_t>(h.commit_ts));
-        sorter_.HoldBelow(holds.back());
-      }
-    }
-  }
+  std::vector<uint64_t> holds = HoldOneShots(accepted);
   uint64_t floor = wal_->active_segment_ts();
   in_flight_floors_.insert(floor);
   lock.unlock();
@@ -246,6 +236,24 @@ void Pump::WriteGroup(std::vector<std::unique_ptr<WriteRequest>>& group,
     last_write_micros_ = now;
   }
   if (WakeEmitter()) cv_.notify_one();
+}
+
+// REQUIRES: mu_ held. The emitter may release applied entries during a round's wal write: a
+// one-shot commit validated below one of them (a heartbeat not yet emitted) would be released
+// after it, at or below the emitted ts, and dropped as a replay. Its hold keeps the watermark
+// below it until it is applied; the caller unholds what this returns.
+std::vector<uint64_t> Pump::HoldOneShots(const std::vector<WriteRequest*>& accepted) {
+  std::vector<uint64_t> holds;
+  for (WriteRequest* r : accepted) {
+    for (const BinlogHead& h : r->heads) {
+      auto start = static_cast<uint64_t>(h.start_ts);
+      if (h.tp == pb::COMMIT && h.has_changes && !sorter_.is_pending(start)) {
+        holds.push_back(static_cast<uint64_t>(h.commit_ts));
+        sorter_.HoldBelow(holds.back());
+      }
+    }
+  }
+  return holds;
 }
 
 // REQUIRES: mu_ held; b passed Validate and is durable in wal segment `wal_segment`.

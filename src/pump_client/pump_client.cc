@@ -110,7 +110,8 @@ class GrpcPumpClient : public PumpClient {
       return Status::IOError(fmt::format("pump {}: {} (gRPC code {})", addr_, rpc.error_message(),
                                          static_cast<int>(rpc.error_code())));
     }
-    if (!resp.errmsg().empty()) return Status::IOError(fmt::format("pump {}: {}", addr_, resp.errmsg()));
+    if (!resp.errmsg().empty())
+      return Status::IOError(fmt::format("pump {}: {}", addr_, resp.errmsg()));
     PumpSourceState st;
     st.max_ts = resp.max_ts();
     st.found = resp.found();
@@ -162,8 +163,8 @@ class GrpcPumpClient : public PumpClient {
     std::unique_lock<std::mutex> lock(mu_);
     queue_.push_back(&self);
     // A caller whose binlog a leader took waits (not queued any more) until it is answered.
-    while (!self.done && (in_flight_ >= options_.max_in_flight || queue_.empty() ||
-                          queue_.front() != &self)) {
+    while (!self.done &&
+           (in_flight_ >= options_.max_in_flight || queue_.empty() || queue_.front() != &self)) {
       self.cv.wait(lock);
     }
     if (self.done) return self.status;

@@ -4,8 +4,6 @@
 
 namespace binlog::rpc {
 
-void ConfigureGrpcRuntime() {
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-}
+void ConfigureGrpcRuntime() { absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore); }
 
 }  // namespace binlog::rpc

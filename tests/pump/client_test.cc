@@ -1,7 +1,5 @@
 // PumpClient against a real pump server on loopback: coalesced writes from many threads and the
 // batched pull.
-#include "pump_client/pump_client.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "pump/server_test_util.h"
+#include "pump_client/pump_client.h"
 
 namespace binlog::pump {
 namespace {

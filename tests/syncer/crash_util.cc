@@ -15,16 +15,15 @@ namespace binlog::syncer::testing {
 
 using binlog::testing::MariaDBConnection;
 
-CrashWorkload::CrashWorkload(binlog::testing::MariaDBServer* server, std::string db,
-                             uint32_t seed)
+CrashWorkload::CrashWorkload(binlog::testing::MariaDBServer* server, std::string db, uint32_t seed)
     : server_(server), db_(std::move(db)), seed_(seed) {}
 
 Status CrashWorkload::CreateTables() {
-  return server_->Exec(fmt::format(
-      "DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0};"
-      "CREATE TABLE {0}.a (id INT PRIMARY KEY, v VARCHAR(20));"
-      "CREATE TABLE {0}.b (id INT PRIMARY KEY, n BIGINT)",
-      db_));
+  return server_->Exec(
+      fmt::format("DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0};"
+                  "CREATE TABLE {0}.a (id INT PRIMARY KEY, v VARCHAR(20));"
+                  "CREATE TABLE {0}.b (id INT PRIMARY KEY, n BIGINT)",
+                  db_));
 }
 
 void CrashWorkload::Start() {

@@ -47,7 +47,6 @@ void KillRepeatedly(const std::vector<std::string>& args, const std::string& log
 // Runs args once more until syncer.meta at meta_path reaches `end`, then SIGTERM: fails the test
 // unless it caught up within `timeout_seconds` and exited 0.
 void RunUntilCaughtUp(const std::vector<std::string>& args, const std::string& log,
-                      const std::string& meta_path, const BinlogPosition& end,
-                      int timeout_seconds);
+                      const std::string& meta_path, const BinlogPosition& end, int timeout_seconds);
 
 }  // namespace binlog::syncer::testing

@@ -102,9 +102,13 @@ Result<std::string> TemplateDatadir() {
   fs::create_directories(base, ec);
   std::string work = base + "/mariadb-install-XXXXXX";
   if (mkdtemp(work.data()) == nullptr) return Status::FromErrno(errno, "mkdtemp " + base);
-  Status s = RunCommand({kInstallDb, "--no-defaults", "--auth-root-authentication-method=normal",
-                         "--skip-test-db", "--datadir=" + work + "/data", kLogFileSize},
-                        work + "/install.log");
+  // A private tmpdir: concurrent bootstraps sharing /tmp failed on each other's temporary
+  // tables (seen once in CI: "Error on delete of '/tmp/#sql-temptable-...MAD'").
+  fs::create_directories(work + "/tmp", ec);
+  Status s = RunCommand(
+      {kInstallDb, "--no-defaults", "--auth-root-authentication-method=normal", "--skip-test-db",
+       "--datadir=" + work + "/data", "--tmpdir=" + work + "/tmp", kLogFileSize},
+      work + "/install.log");
   if (s.ok() && rename((work + "/data").c_str(), tmpl.c_str()) != 0 && !fs::exists(tmpl)) {
     s = Status::FromErrno(errno, "rename the template datadir");
   }
@@ -231,8 +235,9 @@ Status MariaDBServer::Launch() {
       kMariadbd, "--no-defaults", "--user=root", "--datadir=" + datadir(),
       fmt::format("--port={}", port_), "--bind-address=" + host_, "--socket=" + dir_ + "/sock",
       "--pid-file=" + dir_ + "/mariadbd.pid", "--log-error=" + dir_ + "/error.log",
-      "--log-bin=" + datadir() + "/mariadb-bin", "--server-id=1", "--binlog-format=ROW",
-      "--binlog-row-image=FULL", "--binlog-row-metadata=FULL", "--skip-name-resolve",
+      "--tmpdir=" + dir_, "--log-bin=" + datadir() + "/mariadb-bin", "--server-id=1",
+      "--binlog-format=ROW", "--binlog-row-image=FULL", "--binlog-row-metadata=FULL",
+      "--skip-name-resolve",
       // MariaDB 10.11 still defaults to latin1.
       "--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci", kLogFileSize,
       "--innodb-buffer-pool-size=64M",

@@ -107,8 +107,8 @@ class Pump {
   Status WritePayload(std::string_view payload);
   // The asynchronous form (the gRPC service's): payloads[i] is the serialized binlog heads[i]
   // describes (empty: a probe). `done` is called exactly once with what WriteBinlogs would have
-  // returned, on the pump's writer thread (or in this call once the pump is closing); it must
-  // not block.
+  // returned, on the pump's completer thread (or in this call once the pump is closing); it
+  // must not block: every write's answer waits behind it.
   using WriteDone = std::function<void(Status)>;
   void WriteAsync(std::vector<BinlogHead> heads, std::vector<std::string> payloads, WriteDone done);
 

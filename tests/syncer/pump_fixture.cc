@@ -56,10 +56,10 @@ Result<std::vector<pb::Binlog>> PullUntil(const std::string& addr, uint64_t unti
     pb::Binlog b;
     Result<bool> more = stream->Next(&b);
     if (!more.ok() || !*more) {
-      status = more.ok() ? Status::TimedOut(fmt::format(
-                               "pump {} served no record at or above ts {} in time", addr,
-                               until_ts))
-                         : more.status();
+      status = more.ok()
+                   ? Status::TimedOut(fmt::format(
+                         "pump {} served no record at or above ts {} in time", addr, until_ts))
+                   : more.status();
       break;
     }
     out.push_back(b);
@@ -72,43 +72,16 @@ Result<std::vector<pb::Binlog>> PullUntil(const std::string& addr, uint64_t unti
 }
 
 pid_t SpawnTool(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof(a);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  close(fd);
-  return port;
+  return binlog::testing::SpawnLogged(args, log, /*append=*/true);
 }
 
 Result<std::unique_ptr<PumpProcess>> PumpProcess::Start(const std::string& dir) {
   std::unique_ptr<PumpProcess> p(new PumpProcess());
   p->dir_ = dir;
-  p->addr_ = fmt::format("127.0.0.1:{}", FreeLoopbackPort());
-  p->status_addr_ = fmt::format("127.0.0.1:{}", FreeLoopbackPort());
+  ASSIGN_OR_RETURN(int grpc_port, binlog::testing::FreeLoopbackPort());
+  ASSIGN_OR_RETURN(int status_port, binlog::testing::FreeLoopbackPort());
+  p->addr_ = fmt::format("127.0.0.1:{}", grpc_port);
+  p->status_addr_ = fmt::format("127.0.0.1:{}", status_port);
   RETURN_IF_ERROR(p->Launch());
   return p;
 }
@@ -123,8 +96,7 @@ Status PumpProcess::Launch() {
                                   "heartbeat-interval = 1\n[storage]\n"
                                   "stop-write-at-available-space = \"0\"\n"));
   pid_ = SpawnTool({pump, "-config", config, "-addr", addr_, "-status-addr", status_addr_,
-                    "-data-dir", dir_ + "/pump", "-registry-dir", dir_ + "/registry", "-L",
-                    "info"},
+                    "-data-dir", dir_ + "/pump", "-registry-dir", dir_ + "/registry", "-L", "info"},
                    dir_ + "/pump.log");
   if (pid_ <= 0) return Status::IOError("fork failed");
   size_t colon = status_addr_.rfind(':');

@@ -51,7 +51,5 @@ class PumpProcess {
 
 // A pid for args[0] with args, stdout and stderr appended to log.
 pid_t SpawnTool(const std::vector<std::string>& args, const std::string& log);
-// A port that was free on 127.0.0.1 a moment ago.
-int FreeLoopbackPort();
 
 }  // namespace binlog::syncer::testing

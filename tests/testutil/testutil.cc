@@ -1,8 +1,14 @@
 #include "testutil/testutil.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <random>
 
 namespace binlog::testing {
 
@@ -37,6 +43,43 @@ std::string TestDataPath(const std::string& name) {
 #else
   return "testdata/" + name;
 #endif
+}
+
+// A port free now, picked at random below the kernel's ephemeral range (32768 and up), where
+// other processes' port-0 binds do not land. Another test process may still pick the same one
+// before our server binds it: WaitReady checks that the server answering is ours.
+Result<int> FreeLoopbackPort() {
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int port = 20000 + static_cast<int>(rng() % 12000);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return Status::FromErrno(errno, "socket");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (free) return port;
+  }
+  return Status::IOError("no free loopback port found in 20000-31999");
+}
+
+pid_t SpawnLogged(const std::vector<std::string>& args, const std::string& log, bool append) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
 }
 
 }  // namespace binlog::testing

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -46,5 +48,13 @@ class TempDir {
 std::string ToolPath(const std::string& name);
 // Path under the source tree's testdata/.
 std::string TestDataPath(const std::string& name);
+
+// A loopback port free now, at random in 20000-31999 (below the kernel's ephemeral range, where
+// other processes' port-0 binds do not land). Another process may still take it first.
+Result<int> FreeLoopbackPort();
+
+// Forks and execs args[0] with args, stdout and stderr to `log` (appended or truncated); the
+// child's pid, or -1 when fork failed.
+pid_t SpawnLogged(const std::vector<std::string>& args, const std::string& log, bool append);
 
 }  // namespace binlog::testing

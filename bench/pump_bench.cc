@@ -102,8 +102,14 @@ PumpRun& Inproc(int producers, size_t batch) {
   }
   run.drain_seconds = NowSeconds() - start;
   pump::PumpStats st = p->Stats();
+  auto mean_ms = [](const LatencyHistogram& h) {
+    return h.count() ? static_cast<double>(h.sum_micros()) / 1000 / h.count() : 0.0;
+  };
   std::cerr << "  drained binlog/ in " << run.drain_seconds << " s; pending "
-            << st.pending_prewrites << ", writes " << st.writes << "\n";
+            << st.pending_prewrites << ", writes " << st.writes << "; wal "
+            << st.wal_sync_latency.count() << " syncs (mean " << mean_ms(st.wal_sync_latency)
+            << " ms), binlog/ " << st.binlog_sync_latency.count() << " syncs (mean "
+            << mean_ms(st.binlog_sync_latency) << " ms)\n";
   Check(p->Close(), "close pump");
   p.reset();
   RemoveAll(o.data_dir);

@@ -21,7 +21,8 @@ class WritableFile {
   virtual ~WritableFile() = default;
   // Appends at the end of the file. A short write is an error, never silent.
   virtual Status Append(std::string_view data) = 0;
-  // Makes the appended data durable (fdatasync).
+  // Makes the appended data durable (fdatasync). May run while another thread appends: it
+  // covers at least what was appended before the call.
   virtual Status Sync() = 0;
   // Cuts the file to `size` bytes; the next Append goes there.
   virtual Status Truncate(uint64_t size) = 0;

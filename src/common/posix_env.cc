@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -92,7 +93,7 @@ class PosixWritableFile final : public WritableFile {
     uint64_t written = 0;
     Status s = PwriteAll(fd_.get(), data, size_, path_, &written);
     // A partial write did land on disk; Size() must say so, so a caller can truncate it away.
-    size_ += written;
+    size_ += written;  // one writer: a plain add; the atomic is for a concurrent Sync's Size()
     return s;
   }
 
@@ -123,7 +124,7 @@ class PosixWritableFile final : public WritableFile {
  private:
   const std::string path_;
   UniqueFd fd_;
-  uint64_t size_;
+  std::atomic<uint64_t> size_;
 };
 
 class PosixRandomAccessFile final : public RandomAccessFile {

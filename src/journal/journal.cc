@@ -23,12 +23,13 @@ struct Journal::Writer {
   using Kind = WriterKind;
   enum class State { kWaiting, kLeader, kDone };
   Kind kind = Kind::kData;
+  bool durable = true;               // done once synced (Append), not once written (Write)
   std::vector<EncodedBlock> blocks;  // encoded by the caller
   std::span<const Record> small;     // or left to the leader (see kLeaderEncodeBytes)
   size_t records = 0;
   size_t bytes = 0;
-  Status status;            // set by the leader before kDone
-  uint64_t segment_ts = 0;  // set by the leader before kDone
+  Status status;       // set by the leader before kDone
+  WriteTicket ticket;  // set by the leader before kDone
 
   void Set(State s) {
     std::lock_guard<std::mutex> g(state_mu);
@@ -118,6 +119,21 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
 }
 
 Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {
+  WriteTicket ticket;
+  Status s = Submit(records, /*durable=*/true, &ticket);
+  if (segment_ts) *segment_ts = ticket.segment_ts;
+  return s;
+}
+
+Status Journal::Write(std::span<const Record> records, WriteTicket* ticket) {
+  return Submit(records, /*durable=*/false, ticket);
+}
+
+Status Journal::WaitDurable(const WriteTicket& ticket) {
+  return options_.sync ? SyncThrough(ticket.group) : Status::OK();
+}
+
+Status Journal::Submit(std::span<const Record> records, bool durable, WriteTicket* ticket) {
   if (records.empty()) return Status::OK();
   bool ordered = options_.segment.kind == SegmentKind::kOrdered;
   if (ordered) {
@@ -130,6 +146,7 @@ Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {
     }
   }
   Writer w;
+  w.durable = durable && options_.sync;
   w.records = records.size();
   for (const Record& r : records) w.bytes += r.payload.size() + kMaxFraming;
   if (w.bytes <= kLeaderEncodeBytes) {
@@ -156,19 +173,26 @@ Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {
   }
   for (const Record& r : records) last_enqueued_ts_ = std::max(last_enqueued_ts_, r.ts);
   queue_.push_back(&w);
+  Status s;
   if (queue_.front() != &w) {
     lock.unlock();
     if (w.Await() == Writer::State::kDone) {
-      if (segment_ts) *segment_ts = w.segment_ts;
+      *ticket = w.ticket;
       return w.status;
     }
     lock.lock();
   }
+  s = LeadGroup(&w, lock);
+  *ticket = w.ticket;
+  return s;
+}
 
-  // This writer leads: it takes the writers queued behind it, up to a size bound, and writes
-  // and syncs them together. Control requests travel alone.
-  std::vector<Writer*> group{&w};
-  size_t bytes = w.bytes;
+// REQUIRES: lock held, `leader` at the queue's front; returns without the lock. The leader takes
+// the writers queued behind it, up to a size bound (control requests travel alone), writes them
+// together, hands the lead on, and then syncs while the next leader writes.
+Status Journal::LeadGroup(Writer* leader, std::unique_lock<std::mutex>& lock) {
+  std::vector<Writer*> group{leader};
+  size_t bytes = leader->bytes;
   for (size_t i = 1; i < queue_.size(); ++i) {
     Writer* next = queue_[i];
     if (next->kind != Writer::Kind::kData || bytes + next->bytes > options_.max_group_bytes) break;
@@ -176,21 +200,34 @@ Status Journal::Append(std::span<const Record> records, uint64_t* segment_ts) {
     bytes += next->bytes;
   }
   Status s = WriteGroup(group, lock);
+  uint64_t seq = s.ok() ? written_group_ : 0;
+  bool sync = false;
   for (Writer* member : group) {
     queue_.pop_front();
     member->status = s;
-    member->segment_ts = active_name_ts_;
+    member->ticket = WriteTicket{seq, active_name_ts_};
+    sync |= s.ok() && member->durable;
   }
   Writer* next = queue_.empty() ? nullptr : queue_.front();
   lock.unlock();
-  // The next leader first, so its write and sync overlap with waking this group.
+  // The next leader first, so its write overlaps this group's sync and wake-ups.
   if (next) next->Set(Writer::State::kLeader);
-  for (size_t i = 1; i < group.size(); ++i) group[i]->Set(Writer::State::kDone);
-  if (segment_ts) *segment_ts = w.segment_ts;
-  return s;
+  for (size_t i = 1; i < group.size(); ++i) {
+    if (!group[i]->durable || !sync) group[i]->Set(Writer::State::kDone);
+  }
+  if (!sync) return leader->status;
+  Status synced = SyncThrough(seq);
+  for (Writer* member : group) {
+    if (member->durable) member->status = synced;
+  }
+  for (size_t i = 1; i < group.size(); ++i) {
+    if (group[i]->durable) group[i]->Set(Writer::State::kDone);
+  }
+  return leader->status;
 }
 
-// REQUIRES: lock held on entry and on return; released during encoding and I/O.
+// REQUIRES: lock held on entry and on return; released during encoding and I/O. Writes the
+// group without syncing it.
 Status Journal::WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock) {
   if (closed_) return Status::Aborted(fmt::format("journal {} is closed", dir_));
   if (!sticky_.ok()) {
@@ -227,16 +264,47 @@ Status Journal::WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mu
   for (const EncodedBlock* b : blocks) max_ts = std::max(max_ts, b->header.last_ts);
   if (s.ok()) s = EnsureActiveSegment(blocks.front()->header.first_ts);
   if (s.ok()) s = active_->Append(blocks);
-  uint64_t sync_micros = 0;
-  if (s.ok() && options_.sync) s = TimedSync(&sync_micros);
   lock.lock();
   if (!s.ok()) return Fail(s);
-  if (options_.sync) stats_.sync_latency.Observe(sync_micros);
   stats_.appends += group.size();
   stats_.records += records;
   stats_.groups += 1;
-  if (options_.sync) stats_.syncs += 1;
+  ++written_group_;
+  last_written_ts_ = std::max(last_written_ts_, max_ts);
+  // Without sync-log a written record counts as durable (Append has always returned then).
+  if (!options_.sync) last_durable_ts_ = last_written_ts_;
+  return Status::OK();
+}
+
+// Makes every group up to `group` durable: one fdatasync at a time, each covering every group
+// written before it began, so a caller often finds its group already synced by the one before.
+// active_ holds every group after durable_group_: sealing or closing a segment syncs it and
+// moves durable_group_ on, under sync_mu_.
+Status Journal::SyncThrough(uint64_t group) {
+  std::lock_guard<std::mutex> sync_lock(sync_mu_);
+  uint64_t target;
+  uint64_t max_ts;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (durable_group_ >= group) return Status::OK();
+    if (!sticky_.ok()) {
+      return Status::Aborted(
+          fmt::format("journal {}: an earlier write or sync failed: {}", dir_, sticky_.ToString()));
+    }
+    target = written_group_;
+    max_ts = last_written_ts_;
+  }
+  auto start = std::chrono::steady_clock::now();
+  Status s = active_ ? active_->SyncFile() : Status::OK();
+  auto micros = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - start)
+                                          .count());
+  std::lock_guard<std::mutex> g(mu_);
+  if (!s.ok()) return Fail(s);
+  durable_group_ = target;
   last_durable_ts_ = std::max(last_durable_ts_, max_ts);
+  stats_.syncs += 1;
+  stats_.sync_latency.Observe(micros);
   return Status::OK();
 }
 
@@ -252,9 +320,11 @@ Status Journal::EnsureActiveSegment(uint64_t first_ts) {
   if (env->FileExists(path)) {
     return Status::IOError(fmt::format("{}: segment already exists", path));
   }
-  ASSIGN_OR_RETURN(active_, segment::SegmentWriter::Create(env, path, options_.segment, now));
+  ASSIGN_OR_RETURN(auto created, segment::SegmentWriter::Create(env, path, options_.segment, now));
   // The new name must be durable before any acknowledged record lives only in it.
   RETURN_IF_ERROR(env->SyncDir(dir_));
+  std::lock_guard<std::mutex> sync_lock(sync_mu_);
+  active_ = std::move(created);
   std::lock_guard<std::mutex> g(mu_);
   active_name_ts_ = ordered ? first_ts : next_sequence_;
   active_name_ = name;
@@ -284,19 +354,18 @@ Status Journal::RunControl(WriterKind kind) {
     lock.lock();
   }
   Status sticky = sticky_;
+  uint64_t written = written_group_;
   lock.unlock();
   Status s;
-  uint64_t sync_micros = 0;
   switch (kind) {
     case Writer::Kind::kRotate:
       s = sticky.ok() ? SealActive() : sticky;
       break;
     case Writer::Kind::kSync:
-      s = !sticky.ok() ? sticky : active_ ? TimedSync(&sync_micros) : Status::OK();
+      s = sticky.ok() ? SyncThrough(written) : sticky;
       break;
     case Writer::Kind::kClose:
-      if (active_) s = active_->Close();
-      active_.reset();
+      s = CloseActive();
       break;
     case Writer::Kind::kData:
       break;
@@ -307,8 +376,6 @@ Status Journal::RunControl(WriterKind kind) {
     lock_file_.reset();
   } else if (!s.ok() && sticky.ok()) {
     Fail(s).IgnoreError();
-  } else if (s.ok() && kind == Writer::Kind::kSync && active_) {
-    stats_.sync_latency.Observe(sync_micros);
   }
   queue_.pop_front();
   Writer* next = queue_.empty() ? nullptr : queue_.front();
@@ -317,25 +384,32 @@ Status Journal::RunControl(WriterKind kind) {
   return s;
 }
 
-// REQUIRES: this thread leads (active_ is its own until it hands the lead on).
-Status Journal::TimedSync(uint64_t* micros) {
-  auto start = std::chrono::steady_clock::now();
-  Status s = active_->Sync();
-  *micros = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                      std::chrono::steady_clock::now() - start)
-                                      .count());
+// Sealing and closing sync the segment: every group written so far is then durable, unless an
+// earlier sync failed (a later one can succeed without covering what that one lost).
+Status Journal::SealActive() {
+  std::lock_guard<std::mutex> sync_lock(sync_mu_);
+  if (!active_) return Status::OK();
+  RETURN_IF_ERROR(active_->Seal());
+  active_.reset();
+  std::lock_guard<std::mutex> g(mu_);
+  active_name_.clear();
+  if (sticky_.ok()) MarkAllDurable();
+  return Status::OK();
+}
+
+Status Journal::CloseActive() {
+  std::lock_guard<std::mutex> sync_lock(sync_mu_);
+  Status s = active_ ? active_->Close() : Status::OK();
+  active_.reset();
+  std::lock_guard<std::mutex> g(mu_);
+  if (s.ok() && sticky_.ok()) MarkAllDurable();
   return s;
 }
 
-Status Journal::SealActive() {
-  if (!active_) return Status::OK();
-  Status s = active_->Seal();
-  if (s.ok()) {
-    active_.reset();
-    std::lock_guard<std::mutex> g(mu_);
-    active_name_.clear();
-  }
-  return s;
+// REQUIRES: mu_ held, after a sync that covered every group written.
+void Journal::MarkAllDurable() {
+  durable_group_ = written_group_;
+  last_durable_ts_ = std::max(last_durable_ts_, last_written_ts_);
 }
 
 Status Journal::Fail(Status s) {

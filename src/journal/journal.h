@@ -90,6 +90,19 @@ class Journal {
   // As above; *segment_ts receives the name ts (or sequence) of the segment the records are in.
   Status Append(std::span<const Record> records, uint64_t* segment_ts);
 
+  // What Write hands back: where the records went, and what WaitDurable needs.
+  struct WriteTicket {
+    uint64_t group = 0;       // the write group's sequence number
+    uint64_t segment_ts = 0;  // as Append's segment_ts
+  };
+  // Append in two halves, for a caller that prepares its next write while this one syncs (the
+  // pump's writer): Write returns once the records are written, not yet durable; WaitDurable
+  // returns once they are (one fdatasync covers every write before it, so it may find the work
+  // done). A record's ts order and the error rules are Append's. REQUIRES for WaitDurable: a
+  // ticket of a Write that succeeded.
+  Status Write(std::span<const Record> records, WriteTicket* ticket);
+  Status WaitDurable(const WriteTicket& ticket);
+
   // Deletes sealed segments (never the active one) for which pred(name, totals) is true, in
   // order, and syncs the directory. Readers holding one open keep reading it. Thread-safe.
   Result<size_t> RemoveSealedSegments(
@@ -120,10 +133,14 @@ class Journal {
   Status Recover();
   Status RecoverSegment(const SegmentName& seg, bool is_last);
   Status RemoveSegment(const std::string& path);
+  Status Submit(std::span<const Record> records, bool durable, WriteTicket* ticket);
+  Status LeadGroup(Writer* leader, std::unique_lock<std::mutex>& lock);
   Status WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock);
+  Status SyncThrough(uint64_t group);
   Status EnsureActiveSegment(uint64_t first_ts);
-  Status TimedSync(uint64_t* micros);
   Status SealActive();
+  Status CloseActive();
+  void MarkAllDurable();
   Status RunControl(WriterKind kind);
   Status Fail(Status s);
 
@@ -134,15 +151,24 @@ class Journal {
   // Encodes the small appends of a group; only the group's leader touches it.
   std::unique_ptr<segment::BlockEncoder> leader_encoder_;
 
+  // Held by whoever syncs, seals or closes the active segment, and by whoever replaces active_:
+  // a leader hands the lead on before its fdatasync, so the next group is written while this
+  // one syncs, but fdatasyncs stay one at a time (an error reported to one of two concurrent
+  // syncs of a file could be missed by the other). Taken before mu_, never while holding it.
+  std::mutex sync_mu_;
   mutable std::mutex mu_;
   std::deque<Writer*> queue_;
   Status sticky_;
   uint64_t last_enqueued_ts_ = 0;
+  uint64_t last_written_ts_ = 0;
   uint64_t last_durable_ts_ = 0;
+  uint64_t written_group_ = 0;  // sequence of the last group written
+  uint64_t durable_group_ = 0;  // every group up to it is durable
   uint64_t next_sequence_ = 1;  // arrival-order journals name segments by sequence
   JournalStats stats_;
   bool closed_ = false;
-  // Only the group leader touches the active segment.
+  // Only the group leader appends to the active segment; a syncing former leader may sync it
+  // at the same time (segment::SegmentWriter::SyncFile). Replaced only under sync_mu_.
   std::unique_ptr<segment::SegmentWriter> active_;
   uint64_t active_name_ts_ = 0;
   std::string active_name_;  // guarded by mu_, for RemoveSealedSegments

@@ -157,14 +157,17 @@ Result<size_t> Pump::GarbageCollect(double older_than_seconds) {
 Status Pump::Close() {
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (stopping_ && !emitter_.joinable() && !writer_.joinable() && !completer_.joinable() && !wal_)
+    if (stopping_ && !emitter_.joinable() && !writer_.joinable() && !durable_.joinable() &&
+        !completer_.joinable() && !wal_) {
       return Status::OK();
+    }
     stopping_ = true;
   }
   cv_.notify_all();
   writer_cv_.notify_all();
-  // The writer first: it answers what is queued (refused) and its last group reaches the sorter.
+  // The writer first: it refuses what is queued; then its last rounds reach the sorter.
   if (writer_.joinable()) writer_.join();
+  if (durable_.joinable()) durable_.join();
   if (completer_.joinable()) completer_.join();  // every write is answered
   if (emitter_.joinable()) emitter_.join();
   Status s = binlog_ ? EmitReady() : Status::OK();

@@ -6,6 +6,7 @@
 
 #include "common/logging.h"
 #include "common/tso.h"
+#include "pump/group_check.h"
 
 namespace binlog::pump {
 
@@ -24,7 +25,8 @@ uint64_t SegmentSequence(const std::string& name) {
 
 }  // namespace
 
-Pump::Pump(const PumpOptions& options) : options_(options) {}
+Pump::Pump(const PumpOptions& options)
+    : options_(options), in_flight_(std::make_unique<GroupCheck>()) {}
 
 Pump::~Pump() { Close().IgnoreError(); }
 
@@ -46,6 +48,7 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
   p->last_write_micros_ = options.env->NowMicros();
   p->emitter_ = std::thread([raw = p.get()] { raw->EmitterLoop(); });
   p->writer_ = std::thread([raw = p.get()] { raw->WriterLoop(); });
+  p->durable_ = std::thread([raw = p.get()] { raw->DurableLoop(); });
   p->completer_ = std::thread([raw = p.get()] { raw->CompleterLoop(); });
   return p;
 }

@@ -147,12 +147,16 @@ class Pump {
     Status status;
   };
   struct GroupCheck;
+  struct Round;
   Status Recover();
   void WriterLoop();
+  void WriteRound(Round& round, std::unique_lock<std::mutex>& lock);
+  // The round's second half (completion.cc): durability, apply, answers.
+  void PassOn(std::unique_ptr<Round> round);
+  void DurableLoop();
+  void FinishRound(Round& round);
   void HandOff(std::vector<std::unique_ptr<WriteRequest>> group);
   void CompleterLoop();
-  void WriteGroup(std::vector<std::unique_ptr<WriteRequest>>& group,
-                  std::unique_lock<std::mutex>& lock);
   Status CheckRequest(const WriteRequest& r, GroupCheck* check);
   std::vector<uint64_t> HoldOneShots(const std::vector<WriteRequest*>& accepted);
   Status Validate(const BinlogHead& b, size_t index, GroupCheck* check) const;
@@ -187,10 +191,13 @@ class Pump {
   std::mutex disk_check_mu_;
   std::condition_variable cv_;                           // wakes the emitter
   std::condition_variable writer_cv_;                    // wakes the writer
-  std::vector<std::unique_ptr<WriteRequest>> requests_;  // queued for the writer's next group
+  std::vector<std::unique_ptr<WriteRequest>> requests_;  // queued for the writer's next round
   Sorter sorter_;
-  // The wal segment the writer's group in flight may land in or after (no wal segment from
-  // there on is dropped).
+  // What the rounds in flight (checked, not yet applied) will do: the next round is checked
+  // against it and the sorter together.
+  std::unique_ptr<GroupCheck> in_flight_;
+  // The wal segment each round in flight may land in or after (no wal segment from there on is
+  // dropped).
   std::multiset<uint64_t> in_flight_floors_;
   bool accept_writes_ = true;
   std::string refuse_reason_;
@@ -210,11 +217,20 @@ class Pump {
   std::thread emitter_;
   std::thread writer_;
 
-  // The writer's answered rounds, for the completer thread (own lock: it never waits on mu_).
+  // Rounds written to the wal, for the durability thread, which waits for their fdatasync and
+  // applies them while the writer writes the next (own lock: the writer passes them on without
+  // waiting for the sorter's).
+  std::mutex round_mu_;
+  std::condition_variable round_cv_;
+  std::deque<std::unique_ptr<Round>> rounds_;
+  bool writer_exited_ = false;
+  std::thread durable_;
+
+  // Finished rounds, for the completer thread (own lock: it never waits on mu_).
   std::mutex done_mu_;
   std::condition_variable done_cv_;
   std::deque<std::vector<std::unique_ptr<WriteRequest>>> done_;
-  bool writer_exited_ = false;
+  bool durable_exited_ = false;
   std::thread completer_;
 };
 

@@ -1,15 +1,17 @@
-// The pump's write path: one writer thread takes every request queued since its last round,
-// validates them against the sorter, makes them durable in one wal append, applies them, and
-// hands the round to the completer thread, which answers each.
+// The pump's write path, first half: one writer thread takes every request queued since its last
+// round, checks them against the sorter and the rounds still in flight, and writes the accepted
+// ones to the wal in one write. It then goes on to the next round while a durability thread
+// waits for this one's fdatasync, applies it to the sorter and hands it to the completer, which
+// answers each request (completion.cc). The writer's checks and writes overlap the sync.
 //
 // Why one thread rather than the callers themselves (as the journal's group commit does): a
 // request's validation and its effect on the sorter must not be split by another write. With
 // callers leading, a heartbeat could be applied while a one-shot commit's wal write was in
-// flight, and a commit could meet the timeout rollback of its prewrite halfway. Here no other
-// write touches the sorter between a round's validation and its apply; the emitter may still
-// release entries applied before the round, which the one-shot holds cover (WriteGroup). It is
-// also cheaper: callers that wake up do not fight over the pump's mutex, and a gRPC callback does
-// not hold a thread while it waits.
+// flight, and a commit could meet the timeout rollback of its prewrite halfway. Here rounds are
+// checked, written and applied in one order, and each is checked against what the rounds before
+// it will do (in_flight_); the emitter may still release entries applied before a round, which
+// the one-shot holds cover (HoldOneShots). It is also cheaper: callers that wake up do not fight
+// over the pump's mutex, and a gRPC callback does not hold a thread while it waits.
 #include <fmt/format.h>
 #include <google/protobuf/arena.h>
 
@@ -142,100 +144,55 @@ void Pump::WriterLoop() {
       next_expiry_check = now + 1000000;
     }
     if (requests_.empty()) continue;
-    std::vector<std::unique_ptr<WriteRequest>> group;
-    group.swap(requests_);
-    WriteGroup(group, lock);
+    auto round = std::make_unique<Round>();
+    round->group.swap(requests_);
+    WriteRound(*round, lock);
     lock.unlock();
-    HandOff(std::move(group));
+    PassOn(std::move(round));
     lock.lock();
   }
-  std::vector<std::unique_ptr<WriteRequest>> rest;
-  rest.swap(requests_);
+  auto rest = std::make_unique<Round>();
+  rest->group.swap(requests_);
   lock.unlock();
-  for (auto& r : rest) r->status = Status::Aborted(fmt::format("pump {} is closing", data_dir()));
-  HandOff(std::move(rest));
+  for (auto& r : rest->group) {
+    r->status = Status::Aborted(fmt::format("pump {} is closing", data_dir()));
+  }
+  PassOn(std::move(rest));
   {
-    std::lock_guard<std::mutex> g(done_mu_);
+    std::lock_guard<std::mutex> g(round_mu_);
     writer_exited_ = true;
   }
-  done_cv_.notify_one();
+  round_cv_.notify_one();
 }
 
-void Pump::HandOff(std::vector<std::unique_ptr<WriteRequest>> group) {
-  if (group.empty()) return;
-  bool wake;
-  {
-    std::lock_guard<std::mutex> g(done_mu_);
-    wake = done_.empty();
-    done_.push_back(std::move(group));
-  }
-  if (wake) done_cv_.notify_one();
-}
-
-// Answers the writer's rounds in order, on a thread of its own: waking dozens of callers (or
-// finishing gRPC calls, or running an asynchronous producer's next step) would otherwise delay
-// the writer's next round by as long.
-void Pump::CompleterLoop() {
-  std::unique_lock<std::mutex> lock(done_mu_);
-  while (true) {
-    done_cv_.wait(lock, [&] { return !done_.empty() || writer_exited_; });
-    if (done_.empty()) break;  // the writer is gone and everything is answered
-    std::vector<std::unique_ptr<WriteRequest>> group = std::move(done_.front());
-    done_.pop_front();
-    lock.unlock();
-    for (auto& r : group) r->done(std::move(r->status));
-    lock.lock();
-  }
-}
-
-// REQUIRES: mu_ held on entry and on return; released during the wal write. Sets each request's
-// status.
-void Pump::WriteGroup(std::vector<std::unique_ptr<WriteRequest>>& group,
-                      std::unique_lock<std::mutex>& lock) {
-  GroupCheck check;
+// REQUIRES: mu_ held on entry and on return; released during the wal write. Checks each request
+// against the sorter and the rounds in flight (a refused one gets its status here) and writes
+// the accepted ones to the wal, without waiting for the sync: FinishRound does the rest.
+void Pump::WriteRound(Round& round, std::unique_lock<std::mutex>& lock) {
   std::vector<journal::Record> records;
-  std::vector<WriteRequest*> accepted;
-  uint64_t bytes = 0;
-  for (auto& r : group) {
-    r->status = CheckRequest(*r, &check);
+  for (auto& r : round.group) {
+    r->status = CheckRequest(*r, in_flight_.get());
     if (!r->status.ok()) {
-      check.Abort();
+      in_flight_->Abort();
       ++counters_.refused;
       continue;
     }
     for (size_t i = 0; i < r->heads.size(); ++i) {
       if (r->payloads[i].empty() || r->heads[i].tp == pb::FAKE) continue;
       records.push_back(journal::Record{WalTs(r->heads[i]), r->payloads[i]});
-      bytes += r->payloads[i].size();
+      round.bytes += r->payloads[i].size();
     }
-    accepted.push_back(r.get());
+    round.accepted.push_back(r.get());
   }
-  if (accepted.empty()) return;
-  std::vector<uint64_t> holds = HoldOneShots(accepted);
-  uint64_t floor = wal_->active_segment_ts();
-  in_flight_floors_.insert(floor);
+  round.checked = in_flight_->TakeRound();
+  if (round.accepted.empty()) return;
+  round.holds = HoldOneShots(round.accepted);
+  round.floor = wal_->active_segment_ts();
+  in_flight_floors_.insert(round.floor);
+  round.records = records.size();
   lock.unlock();
-  uint64_t seg = 0;
-  Status s = records.empty() ? Status::OK() : wal_->Append(records, &seg);
+  if (!records.empty()) round.written = wal_->Write(records, &round.ticket);
   lock.lock();
-  in_flight_floors_.erase(in_flight_floors_.find(floor));
-  for (uint64_t ts : holds) sorter_.Unhold(ts);
-  if (!s.ok()) {
-    for (WriteRequest* r : accepted) r->status = s;
-    return;
-  }
-  int64_t now = options_.env->NowMicros();
-  for (WriteRequest* r : accepted) {
-    for (size_t i = 0; i < r->heads.size(); ++i) {
-      if (!r->payloads[i].empty()) Apply(r->heads[i], std::move(r->payloads[i]), seg, now);
-    }
-  }
-  if (!records.empty()) {
-    counters_.writes += records.size();
-    counters_.write_bytes += bytes;
-    last_write_micros_ = now;
-  }
-  if (WakeEmitter()) cv_.notify_one();
 }
 
 // REQUIRES: mu_ held. The emitter may release applied entries during a round's wal write: a
@@ -292,15 +249,16 @@ Status Pump::Heartbeat() {
 
 // The documented policy (docs/PUMP.md): a prewrite unresolved for max-txn-timeout is rolled
 // back, so it cannot hold every later commit back forever. The writer thread runs this between
-// groups, so a commit for it is either in an earlier group (and resolved it) or is refused as a
-// commit without prewrite, which the producer sees; the ROLLBACK reaches the wal before any
-// later write, so a restart agrees.
+// rounds, so a commit for it is either in an earlier round (applied, or in flight and then left
+// alone here) or is refused as a commit without prewrite, which the producer sees; the ROLLBACK
+// reaches the wal before any later write, so a restart agrees.
 void Pump::ResolveExpired() {
   auto timeout_us = static_cast<int64_t>(options_.max_txn_timeout_seconds * 1e6);
   std::vector<uint64_t> expired;
   {
     std::lock_guard<std::mutex> g(mu_);
     expired = sorter_.Expired(options_.env->NowMicros() - timeout_us);
+    std::erase_if(expired, [&](uint64_t start_ts) { return in_flight_->Resolved(start_ts); });
     for (uint64_t start_ts : expired) sorter_.AddRollback(start_ts);
     if (!expired.empty() && WakeEmitter()) cv_.notify_one();
   }

@@ -151,6 +151,43 @@ TEST(JournalCrashTest, FailedSyncIsStickyAndNothingAcknowledgedIsLost) {
   ExpectAckedSurvived(&env, dir.path(), acked, attempted, false);
 }
 
+// A sync that fails fails every write not yet durable, even one whose own sync would succeed:
+// what the failed one lost lies before it.
+TEST(JournalCrashTest, FailedSyncFailsEveryWriteNotYetDurable) {
+  binlog::testing::TempDir dir;
+  FaultInjectionEnv env(Env::Posix());
+  std::set<uint64_t> acked;
+  std::set<uint64_t> attempted;
+  {
+    ASSERT_OK_AND_ASSIGN(
+        auto j, Journal::Open(dir.path(), CrashOptions(&env, segment::SegmentKind::kOrdered)));
+    Journal::WriteTicket first;
+    ASSERT_OK(
+        j->Write(std::span<const Record>(std::vector<Record>{Record{1, PayloadFor(1)}}), &first));
+    ASSERT_OK(j->WaitDurable(first));
+    acked.insert(1);
+    attempted.insert(1);
+    std::vector<Journal::WriteTicket> tickets(3);
+    for (uint64_t ts = 2; ts <= 4; ++ts) {
+      attempted.insert(ts);
+      std::vector<Record> r{Record{ts, PayloadFor(ts)}};
+      ASSERT_OK(j->Write(r, &tickets[ts - 2]));
+    }
+    env.FailNth(FaultInjectionEnv::Op::kSync, 1, EIO);
+    EXPECT_TRUE(j->WaitDurable(tickets[0]).IsIOError());
+    env.ClearFaults();
+    EXPECT_TRUE(j->WaitDurable(tickets[2]).IsAborted()) << "its sync would have succeeded";
+    EXPECT_TRUE(j->WaitDurable(tickets[1]).IsAborted());
+    ASSERT_OK(j->WaitDurable(first));  // durable before the failure
+    Journal::WriteTicket later;
+    EXPECT_TRUE(
+        j->Write(std::span<const Record>(std::vector<Record>{Record{5, PayloadFor(5)}}), &later)
+            .IsAborted());
+    ASSERT_OK(env.Crash());
+  }
+  ExpectAckedSurvived(&env, dir.path(), acked, attempted, false);
+}
+
 // The child appends with four threads and logs each acknowledged ts to a file after Append
 // returns; the parent kills it with SIGKILL at a random moment.
 [[noreturn]] void RunChildWriter(const std::string& dir, const std::string& ack_path, int round) {

@@ -341,6 +341,48 @@ TEST(PumpTest, MaxTxnTimeoutRollsBackAForgottenPrewrite) {
   EXPECT_EQ(PullAll(pump.get()).commits, (std::vector<uint64_t>{210}));
 }
 
+// Rounds are written while earlier ones sync: when a wal sync fails, that round and every round
+// written after it fail, and none of them reaches the sorter.
+TEST(PumpTest, AFailedWalSyncFailsEveryRoundInFlight) {
+  binlog::testing::TempDir dir;
+  FaultInjectionEnv env(Env::Posix());
+  PumpOptions o = TestOptions(dir.path(), &env);
+  o.max_file_size = 64 << 20;  // no rotation: the next sync after the first load is the wal's
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(o));
+  for (uint64_t t = 1; t <= 10; ++t) {
+    ASSERT_OK(pump->WriteBinlog(Prewrite(100 * t)));
+    ASSERT_OK(pump->WriteBinlog(Commit(100 * t, 100 * t + 1)));
+  }
+  ASSERT_TRUE(WaitEmitted(pump.get(), 1001));
+  env.FailNth(FaultInjectionEnv::Op::kSync, 1, EIO);
+  constexpr int kWrites = 200;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  int ok = 0;
+  int io_errors = 0;
+  for (int t = 0; t < kWrites; ++t) {
+    pb::Binlog b = Prewrite(5000 + 10 * t);
+    pump->WriteAsync({BinlogHead::Of(b)}, {b.SerializeAsString()}, [&](Status s) {
+      std::lock_guard<std::mutex> g(mu);
+      ok += s.ok();
+      io_errors += s.IsIOError();
+      ++answered;
+      cv.notify_one();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(30), [&] { return answered == kWrites; }));
+  }
+  EXPECT_EQ(ok, 0);
+  EXPECT_GE(io_errors, 1) << "the round whose sync failed names the I/O error";
+  EXPECT_EQ(pump->Stats().pending_prewrites, 0u) << "a failed round reached the sorter";
+  env.ClearFaults();
+  EXPECT_FALSE(pump->WriteBinlog(Prewrite(99000)).ok()) << "the wal stays failed";
+  pump->Close().IgnoreError();
+}
+
 TEST(PumpTest, AsyncWritesAreAnsweredOnceEachAndRefusedAfterClose) {
   binlog::testing::TempDir dir;
   ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(TestOptions(dir.path())));

@@ -1,0 +1,101 @@
+// The pump's write path, second half: a round the writer wrote to the wal is made durable and
+// applied to the sorter by the durability thread, in the writer's order, then answered by the
+// completer thread.
+#include <fmt/format.h>
+
+#include <utility>
+
+#include "pump/group_check.h"
+#include "pump/pump.h"
+
+namespace binlog::pump {
+
+void Pump::PassOn(std::unique_ptr<Round> round) {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> g(round_mu_);
+    wake = rounds_.empty();
+    rounds_.push_back(std::move(round));
+  }
+  if (wake) round_cv_.notify_one();
+}
+
+// While this thread waits for round N's fdatasync, the writer checks and writes round N+1; one
+// fdatasync often covers several rounds (journal::Journal::WaitDurable).
+void Pump::DurableLoop() {
+  std::unique_lock<std::mutex> lock(round_mu_);
+  while (true) {
+    round_cv_.wait(lock, [&] { return !rounds_.empty() || writer_exited_; });
+    if (rounds_.empty()) break;  // the writer is gone and every round is finished
+    std::unique_ptr<Round> round = std::move(rounds_.front());
+    rounds_.pop_front();
+    lock.unlock();
+    FinishRound(*round);
+    HandOff(std::move(round->group));
+    lock.lock();
+  }
+  {
+    std::lock_guard<std::mutex> g(done_mu_);
+    durable_exited_ = true;
+  }
+  done_cv_.notify_one();
+}
+
+// Sets the status of each accepted request: applied once durable, or the write's error. After a
+// wal failure every later round fails too (the journal refuses them), so no round is applied
+// after one that was checked as if it would be and was not.
+void Pump::FinishRound(Round& round) {
+  Status s = round.written;
+  if (s.ok() && round.records > 0) s = wal_->WaitDurable(round.ticket);
+  std::lock_guard<std::mutex> g(mu_);
+  GroupCheck::Forget(round.checked);
+  if (round.accepted.empty()) return;
+  in_flight_floors_.erase(in_flight_floors_.find(round.floor));
+  for (uint64_t ts : round.holds) sorter_.Unhold(ts);
+  if (!s.ok()) {
+    for (WriteRequest* r : round.accepted) r->status = s;
+    return;
+  }
+  uint64_t seg = round.ticket.segment_ts;
+  int64_t now = options_.env->NowMicros();
+  for (WriteRequest* r : round.accepted) {
+    for (size_t i = 0; i < r->heads.size(); ++i) {
+      if (!r->payloads[i].empty()) Apply(r->heads[i], std::move(r->payloads[i]), seg, now);
+    }
+  }
+  if (round.records > 0) {
+    counters_.writes += round.records;
+    counters_.write_bytes += round.bytes;
+    last_write_micros_ = now;
+  }
+  if (WakeEmitter()) cv_.notify_one();
+}
+
+void Pump::HandOff(std::vector<std::unique_ptr<WriteRequest>> group) {
+  if (group.empty()) return;
+  bool wake;
+  {
+    std::lock_guard<std::mutex> g(done_mu_);
+    wake = done_.empty();
+    done_.push_back(std::move(group));
+  }
+  if (wake) done_cv_.notify_one();
+}
+
+// Answers the rounds in order, on a thread of its own: waking dozens of callers (or finishing
+// gRPC calls, or running an asynchronous producer's next step) would otherwise delay the next
+// round's sync and apply by as long.
+void Pump::CompleterLoop() {
+  std::unique_lock<std::mutex> lock(done_mu_);
+  while (true) {
+    done_cv_.wait(lock, [&] { return !done_.empty() || durable_exited_; });
+    if (done_.empty()) break;  // the durability thread is gone and everything is answered
+    std::vector<std::unique_ptr<WriteRequest>> group = std::move(done_.front());
+    done_.pop_front();
+    lock.unlock();
+    for (auto& r : group) r->done(std::move(r->status));
+    lock.lock();
+  }
+}
+
+}  // namespace binlog::pump

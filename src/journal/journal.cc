@@ -133,17 +133,46 @@ Status Journal::WaitDurable(const WriteTicket& ticket) {
   return options_.sync ? SyncThrough(ticket.group) : Status::OK();
 }
 
+Status Journal::Encode(std::span<const Record> records, std::vector<EncodedBlock>* out) {
+  auto encoder = encoders_->Get();
+  Status s = encoder->Encode(records, out);
+  encoders_->Put(std::move(encoder));
+  return s;
+}
+
+Status Journal::WriteEncoded(std::vector<EncodedBlock> blocks, size_t records,
+                             WriteTicket* ticket) {
+  if (blocks.empty()) return Status::OK();
+  bool ordered = options_.segment.kind == SegmentKind::kOrdered;
+  uint64_t max_ts = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (ordered && i > 0 && blocks[i].header.first_ts <= blocks[i - 1].header.last_ts) {
+      return Status::InvalidArgument(
+          fmt::format("blocks must be in increasing ts order: {} follows {}",
+                      blocks[i].header.first_ts, blocks[i - 1].header.last_ts));
+    }
+    max_ts = std::max(max_ts, blocks[i].header.last_ts);
+  }
+  Writer w;
+  w.durable = false;
+  w.records = records;
+  uint64_t first_ts = blocks.front().header.first_ts;
+  for (const auto& b : blocks) w.bytes += b.bytes.size();
+  w.blocks = std::move(blocks);
+  return Enqueue(w, first_ts, max_ts, ticket);
+}
+
 Status Journal::Submit(std::span<const Record> records, bool durable, WriteTicket* ticket) {
   if (records.empty()) return Status::OK();
   bool ordered = options_.segment.kind == SegmentKind::kOrdered;
-  if (ordered) {
-    for (size_t i = 1; i < records.size(); ++i) {
-      if (records[i].ts <= records[i - 1].ts) {
-        return Status::InvalidArgument(
-            fmt::format("records must be in increasing ts order: {} follows {}", records[i].ts,
-                        records[i - 1].ts));
-      }
+  uint64_t max_ts = records.front().ts;
+  for (size_t i = 1; i < records.size(); ++i) {
+    if (ordered && records[i].ts <= records[i - 1].ts) {
+      return Status::InvalidArgument(
+          fmt::format("records must be in increasing ts order: {} follows {}", records[i].ts,
+                      records[i - 1].ts));
     }
+    max_ts = std::max(max_ts, records[i].ts);
   }
   Writer w;
   w.durable = durable && options_.sync;
@@ -153,27 +182,27 @@ Status Journal::Submit(std::span<const Record> records, bool durable, WriteTicke
     // No record this small can be too large for a block: the leader's Encode cannot refuse it.
     w.small = records;
   } else {
-    auto encoder = encoders_->Get();
-    Status s = encoder->Encode(records, &w.blocks);
-    encoders_->Put(std::move(encoder));
-    RETURN_IF_ERROR(s);
+    RETURN_IF_ERROR(Encode(records, &w.blocks));
     w.bytes = 0;
     for (const auto& b : w.blocks) w.bytes += b.bytes.size();
   }
+  return Enqueue(w, records.front().ts, max_ts, ticket);
+}
 
+Status Journal::Enqueue(Writer& w, uint64_t first_ts, uint64_t max_ts, WriteTicket* ticket) {
+  bool ordered = options_.segment.kind == SegmentKind::kOrdered;
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return Status::Aborted(fmt::format("journal {} is closed", dir_));
   if (!sticky_.ok()) {
     return Status::Aborted(fmt::format("journal {} refuses writes after an earlier failure: {}",
                                        dir_, sticky_.ToString()));
   }
-  if (ordered && records.front().ts <= last_enqueued_ts_) {
-    return Status::InvalidArgument(fmt::format("ts {} is not after the last appended ts {}",
-                                               records.front().ts, last_enqueued_ts_));
+  if (ordered && first_ts <= last_enqueued_ts_) {
+    return Status::InvalidArgument(
+        fmt::format("ts {} is not after the last appended ts {}", first_ts, last_enqueued_ts_));
   }
-  for (const Record& r : records) last_enqueued_ts_ = std::max(last_enqueued_ts_, r.ts);
+  last_enqueued_ts_ = std::max(last_enqueued_ts_, max_ts);
   queue_.push_back(&w);
-  Status s;
   if (queue_.front() != &w) {
     lock.unlock();
     if (w.Await() == Writer::State::kDone) {
@@ -182,7 +211,7 @@ Status Journal::Submit(std::span<const Record> records, bool durable, WriteTicke
     }
     lock.lock();
   }
-  s = LeadGroup(&w, lock);
+  Status s = LeadGroup(&w, lock);
   *ticket = w.ticket;
   return s;
 }

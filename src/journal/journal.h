@@ -102,6 +102,12 @@ class Journal {
   // ticket of a Write that succeeded.
   Status Write(std::span<const Record> records, WriteTicket* ticket);
   Status WaitDurable(const WriteTicket& ticket);
+  // Encodes records as this journal's blocks in the calling thread (thread-safe), so that a
+  // caller can compress its write before its turn comes; WriteEncoded then writes blocks of one
+  // or more Encode calls, in order, as Write does. `records` is how many they hold (for stats).
+  Status Encode(std::span<const Record> records, std::vector<segment::EncodedBlock>* out);
+  Status WriteEncoded(std::vector<segment::EncodedBlock> blocks, size_t records,
+                      WriteTicket* ticket);
 
   // Deletes sealed segments (never the active one) for which pred(name, totals) is true, in
   // order, and syncs the directory. Readers holding one open keep reading it. Thread-safe.
@@ -134,6 +140,7 @@ class Journal {
   Status RecoverSegment(const SegmentName& seg, bool is_last);
   Status RemoveSegment(const std::string& path);
   Status Submit(std::span<const Record> records, bool durable, WriteTicket* ticket);
+  Status Enqueue(Writer& w, uint64_t first_ts, uint64_t max_ts, WriteTicket* ticket);
   Status LeadGroup(Writer* leader, std::unique_lock<std::mutex>& lock);
   Status WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock);
   Status SyncThrough(uint64_t group);

@@ -171,6 +171,10 @@ Status Pump::Close() {
   if (completer_.joinable()) completer_.join();  // every write is answered
   if (emitter_.joinable()) emitter_.join();
   Status s = binlog_ ? EmitReady() : Status::OK();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    encoding_cv_.wait(lock, [&] { return encoding_ == 0; });
+  }
   if (wal_) {
     Status w = wal_->Close();
     if (s.ok()) s = w;

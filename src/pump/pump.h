@@ -145,12 +145,16 @@ class Pump {
     std::vector<std::string> payloads;
     WriteDone done;
     Status status;
+    // The wal blocks of a large request, compressed by its caller (see kCallerEncodeBytes).
+    std::vector<segment::EncodedBlock> wal_blocks;
   };
   struct GroupCheck;
   struct Round;
   Status Recover();
   void WriterLoop();
+  void EncodeForWal(WriteRequest& r);
   void WriteRound(Round& round, std::unique_lock<std::mutex>& lock);
+  Status WriteRoundToWal(Round& round);
   // The round's second half (completion.cc): durability, apply, answers.
   void PassOn(std::unique_ptr<Round> round);
   void DurableLoop();
@@ -204,6 +208,10 @@ class Pump {
   bool low_space_ = false;
   uint64_t available_bytes_ = 0;
   bool stopping_ = false;
+  // Callers compressing their request for the wal outside mu_: Close waits for them before it
+  // closes the wal.
+  int encoding_ = 0;
+  std::condition_variable encoding_cv_;
   // A write, heartbeat or rollback since the emitter's last pass: a notify that comes while the
   // emitter is busy is not lost (it would otherwise sleep its whole idle period).
   bool emit_wanted_ = false;

@@ -102,7 +102,7 @@ class Sorter {
   std::map<uint64_t, Committed> committed_;  // by commit_ts, waiting for the watermark
   static constexpr uint64_t kNoSegment = UINT64_MAX;
   std::map<uint64_t, int> wal_refs_;  // wal segment -> unresolved entries in it
-  std::multiset<uint64_t> holds_;      // one-shot commits being written
+  std::multiset<uint64_t> holds_;     // one-shot commits being written
   uint64_t max_seen_ = 0;
   uint64_t emitted_ = 0;
 };

@@ -32,6 +32,23 @@ uint64_t WalTs(const BinlogHead& b) {
                                                                             : b.commit_ts);
 }
 
+// A request with at least this many payload bytes is compressed for the wal by its caller, in
+// the caller's thread, so that the writer thread only checks and writes it. Smaller ones are
+// compressed by the writer, together: a ~1 KiB binlog compressed alone costs several times the
+// CPU per byte of one in a run of dozens (see journal.cc, kLeaderEncodeBytes).
+constexpr size_t kCallerEncodeBytes = 8 << 10;
+
+// What a request puts in the wal: its binlogs that carry something, a heartbeat being only a
+// watermark (a probe, an empty payload, is answered without being stored).
+void AppendWalRecords(const std::vector<BinlogHead>& heads,
+                      const std::vector<std::string>& payloads,
+                      std::vector<journal::Record>* records) {
+  for (size_t i = 0; i < heads.size(); ++i) {
+    if (payloads[i].empty() || heads[i].tp == pb::FAKE) continue;
+    records->push_back(journal::Record{WalTs(heads[i]), payloads[i]});
+  }
+}
+
 // What the callers of the synchronous API wait on.
 struct Waiter {
   std::mutex mu;
@@ -118,7 +135,16 @@ void Pump::WriteAsync(std::vector<BinlogHead> heads, std::vector<std::string> pa
   r->heads = std::move(heads);
   r->payloads = std::move(payloads);
   r->done = std::move(done);
+  size_t bytes = 0;
+  for (const std::string& p : r->payloads) bytes += p.size();
   std::unique_lock<std::mutex> lock(mu_);
+  if (!stopping_ && bytes >= kCallerEncodeBytes) {
+    ++encoding_;
+    lock.unlock();
+    EncodeForWal(*r);
+    lock.lock();
+    if (--encoding_ == 0) encoding_cv_.notify_all();
+  }
   if (stopping_) {
     lock.unlock();
     r->done(Status::Aborted(fmt::format("pump {} is closed", data_dir())));
@@ -128,6 +154,15 @@ void Pump::WriteAsync(std::vector<BinlogHead> heads, std::vector<std::string> pa
   requests_.push_back(std::move(r));
   lock.unlock();
   if (wake) writer_cv_.notify_one();
+}
+
+// A failure (a binlog too large for a block) leaves the request to the writer, whose own
+// encoding reports it.
+void Pump::EncodeForWal(WriteRequest& r) {
+  std::vector<journal::Record> records;
+  AppendWalRecords(r.heads, r.payloads, &records);
+  if (records.empty()) return;
+  if (!wal_->Encode(records, &r.wal_blocks).ok()) r.wal_blocks.clear();
 }
 
 void Pump::WriterLoop() {
@@ -169,18 +204,12 @@ void Pump::WriterLoop() {
 // against the sorter and the rounds in flight (a refused one gets its status here) and writes
 // the accepted ones to the wal, without waiting for the sync: FinishRound does the rest.
 void Pump::WriteRound(Round& round, std::unique_lock<std::mutex>& lock) {
-  std::vector<journal::Record> records;
   for (auto& r : round.group) {
     r->status = CheckRequest(*r, in_flight_.get());
     if (!r->status.ok()) {
       in_flight_->Abort();
       ++counters_.refused;
       continue;
-    }
-    for (size_t i = 0; i < r->heads.size(); ++i) {
-      if (r->payloads[i].empty() || r->heads[i].tp == pb::FAKE) continue;
-      records.push_back(journal::Record{WalTs(r->heads[i]), r->payloads[i]});
-      round.bytes += r->payloads[i].size();
     }
     round.accepted.push_back(r.get());
   }
@@ -189,10 +218,34 @@ void Pump::WriteRound(Round& round, std::unique_lock<std::mutex>& lock) {
   round.holds = HoldOneShots(round.accepted);
   round.floor = wal_->active_segment_ts();
   in_flight_floors_.insert(round.floor);
-  round.records = records.size();
   lock.unlock();
-  if (!records.empty()) round.written = wal_->Write(records, &round.ticket);
+  round.written = WriteRoundToWal(round);
   lock.lock();
+}
+
+// The accepted requests' wal records in one write, in request order: the blocks their callers
+// compressed, and each run of small requests compressed here together.
+Status Pump::WriteRoundToWal(Round& round) {
+  std::vector<segment::EncodedBlock> blocks;
+  std::vector<journal::Record> run;
+  auto flush_run = [&] {
+    Status s = run.empty() ? Status::OK() : wal_->Encode(run, &blocks);
+    run.clear();
+    return s;
+  };
+  for (WriteRequest* r : round.accepted) {
+    size_t before = run.size();
+    AppendWalRecords(r->heads, r->payloads, &run);
+    round.records += run.size() - before;
+    for (size_t i = before; i < run.size(); ++i) round.bytes += run[i].payload.size();
+    if (r->wal_blocks.empty()) continue;
+    run.resize(before);  // already compressed by the caller
+    RETURN_IF_ERROR(flush_run());
+    for (auto& b : r->wal_blocks) blocks.push_back(std::move(b));
+  }
+  RETURN_IF_ERROR(flush_run());
+  if (blocks.empty()) return Status::OK();
+  return wal_->WriteEncoded(std::move(blocks), round.records, &round.ticket);
 }
 
 // REQUIRES: mu_ held. The emitter may release applied entries during a round's wal write: a

@@ -170,7 +170,8 @@ TEST(JournalCrashTest, FailedSyncFailsEveryWriteNotYetDurable) {
     std::vector<Journal::WriteTicket> tickets(3);
     for (uint64_t ts = 2; ts <= 4; ++ts) {
       attempted.insert(ts);
-      std::vector<Record> r{Record{ts, PayloadFor(ts)}};
+      std::string payload = PayloadFor(ts);
+      std::vector<Record> r{Record{ts, payload}};
       ASSERT_OK(j->Write(r, &tickets[ts - 2]));
     }
     env.FailNth(FaultInjectionEnv::Op::kSync, 1, EIO);

@@ -33,8 +33,29 @@ PumpOptions CrashOptions(const std::string& dir) {
   return o;
 }
 
-// Producers write prewrite then commit (some roll back); each commit ts is logged to the ack
-// file only after the pump acknowledged the commit.
+void LogAck(int ack_fd, uint64_t commit) {
+  std::string line = std::to_string(commit) + "\n";
+  if (write(ack_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(7);
+}
+
+// Batches of 16 prewrites, then of their commits: large enough that the pump's caller compresses
+// them for the wal (pump/writer.cc, kCallerEncodeBytes).
+[[noreturn]] void RunBatchProducer(Pump* pump, TsoClock* clock, int ack_fd) {
+  while (true) {
+    std::vector<pb::Binlog> prewrites;
+    std::vector<pb::Binlog> commits;
+    for (int i = 0; i < 16; ++i) prewrites.push_back(Prewrite(clock->Next()));
+    if (!pump->WriteBinlogs(prewrites).ok()) _exit(8);
+    for (const pb::Binlog& p : prewrites) {
+      commits.push_back(Commit(static_cast<uint64_t>(p.start_ts()), clock->Next()));
+    }
+    if (!pump->WriteBinlogs(commits).ok()) _exit(9);
+    for (const pb::Binlog& c : commits) LogAck(ack_fd, static_cast<uint64_t>(c.commit_ts()));
+  }
+}
+
+// Producers write prewrite then commit (some roll back), one at a time or in batches; each commit
+// ts is logged to the ack file only after the pump acknowledged the commit.
 [[noreturn]] void RunChildPump(const std::string& dir, const std::string& ack_path) {
   int ack_fd = open(ack_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   auto pump = Pump::Open(CrashOptions(dir));
@@ -43,6 +64,7 @@ PumpOptions CrashOptions(const std::string& dir) {
   std::vector<std::thread> producers;
   for (int t = 0; t < 4; ++t) {
     producers.emplace_back([&, t] {
+      if (t == 3) RunBatchProducer(pump->get(), &clock, ack_fd);
       std::mt19937 rng(t + getpid());
       while (true) {
         uint64_t start = clock.Next();
@@ -53,8 +75,7 @@ PumpOptions CrashOptions(const std::string& dir) {
         }
         uint64_t commit = clock.Next();
         if (!(*pump)->WriteBinlog(Commit(start, commit)).ok()) _exit(6);
-        std::string line = std::to_string(commit) + "\n";
-        if (write(ack_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(7);
+        LogAck(ack_fd, commit);
       }
     });
   }

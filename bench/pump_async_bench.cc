@@ -22,7 +22,7 @@
 namespace binlog::bench {
 namespace {
 
-// One logical producer: its transaction in flight and what it measured. Only the pump's writer
+// One logical producer: its transaction in flight and what it measured. Only the pump's completer
 // thread runs its callbacks, one at a time, so its fields need no lock.
 struct AsyncProducer {
   pump::Pump* pump = nullptr;
@@ -124,6 +124,10 @@ AsyncRun& RunAsync(int in_flight) {
             << " transactions in " << run->seconds << " s, " << cpu << " s CPU ("
             << cpu * 1e6 / static_cast<double>(std::max<uint64_t>(run->items, 1))
             << " us per transaction)\n";
+  pump::PumpStats st = p->Stats();
+  std::cerr << "  writes " << st.writes << " in " << st.rounds << " rounds; wal "
+            << st.wal_sync_latency.count() << " syncs, binlog/ " << st.binlog_sync_latency.count()
+            << " syncs\n";
   Check(p->Close(), "close pump");
   p.reset();
   RemoveAll(o.data_dir);

@@ -106,7 +106,8 @@ PumpRun& Inproc(int producers, size_t batch) {
     return h.count() ? static_cast<double>(h.sum_micros()) / 1000 / h.count() : 0.0;
   };
   std::cerr << "  drained binlog/ in " << run.drain_seconds << " s; pending "
-            << st.pending_prewrites << ", writes " << st.writes << "; wal "
+            << st.pending_prewrites << ", writes " << st.writes << " in " << st.rounds
+            << " rounds; wal "
             << st.wal_sync_latency.count() << " syncs (mean " << mean_ms(st.wal_sync_latency)
             << " ms), binlog/ " << st.binlog_sync_latency.count() << " syncs (mean "
             << mean_ms(st.binlog_sync_latency) << " ms)\n";

@@ -64,6 +64,7 @@ void Pump::FinishRound(Round& round) {
     }
   }
   if (round.records > 0) {
+    ++counters_.rounds;
     counters_.writes += round.records;
     counters_.write_bytes += round.bytes;
     last_write_micros_ = now;

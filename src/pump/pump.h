@@ -80,6 +80,7 @@ struct PumpStats {
   size_t committed_waiting = 0;
   uint64_t writes = 0;
   uint64_t write_bytes = 0;
+  uint64_t rounds = 0;  // the writer's rounds that wrote to the wal (writes / rounds: their size)
   uint64_t refused = 0;
   bool writable = true;
   uint64_t available_bytes = 0;

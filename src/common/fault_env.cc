@@ -62,9 +62,9 @@ Status Injected(int err, const char* op, const std::string& path) {
 
 class FaultWritableFile final : public WritableFile {
  public:
-  FaultWritableFile(std::unique_ptr<WritableFile> base, FaultInjectionEnv::State* env,
-                    std::shared_ptr<FileState> file)
-      : base_(std::move(base)), env_(env), file_(std::move(file)) {}
+  FaultWritableFile(std::unique_ptr<WritableFile> base, Env* base_env,
+                    FaultInjectionEnv::State* env, std::shared_ptr<FileState> file)
+      : base_(std::move(base)), base_env_(base_env), env_(env), file_(std::move(file)) {}
 
   Status Append(std::string_view data) override {
     if (int err = env_->Check(FaultInjectionEnv::Op::kWrite)) {
@@ -75,7 +75,9 @@ class FaultWritableFile final : public WritableFile {
 
   Status Sync() override {
     if (int err = env_->Check(FaultInjectionEnv::Op::kSync)) return Injected(err, "sync", path());
-    const uint64_t size = base_->Size();
+    // The file's length, not this handle's view of it: a handle opened only to sync (the
+    // journal's) covers what other handles appended before the sync began.
+    ASSIGN_OR_RETURN(const uint64_t size, base_env_->GetFileSize(path()));
     RETURN_IF_ERROR(base_->Sync());
     std::lock_guard<std::mutex> lock(env_->mu);
     file_->synced = std::max(file_->synced, size);
@@ -96,6 +98,7 @@ class FaultWritableFile final : public WritableFile {
 
  private:
   std::unique_ptr<WritableFile> base_;
+  Env* base_env_;
   FaultInjectionEnv::State* env_;
   std::shared_ptr<FileState> file_;
 };
@@ -155,7 +158,8 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(const s
     state_->pending.push_back(
         PendingOp{PendingOp::Kind::kCreate, DirName(path), path, {}, std::nullopt});
   }
-  return std::unique_ptr<WritableFile>(new FaultWritableFile(std::move(file), state_.get(), state));
+  return std::unique_ptr<WritableFile>(
+      new FaultWritableFile(std::move(file), base_, state_.get(), state));
 }
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::ReopenWritableFile(
@@ -165,7 +169,8 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::ReopenWritableFile(
   auto& state = state_->files[path];
   // A file this env has not seen was there before it: its bytes count as durable.
   if (!state) state = std::make_shared<FileState>(FileState{file->Size()});
-  return std::unique_ptr<WritableFile>(new FaultWritableFile(std::move(file), state_.get(), state));
+  return std::unique_ptr<WritableFile>(
+      new FaultWritableFile(std::move(file), base_, state_.get(), state));
 }
 
 Result<std::unique_ptr<RandomAccessFile>> FaultInjectionEnv::NewRandomAccessFile(

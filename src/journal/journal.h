@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -147,6 +148,7 @@ class Journal {
   Status EnsureActiveSegment(uint64_t first_ts);
   Status SealActive();
   Status CloseActive();
+  void WaitForSyncs(std::unique_lock<std::mutex>& sync_lock);
   void MarkAllDurable();
   Status RunControl(WriterKind kind);
   Status Fail(Status s);
@@ -158,11 +160,16 @@ class Journal {
   // Encodes the small appends of a group; only the group's leader touches it.
   std::unique_ptr<segment::BlockEncoder> leader_encoder_;
 
-  // Held by whoever syncs, seals or closes the active segment, and by whoever replaces active_:
-  // a leader hands the lead on before its fdatasync, so the next group is written while this
-  // one syncs, but fdatasyncs stay one at a time (an error reported to one of two concurrent
-  // syncs of a file could be missed by the other). Taken before mu_, never while holding it.
+  // A leader hands the lead on before its fdatasync, so the next group is written while this
+  // one syncs, and up to kMaxSyncs syncs of the active segment run at once (SyncThrough). Each
+  // runs on a handle of its own: the kernel reports a writeback error once per open file, so
+  // two syncs through one handle could see it only once between them. sync_mu_ guards the idle
+  // handles, the syncs in flight and the replacement of active_ (sealing waits for the syncs).
+  // Taken before mu_, never while holding it.
   std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::vector<std::unique_ptr<WritableFile>> sync_handles_;  // idle, of the active segment
+  std::multiset<uint64_t> syncs_in_flight_;                  // the group each one covers
   mutable std::mutex mu_;
   std::deque<Writer*> queue_;
   Status sticky_;

@@ -14,26 +14,40 @@ void Pump::PassOn(std::unique_ptr<Round> round) {
   bool wake;
   {
     std::lock_guard<std::mutex> g(round_mu_);
+    round->seq = ++passed_rounds_;
     wake = rounds_.empty();
     rounds_.push_back(std::move(round));
   }
   if (wake) round_cv_.notify_one();
 }
 
-// While this thread waits for round N's fdatasync, the writer checks and writes round N+1; one
-// fdatasync often covers several rounds (journal::Journal::WaitDurable).
+// Run by kDurableThreads threads. While one waits for round N's fdatasync, the writer checks and
+// writes round N+1, and the other thread starts N+1's sync (unless N's covers it); each round is
+// finished only after the one before it, so the sorter sees them in the order they were checked.
 void Pump::DurableLoop() {
   std::unique_lock<std::mutex> lock(round_mu_);
   while (true) {
     round_cv_.wait(lock, [&] { return !rounds_.empty() || writer_exited_; });
-    if (rounds_.empty()) break;  // the writer is gone and every round is finished
+    if (rounds_.empty()) break;  // the writer is gone and every round is taken
     std::unique_ptr<Round> round = std::move(rounds_.front());
     rounds_.pop_front();
+    if (!rounds_.empty()) round_cv_.notify_one();
     lock.unlock();
-    FinishRound(*round);
+    Status synced = WaitDurable(*round);
+    lock.lock();
+    finished_cv_.wait(lock, [&] { return finished_rounds_ == round->seq - 1; });
+    lock.unlock();
+    FinishRound(*round, synced);
     HandOff(std::move(round->group));
     lock.lock();
+    finished_rounds_ = round->seq;
+    finished_cv_.notify_all();
   }
+  if (--durable_running_ > 0) {
+    round_cv_.notify_all();  // the other thread may be waiting for the writer's exit too
+    return;
+  }
+  lock.unlock();
   {
     std::lock_guard<std::mutex> g(done_mu_);
     durable_exited_ = true;
@@ -41,17 +55,24 @@ void Pump::DurableLoop() {
   done_cv_.notify_one();
 }
 
+Status Pump::WaitDurable(Round& round) {
+  if (!round.written.ok() || round.records == 0) return round.written;
+  Status s = wal_->WaitDurable(round.ticket);
+  round.wal_failed = !s.ok();
+  return s;
+}
+
 // Sets the status of each accepted request: applied once durable, or the write's error. After a
-// wal failure every later round fails too (the journal refuses them), so no round is applied
+// wal failure every later round fails too, whatever its own sync said, so no round is applied
 // after one that was checked as if it would be and was not.
-void Pump::FinishRound(Round& round) {
-  Status s = round.written;
-  if (s.ok() && round.records > 0) s = wal_->WaitDurable(round.ticket);
+void Pump::FinishRound(Round& round, const Status& synced) {
   std::lock_guard<std::mutex> g(mu_);
   GroupCheck::Forget(round.checked);
   if (round.accepted.empty()) return;
   in_flight_floors_.erase(in_flight_floors_.find(round.floor));
   for (uint64_t ts : round.holds) sorter_.Unhold(ts);
+  if (wal_error_.ok() && round.wal_failed) wal_error_ = synced;
+  Status s = wal_error_.ok() ? synced : wal_error_;
   if (!s.ok()) {
     for (WriteRequest* r : round.accepted) r->status = s;
     return;

@@ -157,7 +157,7 @@ Result<size_t> Pump::GarbageCollect(double older_than_seconds) {
 Status Pump::Close() {
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (stopping_ && !emitter_.joinable() && !writer_.joinable() && !durable_.joinable() &&
+    if (stopping_ && !emitter_.joinable() && !writer_.joinable() && durable_.empty() &&
         !completer_.joinable() && !wal_) {
       return Status::OK();
     }
@@ -167,7 +167,8 @@ Status Pump::Close() {
   writer_cv_.notify_all();
   // The writer first: it refuses what is queued; then its last rounds reach the sorter.
   if (writer_.joinable()) writer_.join();
-  if (durable_.joinable()) durable_.join();
+  for (std::thread& t : durable_) t.join();
+  durable_.clear();
   if (completer_.joinable()) completer_.join();  // every write is answered
   if (emitter_.joinable()) emitter_.join();
   Status s = binlog_ ? EmitReady() : Status::OK();

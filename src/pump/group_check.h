@@ -55,6 +55,7 @@ struct Pump::GroupCheck {
 // A round of requests: checked and written to the wal by the writer thread, then made durable
 // and applied by the durability thread (FinishRound), then answered by the completer.
 struct Pump::Round {
+  uint64_t seq = 0;  // rounds are applied in this order
   std::vector<std::unique_ptr<WriteRequest>> group;
   std::vector<WriteRequest*> accepted;
   GroupCheck::Entries checked;  // what the accepted ones added to in_flight_
@@ -64,6 +65,7 @@ struct Pump::Round {
   uint64_t bytes = 0;
   journal::Journal::WriteTicket ticket;
   Status written;
+  bool wal_failed = false;  // the wal refused the write or its sync (not an encoding error)
 };
 
 }  // namespace binlog::pump

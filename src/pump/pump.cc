@@ -16,6 +16,10 @@ namespace {
 // Huffman-coded, see segment::BlockEncoder) costs the write path much less CPU than level 1.
 constexpr int kWalZstdLevel = -7;
 
+// Threads waiting for wal syncs: two, so that a round written while another syncs starts its own
+// sync at once (journal::Journal::SyncThrough runs two at a time).
+constexpr int kDurableThreads = 2;
+
 bool HasChanges(const pb::Binlog& b) { return b.tables_size() > 0 || !b.ddl_query().empty(); }
 
 uint64_t SegmentSequence(const std::string& name) {
@@ -48,7 +52,10 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
   p->last_write_micros_ = options.env->NowMicros();
   p->emitter_ = std::thread([raw = p.get()] { raw->EmitterLoop(); });
   p->writer_ = std::thread([raw = p.get()] { raw->WriterLoop(); });
-  p->durable_ = std::thread([raw = p.get()] { raw->DurableLoop(); });
+  p->durable_running_ = kDurableThreads;
+  for (int i = 0; i < kDurableThreads; ++i) {
+    p->durable_.emplace_back([raw = p.get()] { raw->DurableLoop(); });
+  }
   p->completer_ = std::thread([raw = p.get()] { raw->CompleterLoop(); });
   return p;
 }

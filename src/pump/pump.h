@@ -159,7 +159,8 @@ class Pump {
   // The round's second half (completion.cc): durability, apply, answers.
   void PassOn(std::unique_ptr<Round> round);
   void DurableLoop();
-  void FinishRound(Round& round);
+  Status WaitDurable(Round& round);
+  void FinishRound(Round& round, const Status& synced);
   void HandOff(std::vector<std::unique_ptr<WriteRequest>> group);
   void CompleterLoop();
   Status CheckRequest(const WriteRequest& r, GroupCheck* check);
@@ -217,6 +218,7 @@ class Pump {
   // emitter is busy is not lost (it would otherwise sleep its whole idle period).
   bool emit_wanted_ = false;
   Status emit_error_;
+  Status wal_error_;  // the first failed wal write or sync: every later round fails with it
   uint64_t durable_emitted_ = 0;  // newest ts whose binlog/ append returned
   int64_t last_write_micros_ = 0;
   uint64_t last_wal_dropped_ = 0;
@@ -226,14 +228,18 @@ class Pump {
   std::thread emitter_;
   std::thread writer_;
 
-  // Rounds written to the wal, for the durability thread, which waits for their fdatasync and
-  // applies them while the writer writes the next (own lock: the writer passes them on without
-  // waiting for the sorter's).
+  // Rounds written to the wal, for the durability threads, which wait for their fdatasyncs (two
+  // may be under way at once) and apply them in order while the writer writes the next (own
+  // lock: the writer passes them on without waiting for the sorter's).
   std::mutex round_mu_;
   std::condition_variable round_cv_;
+  std::condition_variable finished_cv_;
   std::deque<std::unique_ptr<Round>> rounds_;
+  uint64_t passed_rounds_ = 0;    // sequence of the last round passed on
+  uint64_t finished_rounds_ = 0;  // every round up to it is applied (or failed) and handed off
   bool writer_exited_ = false;
-  std::thread durable_;
+  int durable_running_ = 0;
+  std::vector<std::thread> durable_;
 
   // Finished rounds, for the completer thread (own lock: it never waits on mu_).
   std::mutex done_mu_;

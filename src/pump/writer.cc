@@ -197,7 +197,7 @@ void Pump::WriterLoop() {
     std::lock_guard<std::mutex> g(round_mu_);
     writer_exited_ = true;
   }
-  round_cv_.notify_one();
+  round_cv_.notify_all();
 }
 
 // REQUIRES: mu_ held on entry and on return; released during the wal write. Checks each request
@@ -245,7 +245,9 @@ Status Pump::WriteRoundToWal(Round& round) {
   }
   RETURN_IF_ERROR(flush_run());
   if (blocks.empty()) return Status::OK();
-  return wal_->WriteEncoded(std::move(blocks), round.records, &round.ticket);
+  Status s = wal_->WriteEncoded(std::move(blocks), round.records, &round.ticket);
+  round.wal_failed = !s.ok();
+  return s;
 }
 
 // REQUIRES: mu_ held. The emitter may release applied entries during a round's wal write: a

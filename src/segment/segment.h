@@ -127,9 +127,6 @@ class SegmentWriter {
   Status Append(std::span<const EncodedBlock* const> blocks);
   Status Append(const std::vector<EncodedBlock>& blocks);
   Status Sync();
-  // fdatasync only, safe while another thread runs Append: makes durable what was appended
-  // before the call. A failure is the caller's to act on (this writer does not turn sticky).
-  Status SyncFile() const;
   // Writes the footer, syncs and closes. Nothing may be appended afterwards.
   Status Seal();
   // Syncs and closes without a footer (the segment stays active for the next open).

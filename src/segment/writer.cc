@@ -80,8 +80,6 @@ Status SegmentWriter::Sync() {
   return s;
 }
 
-Status SegmentWriter::SyncFile() const { return file_->Sync(); }
-
 Status SegmentWriter::Seal() {
   if (!sticky_.ok()) return sticky_;
   if (closed_) return Status::OK();

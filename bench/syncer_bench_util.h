@@ -24,6 +24,10 @@ namespace binlog::bench {
 int EnvInt(const char* name, int fallback);
 // User + system CPU seconds of this process so far.
 double CpuSeconds();
+// The same of another process (the MariaDB server: it shares the machine's cores with us).
+double CpuSecondsOf(pid_t pid);
+// User + system CPU seconds of this process's waited-for children (mariadb-binlog) so far.
+double ChildrenCpuSeconds();
 
 // sysbench's columns: k random, c and pad groups of 11 random digits joined by '-'.
 class SbRows {
@@ -81,6 +85,12 @@ class SyncerRun {
 // mariadb-binlog --read-from-remote-server --base64-output=DECODE-ROWS --verbose as the
 // replication user (its password goes in MYSQL_PWD).
 std::vector<std::string> MariadbBinlogArgs(testing::MariaDBServer* server);
+
+// The floor of any replica on this machine: the server streaming [from, to) to our connection
+// (syncer::Upstream, the syncer's own receive path), which only reads the events' headers.
+// Returns the wall seconds; *cpu gets this process's CPU seconds meanwhile, *bytes the events'.
+double FetchOnly(testing::MariaDBServer* server, const syncer::BinlogPosition& from,
+                 const syncer::BinlogPosition& to, double* cpu, uint64_t* bytes);
 
 // mariadb-binlog following the stream from `from` (--stop-never), noting when it prints the
 // COMMIT of each transaction of `bench`.`lag` (a transaction's number is its first column).

@@ -4,11 +4,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 #include "common/logging.h"
 #include "common/tso.h"
 #include "syncer/byte_reader.h"
-#include "syncer/rows_event.h"
+#include "syncer/wire.h"
 
 namespace binlog::syncer {
 
@@ -17,6 +18,24 @@ namespace {
 // Row-event bytes one transaction may hold in memory. Far above what one journal record takes
 // (32 MiB, checked on write); this only stops a runaway transaction from exhausting memory.
 constexpr uint64_t kMaxTransactionBytes = 1ull << 30;
+
+// pb::Binlog's fields (proto/binlog.proto), and SourcePosition's.
+constexpr uint32_t kTpField = 1, kStartTsField = 2, kCommitTsField = 3, kDdlQueryField = 6,
+                   kDdlSchemaField = 9, kTablesField = 10, kSourceField = 11;
+constexpr uint32_t kSrcServerIdField = 1, kSrcFileField = 2, kSrcPosField = 3,
+                   kSrcGtidField = 4, kSrcEventTimeField = 5;
+// A record starts with room for the fields before its tables, which are known only at the
+// commit: tp, start_ts and commit_ts take at most 22 bytes.
+constexpr size_t kHeadroom = 24;
+
+// TableChanges' fields before its mutations: they are the same in every transaction.
+std::string TableHead(const TableMap& map) {
+  std::string head;
+  wire::PutBytesFieldIfSet(&head, 1, map.schema);
+  wire::PutBytesFieldIfSet(&head, 2, map.table);
+  for (const pb::ColumnInfo& info : map.infos) wire::PutBytesField(&head, 3, info.SerializeAsString());
+  return head;
+}
 
 // The statement's first word, upper-cased ("BEGIN", "COMMIT", "SAVEPOINT", "XA").
 std::string FirstWord(std::string_view q) {
@@ -45,12 +64,14 @@ uint64_t TsAllocator::FromMillis(int64_t ms) {
   return ts;
 }
 
-StreamDecoder::StreamDecoder(const BinlogPosition& start, bool checksum, uint64_t last_ts)
+StreamDecoder::StreamDecoder(const BinlogPosition& start, bool checksum, uint64_t last_ts,
+                             uint32_t upstream_server_id)
     : checksum_(checksum),
       position_(start),
       file_(start.name),
       gtid_state_(ParseGtidState(start.gtid)),
-      ts_(last_ts) {}
+      ts_(last_ts),
+      upstream_server_id_(upstream_server_id) {}
 
 std::string StreamDecoder::Where(const Event& ev) const {
   const EventHeader& h = ev.header;
@@ -86,10 +107,7 @@ Status StreamDecoder::FeedEvent(const Event& ev, int64_t now_ms, std::vector<Str
       file_ = r.file;
       // Table maps are repeated in every transaction and ids are not reused within one: a
       // file boundary is a safe point to drop the maps seen so far.
-      if (!open_) {
-        tables_.clear();
-        table_bodies_.clear();
-      }
+      if (!open_) tables_.clear();
       // The rotate the server makes up at the start of a dump only names the file. A real one
       // ends a file: the next starts at r.position, and saving that lets a restart skip a file
       // that may be purged by then.
@@ -109,15 +127,11 @@ Status StreamDecoder::FeedEvent(const Event& ev, int64_t now_ms, std::vector<Str
       if (open_) return Status::OK();
       StreamItem item;
       item.kind = StreamItem::kHeartbeat;
-      item.arena = arenas_->Get();
-      item.binlog = google::protobuf::Arena::CreateMessage<pb::Binlog>(item.arena->arena.get());
-      item.binlog->set_tp(pb::FAKE);
-      item.binlog->set_commit_ts(static_cast<int64_t>(ts_.FromMillis(now_ms)));
-      pb::SourcePosition* src = item.binlog->mutable_source();
-      src->set_server_id(server_id_);
-      src->set_file(position_.name);
-      src->set_pos(position_.pos);
-      src->set_gtid(position_.gtid);
+      item.commit_ts = ts_.FromMillis(now_ms);
+      item.buffer = buffers_->Get();
+      wire::PutVarintField(item.buffer.get(), kTpField, pb::FAKE);
+      wire::PutVarintField(item.buffer.get(), kCommitTsField, item.commit_ts);
+      PutSource(item.buffer.get(), position_.gtid, 0);
       item.position = position_;
       stats_.heartbeats++;
       out->push_back(std::move(item));
@@ -149,11 +163,13 @@ Status StreamDecoder::FeedEvent(const Event& ev, int64_t now_ms, std::vector<Str
       // parse when the bytes are the same.
       ByteReader r(ev.body);
       uint64_t id = fd_.post_header_len[kTableMapEvent] == 6 ? r.U32() : r.U48();
-      auto known = table_bodies_.find(id);
-      if (known != table_bodies_.end() && known->second == ev.body) return Status::OK();
+      auto known = tables_.find(id);
+      if (known != tables_.end() && known->second.body == ev.body) return Status::OK();
       ASSIGN_OR_RETURN(TableMap parsed, ParseTableMap(ev, fd_));
-      table_bodies_[id] = std::string(ev.body);
-      tables_[id] = std::move(parsed);
+      Table& t = tables_[id];
+      t.body = std::string(ev.body);
+      t.head = TableHead(parsed);
+      t.map = std::move(parsed);
       return Status::OK();
     }
     case kXidEvent:
@@ -197,11 +213,19 @@ void StreamDecoder::Open(const std::string& gtid, bool standalone) {
   open_ = true;
   standalone_ = standalone;
   gtid_ = gtid;
-  arena_ = arenas_->Get();
-  txn_ = google::protobuf::Arena::CreateMessage<pb::Binlog>(arena_->arena.get());
+  ddl_query_.clear();
+  ddl_schema_.clear();
+  buf_ = buffers_->Get();
+  buf_->append(kHeadroom, '\0');
   txn_rows_ = 0;
   txn_bytes_ = 0;
-  current_changes_ = nullptr;
+  table_open_ = false;
+}
+
+void StreamDecoder::CloseTable() {
+  if (!table_open_) return;
+  table_guess_ = wire::Close(buf_.get(), table_mark_);
+  table_open_ = false;
 }
 
 Status StreamDecoder::OnQuery(const Event& ev, std::vector<StreamItem>* out) {
@@ -236,13 +260,13 @@ Status StreamDecoder::OnQuery(const Event& ev, std::vector<StreamItem>* out) {
   }
   // Anything else is DDL (or an account statement), archived with its current database.
   if (!open_) Open(gtid_, true);
-  if (!txn_->ddl_query().empty()) {
+  if (!ddl_query_.empty()) {
     return Status::Unsupported(
         fmt::format("a second statement in transaction {} (\"{}\" after \"{}\")", gtid_,
-                    q.query.substr(0, 80), txn_->ddl_query().substr(0, 80)));
+                    q.query.substr(0, 80), ddl_query_.substr(0, 80)));
   }
-  txn_->set_ddl_query(q.query);
-  txn_->set_ddl_schema(q.database);
+  ddl_query_ = q.query;
+  ddl_schema_ = q.database;
   if (standalone_) Commit(ev, out);
   return Status::OK();
 }
@@ -255,17 +279,15 @@ Status StreamDecoder::OnRows(const Event& ev) {
     return Status::Corruption(
         fmt::format("row event for table id {} without its table map", rows.table_id));
   }
-  const TableMap& map = it->second;
-  if (current_changes_ == nullptr || current_table_id_ != rows.table_id) {
-    current_changes_ = txn_->add_tables();
-    current_changes_->set_schema_name(map.schema);
-    current_changes_->set_table_name(map.table);
-    for (const pb::ColumnInfo& info : map.infos) *current_changes_->add_columns() = info;
+  const Table& table = it->second;
+  if (!table_open_ || current_table_id_ != rows.table_id) {
+    CloseTable();
+    table_mark_ = wire::Open(buf_.get(), kTablesField, table_guess_);
+    buf_->append(table.head);
+    table_open_ = true;
     current_table_id_ = rows.table_id;
   }
-  int before = current_changes_->mutations_size();
-  RETURN_IF_ERROR(DecodeRows(rows, map, current_changes_));
-  uint64_t n = static_cast<uint64_t>(current_changes_->mutations_size() - before);
+  ASSIGN_OR_RETURN(uint64_t n, mutations_.Append(rows, table.map, buf_.get()));
   txn_rows_ += n;
   stats_.rows += n;
   txn_bytes_ += ev.body.size();
@@ -278,12 +300,12 @@ Status StreamDecoder::OnRows(const Event& ev) {
   return Status::OK();
 }
 
+// Fields in number order, as protobuf writes them: those before the tables go in the headroom
+// (a DDL statement seldom fits; its record has no tables to move), the source after them.
 void StreamDecoder::Commit(const Event& ev, std::vector<StreamItem>* out) {
   const EventHeader& h = ev.header;
+  CloseTable();
   uint64_t ts = ts_.FromSeconds(h.timestamp);
-  txn_->set_tp(pb::COMMIT);
-  txn_->set_start_ts(static_cast<int64_t>(ts));
-  txn_->set_commit_ts(static_cast<int64_t>(ts));
   if (!gtid_.empty()) {
     auto state = ParseGtidState(gtid_);
     if (!state.empty()) {
@@ -298,31 +320,60 @@ void StreamDecoder::Commit(const Event& ev, std::vector<StreamItem>* out) {
     position_.name = file_;
     position_.pos = h.log_pos;
   }
-  pb::SourcePosition* src = txn_->mutable_source();
-  src->set_server_id(h.server_id);
-  src->set_file(position_.name);
-  src->set_pos(position_.pos);
-  src->set_gtid(gtid_);
+  std::string& head = head_;
+  head.clear();
+  wire::PutVarintField(&head, kTpField, pb::COMMIT);
+  wire::PutVarintField(&head, kStartTsField, ts);
+  wire::PutVarintField(&head, kCommitTsField, ts);
+  wire::PutBytesFieldIfSet(&head, kDdlQueryField, ddl_query_);
+  wire::PutBytesFieldIfSet(&head, kDdlSchemaField, ddl_schema_);
+  size_t offset = 0;
+  if (head.size() <= kHeadroom) {
+    offset = kHeadroom - head.size();
+    std::memcpy(buf_->data() + offset, head.data(), head.size());
+  } else {
+    buf_->replace(0, kHeadroom, head);
+  }
+  PutSource(buf_.get(), gtid_, h.timestamp);
 
   StreamItem item;
   item.kind = StreamItem::kTransaction;
-  item.ddl = !txn_->ddl_query().empty();
+  item.ddl = !ddl_query_.empty();
+  if (item.ddl) {
+    item.ddl_query = ddl_query_;
+    item.ddl_schema = ddl_schema_;
+  }
+  item.gtid = gtid_;
+  item.commit_ts = ts;
   item.rows = txn_rows_;
   item.event_time = h.timestamp;
-  item.approx_bytes = txn_bytes_ + txn_->ddl_query().size();
+  item.approx_bytes = txn_bytes_ + ddl_query_.size();
   item.position = position_;
-  item.arena = std::move(arena_);
-  item.binlog = txn_;
+  item.buffer = std::move(buf_);
+  item.payload_offset = offset;
   out->push_back(std::move(item));
   stats_.transactions++;
 
   open_ = false;
   standalone_ = false;
   gtid_.clear();
-  txn_ = nullptr;
+  ddl_query_.clear();
+  ddl_schema_.clear();
   txn_rows_ = 0;
   txn_bytes_ = 0;
-  current_changes_ = nullptr;
+}
+
+// The server read, not the event's origin: file:pos are positions in its binlog
+// (proto/binlog.proto), and a pump keys its dedupe state by it.
+void StreamDecoder::PutSource(std::string* buf, std::string_view gtid,
+                              uint32_t event_time) const {
+  wire::Mark m = wire::Open(buf, kSourceField, 1);
+  wire::PutVarintFieldIfSet(buf, kSrcServerIdField, upstream_server_id_);
+  wire::PutBytesFieldIfSet(buf, kSrcFileField, position_.name);
+  wire::PutVarintFieldIfSet(buf, kSrcPosField, position_.pos);
+  wire::PutBytesFieldIfSet(buf, kSrcGtidField, gtid);
+  wire::PutVarintFieldIfSet(buf, kSrcEventTimeField, event_time);
+  wire::Close(buf, m);
 }
 
 }  // namespace binlog::syncer

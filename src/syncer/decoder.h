@@ -11,8 +11,6 @@
 // Not thread-safe: one decoder per replication connection.
 #pragma once
 
-#include <google/protobuf/arena.h>
-
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -21,12 +19,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "binlog.pb.h"
 #include "common/status.h"
-#include "syncer/arena_pool.h"
+#include "syncer/buffer_pool.h"
 #include "syncer/event.h"
 #include "syncer/meta.h"
+#include "syncer/rows_event.h"
 #include "syncer/table_map.h"
+#include "syncer/wire.h"
 
 namespace binlog::syncer {
 
@@ -46,17 +45,23 @@ class TsAllocator {
 // What the decoder hands on, in stream order.
 struct StreamItem {
   enum Kind {
-    kTransaction,  // binlog is a COMMIT
-    kHeartbeat,    // binlog is a FAKE
-    kPosition,     // no binlog: the position moved (rotation to a new file)
+    kTransaction,  // payload is a COMMIT
+    kHeartbeat,    // payload is a FAKE
+    kPosition,     // no payload: the position moved (rotation to a new file)
   };
   Kind kind = kTransaction;
-  // The record lives on its own arena: a transaction's thousands of values are allocated by
-  // bumping a pointer and freed at once (malloc and free were half the decoding time). The
-  // arena goes back to the decoder's pool when the item is destroyed.
-  ArenaPool::Lease arena;
-  pb::Binlog* binlog = nullptr;  // on arena; null for kPosition
-  BinlogPosition position;       // where the stream is once this item is durable
+  // The record: a serialized pb::Binlog, written by the decoder as it reads the events (no
+  // message is built). The buffer goes back to the decoder's pool when the item is destroyed.
+  BufferPool::Lease buffer;
+  size_t payload_offset = 0;  // where the payload starts in buffer
+  std::string_view payload() const {
+    return buffer ? std::string_view(*buffer).substr(payload_offset) : std::string_view();
+  }
+  uint64_t commit_ts = 0;
+  std::string gtid;       // of the transaction; empty when the upstream has none
+  std::string ddl_query;  // a DDL transaction's statement, and its current database
+  std::string ddl_schema;
+  BinlogPosition position;  // where the stream is once this item is durable
   uint64_t rows = 0;
   bool ddl = false;
   uint32_t event_time = 0;    // seconds; 0 for heartbeats
@@ -74,8 +79,10 @@ class StreamDecoder {
  public:
   // `start` is where the dump starts (after a committed transaction); `checksum` whether the
   // connection announced CRC32 (events before the first format description use it);
-  // `last_ts` the largest ts already archived.
-  StreamDecoder(const BinlogPosition& start, bool checksum, uint64_t last_ts);
+  // `last_ts` the largest ts already archived; `upstream_server_id` the @@server_id of the
+  // server read, for the records' SourcePosition (proto/binlog.proto).
+  StreamDecoder(const BinlogPosition& start, bool checksum, uint64_t last_ts,
+                uint32_t upstream_server_id);
 
   // Feeds one event as received (after the packet's status byte); appends finished items.
   // `now_ms` stamps heartbeats. Errors name the event and binlog position.
@@ -93,7 +100,9 @@ class StreamDecoder {
   Status OnQuery(const Event& ev, std::vector<StreamItem>* out);
   Status OnRows(const Event& ev);
   void Open(const std::string& gtid, bool standalone);
+  void CloseTable();
   void Commit(const Event& ev, std::vector<StreamItem>* out);
+  void PutSource(std::string* buf, std::string_view gtid, uint32_t event_time) const;
   std::string Where(const Event& ev) const;
 
   FormatDescription fd_;
@@ -101,23 +110,32 @@ class StreamDecoder {
   BinlogPosition position_;
   std::string file_;  // the file the stream is in
   std::map<uint32_t, std::string> gtid_state_;
-  std::unordered_map<uint64_t, TableMap> tables_;
-  std::unordered_map<uint64_t, std::string> table_bodies_;  // to reuse unchanged maps
+  struct Table {
+    TableMap map;
+    std::string body;  // the table map event's, to reuse the parse while it is unchanged
+    std::string head;  // TableChanges' schema, table and columns as wire bytes
+  };
+  std::unordered_map<uint64_t, Table> tables_;
   TsAllocator ts_;
-  uint32_t server_id_ = 0;
+  uint32_t server_id_ = 0;  // of the events' origin
+  uint32_t upstream_server_id_;
   DecoderStats stats_;
 
   // The transaction being read.
   bool open_ = false;
   bool standalone_ = false;
   std::string gtid_;
-  std::shared_ptr<ArenaPool> arenas_ = ArenaPool::Make();
-  ArenaPool::Lease arena_;
-  pb::Binlog* txn_ = nullptr;  // on arena_ while open_
+  std::string ddl_query_, ddl_schema_;
+  std::shared_ptr<BufferPool> buffers_ = BufferPool::Make();
+  BufferPool::Lease buf_;  // the record: headroom for its first fields, then its tables
   uint64_t txn_rows_ = 0;
   uint64_t txn_bytes_ = 0;
-  pb::TableChanges* current_changes_ = nullptr;  // last table changed, to append to it
-  uint64_t current_table_id_ = 0;
+  bool table_open_ = false;    // a TableChanges is open at table_mark_
+  wire::Mark table_mark_;
+  size_t table_guess_ = 4;         // bytes of its length
+  uint64_t current_table_id_ = 0;  // of the open TableChanges, to append to it
+  MutationWriter mutations_;
+  std::string head_;  // working space of Commit
 };
 
 }  // namespace binlog::syncer

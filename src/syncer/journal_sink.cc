@@ -19,22 +19,18 @@ class JournalSink : public Sink {
   JournalSink(const JournalSinkOptions& options, std::unique_ptr<journal::Journal> journal)
       : options_(options), journal_(std::move(journal)) {}
 
-  Status Write(std::span<pb::Binlog* const> binlogs) override {
-    payloads_.resize(binlogs.size());
+  // The payloads go to the journal as they are: no copy before the block encoder's.
+  Status Write(std::span<const EncodedBinlog> binlogs) override {
     records_.resize(binlogs.size());
     for (size_t i = 0; i < binlogs.size(); ++i) {
-      const pb::Binlog& b = *binlogs[i];
-      if (!b.SerializeToString(&payloads_[i])) {
-        return Status::InvalidArgument("a binlog that protobuf cannot serialize");
-      }
-      if (payloads_[i].size() > kMaxRecordBytes) {
+      const EncodedBinlog& b = binlogs[i];
+      if (b.payload.size() > kMaxRecordBytes) {
         return Status::Unsupported(fmt::format(
             "the transaction at {}:{} (gtid {}) is {} MiB encoded; a journal record holds at "
             "most {} MiB: split such transactions upstream",
-            b.source().file(), b.source().pos(), b.source().gtid(), payloads_[i].size() >> 20,
-            kMaxRecordBytes >> 20));
+            b.file, b.pos, b.gtid, b.payload.size() >> 20, kMaxRecordBytes >> 20));
       }
-      records_[i] = journal::Record{static_cast<uint64_t>(b.commit_ts()), payloads_[i]};
+      records_[i] = journal::Record{b.commit_ts, b.payload};
     }
     return journal_->Append(records_);
   }
@@ -68,7 +64,6 @@ class JournalSink : public Sink {
  private:
   JournalSinkOptions options_;
   std::unique_ptr<journal::Journal> journal_;
-  std::vector<std::string> payloads_;
   std::vector<journal::Record> records_;
 };
 

@@ -46,7 +46,18 @@ class PumpSink : public Sink {
   explicit PumpSink(PumpSinkOptions options)
       : options_(std::move(options)), clients_(options_.addrs.size()) {}
 
-  Status Write(std::span<pb::Binlog* const> binlogs) override {
+  // Parsed here: the ts may have to be raised, and calls are cut by size.
+  Status Write(std::span<const EncodedBinlog> encoded) override {
+    parsed_.resize(encoded.size());
+    std::vector<pb::Binlog*> binlogs(encoded.size());
+    for (size_t i = 0; i < encoded.size(); ++i) {
+      const std::string_view p = encoded[i].payload;
+      if (!parsed_[i].ParseFromArray(p.data(), static_cast<int>(p.size()))) {
+        return Status::InvalidArgument(fmt::format("the record of {}:{} is not a binlog",
+                                                   encoded[i].file, encoded[i].pos));
+      }
+      binlogs[i] = &parsed_[i];
+    }
     size_t begin = 0;
     while (begin < binlogs.size()) {
       size_t end = begin, bytes = 0;
@@ -56,7 +67,7 @@ class PumpSink : public Sink {
         bytes += size;
         ++end;
       }
-      RETURN_IF_ERROR(WriteCall(binlogs.subspan(begin, end - begin)));
+      RETURN_IF_ERROR(WriteCall(std::span(binlogs).subspan(begin, end - begin)));
       begin = end;
     }
     return Status::OK();
@@ -86,6 +97,7 @@ class PumpSink : public Sink {
   }
 
   PumpSinkOptions options_;
+  std::vector<pb::Binlog> parsed_;  // of the Write under way
   std::vector<std::unique_ptr<pump::PumpClient>> clients_;  // made on first use
   size_t current_ = 0;
   uint32_t server_id_ = 0;

@@ -75,23 +75,25 @@ size_t CountBits(std::string_view bitmap, size_t width) {
   return n;
 }
 
-// One row image: the null bitmap over the present columns, then their non-null values.
+// One row image: the null bitmap over the present columns, then their non-null values. Appends
+// the Row's fields (one Value per table column) to buf.
 Status DecodeImage(ByteReader* r, const TableMap& map, std::string_view present,
-                   size_t present_count, pb::Row* row) {
+                   size_t present_count, std::string* buf) {
   std::string_view nulls = r->Bytes((present_count + 7) / 8);
   if (!r->ok()) return Status::Corruption("row image ends inside its null bitmap");
-  auto* values = row->mutable_columns();
-  values->Reserve(static_cast<int>(map.columns.size()));
+  ValueOut out(buf);
   size_t k = 0;  // index among the present columns
   for (size_t i = 0; i < map.columns.size(); ++i) {
-    pb::Value* v = values->Add();
-    if (!Bit(present, i)) continue;
+    if (!Bit(present, i)) {
+      out.Absent();
+      continue;
+    }
     if (Bit(nulls, k++)) {
-      v->set_is_null(true);
+      out.set_is_null(true);
       continue;
     }
     const ColumnDef& col = map.columns[i];
-    Status s = DecodeValue(col, r, v);
+    Status s = DecodeValue(col, r, &out);
     if (!s.ok()) {
       return s.WithContext(fmt::format("table {}.{} column {} ({})", map.schema, map.table,
                                        col.name, MysqlTypeName(col)));
@@ -99,6 +101,10 @@ Status DecodeImage(ByteReader* r, const TableMap& map, std::string_view present,
   }
   return Status::OK();
 }
+
+// pb::TableMutation's and pb::Row's fields.
+constexpr uint32_t kMutationsField = 4;  // of TableChanges
+constexpr uint32_t kTypeField = 1, kRowField = 2, kBeforeField = 3;
 
 }  // namespace
 
@@ -173,7 +179,8 @@ Status WithOldTemporalHint(Status s, const TableMap& map) {
 
 }  // namespace
 
-Status DecodeRows(const RowsEvent& rows, const TableMap& map, pb::TableChanges* changes) {
+Result<uint64_t> MutationWriter::Append(const RowsEvent& rows, const TableMap& map,
+                                        std::string* buf) {
   if (rows.width != map.columns.size()) {
     return Status::Corruption(
         fmt::format("row event for table {}.{} has {} columns, its table map {}", map.schema,
@@ -182,19 +189,32 @@ Status DecodeRows(const RowsEvent& rows, const TableMap& map, pb::TableChanges* 
   size_t present = CountBits(rows.present, rows.width);
   size_t present_after = CountBits(rows.present_after, rows.width);
   ByteReader r(rows.rows);
-  auto* mutations = changes->mutable_mutations();
-  while (r.remaining() > 0) {
-    pb::TableMutation* m = mutations->Add();
-    m->set_type(rows.kind);
-    Status s;
-    if (rows.kind == pb::UPDATE) {
-      s = DecodeImage(&r, map, rows.present, present, m->mutable_before());
-      if (s.ok()) s = DecodeImage(&r, map, rows.present_after, present_after, m->mutable_row());
-    } else {
-      s = DecodeImage(&r, map, rows.present, present, m->mutable_row());
-    }
+  uint64_t n = 0;
+  for (; r.remaining() > 0; ++n) {
+    Status s = AppendRow(rows, map, &r, present, present_after, buf);
     if (!s.ok()) return WithOldTemporalHint(std::move(s), map);
   }
+  return n;
+}
+
+// Fields in number order, as protobuf writes them: type (left out for INSERT, proto3's default),
+// the row, then an UPDATE's before image.
+Status MutationWriter::AppendRow(const RowsEvent& rows, const TableMap& map, ByteReader* r,
+                                 size_t present_count, size_t present_after_count,
+                                 std::string* buf) {
+  wire::Mark m = wire::Open(buf, kMutationsField, mutation_guess_);
+  wire::PutVarintFieldIfSet(buf, kTypeField, static_cast<uint64_t>(rows.kind));
+  if (rows.kind == pb::UPDATE) {
+    before_.clear();
+    RETURN_IF_ERROR(DecodeImage(r, map, rows.present, present_count, &before_));
+  }
+  wire::Mark row = wire::Open(buf, kRowField, row_guess_);
+  std::string_view present = rows.kind == pb::UPDATE ? rows.present_after : rows.present;
+  size_t count = rows.kind == pb::UPDATE ? present_after_count : present_count;
+  RETURN_IF_ERROR(DecodeImage(r, map, present, count, buf));
+  row_guess_ = wire::Close(buf, row);
+  if (rows.kind == pb::UPDATE) wire::PutBytesField(buf, kBeforeField, before_);
+  mutation_guess_ = wire::Close(buf, m);
   return Status::OK();
 }
 

@@ -1,5 +1,5 @@
 // WRITE/UPDATE/DELETE_ROWS events, versions 1 and 2 and MariaDB's zlib-compressed variants,
-// decoded with the table map they refer to into TableMutations.
+// decoded with the table map they refer to into TableMutations (protobuf wire bytes).
 //
 // A row image lists only the columns in the event's "columns present" bitmap (all of them with
 // binlog_row_image=FULL; a session may set MINIMAL or NOBLOB). A column not in the image is a
@@ -12,6 +12,7 @@
 
 #include "binlog.pb.h"
 #include "common/status.h"
+#include "syncer/byte_reader.h"
 #include "syncer/event.h"
 #include "syncer/table_map.h"
 
@@ -37,8 +38,22 @@ bool IsRowsEvent(uint8_t type);
 // `rows` points into ev.body, or into the result's own storage: keep both alive.
 Result<RowsEvent> ParseRowsEvent(const Event& ev, const FormatDescription& fd);
 
-// Appends one TableMutation per row (UPDATE: before and after image pairs) to changes. Errors
-// name the table and the column; the caller adds the binlog position.
-Status DecodeRows(const RowsEvent& rows, const TableMap& map, pb::TableChanges* changes);
+// Writes row events as elements of TableChanges.mutations (field 4) in protobuf wire format,
+// keeping its working space and length guesses from one event to the next.
+class MutationWriter {
+ public:
+  // Appends one TableMutation per row (UPDATE: before and after image pairs) to buf; returns
+  // how many. Errors name the table and the column; the caller adds the binlog position. After
+  // an error buf holds a partial mutation.
+  Result<uint64_t> Append(const RowsEvent& rows, const TableMap& map, std::string* buf);
+
+ private:
+  Status AppendRow(const RowsEvent& rows, const TableMap& map, ByteReader* r,
+                   size_t present_count, size_t present_after_count, std::string* buf);
+
+  std::string before_;  // an UPDATE's before image: it is read first, written last
+  size_t row_guess_ = 2;
+  size_t mutation_guess_ = 2;
+};
 
 }  // namespace binlog::syncer

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "binlog.pb.h"
@@ -16,15 +17,25 @@
 
 namespace binlog::syncer {
 
+// One record to write: a serialized pb::Binlog and what a sink needs of it without parsing it.
+struct EncodedBinlog {
+  uint64_t commit_ts = 0;
+  std::string_view payload;
+  // Where it came from (SourcePosition's file, pos and gtid), for errors.
+  std::string_view file;
+  uint64_t pos = 0;
+  std::string_view gtid;
+};
+
 class Sink {
  public:
   virtual ~Sink() = default;
   // Writes binlogs in order; returns once they are durable. Their commit ts come strictly
   // increasing and above LastTS(); a sink may raise them (start_ts with them) to what its
-  // destination accepts, keeping them strictly increasing, so the caller reads them back after.
+  // destination accepts, keeping them strictly increasing (a reader sees its records' ts).
   // After an error nothing of the call may be assumed written, nor assumed absent: the syncer
   // resumes from its meta and the restart check below.
-  virtual Status Write(std::span<pb::Binlog* const> binlogs) = 0;
+  virtual Status Write(std::span<const EncodedBinlog> binlogs) = 0;
   // The largest commit ts the sink holds from this syncer (0 when none): new ts go above it.
   virtual uint64_t LastTS() const = 0;
   // The source position of the newest record the sink holds from the upstream server

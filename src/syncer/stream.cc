@@ -81,25 +81,20 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
   }
 
   // Made before the writer starts: from here on only the writer moves position_.
-  StreamDecoder decoder(position_, up->info().checksum, sink_->LastTS());
+  StreamDecoder decoder(position_, up->info().checksum, sink_->LastTS(), up->info().server_id);
   ItemQueue queue(static_cast<size_t>(config_.batch) * 2, kQueueBytes);
   Status writer_status;
   std::thread writer([&] {
     std::vector<StreamItem> items;
-    std::vector<pb::Binlog*> binlogs;
-    const uint32_t upstream_id = up->info().server_id;
+    std::vector<EncodedBinlog> binlogs;
     while (true) {
       items.clear();
       if (!queue.PopBatch(static_cast<size_t>(config_.batch), &items)) break;
       binlogs.clear();
-      for (StreamItem& item : items) {
-        if (item.binlog == nullptr) continue;
-        // The server read, not the event's origin: file:pos are positions in its binlog
-        // (proto/binlog.proto), and a pump keys its dedupe state by it.
-        pb::SourcePosition* src = item.binlog->mutable_source();
-        src->set_server_id(upstream_id);
-        if (item.event_time != 0) src->set_event_time(item.event_time);
-        binlogs.push_back(item.binlog);
+      for (const StreamItem& item : items) {
+        if (item.kind == StreamItem::kPosition) continue;
+        binlogs.push_back(EncodedBinlog{item.commit_ts, item.payload(), item.position.name,
+                                        item.position.pos, item.gtid});
       }
       Status s = binlogs.empty() ? Status::OK() : sink_->Write(binlogs);
       // Only now may the meta move past them.
@@ -125,7 +120,8 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
           stats_.lag_seconds = 0;  // the server is idle and we have everything
         }
       }
-      if (!binlogs.empty()) stats_.last_ts = static_cast<uint64_t>(binlogs.back()->commit_ts());
+      // The sink's: it may have raised the ts.
+      if (!binlogs.empty()) stats_.last_ts = sink_->LastTS();
       *progressed = true;
       BinlogPosition durable = position_;
       lock.unlock();
@@ -161,8 +157,7 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
       }
       if (item.kind == StreamItem::kTransaction && item.ddl && config_.stop_on_ddl) {
         LOG_INFO("stop-on-ddl: stopping before a DDL statement; it is not archived",
-                 KV("ddl", item.binlog->ddl_query()), KV("schema", item.binlog->ddl_schema()),
-                 KV("gtid", item.binlog->source().gtid()));
+                 KV("ddl", item.ddl_query), KV("schema", item.ddl_schema), KV("gtid", item.gtid));
         ddl_stop = true;
         break;
       }

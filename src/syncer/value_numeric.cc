@@ -22,7 +22,7 @@ int64_t SignExtend(uint64_t v, int bytes) {
   return static_cast<int64_t>(v << shift) >> shift;
 }
 
-void SetInteger(const ColumnDef& col, uint64_t raw, int bytes, pb::Value* out) {
+void SetInteger(const ColumnDef& col, uint64_t raw, int bytes, ValueOut* out) {
   if (col.is_unsigned) {
     out->set_uint64_value(raw);
   } else {
@@ -89,7 +89,7 @@ Result<std::string> DecimalToString(std::string_view bytes, int precision, int s
   return out;
 }
 
-Status DecodeNumeric(const ColumnDef& col, ByteReader* r, pb::Value* out) {
+Status DecodeNumeric(const ColumnDef& col, ByteReader* r, ValueOut* out) {
   switch (col.type) {
     case kTypeTiny:
       SetInteger(col, r->LE(1), 1, out);
@@ -127,7 +127,7 @@ Status DecodeNumeric(const ColumnDef& col, ByteReader* r, pb::Value* out) {
       uint64_t v = 0;
       for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
       if (v > static_cast<uint64_t>(INT64_MAX)) {
-        out->set_bytes_value(std::string(b));
+        out->set_bytes_value(b);
       } else {
         out->set_int64_value(static_cast<int64_t>(v));
       }
@@ -137,7 +137,7 @@ Status DecodeNumeric(const ColumnDef& col, ByteReader* r, pb::Value* out) {
       std::string_view b = r->Bytes(DecimalBinarySize(col.length, col.scale));
       if (!r->ok()) break;
       ASSIGN_OR_RETURN(std::string text, DecimalToString(b, col.length, col.scale));
-      out->set_decimal_value(std::move(text));
+      out->set_decimal_value(text);
       break;
     }
     default:

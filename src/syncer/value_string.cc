@@ -11,13 +11,13 @@ namespace binlog::syncer {
 
 namespace {
 
-void SetText(const ColumnDef& col, std::string_view bytes, pb::Value* out) {
+void SetText(const ColumnDef& col, std::string_view bytes, ValueOut* out) {
   // A utf8mb4 column holding bytes that are not UTF-8 (possible with some sql_modes) must not
   // become a protobuf string, which refuses to serialize: keep the bytes as they are.
   if (col.utf8 && IsValidUtf8(bytes)) {
-    out->set_string_value(std::string(bytes));
+    out->set_string_value(bytes);
   } else {
-    out->set_bytes_value(std::string(bytes));
+    out->set_bytes_value(bytes);
   }
 }
 
@@ -74,7 +74,7 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-Status DecodeString(const ColumnDef& col, ByteReader* r, pb::Value* out) {
+Status DecodeString(const ColumnDef& col, ByteReader* r, ValueOut* out) {
   switch (col.real_type) {
     case kTypeString: {
       size_t len = col.length > 255 ? r->U16() : r->U8();
@@ -85,7 +85,7 @@ Status DecodeString(const ColumnDef& col, ByteReader* r, pb::Value* out) {
       if (col.collation == kBinaryCollation && b.size() < col.length) {
         std::string padded(b);
         padded.resize(col.length, '\0');
-        out->set_bytes_value(std::move(padded));
+        out->set_bytes_value(padded);
       } else {
         SetText(col, b, out);
       }
@@ -107,7 +107,7 @@ Status DecodeString(const ColumnDef& col, ByteReader* r, pb::Value* out) {
       std::string_view b = r->Bytes(len);
       if (!r->ok()) break;
       if (col.real_type == kTypeGeometry) {
-        out->set_bytes_value(std::string(b));
+        out->set_bytes_value(b);
       } else {
         SetText(col, b, out);
       }
@@ -162,7 +162,7 @@ Status DecodeString(const ColumnDef& col, ByteReader* r, pb::Value* out) {
   return Status::OK();
 }
 
-Status DecodeValue(const ColumnDef& col, ByteReader* r, pb::Value* out) {
+Status DecodeValue(const ColumnDef& col, ByteReader* r, ValueOut* out) {
   switch (col.type) {
     case kTypeTiny:
     case kTypeShort:

@@ -124,7 +124,7 @@ std::string Datetime2(ByteReader* r, uint32_t fsp) {
 
 }  // namespace
 
-Status DecodeTemporal(const ColumnDef& col, ByteReader* r, pb::Value* out) {
+Status DecodeTemporal(const ColumnDef& col, ByteReader* r, ValueOut* out) {
   if (col.length > 6) {
     return Status::Corruption(fmt::format("{}: fractional-second precision {} (at most 6)",
                                           MysqlTypeName(col), col.length));
@@ -172,7 +172,7 @@ Status DecodeTemporal(const ColumnDef& col, ByteReader* r, pb::Value* out) {
       return Status::Unsupported(fmt::format("{} is not a temporal type", MysqlTypeName(col)));
   }
   if (!r->ok()) return Status::Corruption("row image ends inside the value");
-  out->set_string_value(std::move(text));
+  out->set_string_value(text);
   return Status::OK();
 }
 

@@ -107,7 +107,7 @@ TEST(DecodeTemporalTest, TimestampFromAnotherZoneIsUtc) {
   ASSERT_OK(server->Exec("SET SESSION time_zone = '+00:00'"));
   ASSERT_OK_AND_ASSIGN(auto items, ReadTransactions(server, from, 1));
   ASSERT_EQ(items.size(), 1u);
-  const pb::Row& row = items[0].binlog->tables(0).mutations(0).row();
+  const pb::Row& row = items[0].tables(0).mutations(0).row();
   EXPECT_EQ(row.columns(1).string_value(), "2024-01-01 00:00:00.250");
 }
 

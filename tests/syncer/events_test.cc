@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include "syncer/arena_pool.h"
+#include <functional>
+
+#include "syncer/buffer_pool.h"
 #include "syncer/byte_reader.h"
 #include "syncer/event.h"
 #include "syncer/rows_event.h"
 #include "syncer/syncer_test_util.h"
 #include "syncer/value.h"
+#include "syncer/wire.h"
 
 namespace binlog::syncer::testing {
 namespace {
@@ -25,15 +28,16 @@ void SetU32(std::string* ev, size_t at, uint32_t v) {
   for (int i = 0; i < 4; ++i) (*ev)[at + i] = static_cast<char>(v >> (8 * i));
 }
 
-// Decodes raw events and returns the transactions.
-Result<std::vector<StreamItem>> Decode(const RawEvents& raw) {
-  StreamDecoder d(BinlogPosition{"x.000001", 4, ""}, raw.checksum, 0);
-  std::vector<StreamItem> out, items;
+// Decodes raw events and returns the transactions, parsed.
+Result<std::vector<pb::Binlog>> Decode(const RawEvents& raw) {
+  StreamDecoder d(BinlogPosition{"x.000001", 4, ""}, raw.checksum, 0, 1);
+  std::vector<pb::Binlog> out;
+  std::vector<StreamItem> items;
   for (const std::string& ev : raw.events) {
     items.clear();
     RETURN_IF_ERROR(d.Feed(ev, 0, &items));
-    for (StreamItem& i : items) {
-      if (i.kind == StreamItem::kTransaction) out.push_back(std::move(i));
+    for (const StreamItem& i : items) {
+      if (i.kind == StreamItem::kTransaction) out.push_back(ParseItem(i));
     }
   }
   return out;
@@ -66,7 +70,7 @@ TEST_F(EventsTest, ChecksumMismatchIsCorruption) {
     }
   }
   ASSERT_TRUE(flipped);
-  Result<std::vector<StreamItem>> out = Decode(raw);
+  Result<std::vector<pb::Binlog>> out = Decode(raw);
   ASSERT_FALSE(out.ok());
   EXPECT_TRUE(out.status().IsCorruption()) << out.status().ToString();
   EXPECT_NE(out.status().message().find("CRC32 mismatch"), std::string::npos);
@@ -102,8 +106,8 @@ TEST_F(EventsTest, VersionTwoRowEventsDecodeLikeVersionOne) {
   ASSERT_OK_AND_ASSIGN(auto v2, Decode(raw));
   ASSERT_EQ(v1.size(), v2.size());
   for (size_t i = 0; i < v1.size(); ++i) {
-    EXPECT_EQ(v1[i].binlog->tables(0).SerializeAsString(),
-              v2[i].binlog->tables(0).SerializeAsString());
+    EXPECT_EQ(v1[i].tables(0).SerializeAsString(),
+              v2[i].tables(0).SerializeAsString());
   }
 }
 
@@ -129,11 +133,11 @@ TEST_F(EventsTest, CompressedEventsDecode) {
   EXPECT_TRUE(saw_query);
   ASSERT_OK_AND_ASSIGN(auto txns, Decode(raw));
   ASSERT_EQ(txns.size(), 2u);
-  const pb::TableChanges& t = txns[0].binlog->tables(0);
+  const pb::TableChanges& t = txns[0].tables(0);
   ASSERT_EQ(t.mutations_size(), 2);
   EXPECT_EQ(t.mutations(0).row().columns(1).string_value(), "compressed");
   EXPECT_EQ(t.mutations(0).row().columns(3).bytes_value(), std::string(5000, 'z'));
-  EXPECT_NE(txns[1].binlog->ddl_query().find("CREATE TABLE ev.compressed_ddl"), std::string::npos);
+  EXPECT_NE(txns[1].ddl_query().find("CREATE TABLE ev.compressed_ddl"), std::string::npos);
   ASSERT_OK(server_->Exec("DROP TABLE ev.compressed_ddl"));
 }
 
@@ -145,7 +149,7 @@ TEST_F(EventsTest, PartialRowImagesLeaveAbsentColumnsUnset) {
   ASSERT_OK(server_->Exec("UPDATE ev.t SET n = 11 WHERE id = 1"));
   ASSERT_OK(server_->Exec("SET SESSION binlog_row_image = FULL"));
   ASSERT_OK_AND_ASSIGN(auto txns, ReadTransactions(server_, from, 1));
-  const pb::TableMutation& m = txns[0].binlog->tables(0).mutations(0);
+  const pb::TableMutation& m = txns[0].tables(0).mutations(0);
   ASSERT_EQ(m.type(), pb::UPDATE);
   // Before image: the key only. After image: the changed column only.
   EXPECT_EQ(m.before().columns(0).int64_value(), 1);
@@ -164,7 +168,7 @@ TEST_F(EventsTest, NoColumnNamesIsRefusedWithTheFix) {
   Status s = server_->Exec("INSERT INTO ev.t VALUES (5, 'e', 5, 'e')");
   ASSERT_OK(server_->Exec("SET GLOBAL binlog_row_metadata = FULL"));
   ASSERT_OK(s);
-  Result<std::vector<StreamItem>> out = ReadTransactions(server_, from, 1, 5);
+  Result<std::vector<pb::Binlog>> out = ReadTransactions(server_, from, 1, 5);
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.status().message().find("SET GLOBAL binlog_row_metadata = FULL"), std::string::npos)
       << out.status().ToString();
@@ -184,7 +188,7 @@ TEST_F(EventsTest, UndecodableTypeNamesTableColumnAndPosition) {
     ev[types + 2] = static_cast<char>(kTypeNull);  // same metadata size (none), no decoder
     RewriteCrc(&ev);
   }
-  Result<std::vector<StreamItem>> out = Decode(raw);
+  Result<std::vector<pb::Binlog>> out = Decode(raw);
   ASSERT_FALSE(out.ok());
   EXPECT_TRUE(out.status().IsUnsupported()) << out.status().ToString();
   const std::string& msg = out.status().message();
@@ -198,7 +202,7 @@ TEST_F(EventsTest, XaTransactionsAreRefused) {
   ASSERT_OK(
       server_->Exec("XA START 'x1'; INSERT INTO ev.t VALUES (9, 'xa', 9, ''); XA END 'x1';"
                     "XA PREPARE 'x1'; XA COMMIT 'x1'"));
-  Result<std::vector<StreamItem>> out = ReadTransactions(server_, from, 1, 5);
+  Result<std::vector<pb::Binlog>> out = ReadTransactions(server_, from, 1, 5);
   ASSERT_FALSE(out.ok());
   EXPECT_TRUE(out.status().IsUnsupported()) << out.status().ToString();
   EXPECT_NE(out.status().message().find("XA"), std::string::npos);
@@ -209,7 +213,7 @@ TEST_F(EventsTest, CompressedColumnsAreRefusedByName) {
   ASSERT_OK(server_->Exec("CREATE TABLE ev.cc (id INT PRIMARY KEY, big TEXT COMPRESSED)"));
   BinlogPosition from = EndOfBinlog(server_);
   ASSERT_OK(server_->Exec("INSERT INTO ev.cc VALUES (1, REPEAT('a', 1000))"));
-  Result<std::vector<StreamItem>> out = ReadTransactions(server_, from, 1, 5);
+  Result<std::vector<pb::Binlog>> out = ReadTransactions(server_, from, 1, 5);
   ASSERT_OK(server_->Exec("DROP TABLE ev.cc"));
   ASSERT_FALSE(out.ok());
   EXPECT_TRUE(out.status().IsUnsupported()) << out.status().ToString();
@@ -247,28 +251,81 @@ TEST(ValueTest, Utf8Validation) {
   }
 }
 
-TEST(ArenaPoolTest, ReusesArenasAndOutlivesThePool) {
-  auto pool = ArenaPool::Make();
-  ArenaPool::Lease a = pool->Get();
-  auto* b = google::protobuf::Arena::CreateMessage<pb::Binlog>(a->arena.get());
-  b->set_ddl_query(std::string(1 << 20, 'q'));  // a string on the heap, freed by the reset
-  ArenaPool::Slot* first = a.get();
+TEST(BufferPoolTest, ReusesBuffersAndOutlivesThePool) {
+  auto pool = BufferPool::Make();
+  BufferPool::Lease a = pool->Get();
+  a->assign(1 << 20, 'q');
+  const char* first = a->data();
   a.reset();
-  ArenaPool::Lease again = pool->Get();  // the same slot, reset, with a first block that fits
-  EXPECT_EQ(again.get(), first);
-  EXPECT_LT(again->arena->SpaceUsed(), 1024u);
-  EXPECT_GT(again->block_size, size_t{1} << 10);
-  ArenaPool::Lease held = pool->Get();
+  BufferPool::Lease again = pool->Get();  // the same buffer, empty, its capacity kept
+  EXPECT_TRUE(again->empty());
+  EXPECT_GE(again->capacity(), size_t{1} << 20);
+  EXPECT_EQ(again->data(), first);
+  BufferPool::Lease held = pool->Get();
   pool.reset();
-  held.reset();  // frees its arena itself
+  held.reset();  // frees its buffer itself
   again.reset();
+}
+
+// Each ValueOut setter writes what protobuf writes for a Row holding that one Value.
+TEST(WireTest, ValuesAreProtobufsBytes) {
+  auto expect_same = [](const std::function<void(ValueOut*)>& set,
+                        const std::function<void(pb::Value*)>& want) {
+    std::string buf;
+    ValueOut out(&buf);
+    set(&out);
+    pb::Row row;
+    want(row.add_columns());
+    EXPECT_EQ(buf, row.SerializeAsString()) << row.ShortDebugString();
+  };
+  expect_same([](ValueOut* o) { o->Absent(); }, [](pb::Value*) {});
+  expect_same([](ValueOut* o) { o->set_is_null(true); }, [](pb::Value* v) { v->set_is_null(true); });
+  for (int64_t i : {int64_t{0}, int64_t{1}, int64_t{-1}, INT64_MIN, INT64_MAX, int64_t{300}}) {
+    expect_same([i](ValueOut* o) { o->set_int64_value(i); },
+                [i](pb::Value* v) { v->set_int64_value(i); });
+  }
+  expect_same([](ValueOut* o) { o->set_uint64_value(UINT64_MAX); },
+              [](pb::Value* v) { v->set_uint64_value(UINT64_MAX); });
+  expect_same([](ValueOut* o) { o->set_double_value(-0.5); },
+              [](pb::Value* v) { v->set_double_value(-0.5); });
+  expect_same([](ValueOut* o) { o->set_string_value(""); },
+              [](pb::Value* v) { v->set_string_value(""); });
+  const std::string big(300, 'x');
+  expect_same([&](ValueOut* o) { o->set_string_value(big); },
+              [&](pb::Value* v) { v->set_string_value(big); });
+  expect_same([](ValueOut* o) { o->set_bytes_value(std::string_view("\0\xff", 2)); },
+              [](pb::Value* v) { v->set_bytes_value(std::string("\0\xff", 2)); });
+  expect_same([](ValueOut* o) { o->set_decimal_value("-1.50"); },
+              [](pb::Value* v) { v->set_decimal_value("-1.50"); });
+}
+
+// A nested message's length takes the bytes it needs whatever the guess: the payload moves.
+TEST(WireTest, CloseFixesAWrongGuess) {
+  for (size_t guess : {1, 2, 4}) {
+    for (size_t len : {0, 5, 127, 128, 16383, 16384, 70000}) {
+      std::string buf = "a";
+      wire::Mark m = wire::Open(&buf, 10, guess);
+      buf.append(len, 'z');
+      size_t n = wire::Close(&buf, m);
+      EXPECT_EQ(n, wire::VarintSize(len));
+      ASSERT_EQ(buf.size(), 2 + n + len) << guess << " " << len;
+      EXPECT_EQ(buf[0], 'a');
+      EXPECT_EQ(buf[1], static_cast<char>(10 << 3 | wire::kLen));
+      uint64_t got = 0;
+      for (size_t i = 0; i < n; ++i) {
+        got |= uint64_t{static_cast<uint8_t>(buf[2 + i]) & 0x7fu} << (7 * i);
+      }
+      EXPECT_EQ(got, len);
+    }
+  }
 }
 
 TEST(ValueTest, TruncatedValueIsCorruption) {
   ColumnDef col;
   col.type = col.real_type = kTypeLongLong;
   ByteReader r(std::string_view("\x01\x02\x03", 3));
-  pb::Value v;
+  std::string buf;
+  ValueOut v(&buf);
   EXPECT_TRUE(DecodeValue(col, &r, &v).IsCorruption());
 }
 

@@ -44,7 +44,7 @@ Result<RawEvents> ReadRawEvents(MariaDBServer* server, const BinlogPosition& fro
   RETURN_IF_ERROR(up->StartDump(from));
   RawEvents out;
   out.checksum = up->info().checksum;
-  StreamDecoder decoder(from, out.checksum, 0);
+  StreamDecoder decoder(from, out.checksum, 0, up->info().server_id);
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(static_cast<int>(timeout_seconds * 1000));
   size_t done = 0;
@@ -62,14 +62,24 @@ Result<RawEvents> ReadRawEvents(MariaDBServer* server, const BinlogPosition& fro
   return out;
 }
 
-Result<std::vector<StreamItem>> ReadTransactions(MariaDBServer* server, const BinlogPosition& from,
+pb::Binlog ParseItem(const StreamItem& item) {
+  pb::Binlog b;
+  std::string_view p = item.payload();
+  EXPECT_TRUE(b.ParseFromArray(p.data(), static_cast<int>(p.size())));
+  EXPECT_EQ(b.SerializeAsString(), p) << "the decoder's bytes are not protobuf's";
+  EXPECT_EQ(static_cast<uint64_t>(b.commit_ts()), item.commit_ts);
+  return b;
+}
+
+Result<std::vector<pb::Binlog>> ReadTransactions(MariaDBServer* server, const BinlogPosition& from,
                                                  size_t transactions, double timeout_seconds) {
   ASSIGN_OR_RETURN(auto up, Upstream::Connect(Options(server)));
   RETURN_IF_ERROR(up->StartDump(from));
-  StreamDecoder decoder(from, up->info().checksum, 0);
+  StreamDecoder decoder(from, up->info().checksum, 0, up->info().server_id);
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(static_cast<int>(timeout_seconds * 1000));
-  std::vector<StreamItem> out, items;
+  std::vector<pb::Binlog> out;
+  std::vector<StreamItem> items;
   while (out.size() < transactions) {
     if (std::chrono::steady_clock::now() > deadline) {
       return Status::TimedOut(fmt::format("{} of {} transactions read", out.size(), transactions));
@@ -77,8 +87,8 @@ Result<std::vector<StreamItem>> ReadTransactions(MariaDBServer* server, const Bi
     ASSIGN_OR_RETURN(std::string_view raw, up->Fetch());
     items.clear();
     RETURN_IF_ERROR(decoder.Feed(raw, 0, &items));
-    for (StreamItem& i : items) {
-      if (i.kind == StreamItem::kTransaction) out.push_back(std::move(i));
+    for (const StreamItem& i : items) {
+      if (i.kind == StreamItem::kTransaction) out.push_back(ParseItem(i));
     }
   }
   return out;
@@ -233,16 +243,16 @@ pb::TableChanges RunTypeCase(MariaDBServer* server, const TypeCase& c) {
   EXPECT_OK(server->Exec(fmt::format("DELETE FROM {} WHERE id >= 2", table)));
   EXPECT_OK(server->Exec("SET SESSION sql_mode = DEFAULT"));
 
-  Result<std::vector<StreamItem>> items = ReadTransactions(server, from, 3);
+  Result<std::vector<pb::Binlog>> items = ReadTransactions(server, from, 3);
   EXPECT_TRUE(items.ok()) << items.status().ToString();
   if (!items.ok() || items->size() != 3) return {};
-  for (const StreamItem& item : *items) {
-    EXPECT_EQ(item.binlog->tables_size(), 1) << item.binlog->ShortDebugString().substr(0, 300);
-    if (item.binlog->tables_size() != 1) return {};
-    EXPECT_EQ(item.binlog->tables(0).schema_name(), "types");
-    EXPECT_EQ(item.binlog->tables(0).table_name(), c.table);
+  for (const pb::Binlog& item : *items) {
+    EXPECT_EQ(item.tables_size(), 1) << item.ShortDebugString().substr(0, 300);
+    if (item.tables_size() != 1) return {};
+    EXPECT_EQ(item.tables(0).schema_name(), "types");
+    EXPECT_EQ(item.tables(0).table_name(), c.table);
   }
-  const pb::TableChanges& ins = (*items)[0].binlog->tables(0);
+  const pb::TableChanges& ins = (*items)[0].tables(0);
   EXPECT_EQ(ins.mutations_size(), static_cast<int>(inserted.size()));
   for (const pb::TableMutation& m : ins.mutations()) {
     EXPECT_EQ(m.type(), pb::INSERT);
@@ -251,7 +261,7 @@ pb::TableChanges RunTypeCase(MariaDBServer* server, const TypeCase& c) {
     EXPECT_NE(want, nullptr) << "inserted id " << id;
     if (want) ExpectRowMatches(ins, m.row(), *want, c.checks, "insert " + id);
   }
-  const pb::TableChanges& upd = (*items)[1].binlog->tables(0);
+  const pb::TableChanges& upd = (*items)[1].tables(0);
   EXPECT_GT(upd.mutations_size(), 0);
   for (const pb::TableMutation& m : upd.mutations()) {
     EXPECT_EQ(m.type(), pb::UPDATE);
@@ -262,7 +272,7 @@ pb::TableChanges RunTypeCase(MariaDBServer* server, const TypeCase& c) {
     if (before) ExpectRowMatches(upd, m.before(), *before, c.checks, "before " + id);
     if (after) ExpectRowMatches(upd, m.row(), *after, c.checks, "after " + id);
   }
-  const pb::TableChanges& del = (*items)[2].binlog->tables(0);
+  const pb::TableChanges& del = (*items)[2].tables(0);
   EXPECT_EQ(del.mutations_size(), static_cast<int>(updated.size()) - 1);
   for (const pb::TableMutation& m : del.mutations()) {
     EXPECT_EQ(m.type(), pb::DELETE);

@@ -32,8 +32,13 @@ struct RawEvents {
 Result<RawEvents> ReadRawEvents(MariaDBServer* server, const BinlogPosition& from,
                                 size_t transactions, double timeout_seconds = 20);
 
-// Decodes the binlog from `from` until `transactions` transactions are finished.
-Result<std::vector<StreamItem>> ReadTransactions(MariaDBServer* server, const BinlogPosition& from,
+// The item's record parsed. Fails the test unless the payload is the bytes protobuf itself
+// writes for that message (the decoder writes the wire format by hand).
+pb::Binlog ParseItem(const StreamItem& item);
+
+// Decodes the binlog from `from` until `transactions` transactions are finished; returns them
+// parsed (ParseItem).
+Result<std::vector<pb::Binlog>> ReadTransactions(MariaDBServer* server, const BinlogPosition& from,
                                                  size_t transactions, double timeout_seconds = 20);
 
 // Every binlog in a journal directory, in order.

@@ -40,6 +40,7 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
       if (!free_.empty()) {
         buf = std::move(free_.back());
         free_.pop_back();
+        free_bytes_ -= buf->capacity();
       }
     }
     if (buf) {
@@ -51,8 +52,11 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   }
 
  private:
-  // Buffers kept beyond those in flight; one huge transaction's buffer is not kept.
-  static constexpr size_t kMaxFree = 8;
+  // Buffers kept beyond those in flight, by their capacity: about what the syncer's queues hold
+  // (64 MiB of items waiting, a batch or two being written). Fewer made a catch-up of big
+  // transactions free and fault in a buffer for most of them (a tenth of the reader's CPU);
+  // one huge transaction's buffer is not kept.
+  static constexpr size_t kMaxFreeBytes = 128 << 20;
   static constexpr size_t kMaxKeptCapacity = 64 << 20;
 
   BufferPool() = default;
@@ -60,12 +64,14 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   void Put(std::unique_ptr<std::string> buf) {
     if (buf->capacity() > kMaxKeptCapacity) return;
     std::lock_guard<std::mutex> lock(mu_);
-    if (free_.size() < kMaxFree) free_.push_back(std::move(buf));
-    // else freed here, after the lock (declared first, destroyed last).
+    if (free_bytes_ + buf->capacity() > kMaxFreeBytes) return;  // freed after the lock
+    free_bytes_ += buf->capacity();
+    free_.push_back(std::move(buf));
   }
 
   std::mutex mu_;
   std::vector<std::unique_ptr<std::string>> free_;
+  size_t free_bytes_ = 0;
 };
 
 }  // namespace binlog::syncer

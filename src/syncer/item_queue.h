@@ -1,5 +1,6 @@
-// The hand-off between the syncer's reader (decoding) and writer (durable writes): bounded by
-// items and bytes so a slow disk stalls the replication stream instead of growing memory.
+// The hand-offs between the syncer's reader (decoding), writer (compression and writes) and
+// durability thread (fdatasync, then syncer.meta): bounded so a slow disk stalls the
+// replication stream instead of growing memory.
 #pragma once
 
 #include <condition_variable>
@@ -76,6 +77,59 @@ class ItemQueue {
   std::deque<Entry> items_;
   size_t bytes_ = 0;
   bool closed_ = false;
+};
+
+// Written batches, from the writer to the thread that makes them durable: at most max_batches
+// waiting, so the writer runs at most that far ahead of the fdatasync.
+class BatchHandoff {
+ public:
+  using Batch = std::vector<StreamItem>;
+  explicit BatchHandoff(size_t max_batches) : max_(max_batches) {}
+
+  // Blocks while full; false when the handoff was aborted (the batch is dropped).
+  bool Push(Batch batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_full_.wait(lock, [&] { return aborted_ || batches_.size() < max_; });
+    if (aborted_) return false;
+    batches_.push_back(std::move(batch));
+    not_empty_.notify_one();
+    return true;
+  }
+
+  // Moves every waiting batch into out, waiting for one; false once closed and empty.
+  bool TakeAll(std::vector<Batch>* out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_empty_.wait(lock, [&] { return !batches_.empty() || closed_; });
+    if (batches_.empty()) return false;
+    for (Batch& b : batches_) out->push_back(std::move(b));
+    batches_.clear();
+    not_full_.notify_all();
+    return true;
+  }
+
+  // No more pushes; the consumer still gets what waits.
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+
+  // Drops what waits and refuses pushes (a stage failed).
+  void Abort() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = aborted_ = true;
+    batches_.clear();
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+
+ private:
+  const size_t max_;
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::vector<Batch> batches_;
+  bool closed_ = false;
+  bool aborted_ = false;
 };
 
 }  // namespace binlog::syncer

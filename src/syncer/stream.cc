@@ -1,5 +1,5 @@
 // One replication connection: the reader (fetch, decode) on the calling thread, the writer
-// (sink, then syncer.meta) on its own.
+// (compress, write) and the durability thread (fdatasync, then syncer.meta) on their own.
 #include <fmt/format.h>
 
 #include <thread>
@@ -15,6 +15,9 @@ namespace binlog::syncer {
 namespace {
 
 constexpr size_t kQueueBytes = 64 << 20;
+// Written batches waiting for their fdatasync beyond the one being synced: the next one being
+// compressed and written meanwhile is the overlap; more would only hold memory.
+constexpr size_t kWrittenBatches = 1;
 
 // Clears the syncer's pointer to the connection before the connection goes away.
 class UpstreamGuard {
@@ -80,52 +83,45 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
     stats_.upstream = up->info().version;
   }
 
-  // Made before the writer starts: from here on only the writer moves position_.
+  // Made before the writer starts: from here on only the durability thread moves position_.
   StreamDecoder decoder(position_, up->info().checksum, sink_->LastTS(), up->info().server_id);
   ItemQueue queue(static_cast<size_t>(config_.batch) * 2, kQueueBytes);
+  // Writer and durability thread: the first failure stops the three threads.
+  BatchHandoff written(kWrittenBatches);
+  std::mutex failure_mu;
   Status writer_status;
+  auto fail = [&](Status s) {
+    {
+      std::lock_guard<std::mutex> lock(failure_mu);
+      if (writer_status.ok()) writer_status = std::move(s);
+    }
+    queue.Abort();
+    written.Abort();
+    up->Interrupt();
+  };
   std::thread writer([&] {
-    std::vector<StreamItem> items;
-    std::vector<EncodedBinlog> binlogs;
+    std::vector<EncodedBinlog> scratch;
     while (true) {
-      items.clear();
+      std::vector<StreamItem> items;
       if (!queue.PopBatch(static_cast<size_t>(config_.batch), &items)) break;
-      binlogs.clear();
-      for (const StreamItem& item : items) {
-        if (item.kind == StreamItem::kPosition) continue;
-        binlogs.push_back(EncodedBinlog{item.commit_ts, item.payload(), item.position.name,
-                                        item.position.pos, item.gtid});
-      }
-      Status s = binlogs.empty() ? Status::OK() : sink_->Write(binlogs);
-      // Only now may the meta move past them.
-      if (s.ok()) s = SaveMeta(env, config_.meta, items.back().position);
+      Status s = WriteBatch(items, &scratch);
       if (!s.ok()) {
-        writer_status = s;
-        queue.Abort();
-        up->Interrupt();
+        fail(s);
         break;
       }
-      double now = static_cast<double>(env->NowMicros()) / 1e6;
-      std::unique_lock<std::mutex> lock(mu_);
-      position_ = items.back().position;
-      stats_.position = position_;
-      for (const StreamItem& item : items) {
-        if (item.kind == StreamItem::kTransaction) {
-          stats_.transactions++;
-          stats_.rows += item.rows;
-          if (item.ddl) stats_.ddl++;
-          stats_.lag_seconds = std::max(0.0, now - item.event_time);
-        } else if (item.kind == StreamItem::kHeartbeat) {
-          stats_.heartbeats++;
-          stats_.lag_seconds = 0;  // the server is idle and we have everything
-        }
+      if (!written.Push(std::move(items))) break;
+    }
+    written.Close();
+  });
+  std::thread durable([&] {
+    std::vector<BatchHandoff::Batch> batches;
+    while (written.TakeAll(&batches)) {
+      Status s = MakeDurable(batches, progressed);
+      batches.clear();  // hands the buffers back to the decoder's pool
+      if (!s.ok()) {
+        fail(s);
+        break;
       }
-      // The sink's: it may have raised the ts.
-      if (!binlogs.empty()) stats_.last_ts = sink_->LastTS();
-      *progressed = true;
-      BinlogPosition durable = position_;
-      lock.unlock();
-      if (options_.on_durable) options_.on_durable(durable);
     }
   });
 
@@ -166,6 +162,7 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
   }
   queue.Close();
   writer.join();
+  durable.join();
   if (skipped > 0) {
     LOG_INFO("skipped transactions the archive already held", KV("count", skipped));
     std::lock_guard<std::mutex> lock(mu_);
@@ -183,6 +180,50 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
   }
   if (stop_) return Status::OK();
   return reader_status;
+}
+
+Status Syncer::WriteBatch(std::span<const StreamItem> items, std::vector<EncodedBinlog>* scratch) {
+  scratch->clear();
+  for (const StreamItem& item : items) {
+    if (item.kind == StreamItem::kPosition) continue;
+    scratch->push_back(EncodedBinlog{item.commit_ts, item.payload(), item.position.name,
+                                     item.position.pos, item.gtid});
+  }
+  return scratch->empty() ? Status::OK() : sink_->Write(*scratch);
+}
+
+// Batches written one after another are made durable by one sync; only then may the meta move
+// past them.
+Status Syncer::MakeDurable(std::span<const std::vector<StreamItem>> batches, bool* progressed) {
+  Env* env = options_.env;
+  RETURN_IF_ERROR(sink_->Sync());
+  const BinlogPosition& last = batches.back().back().position;
+  RETURN_IF_ERROR(SaveMeta(env, config_.meta, last));
+  double now = static_cast<double>(env->NowMicros()) / 1e6;
+  std::unique_lock<std::mutex> lock(mu_);
+  position_ = last;
+  stats_.position = position_;
+  bool wrote = false;
+  for (const std::vector<StreamItem>& items : batches) {
+    for (const StreamItem& item : items) {
+      if (item.kind == StreamItem::kTransaction) {
+        stats_.transactions++;
+        stats_.rows += item.rows;
+        if (item.ddl) stats_.ddl++;
+        stats_.lag_seconds = std::max(0.0, now - item.event_time);
+      } else if (item.kind == StreamItem::kHeartbeat) {
+        stats_.heartbeats++;
+        stats_.lag_seconds = 0;  // the server is idle and we have everything
+      }
+      wrote |= item.kind != StreamItem::kPosition;
+    }
+  }
+  if (wrote) stats_.last_ts = sink_->LastTS();  // the sink's: it may have raised the ts
+  *progressed = true;
+  BinlogPosition durable = position_;
+  lock.unlock();
+  if (options_.on_durable) options_.on_durable(durable);
+  return Status::OK();
 }
 
 }  // namespace binlog::syncer

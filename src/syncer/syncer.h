@@ -1,9 +1,10 @@
 // The syncer: a replica of the upstream MariaDB/MySQL server that archives every committed
 // transaction of its ROW binlog, in order, exactly once.
 //
-// Two threads per connection: the reader fetches and decodes events into records; the writer
-// writes batches of them to the sink, waits until they are durable, then replaces syncer.meta
-// with the position after them. A crash at any point re-sends at most the batch whose meta
+// Three threads per connection: the reader fetches and decodes events into records; the writer
+// writes batches of them to the sink; the durability thread syncs what was written, then
+// replaces syncer.meta with the position after it (so one batch's fdatasync overlaps the next
+// one's compression and write). A crash at any point re-sends at most the batch whose meta
 // write did not happen; on start the syncer resumes after the newer of syncer.meta and the
 // sink's last record's source position, and skips anything at or before the latter, so nothing
 // is archived twice and nothing is skipped.
@@ -18,11 +19,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "common/env.h"
 #include "common/status.h"
 #include "syncer/config.h"
+#include "syncer/decoder.h"
 #include "syncer/meta.h"
 #include "syncer/sink.h"
 
@@ -82,6 +86,10 @@ class Syncer {
   Status Init();
   Status Resume(uint32_t upstream_server_id);
   Status RunOnce(bool* progressed, bool* fatal);
+  // The writer's steps (stream.cc): write a batch to the sink; then, on the durability
+  // thread, sync what was written and move syncer.meta past it.
+  Status WriteBatch(std::span<const StreamItem> items, std::vector<EncodedBinlog>* scratch);
+  Status MakeDurable(std::span<const std::vector<StreamItem>> batches, bool* progressed);
   bool SleepBackoff(int failures);
   std::string StatusJson() const;
   std::string MetricsText() const;

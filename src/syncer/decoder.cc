@@ -22,8 +22,8 @@ constexpr uint64_t kMaxTransactionBytes = 1ull << 30;
 // pb::Binlog's fields (proto/binlog.proto), and SourcePosition's.
 constexpr uint32_t kTpField = 1, kStartTsField = 2, kCommitTsField = 3, kDdlQueryField = 6,
                    kDdlSchemaField = 9, kTablesField = 10, kSourceField = 11;
-constexpr uint32_t kSrcServerIdField = 1, kSrcFileField = 2, kSrcPosField = 3,
-                   kSrcGtidField = 4, kSrcEventTimeField = 5;
+constexpr uint32_t kSrcServerIdField = 1, kSrcFileField = 2, kSrcPosField = 3, kSrcGtidField = 4,
+                   kSrcEventTimeField = 5;
 // A record starts with room for the fields before its tables, which are known only at the
 // commit: tp, start_ts and commit_ts take at most 22 bytes.
 constexpr size_t kHeadroom = 24;
@@ -33,7 +33,8 @@ std::string TableHead(const TableMap& map) {
   std::string head;
   wire::PutBytesFieldIfSet(&head, 1, map.schema);
   wire::PutBytesFieldIfSet(&head, 2, map.table);
-  for (const pb::ColumnInfo& info : map.infos) wire::PutBytesField(&head, 3, info.SerializeAsString());
+  for (const pb::ColumnInfo& info : map.infos)
+    wire::PutBytesField(&head, 3, info.SerializeAsString());
   return head;
 }
 
@@ -365,8 +366,7 @@ void StreamDecoder::Commit(const Event& ev, std::vector<StreamItem>* out) {
 
 // The server read, not the event's origin: file:pos are positions in its binlog
 // (proto/binlog.proto), and a pump keys its dedupe state by it.
-void StreamDecoder::PutSource(std::string* buf, std::string_view gtid,
-                              uint32_t event_time) const {
+void StreamDecoder::PutSource(std::string* buf, std::string_view gtid, uint32_t event_time) const {
   wire::Mark m = wire::Open(buf, kSourceField, 1);
   wire::PutVarintFieldIfSet(buf, kSrcServerIdField, upstream_server_id_);
   wire::PutBytesFieldIfSet(buf, kSrcFileField, position_.name);

@@ -130,7 +130,7 @@ class StreamDecoder {
   BufferPool::Lease buf_;  // the record: headroom for its first fields, then its tables
   uint64_t txn_rows_ = 0;
   uint64_t txn_bytes_ = 0;
-  bool table_open_ = false;    // a TableChanges is open at table_mark_
+  bool table_open_ = false;  // a TableChanges is open at table_mark_
   wire::Mark table_mark_;
   size_t table_guess_ = 4;         // bytes of its length
   uint64_t current_table_id_ = 0;  // of the open TableChanges, to append to it

@@ -82,7 +82,7 @@ class JournalSink : public Sink {
   JournalSinkOptions options_;
   std::unique_ptr<journal::Journal> journal_;
   std::vector<journal::Record> records_;
-  std::mutex mu_;  // Write and Sync run on different threads
+  std::mutex mu_;                                      // Write and Sync run on different threads
   std::optional<journal::Journal::WriteTicket> last_;  // of the newest Write
 };
 

@@ -53,8 +53,8 @@ class PumpSink : public Sink {
     for (size_t i = 0; i < encoded.size(); ++i) {
       const std::string_view p = encoded[i].payload;
       if (!parsed_[i].ParseFromArray(p.data(), static_cast<int>(p.size()))) {
-        return Status::InvalidArgument(fmt::format("the record of {}:{} is not a binlog",
-                                                   encoded[i].file, encoded[i].pos));
+        return Status::InvalidArgument(
+            fmt::format("the record of {}:{} is not a binlog", encoded[i].file, encoded[i].pos));
       }
       binlogs[i] = &parsed_[i];
     }
@@ -97,8 +97,8 @@ class PumpSink : public Sink {
   }
 
   PumpSinkOptions options_;
-  std::vector<pb::Binlog> parsed_;  // of the Write under way
   std::vector<std::unique_ptr<pump::PumpClient>> clients_;  // made on first use
+  std::vector<pb::Binlog> parsed_;                          // of the Write under way
   size_t current_ = 0;
   uint32_t server_id_ = 0;
   bool synced_ = false;   // held_ts_ and floor_ are the current pump's

@@ -48,8 +48,8 @@ class MutationWriter {
   Result<uint64_t> Append(const RowsEvent& rows, const TableMap& map, std::string* buf);
 
  private:
-  Status AppendRow(const RowsEvent& rows, const TableMap& map, ByteReader* r,
-                   size_t present_count, size_t present_after_count, std::string* buf);
+  Status AppendRow(const RowsEvent& rows, const TableMap& map, ByteReader* r, size_t present_count,
+                   size_t present_after_count, std::string* buf);
 
   std::string before_;  // an UPDATE's before image: it is read first, written last
   size_t row_guess_ = 2;

@@ -106,8 +106,7 @@ TEST_F(EventsTest, VersionTwoRowEventsDecodeLikeVersionOne) {
   ASSERT_OK_AND_ASSIGN(auto v2, Decode(raw));
   ASSERT_EQ(v1.size(), v2.size());
   for (size_t i = 0; i < v1.size(); ++i) {
-    EXPECT_EQ(v1[i].tables(0).SerializeAsString(),
-              v2[i].tables(0).SerializeAsString());
+    EXPECT_EQ(v1[i].tables(0).SerializeAsString(), v2[i].tables(0).SerializeAsString());
   }
 }
 
@@ -279,7 +278,8 @@ TEST(WireTest, ValuesAreProtobufsBytes) {
     EXPECT_EQ(buf, row.SerializeAsString()) << row.ShortDebugString();
   };
   expect_same([](ValueOut* o) { o->Absent(); }, [](pb::Value*) {});
-  expect_same([](ValueOut* o) { o->set_is_null(true); }, [](pb::Value* v) { v->set_is_null(true); });
+  expect_same([](ValueOut* o) { o->set_is_null(true); },
+              [](pb::Value* v) { v->set_is_null(true); });
   for (int64_t i : {int64_t{0}, int64_t{1}, int64_t{-1}, INT64_MIN, INT64_MAX, int64_t{300}}) {
     expect_same([i](ValueOut* o) { o->set_int64_value(i); },
                 [i](pb::Value* v) { v->set_int64_value(i); });

@@ -43,7 +43,7 @@ class JournalSink : public Sink {
 
   // The journal's two halves of Append: Write returns once written, so one batch's fdatasync
   // runs while the writer compresses the next. Waiting for the newest write covers the earlier.
-  Status Sync() override {
+  Status WaitDurable() override {
     std::optional<journal::Journal::WriteTicket> last;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -82,7 +82,7 @@ class JournalSink : public Sink {
   JournalSinkOptions options_;
   std::unique_ptr<journal::Journal> journal_;
   std::vector<journal::Record> records_;
-  std::mutex mu_;                                      // Write and Sync run on different threads
+  std::mutex mu_;  // Write and WaitDurable run on different threads
   std::optional<journal::Journal::WriteTicket> last_;  // of the newest Write
 };
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <mutex>
@@ -73,7 +74,7 @@ class PumpSink : public Sink {
     return Status::OK();
   }
 
-  uint64_t LastTS() const override { return last_ts_; }
+  uint64_t LastTS() const override { return last_ts_.load(); }
 
   Result<std::optional<pb::SourcePosition>> LastSource(uint32_t server_id) override;
 
@@ -104,7 +105,9 @@ class PumpSink : public Sink {
   bool synced_ = false;   // held_ts_ and floor_ are the current pump's
   uint64_t held_ts_ = 0;  // newest commit ts the current pump holds from server_id_
   uint64_t floor_ = 0;    // the newest ts the current pump had seen when asked
-  uint64_t last_ts_ = 0;  // newest ts known durable on any pump: every new ts goes above
+  // Newest ts known durable on any pump: every new ts goes above. Atomic: the syncer's
+  // durability thread reads it (LastTS) while a Write runs.
+  std::atomic<uint64_t> last_ts_{0};
 
   std::mutex mu_;  // for Cancel, from another thread
   std::condition_variable cv_;
@@ -139,13 +142,14 @@ Result<std::optional<pb::SourcePosition>> PumpSink::LastSource(uint32_t server_i
         continue;
       }
       ++reached;
-      last_ts_ = std::max({last_ts_, st->max_ts, st->found ? st->commit_ts : 0});
+      last_ts_ = std::max({last_ts_.load(), st->max_ts, st->found ? st->commit_ts : 0});
       if (st->found && (!newest || st->commit_ts > newest->commit_ts)) newest = *st;
     }
     if (reached > 0) {
       synced_ = false;
       LOG_INFO("pumps asked what they hold from this source", KV("server-id", server_id),
-               KV("reached", reached), KV("of", options_.addrs.size()), KV("last-ts", last_ts_),
+               KV("reached", reached), KV("of", options_.addrs.size()),
+               KV("last-ts", last_ts_.load()),
                KV("newest", newest ? fmt::format("{}:{} gtid {} ts {}", newest->source.file(),
                                                   newest->source.pos(), newest->source.gtid(),
                                                   newest->commit_ts)
@@ -179,7 +183,7 @@ Status PumpSink::Send(std::span<pb::Binlog* const> call) {
 
 Status PumpSink::WriteCall(std::span<pb::Binlog* const> call) {
   int failures = 0, restamps = 0;
-  Stamp(call, std::max(last_ts_, floor_));
+  Stamp(call, std::max(last_ts_.load(), floor_));
   while (true) {
     if (cancelled()) return Status::Aborted("the syncer is stopping");
     Status s;
@@ -189,8 +193,8 @@ Status PumpSink::WriteCall(std::span<pb::Binlog* const> call) {
       // wal write (records of the same source are in ts order).
       while (s.ok() && !call.empty() && Ts(call.front()) <= held_ts_) call = call.subspan(1);
       if (s.ok() && call.empty()) return Status::OK();
-      if (s.ok() && Ts(call.front()) <= std::max(last_ts_, floor_)) {
-        Stamp(call, std::max(last_ts_, floor_));
+      if (s.ok() && Ts(call.front()) <= std::max(last_ts_.load(), floor_)) {
+        Stamp(call, std::max(last_ts_.load(), floor_));
       }
     }
     if (s.ok()) s = Send(call);

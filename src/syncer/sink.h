@@ -30,8 +30,8 @@ struct EncodedBinlog {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Writes binlogs in order; they are durable once a Sync() called after it returns (a sink
-  // may make them durable before it returns, and do nothing in Sync). Their commit ts come
+  // Writes binlogs in order; they are durable once a WaitDurable() called after it returns (a sink
+  // may make them durable before it returns, and do nothing in WaitDurable). Their commit ts come
   // strictly increasing and above LastTS(); a sink may raise them (start_ts with them) to what
   // its destination accepts, keeping them strictly increasing (a reader sees its records' ts).
   // After an error nothing of the call may be assumed written, nor assumed absent: the syncer
@@ -39,8 +39,9 @@ class Sink {
   virtual Status Write(std::span<const EncodedBinlog> binlogs) = 0;
   // Makes everything written before the call durable. May run on another thread than Write,
   // at the same time (the syncer syncs one batch while it writes the next).
-  virtual Status Sync() { return Status::OK(); }
+  virtual Status WaitDurable() { return Status::OK(); }
   // The largest commit ts the sink holds from this syncer (0 when none): new ts go above it.
+  // Thread-safe (read by the syncer's durability thread while the writer writes).
   virtual uint64_t LastTS() const = 0;
   // The source position of the newest record the sink holds from the upstream server
   // `server_id` (nullopt when it holds none), so that a restart skips what a crash between

@@ -196,7 +196,7 @@ Status Syncer::WriteBatch(std::span<const StreamItem> items, std::vector<Encoded
 // past them.
 Status Syncer::MakeDurable(std::span<const std::vector<StreamItem>> batches, bool* progressed) {
   Env* env = options_.env;
-  RETURN_IF_ERROR(sink_->Sync());
+  RETURN_IF_ERROR(sink_->WaitDurable());
   const BinlogPosition& last = batches.back().back().position;
   RETURN_IF_ERROR(SaveMeta(env, config_.meta, last));
   double now = static_cast<double>(env->NowMicros()) / 1e6;

@@ -139,8 +139,8 @@ void RowsPerSecond(MariaDBServer* server) {
     SyncerRun run(server, dir, first);
     double s = run.WaitDurable(end, 600) - run.start();
     seconds += s;
-    syncer::SyncerStats stats = run.Stats();
     run.Stop();
+    syncer::SyncerStats stats = run.Stats();
     cpu = CpuSeconds() - cpu;
     server_cpu = CpuSecondsOf(server->pid()) - server_cpu;
     std::cerr << fmt::format(
@@ -148,6 +148,10 @@ void RowsPerSecond(MariaDBServer* server) {
         "({:.2f} s CPU, server {:.2f} s CPU), {} rows, {} transactions, archive {:.1f} MB\n",
         round, b, b_cpu, b_server_cpu, s, cpu, server_cpu, stats.rows, stats.transactions,
         DirBytes(run.archive()) / 1e6);
+    std::cerr << fmt::format(
+        "round {}: syncer CPU by thread: reader {:.2f} s, writer {:.2f} s, "
+        "durability {:.2f} s\n",
+        round, stats.reader_cpu_seconds, stats.writer_cpu_seconds, stats.durable_cpu_seconds);
     if (stats.rows != rows) {
       std::cerr << "WARNING: the syncer archived " << stats.rows << " rows, " << rows
                 << " were written\n";

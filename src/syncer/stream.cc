@@ -1,6 +1,7 @@
 // One replication connection: the reader (fetch, decode) on the calling thread, the writer
 // (compress, write) and the durability thread (fdatasync, then syncer.meta) on their own.
 #include <fmt/format.h>
+#include <time.h>
 
 #include <thread>
 
@@ -18,6 +19,12 @@ constexpr size_t kQueueBytes = 64 << 20;
 // Written batches waiting for their fdatasync beyond the one being synced: the next one being
 // compressed and written meanwhile is the overlap; more would only hold memory.
 constexpr size_t kWrittenBatches = 1;
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 // Clears the syncer's pointer to the connection before the connection goes away.
 class UpstreamGuard {
@@ -86,6 +93,11 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
   // Made before the writer starts: from here on only the durability thread moves position_.
   StreamDecoder decoder(position_, up->info().checksum, sink_->LastTS(), up->info().server_id);
   ItemQueue queue(static_cast<size_t>(config_.batch) * 2, kQueueBytes);
+  const double reader_cpu = ThreadCpuSeconds();
+  auto add_cpu = [&](double SyncerStats::*stage, double cpu) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.*stage += cpu;
+  };
   // Writer and durability thread: the first failure stops the three threads.
   BatchHandoff written(kWrittenBatches);
   std::mutex failure_mu;
@@ -112,6 +124,7 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
       if (!written.Push(std::move(items))) break;
     }
     written.Close();
+    add_cpu(&SyncerStats::writer_cpu_seconds, ThreadCpuSeconds());
   });
   std::thread durable([&] {
     std::vector<BatchHandoff::Batch> batches;
@@ -123,6 +136,7 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
         break;
       }
     }
+    add_cpu(&SyncerStats::durable_cpu_seconds, ThreadCpuSeconds());
   });
 
   std::vector<StreamItem> out;
@@ -161,6 +175,7 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
     }
   }
   queue.Close();
+  add_cpu(&SyncerStats::reader_cpu_seconds, ThreadCpuSeconds() - reader_cpu);
   writer.join();
   durable.join();
   if (skipped > 0) {

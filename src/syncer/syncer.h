@@ -58,6 +58,11 @@ struct SyncerStats {
   uint64_t last_ts = 0;
   std::string upstream;  // server version
   std::string last_error;
+  // CPU seconds of each stage's thread, over the connections that ended (where a catch-up
+  // spends its time: the slowest stage sets the pace).
+  double reader_cpu_seconds = 0;
+  double writer_cpu_seconds = 0;
+  double durable_cpu_seconds = 0;
 };
 
 class Syncer {

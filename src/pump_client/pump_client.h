@@ -26,9 +26,12 @@ struct ClientOptions {
   // PullBinlogReq.max_batch: binlogs a Pull response may carry (1: one each, as TiDB's drainer).
   uint32_t pull_batch = 256;
   // WriteBinlog calls from several threads at once share WriteBinlogs calls (at most
-  // max_in_flight out at a time); each caller still gets its own binlog's answer.
+  // max_in_flight out at a time); each caller still gets its own binlog's answer. Two: fewer
+  // calls make bigger batches (measured with 64 producers against a local pump: 4 in flight
+  // 20k binlogs/s, 3 24k, 2 30k, 1 31k), and a second call keeps one slow answer from holding
+  // every producer back.
   bool coalesce_writes = true;
-  int max_in_flight = 4;
+  int max_in_flight = 2;
 };
 
 // Committed binlogs from a pump, in commit-ts order, as they arrive. Cancel (or destruction)

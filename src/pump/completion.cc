@@ -1,6 +1,6 @@
 // The pump's write path, second half: a round the writer wrote to the wal is made durable and
-// applied to the sorter by the durability thread, in the writer's order, then answered by the
-// completer thread.
+// applied to the sorter by one of the durability threads, in the writer's order, then answered
+// by the completer thread.
 #include <fmt/format.h>
 
 #include <utility>

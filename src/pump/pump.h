@@ -148,6 +148,8 @@ class Pump {
     Status status;
     // The wal blocks of a large request, compressed by its caller (see kCallerEncodeBytes).
     std::vector<segment::EncodedBlock> wal_blocks;
+    size_t wal_records = 0;  // what wal_blocks hold
+    uint64_t wal_bytes = 0;
   };
   struct GroupCheck;
   struct Round;

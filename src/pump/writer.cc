@@ -162,7 +162,12 @@ void Pump::EncodeForWal(WriteRequest& r) {
   std::vector<journal::Record> records;
   AppendWalRecords(r.heads, r.payloads, &records);
   if (records.empty()) return;
-  if (!wal_->Encode(records, &r.wal_blocks).ok()) r.wal_blocks.clear();
+  if (!wal_->Encode(records, &r.wal_blocks).ok()) {
+    r.wal_blocks.clear();
+    return;
+  }
+  r.wal_records = records.size();
+  for (const journal::Record& rec : records) r.wal_bytes += rec.payload.size();
 }
 
 void Pump::WriterLoop() {
@@ -234,14 +239,17 @@ Status Pump::WriteRoundToWal(Round& round) {
     return s;
   };
   for (WriteRequest* r : round.accepted) {
+    if (!r->wal_blocks.empty()) {  // compressed by the caller
+      RETURN_IF_ERROR(flush_run());
+      for (auto& b : r->wal_blocks) blocks.push_back(std::move(b));
+      round.records += r->wal_records;
+      round.bytes += r->wal_bytes;
+      continue;
+    }
     size_t before = run.size();
     AppendWalRecords(r->heads, r->payloads, &run);
     round.records += run.size() - before;
     for (size_t i = before; i < run.size(); ++i) round.bytes += run[i].payload.size();
-    if (r->wal_blocks.empty()) continue;
-    run.resize(before);  // already compressed by the caller
-    RETURN_IF_ERROR(flush_run());
-    for (auto& b : r->wal_blocks) blocks.push_back(std::move(b));
   }
   RETURN_IF_ERROR(flush_run());
   if (blocks.empty()) return Status::OK();

@@ -45,15 +45,21 @@ status_port=$(free_port)
 pump_addr="127.0.0.1:$grpc_port"
 status_addr="127.0.0.1:$status_port"
 
+# Waits up to 10 s until the status server at $1 reports state $2; if process $3 dies first,
+# shows the end of its log $4 and fails.
+wait_state() {
+  for _ in $(seq 100); do
+    curl -sf "http://$1/status" | grep -q "\"state\":\"$2\"" && return 0
+    kill -0 "$3" 2>/dev/null || { tail "$4"; exit 1; }
+    sleep 0.1
+  done
+}
+
 echo "== pump: gRPC on $pump_addr, status on http://$status_addr, data in $demo/pump"
 "$bin/pump/pump" -addr "$pump_addr" -status-addr "$status_addr" -data-dir "$demo/pump" \
   -registry-dir "$demo/registry" -log-file "$demo/pump.log" &
 pump_pid=$!
-for _ in $(seq 100); do
-  curl -sf "http://$status_addr/status" | grep -q '"state":"online"' && break
-  kill -0 "$pump_pid" 2>/dev/null || { tail "$demo/pump.log"; exit 1; }
-  sleep 0.1
-done
+wait_state "$status_addr" online "$pump_pid" "$demo/pump.log"
 curl -s "http://$status_addr/status"
 echo
 
@@ -90,11 +96,7 @@ echo
 echo "== syncer: replica of 127.0.0.1:$db_port, writing to the pump $pump_addr ($demo/syncer.toml)"
 "$bin/syncer/syncer" -config "$demo/syncer.toml" &
 syncer_pid=$!
-for _ in $(seq 100); do
-  curl -sf "http://$syncer_status/status" | grep -q '"state":"running"' && break
-  kill -0 "$syncer_pid" 2>/dev/null || { tail "$demo/syncer.log"; exit 1; }
-  sleep 0.1
-done
+wait_state "$syncer_status" running "$syncer_pid" "$demo/syncer.log"
 
 echo
 echo "== workload on MariaDB: 3 tables, inserts, updates, deletes, a DDL between DML"

@@ -13,8 +13,8 @@
 //       records, one of them small, plus its binlog/ write).
 //   pump_inproc_ack_p50/_p99        time of one WriteBinlog call in that run. Baseline: write()
 //       of 1 KiB + fdatasync() on the same disk, one thread.
-//   pump_inproc_batch_*             4 producers, each WriteBinlogs of 64 prewrites then of their
-//       64 commits. Baselines: the journal appending 64 records per Append with 4 threads, and
+//   pump_inproc_batch_*             4 producers ($BENCH_PUMP_BATCH_PRODUCERS), each WriteBinlogs of
+//       64 prewrites then of their 64 commits. Baselines: the journal appending 64 records per Append with 4 threads, and
 //       write() of one batch's bytes + fdatasync().
 //   pump_inproc_async_*             see pump_async_bench.cc.
 //   pump_grpc_{1,16,64}p_*          tools/pump/pump as its own process on 127.0.0.1, producers
@@ -59,7 +59,11 @@ int Producers() {
   int n = env && *env ? std::atoi(env) : 0;
   return n > 0 ? n : 64;
 }
-constexpr int kBatchProducers = 4;
+int BatchProducers() {
+  const char* env = std::getenv("BENCH_PUMP_BATCH_PRODUCERS");
+  int n = env && *env ? std::atoi(env) : 0;
+  return n > 0 ? n : 4;
+}
 constexpr size_t kBatch = 64;
 
 workload::TsSequencer& Sequencer() {
@@ -214,7 +218,7 @@ void GrpcWriteFigures() {
     GrpcFigures(*server, "1p", 1, 1);
     GrpcFigures(*server, "16p", 16, 1);
     GrpcFigures(*server, "64p_shared", 64, 1, /*shared=*/true);
-    GrpcFigures(*server, "batch", kBatchProducers, kBatch);
+    GrpcFigures(*server, "batch", BatchProducers(), kBatch);
   }
   RemoveAll(dir);
   RemoveAll(dir + "-registry");
@@ -230,7 +234,7 @@ int main(int argc, char** argv) {
   InitBench(&argc, argv);
   ::alarm(600);  // a hung load ends the run (and, through PR_SET_PDEATHSIG, its pump process)
   InprocFigures("", Producers(), 1);
-  InprocFigures("_batch", kBatchProducers, kBatch);
+  InprocFigures("_batch", BatchProducers(), kBatch);
   AsyncInprocFigures();
   GrpcWriteFigures();
   PullFigures();

@@ -17,6 +17,7 @@
 #   BENCH_JOBS     build parallelism (default 2)
 #   BENCH_PUMP_SECONDS  length of each pump load (default 2)
 #   BENCH_PUMP_PRODUCERS  in-process producers / async transactions in flight (default 64)
+#   BENCH_PUMP_BATCH_PRODUCERS  producers of the batched-write figures (default 4)
 #   BENCH_PULL_BINLOGS  binlogs in the PullBinlogs fixture (default 500000)
 #   BENCH_SYNCER_ROWS  row changes in the syncer's binlog (default 1000000)
 #   BENCH_SYNCER_LAG_SECONDS  length of the syncer's 10k rows/s lag load (default 20)

@@ -14,8 +14,8 @@
 //   pump_inproc_ack_p50/_p99        time of one WriteBinlog call in that run. Baseline: write()
 //       of 1 KiB + fdatasync() on the same disk, one thread.
 //   pump_inproc_batch_*             4 producers ($BENCH_PUMP_BATCH_PRODUCERS), each WriteBinlogs of
-//       64 prewrites then of their 64 commits. Baselines: the journal appending 64 records per Append with 4 threads, and
-//       write() of one batch's bytes + fdatasync().
+//       64 prewrites then of their 64 commits. Baselines: the journal appending 64 records per
+//       Append with 4 threads, and write() of one batch's bytes + fdatasync().
 //   pump_inproc_async_*             see pump_async_bench.cc.
 //   pump_grpc_{1,16,64}p_*          tools/pump/pump as its own process on 127.0.0.1, producers
 //       with one PumpClient each: binlogs (prewrites + commits) acknowledged per second, and
@@ -111,10 +111,9 @@ PumpRun& Inproc(int producers, size_t batch) {
   };
   std::cerr << "  drained binlog/ in " << run.drain_seconds << " s; pending "
             << st.pending_prewrites << ", writes " << st.writes << " in " << st.rounds
-            << " rounds; wal "
-            << st.wal_sync_latency.count() << " syncs (mean " << mean_ms(st.wal_sync_latency)
-            << " ms), binlog/ " << st.binlog_sync_latency.count() << " syncs (mean "
-            << mean_ms(st.binlog_sync_latency) << " ms)\n";
+            << " rounds; wal " << st.wal_sync_latency.count() << " syncs (mean "
+            << mean_ms(st.wal_sync_latency) << " ms), binlog/ " << st.binlog_sync_latency.count()
+            << " syncs (mean " << mean_ms(st.binlog_sync_latency) << " ms)\n";
   Check(p->Close(), "close pump");
   p.reset();
   RemoveAll(o.data_dir);

@@ -42,10 +42,10 @@ class SbRows {
   uint64_t state_;
 };
 
-// The binlogs of syncer_{oltp,bulk}_rows_per_s (syncer_workload.cc); each returns the row changes written
-// and sets *first to where they start.
-// Bulk: transactions of 10,000 rows inserted in multi-row INSERTs, then 1,900 rows of the
-// previous transaction UPDATEd and 600 DELETEd (one rows event per 1,000 or so rows).
+// The binlogs of syncer_{oltp,bulk}_rows_per_s (syncer_workload.cc); each returns the row changes
+// written and sets *first to where they start. Bulk: transactions of 10,000 rows inserted in
+// multi-row INSERTs, then 1,900 rows of the previous transaction UPDATEd and 600 DELETEd (one rows
+// event per 1,000 or so rows).
 uint64_t LoadBulk(testing::MariaDBServer* server, uint64_t target, syncer::BinlogPosition* first);
 // OLTP: sysbench oltp_write_only's transaction (UPDATE of an indexed column, UPDATE of c,
 // DELETE, INSERT of the deleted id: four statements, a table map and a rows event each) on a

@@ -29,8 +29,8 @@ constexpr int kOltpRowsPerTxn = 4;
 constexpr int kOltpClients = 2;
 
 // Inserts rows [first, first + count) in multi-row INSERTs, kStatementRows at a time.
-void InsertRows(testing::MariaDBConnection* conn, const std::string& table, int64_t first, int64_t count,
-                SbRows* gen) {
+void InsertRows(testing::MariaDBConnection* conn, const std::string& table, int64_t first,
+                int64_t count, SbRows* gen) {
   std::string sql;
   for (int64_t done = 0; done < count;) {
     sql = fmt::format("INSERT INTO {} (id, k, c, pad) VALUES ", table);

@@ -117,7 +117,8 @@ class PumpSink : public Sink {
 Result<pump::PumpClient*> PumpSink::Client(size_t i) {
   if (!clients_[i]) {
     pump::ClientOptions co;
-    co.timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.call_timeout_seconds * 1000));
+    co.timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(options_.call_timeout_seconds * 1000));
     ASSIGN_OR_RETURN(clients_[i], pump::PumpClient::Connect(options_.addrs[i], co));
   }
   return clients_[i].get();
@@ -151,8 +152,8 @@ Result<std::optional<pb::SourcePosition>> PumpSink::LastSource(uint32_t server_i
                KV("reached", reached), KV("of", options_.addrs.size()),
                KV("last-ts", last_ts_.load()),
                KV("newest", newest ? fmt::format("{}:{} gtid {} ts {}", newest->source.file(),
-                                                  newest->source.pos(), newest->source.gtid(),
-                                                  newest->commit_ts)
+                                                 newest->source.pos(), newest->source.gtid(),
+                                                 newest->commit_ts)
                                    : std::string("(none)")));
       if (!newest) return std::optional<pb::SourcePosition>();
       return std::optional<pb::SourcePosition>(newest->source);
@@ -230,9 +231,10 @@ Status PumpSink::NextPump(const Status& why, int* failures) {
   double seconds =
       std::min(options_.retry_max_seconds,
                options_.retry_base_seconds * std::pow(2.0, std::min(*failures, 20) - 1));
-  LOG_WARN("pump call failed; retrying on the next pump of pump-addrs", KV("pump", options_.addrs[from]),
-           KV("next", options_.addrs[current_]), KV("error", why), KV("attempt", *failures),
-           KV("max-retry", options_.max_retry), KV("backoff-seconds", seconds));
+  LOG_WARN("pump call failed; retrying on the next pump of pump-addrs",
+           KV("pump", options_.addrs[from]), KV("next", options_.addrs[current_]), KV("error", why),
+           KV("attempt", *failures), KV("max-retry", options_.max_retry),
+           KV("backoff-seconds", seconds));
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return cancelled_; });
   if (cancelled_) return Status::Aborted("the syncer is stopping");

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <time.h>
 
+#include <functional>
 #include <thread>
 
 #include "common/logging.h"
@@ -43,10 +44,133 @@ class UpstreamGuard {
   Upstream** slot_;
 };
 
+// The writer (compress, write) and durability (fdatasync, then syncer.meta) threads behind the
+// reader. The first failure of either stops all three: both queues are aborted and the
+// upstream read is interrupted.
+class WritePipeline {
+ public:
+  using WriteFn = std::function<Status(std::span<const StreamItem>)>;
+  using DurableFn = std::function<Status(std::span<const BatchHandoff::Batch>)>;
+
+  WritePipeline(size_t batch, Upstream* up, WriteFn write, DurableFn durable)
+      : batch_(batch),
+        up_(up),
+        write_(std::move(write)),
+        durable_(std::move(durable)),
+        queue_(batch * 2, kQueueBytes),
+        written_(kWrittenBatches) {
+    writer_ = std::thread([this] { WriterLoop(); });
+    syncer_ = std::thread([this] { DurableLoop(); });
+  }
+  // Finish is idempotent; RunOnce has already taken the status when this runs.
+  ~WritePipeline() { Finish().IgnoreError(); }
+
+  ItemQueue* queue() { return &queue_; }
+  // Closes the queue, waits for both threads to end, and returns the first failure.
+  Status Finish() {
+    queue_.Close();
+    if (writer_.joinable()) writer_.join();
+    if (syncer_.joinable()) syncer_.join();
+    std::lock_guard<std::mutex> lock(failure_mu_);
+    return failure_;
+  }
+  // Valid after Finish.
+  double writer_cpu() const { return writer_cpu_; }
+  double durable_cpu() const { return durable_cpu_; }
+
+ private:
+  void WriterLoop() {
+    while (true) {
+      std::vector<StreamItem> items;
+      if (!queue_.PopBatch(batch_, &items)) break;
+      if (Status s = write_(items); !s.ok()) {
+        Fail(std::move(s));
+        break;
+      }
+      if (!written_.Push(std::move(items))) break;
+    }
+    written_.Close();
+    writer_cpu_ = ThreadCpuSeconds();
+  }
+  void DurableLoop() {
+    std::vector<BatchHandoff::Batch> batches;
+    while (written_.TakeAll(&batches)) {
+      Status s = durable_(batches);
+      batches.clear();  // hands the buffers back to the decoder's pool
+      if (!s.ok()) {
+        Fail(std::move(s));
+        break;
+      }
+    }
+    durable_cpu_ = ThreadCpuSeconds();
+  }
+  void Fail(Status s) {
+    {
+      std::lock_guard<std::mutex> lock(failure_mu_);
+      if (failure_.ok()) failure_ = std::move(s);
+    }
+    queue_.Abort();
+    written_.Abort();
+    up_->Interrupt();
+  }
+
+  const size_t batch_;
+  Upstream* const up_;
+  WriteFn write_;
+  DurableFn durable_;
+  ItemQueue queue_;
+  BatchHandoff written_;
+  std::mutex failure_mu_;
+  Status failure_;
+  double writer_cpu_ = 0;
+  double durable_cpu_ = 0;
+  std::thread writer_;
+  std::thread syncer_;
+};
+
 }  // namespace
 
 Status Syncer::RunOnce(bool* progressed, bool* fatal) {
-  Env* env = options_.env;
+  ASSIGN_OR_RETURN(std::unique_ptr<Upstream> up, Connect());
+  UpstreamGuard guard(&mu_, &upstream_, up.get());
+  if (stop_) return Status::OK();
+  RETURN_IF_ERROR(StartStream(up.get(), fatal));
+
+  // Made before the writer starts: from here on only the durability thread moves position_.
+  StreamDecoder decoder(position_, up->info().checksum, sink_->LastTS(), up->info().server_id);
+  std::vector<EncodedBinlog> scratch;
+  WritePipeline pipeline(
+      static_cast<size_t>(config_.batch), up.get(),
+      [&](std::span<const StreamItem> items) { return WriteBatch(items, &scratch); },
+      [&](std::span<const BatchHandoff::Batch> batches) {
+        return MakeDurable(batches, progressed);
+      });
+  const double reader_cpu = ThreadCpuSeconds();
+  bool ddl_stop = false;
+  Status reader_status = ReadLoop(up.get(), &decoder, pipeline.queue(), &ddl_stop);
+  const double reader_cpu_used = ThreadCpuSeconds() - reader_cpu;
+  Status writer_status = pipeline.Finish();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.reader_cpu_seconds += reader_cpu_used;
+    stats_.writer_cpu_seconds += pipeline.writer_cpu();
+    stats_.durable_cpu_seconds += pipeline.durable_cpu();
+  }
+  if (!writer_status.ok()) {
+    *fatal = true;  // the sink refuses writes (disk full, sticky I/O error): not a network matter
+    return writer_status.WithContext("writing the archive");
+  }
+  if (ddl_stop) {
+    stopped_on_ddl_ = true;
+    stop_ = true;
+    LOG_INFO("stopped on DDL with the position saved", KV("position", position_.ToString()));
+    return Status::OK();
+  }
+  if (stop_) return Status::OK();
+  return reader_status;
+}
+
+Result<std::unique_ptr<Upstream>> Syncer::Connect() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.state = "connecting";
@@ -59,10 +183,12 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
   uo.server_id = config_.server_id;
   uo.flavor = config_.flavor;
   uo.heartbeat_seconds = config_.heartbeat_interval_seconds;
-  ASSIGN_OR_RETURN(std::unique_ptr<Upstream> up, Upstream::Connect(uo));
-  UpstreamGuard guard(&mu_, &upstream_, up.get());
-  if (stop_) return Status::OK();
+  return Upstream::Connect(uo);
+}
 
+// Works out where to start (the first time: from what the archive holds) and asks the upstream
+// for its binlog from there.
+Status Syncer::StartStream(Upstream* up, bool* fatal) {
   if (!resumed_) {
     Status r = Resume(up->info().server_id);
     // The sink retried on its own (max-retry): reconnecting upstream would not help.
@@ -78,85 +204,38 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
         "no syncer.meta, no -meta-from and an empty archive: starting at the upstream's "
         "current position; earlier changes are not archived",
         KV("position", position_.ToString()));
-    RETURN_IF_ERROR(SaveMeta(env, config_.meta, position_));
+    RETURN_IF_ERROR(SaveMeta(options_.env, config_.meta, position_));
   }
   RETURN_IF_ERROR(up->StartDump(position_));
-  LOG_INFO("replicating", KV("upstream", fmt::format("{}:{}", uo.host, uo.port)),
+  LOG_INFO("replicating",
+           KV("upstream", fmt::format("{}:{}", config_.from.host, config_.from.port)),
            KV("version", up->info().version), KV("from", position_.ToString()),
-           KV("server-id", uo.server_id));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.state = "running";
-    stats_.upstream = up->info().version;
-  }
+           KV("server-id", config_.server_id));
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.state = "running";
+  stats_.upstream = up->info().version;
+  return Status::OK();
+}
 
-  // Made before the writer starts: from here on only the durability thread moves position_.
-  StreamDecoder decoder(position_, up->info().checksum, sink_->LastTS(), up->info().server_id);
-  ItemQueue queue(static_cast<size_t>(config_.batch) * 2, kQueueBytes);
-  const double reader_cpu = ThreadCpuSeconds();
-  auto add_cpu = [&](double SyncerStats::*stage, double cpu) {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.*stage += cpu;
-  };
-  // Writer and durability thread: the first failure stops the three threads.
-  BatchHandoff written(kWrittenBatches);
-  std::mutex failure_mu;
-  Status writer_status;
-  auto fail = [&](Status s) {
-    {
-      std::lock_guard<std::mutex> lock(failure_mu);
-      if (writer_status.ok()) writer_status = std::move(s);
-    }
-    queue.Abort();
-    written.Abort();
-    up->Interrupt();
-  };
-  std::thread writer([&] {
-    std::vector<EncodedBinlog> scratch;
-    while (true) {
-      std::vector<StreamItem> items;
-      if (!queue.PopBatch(static_cast<size_t>(config_.batch), &items)) break;
-      Status s = WriteBatch(items, &scratch);
-      if (!s.ok()) {
-        fail(s);
-        break;
-      }
-      if (!written.Push(std::move(items))) break;
-    }
-    written.Close();
-    add_cpu(&SyncerStats::writer_cpu_seconds, ThreadCpuSeconds());
-  });
-  std::thread durable([&] {
-    std::vector<BatchHandoff::Batch> batches;
-    while (written.TakeAll(&batches)) {
-      Status s = MakeDurable(batches, progressed);
-      batches.clear();  // hands the buffers back to the decoder's pool
-      if (!s.ok()) {
-        fail(s);
-        break;
-      }
-    }
-    add_cpu(&SyncerStats::durable_cpu_seconds, ThreadCpuSeconds());
-  });
-
+// Fetches and decodes until stopped, a DDL under stop-on-ddl, or a failure (returned; also
+// when the writer failed and interrupted the fetch). Transactions the archive already holds
+// are skipped.
+Status Syncer::ReadLoop(Upstream* up, StreamDecoder* decoder, ItemQueue* queue, bool* ddl_stop) {
   std::vector<StreamItem> out;
-  Status reader_status;
-  bool ddl_stop = false;
+  Status status;
   uint64_t skipped = 0;
-  while (!stop_ && !ddl_stop) {
+  bool writer_failed = false;  // it says why; RunOnce reports that
+  while (!stop_ && !*ddl_stop && !writer_failed && status.ok()) {
     Result<std::string_view> raw = up->Fetch();
     if (!raw.ok()) {
-      reader_status = raw.status();
+      status = raw.status();
       break;
     }
     out.clear();
-    Status s = decoder.Feed(*raw, env->NowMicros() / 1000, &out);
+    status = decoder->Feed(*raw, options_.env->NowMicros() / 1000, &out);
     events_.fetch_add(1, std::memory_order_relaxed);
-    if (!s.ok()) {
-      reader_status = s;
-      break;
-    }
     for (StreamItem& item : out) {
+      if (!status.ok()) break;
       if (item.kind == StreamItem::kTransaction && skip_until_) {
         std::optional<int> cmp = ComparePositions(item.position, *skip_until_);
         if (cmp && *cmp <= 0) {
@@ -168,33 +247,21 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
       if (item.kind == StreamItem::kTransaction && item.ddl && config_.stop_on_ddl) {
         LOG_INFO("stop-on-ddl: stopping before a DDL statement; it is not archived",
                  KV("ddl", item.ddl_query), KV("schema", item.ddl_schema), KV("gtid", item.gtid));
-        ddl_stop = true;
+        *ddl_stop = true;
         break;
       }
-      if (!queue.Push(std::move(item))) break;  // the writer failed
+      if (!queue->Push(std::move(item))) {
+        writer_failed = true;
+        break;
+      }
     }
   }
-  queue.Close();
-  add_cpu(&SyncerStats::reader_cpu_seconds, ThreadCpuSeconds() - reader_cpu);
-  writer.join();
-  durable.join();
   if (skipped > 0) {
     LOG_INFO("skipped transactions the archive already held", KV("count", skipped));
     std::lock_guard<std::mutex> lock(mu_);
     stats_.skipped += skipped;
   }
-  if (!writer_status.ok()) {
-    *fatal = true;  // the sink refuses writes (disk full, sticky I/O error): not a network matter
-    return writer_status.WithContext("writing the archive");
-  }
-  if (ddl_stop) {
-    stopped_on_ddl_ = true;
-    stop_ = true;
-    LOG_INFO("stopped on DDL with the position saved", KV("position", position_.ToString()));
-    return Status::OK();
-  }
-  if (stop_) return Status::OK();
-  return reader_status;
+  return status;
 }
 
 Status Syncer::WriteBatch(std::span<const StreamItem> items, std::vector<EncodedBinlog>* scratch) {

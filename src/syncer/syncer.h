@@ -32,6 +32,7 @@
 
 namespace binlog::syncer {
 
+class ItemQueue;
 class Upstream;
 class StatusServer;
 
@@ -90,7 +91,11 @@ class Syncer {
   Syncer(const SyncerConfig& config, SyncerOptions options);
   Status Init();
   Status Resume(uint32_t upstream_server_id);
+  // One connection (stream.cc): connect, start the dump, read until it ends.
   Status RunOnce(bool* progressed, bool* fatal);
+  Result<std::unique_ptr<Upstream>> Connect();
+  Status StartStream(Upstream* up, bool* fatal);
+  Status ReadLoop(Upstream* up, StreamDecoder* decoder, ItemQueue* queue, bool* ddl_stop);
   // The writer's steps (stream.cc): write a batch to the sink; then, on the durability
   // thread, sync what was written and move syncer.meta past it.
   Status WriteBatch(std::span<const StreamItem> items, std::vector<EncodedBinlog>* scratch);

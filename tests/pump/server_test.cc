@@ -196,8 +196,9 @@ TEST_F(PumpServerTest, StatusAndMetricsAnswer) {
   // Two acknowledged writes: each was in a synced group of its own.
   EXPECT_THAT(metrics->body,
               HasSubstr("binlog_pump_fsync_duration_seconds_count{journal=\"wal\"} 2\n"));
-  EXPECT_THAT(metrics->body,
-              HasSubstr("binlog_pump_fsync_duration_seconds_bucket{journal=\"wal\",le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr("binlog_pump_fsync_duration_seconds_bucket{journal=\"wal\",le=\"+Inf\"} 2\n"));
 }
 
 }  // namespace

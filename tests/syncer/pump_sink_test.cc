@@ -19,8 +19,7 @@ using binlog::testing::MariaDBConnection;
 using binlog::testing::SharedMariaDB;
 using binlog::testing::TempDir;
 
-SyncerConfig PumpConfig(MariaDBServer* server, const TempDir& dir,
-                        std::vector<std::string> addrs) {
+SyncerConfig PumpConfig(MariaDBServer* server, const TempDir& dir, std::vector<std::string> addrs) {
   SyncerConfig c = TestConfig(server, dir.path());
   c.to.type = "pump";
   c.to.pump_addrs = std::move(addrs);
@@ -57,7 +56,8 @@ std::string MixedTxn(const std::string& db, int i) {
       "BEGIN; INSERT INTO {0}.a VALUES ({1}, 'v{1}-é', {1}.25, '2024-01-02 03:04:05.{2:03}');"
       "INSERT INTO {0}.b VALUES ({1}, {3}, REPEAT('x', {4}))",
       db, i, i % 1000, -int64_t{i} * 1000003, i % 50);
-  if (i > 0) sql += fmt::format("; UPDATE {0}.a SET v = CONCAT(v, '+'), d = -d WHERE id = {1}", db, i - 1);
+  if (i > 0)
+    sql += fmt::format("; UPDATE {0}.a SET v = CONCAT(v, '+'), d = -d WHERE id = {1}", db, i - 1);
   if (i % 3 == 2) sql += fmt::format("; DELETE FROM {0}.b WHERE id = {1}", db, i - 2);
   return sql + "; COMMIT";
 }
@@ -98,8 +98,8 @@ TEST(PumpSinkTest, MixedWorkloadComesOutOfThePumpOnceInOrderWithItsValues) {
   ASSERT_OK_AND_ASSIGN(auto pump, StartPump(dir.path()));
   CreateTables(server, "e2e");
   ASSERT_OK(SaveMeta(Env::Posix(), dir.Sub("syncer.meta"), EndOfBinlog(server)));
-  ASSERT_OK_AND_ASSIGN(auto syncer, RunningSyncer::Start(
-                                        PumpConfig(server, dir, {pump->grpc_addr()}), FastRetry()));
+  ASSERT_OK_AND_ASSIGN(
+      auto syncer, RunningSyncer::Start(PumpConfig(server, dir, {pump->grpc_addr()}), FastRetry()));
   int txns = 0;
   for (int i = 0; i < 300; ++i, ++txns) ASSERT_OK(server->Exec(MixedTxn("e2e", i)));
   // DDL between DML: a column added, then rows using it.
@@ -134,8 +134,8 @@ TEST(PumpSinkTest, PumpKilledAndRestartedWhileTheSyncerRuns) {
   ASSERT_OK_AND_ASSIGN(auto pump, PumpProcess::Start(dir.path()));
   CreateTables(server, "restart");
   ASSERT_OK(SaveMeta(Env::Posix(), dir.Sub("syncer.meta"), EndOfBinlog(server)));
-  ASSERT_OK_AND_ASSIGN(auto syncer, RunningSyncer::Start(
-                                        PumpConfig(server, dir, {pump->addr()}), FastRetry()));
+  ASSERT_OK_AND_ASSIGN(auto syncer,
+                       RunningSyncer::Start(PumpConfig(server, dir, {pump->addr()}), FastRetry()));
   std::atomic<int> txns{0};
   std::atomic<bool> stop{false};
   Status workload_status;
@@ -190,8 +190,8 @@ TEST(PumpSinkTest, PumpHeartbeatsAheadOfTheUpstreamDoNotStopOrReorderWrites) {
   ASSERT_TRUE(WaitEmitted(pump->pump(), ComposeTS(hour_ahead / 1000, 0)));
   CreateTables(server, "idle");
   ASSERT_OK(SaveMeta(Env::Posix(), dir.Sub("syncer.meta"), EndOfBinlog(server)));
-  ASSERT_OK_AND_ASSIGN(auto syncer, RunningSyncer::Start(
-                                        PumpConfig(server, dir, {pump->grpc_addr()}), FastRetry()));
+  ASSERT_OK_AND_ASSIGN(
+      auto syncer, RunningSyncer::Start(PumpConfig(server, dir, {pump->grpc_addr()}), FastRetry()));
   int txns = 0;
   for (int round = 0; round < 4; ++round) {
     for (int i = 0; i < 15; ++i, ++txns) ASSERT_OK(server->Exec(MixedTxn("idle", txns)));
@@ -241,8 +241,7 @@ TEST(PumpSinkTest, FailsOverToTheNextPumpOfPumpAddrs) {
   uint64_t first_last = syncer->syncer()->Stats().last_ts;
   ASSERT_OK(first->Kill9());
   for (int i = 0; i < 40; ++i, ++txns) ASSERT_OK(server->Exec(MixedTxn("failover", txns)));
-  std::vector<pb::Binlog> later =
-      CaughtUpAndPulled(syncer.get(), server, second->grpc_addr());
+  std::vector<pb::Binlog> later = CaughtUpAndPulled(syncer.get(), server, second->grpc_addr());
   ASSERT_OK(first->Restart());
   ASSERT_OK_AND_ASSIGN(std::vector<pb::Binlog> earlier, PullUntil(first->addr(), first_last));
   std::vector<pb::Binlog> all;

@@ -126,7 +126,8 @@ double JournalRate(int threads, size_t batch) {
   LoadResult r = RunLoad("journal append", threads, LoadSeconds(),
                          [&](int i) { return JournalAppendStep(j.get(), Seed(i), batch); });
   journal::JournalStats st = j->stats();
-  std::cerr << "  " << st.records << " records in " << st.groups << " groups\n";
+  std::cerr << "  " << st.records << " records in " << st.groups << " groups; Append p50 "
+            << r.p(50) << " us, p99 " << r.p(99) << " us\n";
   std::string dir = j->dir();
   Check(j->Close(), "close journal");
   RemoveAll(dir);

@@ -103,55 +103,12 @@ Status StreamDecoder::FeedEvent(const Event& ev, int64_t now_ms, std::vector<Str
   bool artificial = (h.flags & kArtificialFlag) != 0 || h.log_pos == 0;
   if (!artificial && h.server_id != 0) server_id_ = h.server_id;
   switch (h.type) {
-    case kRotateEvent: {
-      ASSIGN_OR_RETURN(RotateEvent r, ParseRotate(ev));
-      file_ = r.file;
-      // Table maps are repeated in every transaction and ids are not reused within one: a
-      // file boundary is a safe point to drop the maps seen so far.
-      if (!open_) tables_.clear();
-      // The rotate the server makes up at the start of a dump only names the file. A real one
-      // ends a file: the next starts at r.position, and saving that lets a restart skip a file
-      // that may be purged by then.
-      if (!artificial && !open_) {
-        position_.name = r.file;
-        position_.pos = r.position;
-        StreamItem item;
-        item.kind = StreamItem::kPosition;
-        item.position = position_;
-        out->push_back(std::move(item));
-      } else if (position_.name.empty()) {
-        position_.name = r.file;  // a GTID start learns its file here
-      }
-      return Status::OK();
-    }
-    case kHeartbeatEvent: {
-      if (open_) return Status::OK();
-      StreamItem item;
-      item.kind = StreamItem::kHeartbeat;
-      item.commit_ts = ts_.FromMillis(now_ms);
-      item.buffer = buffers_->Get();
-      wire::PutVarintField(item.buffer.get(), kTpField, pb::FAKE);
-      wire::PutVarintField(item.buffer.get(), kCommitTsField, item.commit_ts);
-      PutSource(item.buffer.get(), position_.gtid, 0);
-      item.position = position_;
-      stats_.heartbeats++;
-      out->push_back(std::move(item));
-      return Status::OK();
-    }
-    case kGtidEvent: {
-      ASSIGN_OR_RETURN(GtidEvent g, ParseGtid(ev));
-      if (g.flags & (kGtidPreparedXa | kGtidCompletedXa)) {
-        return Status::Unsupported(fmt::format(
-            "XA transaction (GTID {}): the syncer does not archive XA PREPARE / XA COMMIT",
-            g.ToString(h.server_id)));
-      }
-      if (open_) {
-        return Status::Corruption(fmt::format("GTID {} while transaction {} is still open",
-                                              g.ToString(h.server_id), gtid_));
-      }
-      Open(g.ToString(h.server_id), (g.flags & kGtidStandalone) != 0);
-      return Status::OK();
-    }
+    case kRotateEvent:
+      return OnRotate(ev, artificial, out);
+    case kHeartbeatEvent:
+      return OnHeartbeat(now_ms, out);
+    case kGtidEvent:
+      return OnGtid(ev);
     case kMysqlGtidEvent: {
       ASSIGN_OR_RETURN(gtid_, ParseMysqlGtid(ev));  // a BEGIN query follows
       return Status::OK();
@@ -159,20 +116,8 @@ Status StreamDecoder::FeedEvent(const Event& ev, int64_t now_ms, std::vector<Str
     case kQueryEvent:
     case kQueryCompressedEvent:
       return OnQuery(ev, out);
-    case kTableMapEvent: {
-      // Every transaction repeats the maps of its tables, nearly always unchanged: reuse the
-      // parse when the bytes are the same.
-      ByteReader r(ev.body);
-      uint64_t id = fd_.post_header_len[kTableMapEvent] == 6 ? r.U32() : r.U48();
-      auto known = tables_.find(id);
-      if (known != tables_.end() && known->second.body == ev.body) return Status::OK();
-      ASSIGN_OR_RETURN(TableMap parsed, ParseTableMap(ev, fd_));
-      Table& t = tables_[id];
-      t.body = std::string(ev.body);
-      t.head = TableHead(parsed);
-      t.map = std::move(parsed);
-      return Status::OK();
-    }
+    case kTableMapEvent:
+      return OnTableMap(ev);
     case kXidEvent:
       if (!open_) return Status::Corruption("XID event outside a transaction");
       Commit(ev, out);
@@ -208,6 +153,74 @@ Status StreamDecoder::FeedEvent(const Event& ev, int64_t now_ms, std::vector<Str
           fmt::format("binlog event {} is not one the syncer can read; it may carry changes",
                       EventTypeName(h.type)));
   }
+}
+
+Status StreamDecoder::OnRotate(const Event& ev, bool artificial, std::vector<StreamItem>* out) {
+  ASSIGN_OR_RETURN(RotateEvent r, ParseRotate(ev));
+  file_ = r.file;
+  // Table maps are repeated in every transaction and ids are not reused within one: a
+  // file boundary is a safe point to drop the maps seen so far.
+  if (!open_) tables_.clear();
+  // The rotate the server makes up at the start of a dump only names the file. A real one
+  // ends a file: the next starts at r.position, and saving that lets a restart skip a file
+  // that may be purged by then.
+  if (!artificial && !open_) {
+    position_.name = r.file;
+    position_.pos = r.position;
+    StreamItem item;
+    item.kind = StreamItem::kPosition;
+    item.position = position_;
+    out->push_back(std::move(item));
+  } else if (position_.name.empty()) {
+    position_.name = r.file;  // a GTID start learns its file here
+  }
+  return Status::OK();
+}
+
+Status StreamDecoder::OnHeartbeat(int64_t now_ms, std::vector<StreamItem>* out) {
+  if (open_) return Status::OK();
+  StreamItem item;
+  item.kind = StreamItem::kHeartbeat;
+  item.commit_ts = ts_.FromMillis(now_ms);
+  item.buffer = buffers_->Get();
+  wire::PutVarintField(item.buffer.get(), kTpField, pb::FAKE);
+  wire::PutVarintField(item.buffer.get(), kCommitTsField, item.commit_ts);
+  PutSource(item.buffer.get(), position_.gtid, 0);
+  item.position = position_;
+  stats_.heartbeats++;
+  out->push_back(std::move(item));
+  return Status::OK();
+}
+
+Status StreamDecoder::OnGtid(const Event& ev) {
+  const EventHeader& h = ev.header;
+  ASSIGN_OR_RETURN(GtidEvent g, ParseGtid(ev));
+  if (g.flags & (kGtidPreparedXa | kGtidCompletedXa)) {
+    return Status::Unsupported(
+        fmt::format("XA transaction (GTID {}): the syncer does not archive XA PREPARE / XA COMMIT",
+                    g.ToString(h.server_id)));
+  }
+  if (open_) {
+    return Status::Corruption(
+        fmt::format("GTID {} while transaction {} is still open", g.ToString(h.server_id), gtid_));
+  }
+  Open(g.ToString(h.server_id), (g.flags & kGtidStandalone) != 0);
+  return Status::OK();
+}
+
+Status StreamDecoder::OnTableMap(const Event& ev) {
+  // Every transaction repeats the maps of its tables, nearly always unchanged: reuse the
+  // parse when the bytes are the same.
+  ByteReader r(ev.body);
+  uint64_t id = fd_.post_header_len[kTableMapEvent] == 6 ? r.U32() : r.U48();
+  auto known = tables_.find(id);
+  if (known != tables_.end() && known->second.body == ev.body) return Status::OK();
+  ASSIGN_OR_RETURN(TableMap parsed, ParseTableMap(ev, fd_));
+  Table& t = tables_[id];
+  t.body = std::string(ev.body);
+  t.head = TableHead(parsed);
+  t.map = std::move(parsed);
+  return Status::OK();
 }
 
 void StreamDecoder::Open(const std::string& gtid, bool standalone) {

@@ -97,6 +97,10 @@ class StreamDecoder {
 
  private:
   Status FeedEvent(const Event& ev, int64_t now_ms, std::vector<StreamItem>* out);
+  Status OnRotate(const Event& ev, bool artificial, std::vector<StreamItem>* out);
+  Status OnHeartbeat(int64_t now_ms, std::vector<StreamItem>* out);
+  Status OnGtid(const Event& ev);
+  Status OnTableMap(const Event& ev);
   Status OnQuery(const Event& ev, std::vector<StreamItem>* out);
   Status OnRows(const Event& ev);
   void Open(const std::string& gtid, bool standalone);

@@ -26,6 +26,14 @@ class WritableFile {
   virtual Status Sync() = 0;
   // Cuts the file to `size` bytes; the next Append goes there.
   virtual Status Truncate(uint64_t size) = 0;
+  // Writes data at offset without moving where Append writes (Size() is unchanged): a
+  // journal writes zeros past its data ahead of time (see journal::Preallocator). Unsupported
+  // unless the file system below is a real one.
+  virtual Status WriteAt(uint64_t offset, std::string_view data) {
+    (void)offset;
+    (void)data;
+    return Status::Unsupported("WriteAt on " + path());
+  }
   virtual Status Close() = 0;
   // Bytes in the file as this handle sees them (what was there when opened + appended).
   virtual uint64_t Size() const = 0;

@@ -15,6 +15,15 @@ namespace {
 // which moves the entry to a new path, keeps the handles' syncs counting.
 struct FileState {
   uint64_t synced = 0;
+  // What writes since the last sync replaced below `synced`, oldest first: a crash puts it
+  // back, so a write over preallocated zeros is lost like one past the end.
+  struct Overwrite {
+    uint64_t seq;  // from next_overwrite: a sync drops those that came before it began
+    uint64_t offset;
+    std::string old;
+  };
+  std::vector<Overwrite> overwritten;
+  uint64_t next_overwrite = 0;
 };
 
 // A namespace change not yet made durable by SyncDir of `dir`; Crash undoes these newest first.
@@ -70,7 +79,16 @@ class FaultWritableFile final : public WritableFile {
     if (int err = env_->Check(FaultInjectionEnv::Op::kWrite)) {
       return Injected(err, "append", path());
     }
+    RETURN_IF_ERROR(RememberOverwrite(base_->Size(), data.size()));
     return base_->Append(data);
+  }
+
+  Status WriteAt(uint64_t offset, std::string_view data) override {
+    if (int err = env_->Check(FaultInjectionEnv::Op::kWrite)) {
+      return Injected(err, "write", path());
+    }
+    RETURN_IF_ERROR(RememberOverwrite(offset, data.size()));
+    return base_->WriteAt(offset, data);
   }
 
   Status Sync() override {
@@ -78,9 +96,16 @@ class FaultWritableFile final : public WritableFile {
     // The file's length, not this handle's view of it: a handle opened only to sync (the
     // journal's) covers what other handles appended before the sync began.
     ASSIGN_OR_RETURN(const uint64_t size, base_env_->GetFileSize(path()));
+    uint64_t covered;  // overwrites numbered below it were made before this sync began
+    {
+      std::lock_guard<std::mutex> lock(env_->mu);
+      covered = file_->next_overwrite;
+    }
     RETURN_IF_ERROR(base_->Sync());
     std::lock_guard<std::mutex> lock(env_->mu);
     file_->synced = std::max(file_->synced, size);
+    std::erase_if(file_->overwritten,
+                  [&](const FileState::Overwrite& o) { return o.seq < covered; });
     return Status::OK();
   }
 
@@ -97,6 +122,24 @@ class FaultWritableFile final : public WritableFile {
   const std::string& path() const override { return base_->path(); }
 
  private:
+  // Keeps the durable bytes a write of `length` at `offset` is about to replace.
+  Status RememberOverwrite(uint64_t offset, size_t length) {
+    uint64_t synced;
+    {
+      std::lock_guard<std::mutex> lock(env_->mu);
+      synced = file_->synced;
+    }
+    if (offset >= synced || length == 0) return Status::OK();
+    const auto n = static_cast<size_t>(std::min<uint64_t>(length, synced - offset));
+    ASSIGN_OR_RETURN(auto reader, base_env_->NewRandomAccessFile(path()));
+    std::string old(n, '\0');
+    ASSIGN_OR_RETURN(std::string_view got, reader->Read(offset, n, old.data()));
+    old.resize(got.size());
+    std::lock_guard<std::mutex> lock(env_->mu);
+    file_->overwritten.push_back({file_->next_overwrite++, offset, std::move(old)});
+    return Status::OK();
+  }
+
   std::unique_ptr<WritableFile> base_;
   Env* base_env_;
   FaultInjectionEnv::State* env_;
@@ -168,7 +211,7 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::ReopenWritableFile(
   std::lock_guard<std::mutex> lock(state_->mu);
   auto& state = state_->files[path];
   // A file this env has not seen was there before it: its bytes count as durable.
-  if (!state) state = std::make_shared<FileState>(FileState{file->Size()});
+  if (!state) state = std::make_shared<FileState>(FileState{file->Size(), {}, 0});
   return std::unique_ptr<WritableFile>(
       new FaultWritableFile(std::move(file), base_, state_.get(), state));
 }
@@ -250,7 +293,7 @@ Status FaultInjectionEnv::CopyFile(const std::string& from, const std::string& t
   ASSIGN_OR_RETURN(uint64_t size, base_->GetFileSize(to));
   std::lock_guard<std::mutex> lock(state_->mu);
   // The base copy syncs its bytes; only the new name still needs SyncDir.
-  state_->files[to] = std::make_shared<FileState>(FileState{size});
+  state_->files[to] = std::make_shared<FileState>(FileState{size, {}, 0});
   if (!existed) {
     state_->pending.push_back(
         PendingOp{PendingOp::Kind::kCreate, DirName(to), to, {}, std::nullopt});
@@ -313,9 +356,16 @@ Status FaultInjectionEnv::Crash() {
   for (const auto& [path, file] : state_->files) {
     if (!base_->FileExists(path)) continue;
     ASSIGN_OR_RETURN(uint64_t size, base_->GetFileSize(path));
-    if (size <= file->synced) continue;
+    if (size <= file->synced && file->overwritten.empty()) continue;
     ASSIGN_OR_RETURN(auto handle, base_->ReopenWritableFile(path));
-    RETURN_IF_ERROR(handle->Truncate(file->synced).WithContext("crash"));
+    for (auto it = file->overwritten.rbegin(); it != file->overwritten.rend(); ++it) {
+      if (it->offset >= file->synced) continue;  // a truncation since took it
+      const auto n =
+          static_cast<size_t>(std::min<uint64_t>(it->old.size(), file->synced - it->offset));
+      RETURN_IF_ERROR(
+          handle->WriteAt(it->offset, std::string_view(it->old).substr(0, n)).WithContext("crash"));
+    }
+    if (size > file->synced) RETURN_IF_ERROR(handle->Truncate(file->synced).WithContext("crash"));
     RETURN_IF_ERROR(handle->Close());
   }
   for (auto it = state_->pending.rbegin(); it != state_->pending.rend(); ++it) {

@@ -2,9 +2,10 @@
 //
 // It wraps a real Env and remembers, per file, how many bytes were synced, and per directory,
 // which creates, renames and deletes were not yet followed by SyncDir. Crash() then makes the
-// disk look as it would after power loss: unsynced bytes are cut off, files created since the
-// last directory sync vanish, renames since then are undone, deletes since then are undone when
-// the bytes are still known. Thread-safe.
+// disk look as it would after power loss: unsynced bytes are cut off, bytes written over since
+// the last sync get their old content back, files created since the last directory sync vanish,
+// renames since then are undone, deletes since then are undone when the bytes are still known.
+// Thread-safe.
 #pragma once
 
 #include <map>

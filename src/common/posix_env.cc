@@ -103,6 +103,12 @@ class PosixWritableFile final : public WritableFile {
     return Status::OK();
   }
 
+  Status WriteAt(uint64_t offset, std::string_view data) override {
+    if (!fd_.valid()) return Status::IOError("write " + path_ + ": file is closed");
+    uint64_t written = 0;
+    return PwriteAll(fd_.get(), data, offset, path_, &written);
+  }
+
   Status Truncate(uint64_t size) override {
     if (!fd_.valid()) return Status::IOError("truncate " + path_ + ": file is closed");
     if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {

@@ -100,6 +100,7 @@ Status Journal::EnsureActiveSegment(uint64_t first_ts) {
   RETURN_IF_ERROR(env->SyncDir(dir_));
   std::lock_guard<std::mutex> sync_lock(sync_mu_);
   active_ = std::move(created);
+  if (preallocator_) preallocator_->Attach(path, active_->size());
   std::lock_guard<std::mutex> g(mu_);
   active_name_ts_ = ordered ? first_ts : next_sequence_;
   active_name_ = name;
@@ -114,6 +115,7 @@ Status Journal::SealActive() {
   std::unique_lock<std::mutex> sync_lock(sync_mu_);
   WaitForSyncs(sync_lock);
   if (!active_) return Status::OK();
+  if (preallocator_) preallocator_->Detach();
   RETURN_IF_ERROR(active_->Seal());
   active_.reset();
   std::lock_guard<std::mutex> g(mu_);
@@ -125,6 +127,7 @@ Status Journal::SealActive() {
 Status Journal::CloseActive() {
   std::unique_lock<std::mutex> sync_lock(sync_mu_);
   WaitForSyncs(sync_lock);
+  if (preallocator_ && active_) preallocator_->Detach();
   Status s = active_ ? active_->Close() : Status::OK();
   active_.reset();
   std::lock_guard<std::mutex> g(mu_);

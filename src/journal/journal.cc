@@ -110,6 +110,11 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
   std::unique_ptr<Journal> j(new Journal(dir, options));
   j->lock_file_ = std::move(*lock);
   RETURN_IF_ERROR(j->Recover());
+  if (options.preallocate_bytes > 0 && options.sync) {
+    j->preallocator_ =
+        std::make_unique<Preallocator>(env, options.preallocate_bytes, options.max_file_size);
+    if (j->active_) j->preallocator_->Attach(j->active_->path(), j->active_->size());
+  }
   if (!options.sync) {
     LOG_WARN(
         "sync-log is false: appends are acknowledged before they are durable, a crash "
@@ -293,6 +298,11 @@ Status Journal::WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mu
   uint64_t max_ts = 0;
   for (const EncodedBlock* b : blocks) max_ts = std::max(max_ts, b->header.last_ts);
   if (s.ok()) s = EnsureActiveSegment(blocks.front()->header.first_ts);
+  if (s.ok() && preallocator_) {
+    uint64_t bytes = 0;
+    for (const EncodedBlock* b : blocks) bytes += b->bytes.size();
+    preallocator_->Reserve(active_->size() + bytes);
+  }
   if (s.ok()) s = active_->Append(blocks);
   lock.lock();
   if (!s.ok()) return Fail(s);
@@ -377,7 +387,9 @@ uint64_t Journal::last_ts() const {
 
 JournalStats Journal::stats() const {
   std::lock_guard<std::mutex> g(mu_);
-  return stats_;
+  JournalStats st = stats_;
+  if (preallocator_) st.bytes_preallocated = preallocator_->bytes_zeroed();
+  return st;
 }
 
 }  // namespace binlog::journal

@@ -71,7 +71,10 @@ Status Journal::RecoverSegment(const SegmentName& seg, bool is_last) {
              KV("kept-as", path + ".broken"));
     ASSIGN_OR_RETURN(scan, segment::SalvageSegment(env, path, scan));
   }
-  if (scan.torn_tail_at) {
+  if (scan.torn_tail_at && scan.tail_unwritten) {
+    LOG_INFO("cutting the zeros written ahead of the data", KV("file", path),
+             KV("offset", *scan.torn_tail_at), KV("bytes", scan.file_size - *scan.torn_tail_at));
+  } else if (scan.torn_tail_at) {
     LOG_WARN("cutting a torn tail left by a crash", KV("file", path),
              KV("offset", *scan.torn_tail_at), KV("bytes", scan.file_size - *scan.torn_tail_at));
   }

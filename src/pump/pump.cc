@@ -12,9 +12,9 @@ namespace binlog::pump {
 
 namespace {
 
-// wal/ holds a write only until it is resolved and in binlog/: a fast zstd level (literals still
-// Huffman-coded, see segment::BlockEncoder) costs the write path much less CPU than level 1.
-constexpr int kWalZstdLevel = -7;
+// Zeros written ahead of the wal's data (journal::Preallocator): every acknowledgement waits
+// for a wal fdatasync, which then flushes data only instead of also committing ext4's journal.
+constexpr uint64_t kWalPreallocateBytes = 4 << 20;
 
 // Threads waiting for wal syncs: two, so that a round written while another syncs starts its own
 // sync at once (journal::Journal::SyncThrough runs two at a time).
@@ -42,10 +42,17 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
   jo.max_file_size = options.max_file_size;
   jo.sync = options.sync_log;
   jo.segment.kind = segment::SegmentKind::kArrival;
-  jo.segment.zstd_level = kWalZstdLevel;
+  // wal/ holds a write only until it is resolved and in binlog/ (compressed there). Measured
+  // with 1 KiB binlogs, one producer writing 64 transactions a call: 105-110k transactions/s
+  // uncompressed, 81-98k with zstd at level -7.
+  jo.segment.compression = segment::Compression::kNone;
+  jo.preallocate_bytes = kWalPreallocateBytes;
   ASSIGN_OR_RETURN(p->wal_, journal::Journal::Open(JoinPath(options.data_dir, "wal"), jo));
   jo.segment.kind = segment::SegmentKind::kOrdered;
+  jo.segment.compression = segment::Compression::kZstd;
   jo.segment.zstd_level = 1;
+  // Off the acknowledgement path, and the archive would be written twice.
+  jo.preallocate_bytes = 0;
   ASSIGN_OR_RETURN(p->binlog_, journal::Journal::Open(JoinPath(options.data_dir, "binlog"), jo));
   RETURN_IF_ERROR(p->Recover());
   p->CheckDiskSpace();

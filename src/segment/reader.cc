@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 #include <zstd.h>
 
+#include <algorithm>
+
 #include "segment/segment.h"
 
 namespace binlog::segment {
@@ -67,6 +69,10 @@ Result<ProbeResult> SegmentReader::Probe(uint64_t offset, uint64_t limit, BlockR
   if (bytes.size() < kBlockHeaderSize) {
     if (why) *why = fmt::format("{} bytes, shorter than a block header", bytes.size());
     return ProbeResult::kIncomplete;
+  }
+  if (std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == '\0'; })) {
+    if (why) *why = "zero bytes where a block header should be";
+    return ProbeResult::kUnwritten;
   }
   BlockHeaderState state = DecodeBlockHeader(bytes, &out->header);
   if (state != BlockHeaderState::kOk) {
@@ -201,6 +207,9 @@ Result<SegmentIterator::State> SegmentIterator::LoadNextBlock() {
     std::string why;
     ASSIGN_OR_RETURN(ProbeResult probe, reader_->Probe(offset_, limit, &ref, &why));
     if (probe == ProbeResult::kEnd) return State::kEnd;
+    // The writer's zeros past its data: the end for now, without scanning them for good blocks
+    // at every look (recovery and verification still do).
+    if (probe == ProbeResult::kUnwritten && !reader_->sealed()) return State::kIncomplete;
     if (probe != ProbeResult::kBlock) {
       ASSIGN_OR_RETURN(auto more, reader_->NextGoodBlock(offset_, limit));
       if (more || reader_->sealed()) {

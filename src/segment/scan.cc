@@ -7,6 +7,23 @@
 
 namespace binlog::segment {
 
+namespace {
+
+Result<bool> AllZero(Env* env, const std::string& path, uint64_t from, uint64_t to) {
+  ASSIGN_OR_RETURN(auto file, env->NewRandomAccessFile(path));
+  std::string chunk(std::min<uint64_t>(to - from, 1 << 20), '\0');
+  for (uint64_t at = from; at < to;) {
+    const auto want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), to - at));
+    ASSIGN_OR_RETURN(std::string_view got, file->Read(at, want, chunk.data()));
+    if (got.empty()) break;
+    if (!std::all_of(got.begin(), got.end(), [](char c) { return c == '\0'; })) return false;
+    at += got.size();
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<ScanResult> ScanSegment(Env* env, const std::string& path, const ScanOptions& options) {
   ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(env, path));
   ScanResult result;
@@ -38,6 +55,7 @@ Result<ScanResult> ScanSegment(Env* env, const std::string& path, const ScanOpti
     ASSIGN_OR_RETURN(std::optional<uint64_t> next, reader->NextGoodBlock(offset, limit));
     if (!next && !result.trailer) {
       result.torn_tail_at = offset;
+      ASSIGN_OR_RETURN(result.tail_unwritten, AllZero(env, path, offset, limit));
       break;
     }
     uint64_t end = next.value_or(limit);

@@ -93,6 +93,9 @@ struct ScanResult {
   uint64_t file_size = 0;
   // A bad or incomplete region at the end with no good block after it: the writer died there.
   std::optional<uint64_t> torn_tail_at;
+  // The torn tail is zero bytes only: space the journal wrote ahead of its data (or a crash
+  // took the data written over it), nothing half-written.
+  bool tail_unwritten = false;
   std::vector<Damage> damages;  // bad regions with good blocks after them: corruption
   FooterBuilder footer{SegmentOptions().index_interval_bytes};  // rebuilt from the good blocks
   std::vector<uint64_t> good_block_offsets;                     // filled only for salvage
@@ -159,6 +162,7 @@ enum class ProbeResult {
   kEnd,         // offset == limit: no more data
   kIncomplete,  // a block or header that runs past the limit (a torn or in-progress write)
   kBad,         // bytes that are not a good block header
+  kUnwritten,   // a header of zero bytes: space written ahead of the data (journal preallocation)
 };
 
 // Reads one segment. Thread-compatible: one iterator at a time per reader.

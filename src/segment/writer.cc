@@ -85,6 +85,9 @@ Status SegmentWriter::Seal() {
   if (closed_) return Status::OK();
   std::string footer = footer_.Finish(size_);
   Status s = file_->Append(footer);
+  // Cuts what the journal wrote ahead of the data (see journal::Preallocator): a sealed
+  // segment ends with its footer.
+  if (s.ok()) s = file_->Truncate(size_ + footer.size());
   if (s.ok()) s = file_->Sync();
   if (s.ok()) s = file_->Close();
   if (!s.ok()) {
@@ -98,7 +101,9 @@ Status SegmentWriter::Seal() {
 
 Status SegmentWriter::Close() {
   if (closed_) return Status::OK();
-  Status s = sticky_.ok() ? file_->Sync() : sticky_;
+  // As Seal: no zeros left after the data, so a clean shutdown leaves nothing to cut at open.
+  Status s = sticky_.ok() ? file_->Truncate(size_) : sticky_;
+  if (s.ok()) s = file_->Sync();
   Status c = file_->Close();
   closed_ = true;
   return s.ok() ? c : s;

@@ -39,6 +39,26 @@ TEST_F(FaultEnvTest, CrashDropsUnsyncedBytes) {
   EXPECT_EQ(Read(path), "durable");
 }
 
+// Zeros written ahead and synced, then data appended over them: a crash before the data's
+// sync gives the zeros back, as a disk would; synced overwrites stay.
+TEST_F(FaultEnvTest, CrashUndoesUnsyncedOverwrites) {
+  const std::string path = dir_.Sub("seg");
+  ASSERT_OK_AND_ASSIGN(auto file, env_.NewWritableFile(path));
+  ASSERT_OK(file->Append("head"));
+  ASSERT_OK(file->WriteAt(4, std::string(8, '\0')));
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(env_.SyncDir(dir_.path()));
+  EXPECT_EQ(file->Size(), 4u) << "WriteAt does not move the append position";
+  ASSERT_OK(file->Append("ab"));
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(file->Append("cd"));
+  ASSERT_OK(file->WriteAt(10, "ef"));
+  ASSERT_OK(file->Close());
+  EXPECT_EQ(Read(path), std::string("headabcd\0\0ef", 12));
+  ASSERT_OK(env_.Crash());
+  EXPECT_EQ(Read(path), std::string("headab") + std::string(6, '\0'));
+}
+
 TEST_F(FaultEnvTest, UnsyncedCreateVanishes) {
   const std::string path = dir_.Sub("new");
   ASSERT_OK_AND_ASSIGN(auto file, env_.NewWritableFile(path));

@@ -16,6 +16,9 @@
 //   pump_inproc_batch_*             4 producers ($BENCH_PUMP_BATCH_PRODUCERS), each WriteBinlogs of
 //       64 prewrites then of their 64 commits. Baselines: the journal appending 64 records per
 //       Append with 4 threads, and write() of one batch's bytes + fdatasync().
+//   pump_inproc_batch_1p_*          the same with one producer: the least concurrency that gives
+//       100k transactions/s, where the ack latency is one call's own (with 4 producers calls
+//       queue behind each other: rate up, latency up).
 //   pump_inproc_async_*             see pump_async_bench.cc.
 //   pump_grpc_{1,16,64}p_*          tools/pump/pump as its own process on 127.0.0.1, producers
 //       with one PumpClient each: binlogs (prewrites + commits) acknowledged per second, and
@@ -235,6 +238,7 @@ int main(int argc, char** argv) {
   ::alarm(600);  // a hung load ends the run (and, through PR_SET_PDEATHSIG, its pump process)
   InprocFigures("", Producers(), 1);
   InprocFigures("_batch", BatchProducers(), kBatch);
+  InprocFigures("_batch_1p", 1, kBatch);
   AsyncInprocFigures();
   GrpcWriteFigures();
   PullFigures();

@@ -142,6 +142,11 @@ LoadResult RawSync(size_t bytes) {
   std::string dir = FreshDir("pump-raw");
   LoadResult r = RunLoad("raw write+fdatasync " + std::to_string(bytes) + " B", 1, LoadSeconds(),
                          [&](int) { return RawSyncStep(dir, bytes); });
+  // For scale (stderr): the kind of sync the pump's wal does, over zeros written ahead.
+  LoadResult over = RunLoad("raw write over synced zeros+fdatasync", 1, LoadSeconds(),
+                            [&](int) { return RawOverwriteSyncStep(dir, bytes); });
+  std::cerr << "  raw fdatasync: appending p50 " << r.p(50) << " us, p99 " << r.p(99)
+            << " us; over synced zeros p50 " << over.p(50) << " us, p99 " << over.p(99) << " us\n";
   RemoveAll(dir);
   return r;
 }

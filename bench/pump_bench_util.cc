@@ -179,6 +179,43 @@ Step RawSyncStep(const std::string& dir, size_t bytes) {
   };
 }
 
+Step RawOverwriteSyncStep(const std::string& dir, size_t bytes) {
+  struct Raw {
+    int fd = -1;
+    std::string buffer;
+    uint64_t offset = 0;
+    ~Raw() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  constexpr uint64_t kZeroed = 256ull << 20;  // written over again from the start when reached
+  auto raw = std::make_shared<Raw>();
+  raw->buffer.assign(bytes, 'x');
+  std::string path = dir + "/raw-zeroed.log";
+  raw->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (raw->fd < 0) Check(Status::IOError("open " + path), "raw sync file");
+  const std::string zeros(1 << 20, '\0');
+  for (uint64_t at = 0; at < kZeroed; at += zeros.size()) {
+    if (::pwrite(raw->fd, zeros.data(), zeros.size(), static_cast<off_t>(at)) !=
+        static_cast<ssize_t>(zeros.size())) {
+      Check(Status::IOError("zero " + path), "raw sync file");
+    }
+  }
+  if (::fsync(raw->fd) != 0) Check(Status::IOError("fsync " + path), "raw sync file");
+  return [raw](Worker& w) -> Status {
+    RETURN_IF_ERROR(w.Timed([&] {
+      bool ok =
+          ::pwrite(raw->fd, raw->buffer.data(), raw->buffer.size(),
+                   static_cast<off_t>(raw->offset)) == static_cast<ssize_t>(raw->buffer.size()) &&
+          ::fdatasync(raw->fd) == 0;
+      raw->offset = (raw->offset + raw->buffer.size()) % kZeroed;
+      return ok ? Status::OK() : Status::IOError("write or fdatasync failed");
+    }));
+    w.items += 1;
+    return Status::OK();
+  };
+}
+
 std::unique_ptr<journal::Journal> OpenWalJournal(const std::string& name) {
   journal::JournalOptions o;
   o.segment.kind = segment::SegmentKind::kArrival;

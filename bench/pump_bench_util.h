@@ -79,6 +79,9 @@ Step JournalAppendStep(journal::Journal* journal, uint64_t seed, size_t batch);
 
 // The disk's limit: write() of `bytes` then fdatasync() on a file of its own in dir.
 Step RawSyncStep(const std::string& dir, size_t bytes);
+// The same over a file of zeros written and synced beforehand (as the pump's wal writes):
+// the fdatasync then has no file size or extent to commit.
+Step RawOverwriteSyncStep(const std::string& dir, size_t bytes);
 
 // Opens an arrival-order, synced journal (a pump's wal/) in a fresh scratch directory.
 std::unique_ptr<journal::Journal> OpenWalJournal(const std::string& name);

@@ -160,6 +160,7 @@ class Pump {
   Status WriteRoundToWal(Round& round);
   // The round's second half (completion.cc): durability, apply, answers.
   void PassOn(std::unique_ptr<Round> round);
+  bool FinishAlone(std::unique_ptr<Round>& round);
   void DurableLoop();
   Status WaitDurable(Round& round);
   void FinishRound(Round& round, const Status& synced);

@@ -2,7 +2,8 @@
 // round, checks them against the sorter and the rounds still in flight, and writes the accepted
 // ones to the wal in one write. It then goes on to the next round while a durability thread
 // waits for this one's fdatasync, applies it to the sorter and hands it to the completer, which
-// answers each request (completion.cc). The writer's checks and writes overlap the sync.
+// answers each request (completion.cc). The writer's checks and writes overlap the sync. A
+// round with nothing else under way is finished by the writer itself (Pump::FinishAlone).
 //
 // Why one thread rather than the callers themselves (as the journal's group commit does): a
 // request's validation and its effect on the sorter must not be split by another write. With
@@ -187,8 +188,9 @@ void Pump::WriterLoop() {
     auto round = std::make_unique<Round>();
     round->group.swap(requests_);
     WriteRound(*round, lock);
+    const bool alone = requests_.empty();
     lock.unlock();
-    PassOn(std::move(round));
+    if (!alone || !FinishAlone(round)) PassOn(std::move(round));
     lock.lock();
   }
   auto rest = std::make_unique<Round>();

@@ -24,7 +24,11 @@ void Pump::PassOn(std::unique_ptr<Round> round) {
 // A round written when nothing else is under way (no write queued behind it, none in flight,
 // nothing left to answer) is made durable, applied and answered by the writer itself: passing
 // it on would cost two thread wake-ups for no overlap, most of a lone producer's call on this
-// kind of VM. Returns false, leaving `round` alone, when something else is under way.
+// kind of VM. Returns false, leaving `round` alone, when something else is under way. Writes
+// that arrive meanwhile wait for the sync instead of being written beside it: then producers
+// are not alone, and the writer passes rounds on (lone_producer_) until a probe finds
+// otherwise (64 gRPC clients: 11-14k binlogs/s when every such round was finished alone,
+// 14-16k passing them on).
 bool Pump::FinishAlone(std::unique_ptr<Round>& round) {
   {
     std::lock_guard<std::mutex> done(done_mu_);
@@ -37,8 +41,14 @@ bool Pump::FinishAlone(std::unique_ptr<Round>& round) {
     // Numbered like a round passed on, so one passed on next waits for this one to finish.
     seq = round->seq = ++passed_rounds_;
   }
+  rounds_since_alone_ = 0;
   Status synced = WaitDurable(*round);
   FinishRound(*round, synced);
+  {
+    // Before answering: a lone producer's next write cannot have come yet.
+    std::lock_guard<std::mutex> g(mu_);
+    lone_producer_ = requests_.empty();
+  }
   for (auto& r : round->group) r->done(std::move(r->status));
   {
     std::lock_guard<std::mutex> g(round_mu_);

@@ -201,6 +201,9 @@ class Pump {
   std::condition_variable cv_;                           // wakes the emitter
   std::condition_variable writer_cv_;                    // wakes the writer
   std::vector<std::unique_ptr<WriteRequest>> requests_;  // queued for the writer's next round
+  // The writer thread's own (FinishAlone): no write came during the last round it finished.
+  bool lone_producer_ = true;
+  uint32_t rounds_since_alone_ = 0;
   Sorter sorter_;
   // What the rounds in flight (checked, not yet applied) will do: the next round is checked
   // against it and the sorter together.

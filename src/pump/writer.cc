@@ -27,6 +27,13 @@ namespace binlog::pump {
 
 namespace {
 
+// See WriterLoop: how often a busy pump tries a round alone again.
+constexpr uint32_t kAloneProbeRounds = 64;
+
+}  // namespace
+
+namespace {
+
 // The ts a binlog is filed under in the wal (arrival order; for reading it back only).
 uint64_t WalTs(const BinlogHead& b) {
   return static_cast<uint64_t>(b.tp == pb::PREWRITE || b.tp == pb::ROLLBACK ? b.start_ts
@@ -188,7 +195,10 @@ void Pump::WriterLoop() {
     auto round = std::make_unique<Round>();
     round->group.swap(requests_);
     WriteRound(*round, lock);
-    const bool alone = requests_.empty();
+    // Alone only while no write came during the last round finished alone (a lone producer),
+    // and once in kAloneProbeRounds to find out whether that is so again.
+    const bool alone =
+        requests_.empty() && (lone_producer_ || ++rounds_since_alone_ >= kAloneProbeRounds);
     lock.unlock();
     if (!alone || !FinishAlone(round)) PassOn(std::move(round));
     lock.lock();

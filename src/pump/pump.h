@@ -150,11 +150,14 @@ class Pump {
     std::vector<segment::EncodedBlock> wal_blocks;
     size_t wal_records = 0;  // what wal_blocks hold
     uint64_t wal_bytes = 0;
+    bool blocking = false;  // an in-process caller waits for it (WriteBinlogs, WritePayload)
   };
   struct GroupCheck;
   struct Round;
   Status Recover();
   void WriterLoop();
+  void Submit(std::vector<BinlogHead> heads, std::vector<std::string> payloads, WriteDone done,
+              bool blocking);
   void EncodeForWal(WriteRequest& r);
   void WriteRound(Round& round, std::unique_lock<std::mutex>& lock);
   Status WriteRoundToWal(Round& round);

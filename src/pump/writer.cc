@@ -30,6 +30,13 @@ namespace {
 // See WriterLoop: how often a busy pump tries a round alone again.
 constexpr uint32_t kAloneProbeRounds = 64;
 
+bool AllBlocking(const auto& round) {
+  for (const auto& r : round.group) {
+    if (!r->blocking) return false;
+  }
+  return !round.group.empty();
+}
+
 }  // namespace
 
 namespace {
@@ -119,7 +126,7 @@ Status Pump::WritePayload(std::string_view payload) {
   BinlogHead head;
   RETURN_IF_ERROR(ParseBinlogPayload(payload, options_.max_binlog_bytes, &head));
   Waiter w;
-  WriteAsync({head}, {std::string(payload)}, w.Callback());
+  Submit({head}, {std::string(payload)}, w.Callback(), /*blocking=*/true);
   return w.Wait();
 }
 
@@ -133,16 +140,22 @@ Status Pump::WriteBinlogs(std::span<const pb::Binlog> binlogs) {
     payloads.push_back(b.SerializeAsString());  // empty: a probe (every field is zero)
   }
   Waiter w;
-  WriteAsync(std::move(heads), std::move(payloads), w.Callback());
+  Submit(std::move(heads), std::move(payloads), w.Callback(), /*blocking=*/true);
   return w.Wait();
 }
 
 void Pump::WriteAsync(std::vector<BinlogHead> heads, std::vector<std::string> payloads,
                       WriteDone done) {
+  Submit(std::move(heads), std::move(payloads), std::move(done), /*blocking=*/false);
+}
+
+void Pump::Submit(std::vector<BinlogHead> heads, std::vector<std::string> payloads,
+                  WriteDone done, bool blocking) {
   auto r = std::make_unique<WriteRequest>();
   r->heads = std::move(heads);
   r->payloads = std::move(payloads);
   r->done = std::move(done);
+  r->blocking = blocking;
   size_t bytes = 0;
   for (const std::string& p : r->payloads) bytes += p.size();
   std::unique_lock<std::mutex> lock(mu_);
@@ -195,10 +208,12 @@ void Pump::WriterLoop() {
     auto round = std::make_unique<Round>();
     round->group.swap(requests_);
     WriteRound(*round, lock);
-    // Alone only while no write came during the last round finished alone (a lone producer),
-    // and once in kAloneProbeRounds to find out whether that is so again.
+    // Alone only for the in-process callers that wait (gRPC's arrive in bursts a sync would
+    // hold up), and only while no write came during the last round finished alone (a lone
+    // producer), or once in kAloneProbeRounds to find out whether that is so again.
     const bool alone =
-        requests_.empty() && (lone_producer_ || ++rounds_since_alone_ >= kAloneProbeRounds);
+        requests_.empty() && AllBlocking(*round) &&
+        (lone_producer_ || ++rounds_since_alone_ >= kAloneProbeRounds);
     lock.unlock();
     if (!alone || !FinishAlone(round)) PassOn(std::move(round));
     lock.lock();

@@ -109,7 +109,10 @@ void Pump::FinishRound(Round& round, const Status& synced) {
   in_flight_floors_.erase(in_flight_floors_.find(round.floor));
   for (uint64_t ts : round.holds) sorter_.Unhold(ts);
   if (wal_error_.ok() && round.wal_failed) wal_error_ = synced;
-  Status s = wal_error_.ok() ? synced : wal_error_;
+  // A round whose own wal write or sync failed says so: the sync that failed names the I/O
+  // error even when an earlier round, which waited on that sync, was finished first with the
+  // journal's "an earlier sync failed". A later round says what failed before it.
+  Status s = round.wal_failed ? synced : (wal_error_.ok() ? synced : wal_error_);
   if (!s.ok()) {
     for (WriteRequest* r : round.accepted) r->status = s;
     return;

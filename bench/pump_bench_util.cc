@@ -152,34 +152,10 @@ Step JournalAppendStep(journal::Journal* journal, uint64_t seed, size_t batch) {
   };
 }
 
-Step RawSyncStep(const std::string& dir, size_t bytes) {
-  struct Raw {
-    int fd = -1;
-    std::string buffer;
-    ~Raw() {
-      if (fd >= 0) ::close(fd);
-    }
-  };
-  auto raw = std::make_shared<Raw>();
-  for (const pb::Binlog& b : MakePrewrites(64, 7)) raw->buffer += b.SerializeAsString();
-  while (raw->buffer.size() < bytes) raw->buffer += raw->buffer;
-  raw->buffer.resize(bytes);
-  std::string path = dir + "/raw.log";
-  raw->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (raw->fd < 0) Check(Status::IOError("open " + path), "raw sync file");
-  return [raw](Worker& w) -> Status {
-    RETURN_IF_ERROR(w.Timed([&] {
-      bool ok = ::write(raw->fd, raw->buffer.data(), raw->buffer.size()) ==
-                    static_cast<ssize_t>(raw->buffer.size()) &&
-                ::fdatasync(raw->fd) == 0;
-      return ok ? Status::OK() : Status::IOError("write or fdatasync failed");
-    }));
-    w.items += 1;
-    return Status::OK();
-  };
-}
+namespace {
 
-Step RawOverwriteSyncStep(const std::string& dir, size_t bytes) {
+// write() (or pwrite over zeros written and synced beforehand) of `bytes`, then fdatasync().
+Step RawStep(const std::string& dir, size_t bytes, bool over_zeros) {
   struct Raw {
     int fd = -1;
     std::string buffer;
@@ -190,30 +166,43 @@ Step RawOverwriteSyncStep(const std::string& dir, size_t bytes) {
   };
   constexpr uint64_t kZeroed = 256ull << 20;  // written over again from the start when reached
   auto raw = std::make_shared<Raw>();
-  raw->buffer.assign(bytes, 'x');
-  std::string path = dir + "/raw-zeroed.log";
+  for (const pb::Binlog& b : MakePrewrites(64, 7)) raw->buffer += b.SerializeAsString();
+  while (raw->buffer.size() < bytes) raw->buffer += raw->buffer;
+  raw->buffer.resize(bytes);
+  std::string path = dir + (over_zeros ? "/raw-zeroed.log" : "/raw.log");
   raw->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (raw->fd < 0) Check(Status::IOError("open " + path), "raw sync file");
-  const std::string zeros(1 << 20, '\0');
-  for (uint64_t at = 0; at < kZeroed; at += zeros.size()) {
-    if (::pwrite(raw->fd, zeros.data(), zeros.size(), static_cast<off_t>(at)) !=
-        static_cast<ssize_t>(zeros.size())) {
-      Check(Status::IOError("zero " + path), "raw sync file");
+  if (over_zeros) {
+    const std::string zeros(1 << 20, '\0');
+    for (uint64_t at = 0; at < kZeroed; at += zeros.size()) {
+      if (::pwrite(raw->fd, zeros.data(), zeros.size(), static_cast<off_t>(at)) !=
+          static_cast<ssize_t>(zeros.size())) {
+        Check(Status::IOError("zero " + path), "raw sync file");
+      }
     }
+    if (::fsync(raw->fd) != 0) Check(Status::IOError("fsync " + path), "raw sync file");
   }
-  if (::fsync(raw->fd) != 0) Check(Status::IOError("fsync " + path), "raw sync file");
-  return [raw](Worker& w) -> Status {
+  return [raw, over_zeros](Worker& w) -> Status {
     RETURN_IF_ERROR(w.Timed([&] {
       bool ok =
           ::pwrite(raw->fd, raw->buffer.data(), raw->buffer.size(),
                    static_cast<off_t>(raw->offset)) == static_cast<ssize_t>(raw->buffer.size()) &&
           ::fdatasync(raw->fd) == 0;
-      raw->offset = (raw->offset + raw->buffer.size()) % kZeroed;
+      raw->offset += raw->buffer.size();
+      if (over_zeros) raw->offset %= kZeroed;
       return ok ? Status::OK() : Status::IOError("write or fdatasync failed");
     }));
     w.items += 1;
     return Status::OK();
   };
+}
+
+}  // namespace
+
+Step RawSyncStep(const std::string& dir, size_t bytes) { return RawStep(dir, bytes, false); }
+
+Step RawOverwriteSyncStep(const std::string& dir, size_t bytes) {
+  return RawStep(dir, bytes, true);
 }
 
 std::unique_ptr<journal::Journal> OpenWalJournal(const std::string& name) {

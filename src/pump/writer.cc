@@ -37,10 +37,6 @@ bool AllBlocking(const auto& round) {
   return !round.group.empty();
 }
 
-}  // namespace
-
-namespace {
-
 // The ts a binlog is filed under in the wal (arrival order; for reading it back only).
 uint64_t WalTs(const BinlogHead& b) {
   return static_cast<uint64_t>(b.tp == pb::PREWRITE || b.tp == pb::ROLLBACK ? b.start_ts

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "pump/write_stream.h"
 
 namespace binlog::pump {
 
@@ -173,9 +174,21 @@ grpc::Status PumpService::PullBinlogs(grpc::ServerContext* ctx, const pb::PullBi
 }
 
 void PumpService::Stop() {
-  std::lock_guard<std::mutex> g(mu_);
-  stopping_ = true;
-  for (journal::JournalReader* r : readers_) r->Wake();
+  std::vector<WriteStream*> idle;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    stopping_ = true;
+    for (journal::JournalReader* r : readers_) r->Wake();
+    for (WriteStream* w : write_streams_) {
+      if (w->ClaimIdleEnd()) idle.push_back(w);
+    }
+  }
+  for (WriteStream* w : idle) w->EndClaimed();
+}
+
+grpc::ServerBidiReactor<pb::WriteBinlogReq, pb::WriteBinlogResp>* PumpService::WriteBinlogStream(
+    grpc::CallbackServerContext*) {
+  return new WriteStream(this);
 }
 
 }  // namespace binlog::pump

@@ -22,8 +22,11 @@ std::string WriteErrorCode(const Status& s, bool online);
 // Writes use gRPC's callback API: a write waiting for its group's fdatasync holds no thread
 // (the synchronous server kept a thread per producer, and every ack was a thread hand-off).
 // PullBinlogs stays synchronous: a stream is a long-lived tail of its own.
-using PumpServiceBase = pb::Pump::WithCallbackMethod_WriteBinlog<
-    pb::Pump::WithCallbackMethod_WriteBinlogs<pb::Pump::Service>>;
+// WriteBinlogStream is callback-driven too (write_stream.cc): an idle stream holds no thread.
+using PumpServiceBase = pb::Pump::WithCallbackMethod_WriteBinlog<pb::Pump::WithCallbackMethod_WriteBinlogs<
+    pb::Pump::WithCallbackMethod_WriteBinlogStream<pb::Pump::Service>>>;
+
+class WriteStream;
 
 class PumpService final : public PumpServiceBase {
  public:
@@ -36,23 +39,29 @@ class PumpService final : public PumpServiceBase {
   // The synchronous forms are the base's (never called once the callback ones are marked).
   using PumpServiceBase::WriteBinlog;
   using PumpServiceBase::WriteBinlogs;
+  using PumpServiceBase::WriteBinlogStream;
   grpc::ServerUnaryReactor* WriteBinlog(grpc::CallbackServerContext* ctx,
                                         const pb::WriteBinlogReq* req,
                                         pb::WriteBinlogResp* resp) override;
   grpc::ServerUnaryReactor* WriteBinlogs(grpc::CallbackServerContext* ctx,
                                          const pb::WriteBinlogsReq* req,
                                          pb::WriteBinlogResp* resp) override;
+  grpc::ServerBidiReactor<pb::WriteBinlogReq, pb::WriteBinlogResp>* WriteBinlogStream(
+      grpc::CallbackServerContext* ctx) override;
   grpc::Status GetSourceState(grpc::ServerContext* ctx, const pb::SourceStateReq* req,
                               pb::SourceStateResp* resp) override;
   // Streams until the client cancels or Stop(); waits on the journal tail, never spins.
   grpc::Status PullBinlogs(grpc::ServerContext* ctx, const pb::PullBinlogReq* req,
                            grpc::ServerWriter<pb::PullBinlogResp>* writer) override;
 
-  // Ends every PullBinlogs stream now (before grpc::Server::Shutdown, which waits for them).
-  // Thread-safe.
+  // Ends every PullBinlogs stream and every WriteBinlogStream waiting for its next request now
+  // (before grpc::Server::Shutdown, which waits for them); a stream whose write is under way
+  // ends once it is answered. Thread-safe.
   void Stop();
 
  private:
+  friend class WriteStream;
+
   void Answer(const Status& s, pb::WriteBinlogResp* resp);
   // Answers `resp` on `reactor` once the pump has the write durable (or refused it).
   void Submit(std::vector<BinlogHead> heads, std::vector<std::string> payloads,
@@ -63,6 +72,7 @@ class PumpService final : public PumpServiceBase {
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::set<journal::JournalReader*> readers_;  // open PullBinlogs streams, woken by Stop
+  std::set<WriteStream*> write_streams_;       // open WriteBinlogStreams, ended by Stop
 };
 
 }  // namespace binlog::pump

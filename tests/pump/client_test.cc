@@ -1,5 +1,6 @@
-// PumpClient against a real pump server on loopback: coalesced writes from many threads and the
-// batched pull.
+// PumpClient against a real pump server on loopback: coalesced writes from many threads, the
+// batched pull, and WriteBinlogStream (the stream a single write goes on).
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -73,6 +74,109 @@ TEST_F(PumpServerTest, ClientCoalescesConcurrentWritesYetAnswersEachOnItsOwn) {
   // Fewer wal writes than binlogs would show coalescing only statistically; what must hold is
   // that the pump stored each good binlog once.
   EXPECT_EQ(server_->pump()->Stats().writes, 2 * committed.size());
+}
+
+// The service's side of WriteBinlogStream, driven by hand: each request gets its own answer, in
+// order, and a refused one leaves the stream usable.
+TEST_F(PumpServerTest, WriteStreamAnswersEachRequestAndSurvivesARefusal) {
+  StartServer();
+  grpc::ClientContext ctx;
+  auto stream = stub_->WriteBinlogStream(&ctx);
+  auto send = [&](const std::string& payload) {
+    pb::WriteBinlogReq req;
+    req.set_payload(payload);
+    pb::WriteBinlogResp resp;
+    EXPECT_TRUE(stream->Write(req));
+    EXPECT_TRUE(stream->Read(&resp));
+    return resp;
+  };
+  EXPECT_EQ(send("not a binlog").errcode(), "invalid");
+  uint64_t start = tso_.Next();
+  EXPECT_EQ(send(Commit(start, start + 1).SerializeAsString()).errcode(), "invalid");
+  pb::WriteBinlogResp pre = send(Prewrite(start).SerializeAsString());
+  EXPECT_TRUE(pre.errmsg().empty()) << pre.errmsg();
+  uint64_t commit = tso_.Next();
+  pb::WriteBinlogResp com = send(Commit(start, commit).SerializeAsString());
+  EXPECT_TRUE(com.errmsg().empty()) << com.errmsg();
+  EXPECT_TRUE(send("").errmsg().empty());  // a probe
+  ASSERT_TRUE(stream->WritesDone());
+  grpc::Status end = stream->Finish();
+  EXPECT_TRUE(end.ok()) << end.error_message();
+  EXPECT_EQ(server_->pump()->Stats().writes, 2u);
+  EXPECT_TRUE(testing::WaitEmitted(server_->pump(), commit));
+}
+
+// A stream waiting for its next request does not hold a shutdown up (gRPC would wait out its
+// grace period, then cancel it): the service ends it, and says why.
+TEST_F(PumpServerTest, ShutdownEndsIdleWriteStreams) {
+  StartServer();
+  grpc::ClientContext ctx;
+  auto stream = stub_->WriteBinlogStream(&ctx);
+  pb::WriteBinlogReq req;
+  pb::WriteBinlogResp resp;
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_OK(server_->Shutdown());
+  EXPECT_FALSE(stream->Read(&resp));
+  grpc::Status end = stream->Finish();
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(end.error_message(), "pump is stopping");
+}
+
+// The client keeps its streams between writes; one the pump ended while it was idle (here, by
+// restarting) is replaced without failing the write that finds it dead.
+TEST_F(PumpServerTest, ClientWritesOnAfterThePumpRestarted) {
+  StartServer();
+  ASSERT_OK_AND_ASSIGN(auto client, PumpClient::Connect(server_->grpc_addr()));
+  uint64_t start = tso_.Next();
+  ASSERT_OK(client->WriteBinlog(Prewrite(start)));
+  std::string addr = server_->grpc_addr();
+  ASSERT_OK(server_->Shutdown());
+  server_.reset();
+  config_.addr = addr;
+  config_.advertise_addr = addr;
+  StartServer();
+  uint64_t commit = tso_.Next();
+  ASSERT_OK(client->WriteBinlog(Commit(start, commit)));
+  EXPECT_TRUE(testing::WaitEmitted(server_->pump(), commit));
+}
+
+// A pump without WriteBinlogStream (TiDB-Binlog's has only the unary call): the client falls
+// back to WriteBinlog, and the binlog that found the method missing is not lost.
+class UnaryOnlyPump final : public pb::Pump::Service {
+ public:
+  grpc::Status WriteBinlog(grpc::ServerContext*, const pb::WriteBinlogReq* req,
+                           pb::WriteBinlogResp*) override {
+    std::lock_guard<std::mutex> g(mu_);
+    payloads_.push_back(req->payload());
+    return grpc::Status::OK;
+  }
+  std::vector<std::string> payloads() {
+    std::lock_guard<std::mutex> g(mu_);
+    return payloads_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> payloads_;
+};
+
+TEST(PumpClientTest, FallsBackToWriteBinlogWithoutTheStreamMethod) {
+  UnaryOnlyPump service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+  ASSERT_OK_AND_ASSIGN(auto client, PumpClient::Connect("127.0.0.1:" + std::to_string(port)));
+  ASSERT_OK(client->WriteBinlog(Prewrite(10)));
+  ASSERT_OK(client->WriteBinlog(Commit(10, 11)));
+  std::vector<std::string> got = service.payloads();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], Prewrite(10).SerializeAsString());
+  EXPECT_EQ(got[1], Commit(10, 11).SerializeAsString());
+  server->Shutdown();
 }
 
 }  // namespace

@@ -137,6 +137,15 @@ AsyncRun& RunAsync(int in_flight) {
 
 }  // namespace
 
+LoadResult InprocAsyncLoad(int in_flight) {
+  AsyncRun& run = RunAsync(in_flight);
+  LoadResult r;
+  r.seconds = run.seconds;
+  r.items = run.items;
+  r.latencies_us = run.latencies_us;
+  return r;
+}
+
 void AsyncFigures(int in_flight, double journal_rate_records_per_s, double raw_p50_us,
                   double raw_p99_us) {
   AsyncRun& run = RunAsync(in_flight);

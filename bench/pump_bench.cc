@@ -26,6 +26,11 @@
 //       producers (binlogs/s, latency), so the ratio is what gRPC costs. TiDB-Binlog's pump is
 //       reported at about 30-35k binlogs/s at ~500 us on 8 cores and an SSD; that figure is from
 //       another machine and is not a baseline here.
+//       A producer's single writes go on one WriteBinlogStream of its own (docs/PUMP.md).
+//   pump_grpc_64p_async_*           64 producers as in pump_grpc_64p, each a WriteBinlogStream,
+//       driven by gRPC's callback API instead of a thread each (pump_grpc_async_bench.cc): the
+//       pump sees the same 64 producers, and the load costs the shared 2 cores less. Baseline:
+//       the in-process pump with 64 transactions in flight the same way (pump_inproc_async).
 //   pump_grpc_64p_shared_*          64 producers sharing one PumpClient, as one TiDB server's
 //       sessions share its pump client: concurrent WriteBinlog calls go out together in
 //       WriteBinlogs calls (ClientOptions::coalesce_writes). Baseline: the in-process pump with 64
@@ -204,10 +209,27 @@ void GrpcFigures(const PumpProcess& server, const std::string& name, int produce
   PrintFigure(base + "_ack_p99", r.p(99), "us", inproc.load.p(99), "us");
 }
 
+// 64 producers without a thread each (pump_grpc_async_bench.cc). Baseline: the in-process
+// pump with 64 transactions in flight the same way (pump_inproc_async).
+void GrpcStreamFigures(const PumpProcess& server) {
+  std::string base = "pump_grpc_64p_async";
+  if (!Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"})) return;
+  double cpu = server.CpuSeconds();
+  LoadResult r = GrpcStreamLoad(server.addr(), 64, &Sequencer());
+  cpu = server.CpuSeconds() - cpu;
+  std::cerr << "  the pump process: " << cpu << " s CPU ("
+            << cpu * 1e6 / static_cast<double>(std::max<uint64_t>(r.items, 1))
+            << " us per item); the producers' side is the line above\n";
+  LoadResult inproc = InprocAsyncLoad(64);
+  PrintFigure(base + "_binlogs_per_s", 2 * r.rate(), "binlogs/s", 2 * inproc.rate(), "binlogs/s");
+  PrintFigure(base + "_ack_p50", r.p(50), "us", inproc.p(50), "us");
+  PrintFigure(base + "_ack_p99", r.p(99), "us", inproc.p(99), "us");
+}
+
 void GrpcWriteFigures() {
   bool rss = Wanted({"pump_peak_rss_mb"});
   bool any = rss;
-  for (const char* n : {"1p", "16p", "64p", "64p_shared", "batch"}) {
+  for (const char* n : {"1p", "16p", "64p", "64p_async", "64p_shared", "batch"}) {
     std::string base = std::string("pump_grpc_") + n;
     any |= Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"});
   }
@@ -223,6 +245,7 @@ void GrpcWriteFigures() {
       PrintFigure("pump_peak_rss_mb", static_cast<double>(server->StatusKb("VmHWM")) / 1024, "MiB",
                   start_mb, "MiB");
     }
+    GrpcStreamFigures(*server);
     GrpcFigures(*server, "1p", 1, 1);
     GrpcFigures(*server, "16p", 16, 1);
     GrpcFigures(*server, "64p_shared", 64, 1, /*shared=*/true);

@@ -118,5 +118,11 @@ void PullFigures();
 // The figures of pump_async_bench.cc, with their baselines (0: that figure is not printed).
 void AsyncFigures(int in_flight, double journal_rate_records_per_s, double raw_p50_us,
                   double raw_p99_us);
+// That run (memoized): transactions, until the last was durable in binlog/, and ack latencies.
+LoadResult InprocAsyncLoad(int in_flight);
+
+// pump_grpc_async_bench.cc: `producers` WriteBinlogStreams to the pump at addr, each a closed
+// loop of transactions for LoadSeconds(), driven by gRPC's callback API (no thread each).
+LoadResult GrpcStreamLoad(const std::string& addr, int producers, workload::TsSequencer* ts);
 
 }  // namespace binlog::bench

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pump.grpc.pb.h"
+#include "pump_client/write_stream.h"
 
 namespace binlog::pump {
 
@@ -76,9 +77,6 @@ class GrpcPumpClient : public PumpClient {
   GrpcPumpClient(std::string addr, const ClientOptions& options,
                  std::shared_ptr<grpc::Channel> channel)
       : addr_(std::move(addr)), options_(options), stub_(pb::Pump::NewStub(channel)) {}
-  ~GrpcPumpClient() override {
-    for (auto& s : idle_streams_) Close(*s);
-  }
 
   Status WriteBinlog(const pb::Binlog& binlog) override {
     if (!options_.coalesce_writes) return SendOne(binlog.SerializeAsString());
@@ -153,29 +151,25 @@ class GrpcPumpClient : public PumpClient {
     if (unary_only_.load(std::memory_order_relaxed)) return SendUnary(std::move(payload));
     pb::WriteBinlogReq req;
     req.set_payload(std::move(payload));
-    pb::WriteBinlogResp resp;
-    std::unique_ptr<WriteStream> stream = TakeStream();
-    bool fresh = stream == nullptr;
-    if (fresh) stream = OpenStream();
-    if (!stream->rw->Write(req) && !fresh) {
-      // An idle stream the pump ended (it restarted, or stopped one waiting for a request):
-      // this request never reached it, so it goes out on a new stream.
-      stream->rw->Finish().ok();
-      stream = OpenStream();
-      stream->rw->Write(req);  // a failure shows in the Read, which then gets the status
+    std::unique_ptr<StreamWriter> stream = TakeStream();
+    bool reused = stream != nullptr;
+    if (!reused) stream = std::make_unique<StreamWriter>(stub_.get());
+    StreamWriter::Result r = stream->Send(req, options_.timeout);
+    if (r.outcome == StreamWriter::Outcome::kNotSent && reused) {
+      // A kept stream the pump ended while it waited (a restart, a stop): this request never
+      // reached the pump, so it goes out on a new stream.
+      stream = std::make_unique<StreamWriter>(stub_.get());
+      r = stream->Send(req, options_.timeout);
     }
-    if (!stream->rw->Read(&resp)) {
-      grpc::Status rpc = stream->rw->Finish();
-      if (rpc.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
-        unary_only_.store(true, std::memory_order_relaxed);
-        return SendUnary(std::move(*req.mutable_payload()));
-      }
-      if (rpc.ok()) rpc = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the pump ended the stream");
-      return FromReply(addr_, rpc, resp);
+    if (r.outcome == StreamWriter::Outcome::kAnswered) {
+      GiveBack(std::move(stream));
+      return FromReply(addr_, grpc::Status::OK, r.resp);
     }
-    Status s = FromReply(addr_, grpc::Status::OK, resp);
-    GiveBack(std::move(stream));
-    return s;
+    if (r.status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      unary_only_.store(true, std::memory_order_relaxed);
+      return SendUnary(std::move(*req.mutable_payload()));
+    }
+    return FromReply(addr_, r.status, r.resp);
   }
 
   Status SendUnary(std::string payload) {
@@ -187,48 +181,19 @@ class GrpcPumpClient : public PumpClient {
     return FromReply(addr_, stub_->WriteBinlog(&ctx, req, &resp), resp);
   }
 
-  struct WriteStream {
-    grpc::ClientContext ctx;
-    std::chrono::system_clock::time_point deadline;
-    std::unique_ptr<grpc::ClientReaderWriter<pb::WriteBinlogReq, pb::WriteBinlogResp>> rw;
-  };
-
-  // A stream's deadline bounds every write on it: a stream is used only while at least
-  // options_.timeout of it is left, so a write waits at least that long and at most
-  // kStreamLifetimes times that.
-  static constexpr int kStreamLifetimes = 4;
-
-  std::unique_ptr<WriteStream> OpenStream() {
-    auto s = std::make_unique<WriteStream>();
-    s->deadline = std::chrono::system_clock::now() + kStreamLifetimes * options_.timeout;
-    s->ctx.set_deadline(s->deadline);
-    s->rw = stub_->WriteBinlogStream(&s->ctx);
+  // The most recently used idle stream, or null. The client keeps one per caller that wrote at
+  // the same moment.
+  std::unique_ptr<StreamWriter> TakeStream() {
+    std::lock_guard<std::mutex> g(streams_mu_);
+    if (idle_streams_.empty()) return nullptr;
+    std::unique_ptr<StreamWriter> s = std::move(idle_streams_.back());
+    idle_streams_.pop_back();
     return s;
   }
 
-  // The most recently used idle stream (the others age out), or null.
-  std::unique_ptr<WriteStream> TakeStream() {
-    std::unique_ptr<WriteStream> s;
-    {
-      std::lock_guard<std::mutex> g(streams_mu_);
-      if (idle_streams_.empty()) return nullptr;
-      s = std::move(idle_streams_.back());
-      idle_streams_.pop_back();
-    }
-    if (s->deadline - std::chrono::system_clock::now() >= options_.timeout) return s;
-    Close(*s);
-    return nullptr;
-  }
-
-  void GiveBack(std::unique_ptr<WriteStream> s) {
+  void GiveBack(std::unique_ptr<StreamWriter> s) {
     std::lock_guard<std::mutex> g(streams_mu_);
     idle_streams_.push_back(std::move(s));
-  }
-
-  // Every write on `s` was answered: cancelling loses nothing and never waits for the pump.
-  static void Close(WriteStream& s) {
-    s.ctx.TryCancel();
-    s.rw->Finish().ok();
   }
 
   // Group commit on the client, as the pump does on its disk: threads that write while
@@ -295,7 +260,7 @@ class GrpcPumpClient : public PumpClient {
   std::unique_ptr<pb::Pump::Stub> stub_;
   std::atomic<bool> unary_only_{false};
   std::mutex streams_mu_;
-  std::vector<std::unique_ptr<WriteStream>> idle_streams_;
+  std::vector<std::unique_ptr<StreamWriter>> idle_streams_;
   std::mutex mu_;
   std::deque<Pending*> queue_;  // WriteBinlog calls not yet sent
   int in_flight_ = 0;           // coalesced calls out

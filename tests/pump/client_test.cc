@@ -179,5 +179,45 @@ TEST(PumpClientTest, FallsBackToWriteBinlogWithoutTheStreamMethod) {
   server->Shutdown();
 }
 
+// A pump that takes a streamed write and never answers: the write fails once the client's
+// timeout passes, and the client still works against it afterwards (a new stream each time).
+class SilentPump final : public pb::Pump::Service {
+ public:
+  grpc::Status WriteBinlogStream(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<pb::WriteBinlogResp, pb::WriteBinlogReq>* stream) override {
+    pb::WriteBinlogReq req;
+    while (stream->Read(&req)) ++received_;
+    while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return grpc::Status::CANCELLED;
+  }
+  std::atomic<int> received_{0};
+};
+
+TEST(PumpClientTest, AStreamedWriteTimesOutWhenThePumpNeverAnswers) {
+  SilentPump service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+  ClientOptions options;
+  options.timeout = std::chrono::milliseconds(200);
+  options.coalesce_writes = false;
+  ASSERT_OK_AND_ASSIGN(auto client,
+                       PumpClient::Connect("127.0.0.1:" + std::to_string(port), options));
+  for (int i = 0; i < 2; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    Status s = client->WriteBinlog(Prewrite(10 + static_cast<uint64_t>(i)));
+    auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_TRUE(s.IsIOError()) << s.ToString();
+    EXPECT_NE(s.message().find("no answer in 200 ms"), std::string::npos) << s.ToString();
+    EXPECT_GE(waited, std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(service.received_.load(), 2);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+}
+
 }  // namespace
 }  // namespace binlog::pump

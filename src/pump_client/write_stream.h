@@ -1,0 +1,66 @@
+// A producer's side of one WriteBinlogStream (internal to pump_client): requests go out one at
+// a time, each waited for by the thread that sent it.
+//
+// gRPC's callback API rather than its synchronous streams: a synchronous Write and Read each
+// park the caller until gRPC's thread finishes the operation, two wake-ups per binlog; here the
+// caller starts both and is woken once, when the answer is in. It also gives each write its own
+// timeout (the stream is cancelled when it passes), which a synchronous Read cannot have.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "pump.grpc.pb.h"
+
+namespace binlog::pump {
+
+class StreamWriter final : public grpc::ClientBidiReactor<pb::WriteBinlogReq, pb::WriteBinlogResp> {
+ public:
+  // Starts the call; gRPC connects when the first request goes out.
+  explicit StreamWriter(pb::Pump::Stub* stub);
+  // Cancels the stream (every request on it was answered, or its caller gave up) and waits
+  // until gRPC is done with it.
+  ~StreamWriter() override;
+  StreamWriter(const StreamWriter&) = delete;
+  StreamWriter& operator=(const StreamWriter&) = delete;
+
+  enum class Outcome {
+    kAnswered,  // `resp` is the pump's answer; the stream takes the next request
+    kNotSent,   // the stream had ended before the request could go out: the pump never saw it
+    kFailed,    // the stream ended (`status` says how) with the request's fate unknown
+  };
+  struct Result {
+    Outcome outcome = Outcome::kFailed;
+    pb::WriteBinlogResp resp;
+    grpc::Status status;
+  };
+  // Sends `req` and waits for its answer for at most `timeout`. Not thread-safe: one caller at
+  // a time; after kNotSent or kFailed the stream is over.
+  Result Send(const pb::WriteBinlogReq& req, std::chrono::milliseconds timeout);
+
+  void OnWriteDone(bool ok) override;
+  void OnReadDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  // Lets gRPC end the call and waits for its status (OnDone).
+  grpc::Status AwaitEnd();
+
+  grpc::ClientContext ctx_;
+  pb::WriteBinlogReq req_;
+  pb::WriteBinlogResp resp_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int pending_ = 0;  // operations of the current request not completed
+  bool write_ok_ = false;
+  bool read_ok_ = false;
+  bool held_ = true;  // our hold keeps gRPC from ending the call between requests
+  bool over_ = false;
+  bool done_ = false;  // OnDone ran: gRPC no longer touches this
+  grpc::Status status_;
+};
+
+}  // namespace binlog::pump

@@ -1,10 +1,11 @@
 // A producer's side of one WriteBinlogStream (internal to pump_client): requests go out one at
 // a time, each waited for by the thread that sent it.
 //
-// gRPC's callback API rather than its synchronous streams: a synchronous Write and Read each
-// park the caller until gRPC's thread finishes the operation, two wake-ups per binlog; here the
-// caller starts both and is woken once, when the answer is in. It also gives each write its own
-// timeout (the stream is cancelled when it passes), which a synchronous Read cannot have.
+// gRPC's callback API rather than its synchronous streams, for the timeout: a synchronous Read
+// cannot be given one, and a deadline on the stream bounds the stream, not the write. The caller
+// starts the write and the read, then waits on a condition variable for both or the timeout. (It
+// costs the same CPU: 64 producers measured 22.5k and 32.5k binlogs/s against 21.5k and 33.0k with
+// synchronous streams in alternated runs.)
 #pragma once
 
 #include <grpcpp/grpcpp.h>

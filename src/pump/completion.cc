@@ -130,7 +130,9 @@ void Pump::FinishRound(Round& round, const Status& synced) {
     counters_.write_bytes += round.bytes;
     last_write_micros_ = now;
   }
-  if (WakeEmitter()) cv_.notify_one();
+  bool filled = emit_bytes_ < kEmitBatchBytes && emit_bytes_ + round.bytes >= kEmitBatchBytes;
+  emit_bytes_ += round.bytes;
+  if (WakeEmitter() || filled) cv_.notify_one();
 }
 
 void Pump::HandOff(std::vector<std::unique_ptr<WriteRequest>> group) {

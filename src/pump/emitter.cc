@@ -8,14 +8,20 @@
 
 namespace binlog::pump {
 
+
 void Pump::EmitterLoop() {
   int64_t last_heartbeat = 0;
   int64_t last_disk_check = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return emit_wanted_ || stopping_; });
+    if (emit_wanted_) {
+      cv_.wait_until(lock, emit_wanted_since_ + kEmitDelay,
+                     [&] { return stopping_ || emit_bytes_ >= kEmitBatchBytes; });
+    }
     if (stopping_) break;
     emit_wanted_ = false;
+    emit_bytes_ = 0;
     lock.unlock();
     Status s = EmitReady();
     if (s.ok()) DropResolvedWal();

@@ -21,7 +21,9 @@
 namespace binlog::pump {
 
 struct ClientOptions {
-  std::chrono::milliseconds timeout{10000};  // per write call
+  // How long a write waits for its answer (a call's deadline; for a single binlog, which goes
+  // on a WriteBinlogStream, its wait on the stream, which is then cancelled).
+  std::chrono::milliseconds timeout{10000};
   size_t max_message_bytes = 64u << 20;
   // PullBinlogReq.max_batch: binlogs a Pull response may carry (1: one each, as TiDB's drainer).
   uint32_t pull_batch = 256;
@@ -61,6 +63,8 @@ class PumpClient {
                                                      const ClientOptions& options = {});
   virtual ~PumpClient() = default;
 
+  // On a WriteBinlogStream the client keeps between writes (docs/PUMP.md); with
+  // coalesce_writes, concurrent callers' binlogs may go together in one WriteBinlogs.
   virtual Status WriteBinlog(const pb::Binlog& binlog) = 0;
   virtual Status WriteBinlogs(std::span<const pb::Binlog> binlogs) = 0;
   // WriteBinlogs of binlogs the caller has serialized already (moved into the request).

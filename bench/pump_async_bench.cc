@@ -10,10 +10,9 @@
 //       64 KiB + fdatasync() (a group's worth of records).
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <iostream>
+#include <latch>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "pump/pump.h"
@@ -85,9 +84,7 @@ AsyncRun& RunAsync(int in_flight) {
   o.data_dir = FreshDir("pump-async");
   auto p = Check(pump::Pump::Open(o), "open pump");
   workload::TsSequencer ts;
-  std::mutex mu;
-  std::condition_variable cv;
-  int running = in_flight;
+  std::latch finished(in_flight);
   std::vector<std::unique_ptr<AsyncProducer>> producers;
   double start = NowSeconds();
   double cpu = CpuSeconds();
@@ -97,17 +94,11 @@ AsyncRun& RunAsync(int in_flight) {
     a->ts = &ts;
     a->deadline = start + LoadSeconds();
     a->pool = MakePrewrites(4, 2000 + static_cast<uint64_t>(i));
-    a->finished = [&] {
-      std::lock_guard<std::mutex> g(mu);
-      if (--running == 0) cv.notify_one();
-    };
+    a->finished = [&] { finished.count_down(); };
     producers.push_back(std::move(a));
   }
   for (auto& a : producers) a->Start();
-  {
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return running == 0; });
-  }
+  finished.wait();
   auto run = std::make_unique<AsyncRun>();
   uint64_t max_ts = 0;
   for (auto& a : producers) {

@@ -7,10 +7,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <iostream>
+#include <latch>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "pump.grpc.pb.h"
@@ -112,23 +111,16 @@ class StreamProducer final
 LoadResult GrpcStreamLoad(const std::string& addr, int producers, workload::TsSequencer* ts) {
   // One connection, as a producer process (a TiDB server) has to each pump.
   auto stub = pb::Pump::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
-  std::mutex mu;
-  std::condition_variable cv;
-  int running = producers;
+  std::latch finished(producers);
   std::vector<std::unique_ptr<StreamProducer>> all;
   double begin = NowSeconds();
   double cpu = CpuSeconds();
   for (int i = 0; i < producers; ++i) {
     all.push_back(std::make_unique<StreamProducer>(
-        stub.get(), ts, begin + LoadSeconds(), 3000 + static_cast<uint64_t>(i), [&] {
-          std::lock_guard<std::mutex> g(mu);
-          if (--running == 0) cv.notify_one();
-        }));
+        stub.get(), ts, begin + LoadSeconds(), 3000 + static_cast<uint64_t>(i),
+        [&] { finished.count_down(); }));
   }
-  {
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return running == 0; });
-  }
+  finished.wait();
   LoadResult r;
   r.seconds = NowSeconds() - begin;
   r.cpu_seconds = CpuSeconds() - cpu;

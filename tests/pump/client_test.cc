@@ -141,6 +141,25 @@ TEST_F(PumpServerTest, ClientWritesOnAfterThePumpRestarted) {
   EXPECT_TRUE(testing::WaitEmitted(server_->pump(), commit));
 }
 
+// A stand-in pump of `service` alone (another pump implementation, or one that misbehaves) on
+// a free loopback port; `server` is null when it did not start.
+struct TestServer {
+  std::unique_ptr<grpc::Server> server;
+  std::string addr;
+};
+
+TestServer Serve(grpc::Service* service) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service);
+  TestServer t;
+  t.server = builder.BuildAndStart();
+  if (port == 0) t.server.reset();
+  t.addr = "127.0.0.1:" + std::to_string(port);
+  return t;
+}
+
 // A pump without WriteBinlogStream (TiDB-Binlog's has only the unary call): the client falls
 // back to WriteBinlog, and the binlog that found the method missing is not lost.
 class UnaryOnlyPump final : public pb::Pump::Service {
@@ -163,20 +182,16 @@ class UnaryOnlyPump final : public pb::Pump::Service {
 
 TEST(PumpClientTest, FallsBackToWriteBinlogWithoutTheStreamMethod) {
   UnaryOnlyPump service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(port, 0);
-  ASSERT_OK_AND_ASSIGN(auto client, PumpClient::Connect("127.0.0.1:" + std::to_string(port)));
+  TestServer pump = Serve(&service);
+  ASSERT_NE(pump.server, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto client, PumpClient::Connect(pump.addr));
   ASSERT_OK(client->WriteBinlog(Prewrite(10)));
   ASSERT_OK(client->WriteBinlog(Commit(10, 11)));
   std::vector<std::string> got = service.payloads();
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0], Prewrite(10).SerializeAsString());
   EXPECT_EQ(got[1], Commit(10, 11).SerializeAsString());
-  server->Shutdown();
+  pump.server->Shutdown();
 }
 
 // A pump that takes a streamed write and never answers: the write fails once the client's
@@ -196,17 +211,12 @@ class SilentPump final : public pb::Pump::Service {
 
 TEST(PumpClientTest, AStreamedWriteTimesOutWhenThePumpNeverAnswers) {
   SilentPump service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(port, 0);
+  TestServer pump = Serve(&service);
+  ASSERT_NE(pump.server, nullptr);
   ClientOptions options;
   options.timeout = std::chrono::milliseconds(200);
   options.coalesce_writes = false;
-  ASSERT_OK_AND_ASSIGN(auto client,
-                       PumpClient::Connect("127.0.0.1:" + std::to_string(port), options));
+  ASSERT_OK_AND_ASSIGN(auto client, PumpClient::Connect(pump.addr, options));
   for (int i = 0; i < 2; ++i) {
     auto start = std::chrono::steady_clock::now();
     Status s = client->WriteBinlog(Prewrite(10 + static_cast<uint64_t>(i)));
@@ -216,7 +226,7 @@ TEST(PumpClientTest, AStreamedWriteTimesOutWhenThePumpNeverAnswers) {
     EXPECT_GE(waited, std::chrono::milliseconds(200));
   }
   EXPECT_EQ(service.received_.load(), 2);
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  pump.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
 }
 
 }  // namespace

@@ -141,6 +141,27 @@ TEST_F(PumpServerTest, ClientWritesOnAfterThePumpRestarted) {
   EXPECT_TRUE(testing::WaitEmitted(server_->pump(), commit));
 }
 
+// The same refusals as a unary WriteBinlog gets, through the client's stream: the pump's own
+// size check (InvalidArgument), and gRPC's limit, which ends the stream; the next write goes out
+// on a new one.
+TEST_F(PumpServerTest, StreamedWritesGetTheSizeRefusalsAndGoOn) {
+  StartServer();
+  ASSERT_OK_AND_ASSIGN(auto client, PumpClient::Connect(server_->grpc_addr()));
+  pb::Binlog big = Prewrite(tso_.Next(), 400);  // above max-message-size (64 KiB here)
+  Status s = client->WriteBinlog(big);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("65536"), std::string::npos) << s.ToString();
+  pb::Binlog huge = Prewrite(tso_.Next(), 8000);  // above gRPC's limit too
+  s = client->WriteBinlog(huge);
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.message().find("larger than max"), std::string::npos) << s.ToString();
+  uint64_t start = tso_.Next();
+  ASSERT_OK(client->WriteBinlog(Prewrite(start)));
+  uint64_t commit = tso_.Next();
+  ASSERT_OK(client->WriteBinlog(Commit(start, commit)));
+  EXPECT_EQ(server_->pump()->Stats().writes, 2u);
+}
+
 // A stand-in pump of `service` alone (another pump implementation, or one that misbehaves) on
 // a free loopback port; `server` is null when it did not start.
 struct TestServer {

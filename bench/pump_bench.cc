@@ -31,6 +31,9 @@
 //       driven by gRPC's callback API instead of a thread each (pump_grpc_async_bench.cc): the
 //       pump sees the same 64 producers, and the load costs the shared 2 cores less. Baseline:
 //       the in-process pump with 64 transactions in flight the same way (pump_inproc_async).
+//   pump_grpc_64p_unary_async_*     the same producers sending WriteBinlog calls instead (what
+//       TiDB's sessions send, each call a new HTTP/2 stream): the pump's capacity for unary
+//       writes when its producers are elsewhere.
 //   pump_grpc_64p_shared_*          64 producers sharing one PumpClient, as one TiDB server's
 //       sessions share its pump client: concurrent WriteBinlog calls go out together in
 //       WriteBinlogs calls (ClientOptions::coalesce_writes). Baseline: the in-process pump with 64
@@ -209,13 +212,13 @@ void GrpcFigures(const PumpProcess& server, const std::string& name, int produce
   PrintFigure(base + "_ack_p99", r.p(99), "us", inproc.load.p(99), "us");
 }
 
-// 64 producers without a thread each (pump_grpc_async_bench.cc). Baseline: the in-process
-// pump with 64 transactions in flight the same way (pump_inproc_async).
-void GrpcStreamFigures(const PumpProcess& server) {
-  std::string base = "pump_grpc_64p_async";
+// 64 producers without a thread each (pump_grpc_async_bench.cc), on streams or as unary calls.
+// Baseline: the in-process pump with 64 transactions in flight the same way (pump_inproc_async).
+void GrpcAsyncFigures(const PumpProcess& server, const std::string& name, bool stream) {
+  std::string base = "pump_grpc_" + name;
   if (!Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"})) return;
   double cpu = server.CpuSeconds();
-  LoadResult r = GrpcStreamLoad(server.addr(), 64, &Sequencer());
+  LoadResult r = GrpcAsyncLoad(server.addr(), 64, stream, &Sequencer());
   cpu = server.CpuSeconds() - cpu;
   std::cerr << "  the pump process: " << cpu << " s CPU ("
             << cpu * 1e6 / static_cast<double>(std::max<uint64_t>(r.items, 1))
@@ -229,7 +232,8 @@ void GrpcStreamFigures(const PumpProcess& server) {
 void GrpcWriteFigures() {
   bool rss = Wanted({"pump_peak_rss_mb"});
   bool any = rss;
-  for (const char* n : {"1p", "16p", "64p", "64p_async", "64p_shared", "batch"}) {
+  for (const char* n :
+       {"1p", "16p", "64p", "64p_async", "64p_unary_async", "64p_shared", "batch"}) {
     std::string base = std::string("pump_grpc_") + n;
     any |= Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"});
   }
@@ -245,7 +249,8 @@ void GrpcWriteFigures() {
       PrintFigure("pump_peak_rss_mb", static_cast<double>(server->StatusKb("VmHWM")) / 1024, "MiB",
                   start_mb, "MiB");
     }
-    GrpcStreamFigures(*server);
+    GrpcAsyncFigures(*server, "64p_async", /*stream=*/true);
+    GrpcAsyncFigures(*server, "64p_unary_async", /*stream=*/false);
     GrpcFigures(*server, "1p", 1, 1);
     GrpcFigures(*server, "16p", 16, 1);
     GrpcFigures(*server, "64p_shared", 64, 1, /*shared=*/true);

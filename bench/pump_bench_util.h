@@ -121,8 +121,10 @@ void AsyncFigures(int in_flight, double journal_rate_records_per_s, double raw_p
 // That run (memoized): transactions, until the last was durable in binlog/, and ack latencies.
 LoadResult InprocAsyncLoad(int in_flight);
 
-// pump_grpc_async_bench.cc: `producers` WriteBinlogStreams to the pump at addr, each a closed
-// loop of transactions for LoadSeconds(), driven by gRPC's callback API (no thread each).
-LoadResult GrpcStreamLoad(const std::string& addr, int producers, workload::TsSequencer* ts);
+// pump_grpc_async_bench.cc: `producers` to the pump at addr, each a closed loop of transactions
+// for LoadSeconds() on a WriteBinlogStream (`stream`) or as WriteBinlog calls, driven by gRPC's
+// callback API (no thread each).
+LoadResult GrpcAsyncLoad(const std::string& addr, int producers, bool stream,
+                         workload::TsSequencer* ts);
 
 }  // namespace binlog::bench

@@ -36,6 +36,7 @@ class GrpcPullStream : public PullStream {
                  std::unique_ptr<grpc::ClientReader<pb::PullBinlogResp>> reader)
       : addr_(std::move(addr)), context_(std::move(context)), reader_(std::move(reader)) {}
   ~GrpcPullStream() override {
+    if (finished_) return;  // Next already collected the status (a second Finish aborts)
     Cancel();
     reader_->Finish().ok();  // the stream's outcome no longer matters
   }

@@ -90,7 +90,8 @@ TEST_F(PumpServerTest, WriteStreamAnswersEachRequestAndSurvivesARefusal) {
     EXPECT_TRUE(stream->Read(&resp));
     return resp;
   };
-  EXPECT_EQ(send("not a binlog").errcode(), "invalid");
+  // Refused at once, one after the other (no wal write between them).
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(send("not a binlog").errcode(), "invalid");
   uint64_t start = tso_.Next();
   EXPECT_EQ(send(Commit(start, start + 1).SerializeAsString()).errcode(), "invalid");
   pb::WriteBinlogResp pre = send(Prewrite(start).SerializeAsString());
@@ -160,6 +161,25 @@ TEST_F(PumpServerTest, StreamedWritesGetTheSizeRefusalsAndGoOn) {
   uint64_t commit = tso_.Next();
   ASSERT_OK(client->WriteBinlog(Commit(start, commit)));
   EXPECT_EQ(server_->pump()->Stats().writes, 2u);
+}
+
+// A pull stream that the pump ended (it stopped) says so, and can then be dropped.
+TEST_F(PumpServerTest, APullStreamEndedByThePumpEndsCleanly) {
+  StartServer();
+  ASSERT_OK_AND_ASSIGN(auto client, PumpClient::Connect(server_->grpc_addr()));
+  uint64_t start = tso_.Next();
+  ASSERT_OK(client->WriteBinlog(Prewrite(start)));
+  uint64_t commit = tso_.Next();
+  ASSERT_OK(client->WriteBinlog(Commit(start, commit)));
+  ASSERT_OK_AND_ASSIGN(auto stream, client->Pull(0));
+  pb::Binlog b;
+  ASSERT_OK_AND_ASSIGN(bool more, stream->Next(&b));
+  ASSERT_TRUE(more);
+  EXPECT_EQ(static_cast<uint64_t>(b.commit_ts()), commit);
+  ASSERT_OK(server_->Shutdown());
+  Result<bool> end = stream->Next(&b);
+  EXPECT_TRUE(!end.ok() || !*end);
+  stream.reset();  // must not finish the call a second time
 }
 
 // A stand-in pump of `service` alone (another pump implementation, or one that misbehaves) on

@@ -13,6 +13,7 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "pump/server.h"
+#include "testutil/pump_process.h"
 
 namespace binlog::syncer::testing {
 
@@ -28,26 +29,7 @@ Result<std::unique_ptr<pump::PumpServer>> StartPump(const std::string& dir,
 Result<std::vector<pb::Binlog>> PullUntil(const std::string& addr, uint64_t until_ts,
                                           double timeout_seconds = 60);
 
-// tools/pump as a child process on a fixed port; SIGKILLed on destruction.
-class PumpProcess {
- public:
-  static Result<std::unique_ptr<PumpProcess>> Start(const std::string& dir);
-  ~PumpProcess();
-  PumpProcess(const PumpProcess&) = delete;
-  PumpProcess& operator=(const PumpProcess&) = delete;
-
-  Status Kill9();
-  // Starts it again on the same port and data dir; waits until it is online.
-  Status Restart();
-  const std::string& addr() const { return addr_; }
-
- private:
-  PumpProcess() = default;
-  Status Launch();
-
-  std::string dir_, addr_, status_addr_;
-  pid_t pid_ = -1;
-};
+using binlog::testing::PumpProcess;  // tools/pump in its own process (testutil)
 
 // A pid for args[0] with args, stdout and stderr appended to log.
 pid_t SpawnTool(const std::vector<std::string>& args, const std::string& log);

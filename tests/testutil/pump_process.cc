@@ -1,0 +1,74 @@
+#include "testutil/pump_process.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/env.h"
+#include "testutil/testutil.h"
+
+namespace binlog::testing {
+
+Result<std::unique_ptr<PumpProcess>> PumpProcess::Start(const std::string& dir) {
+  std::unique_ptr<PumpProcess> p(new PumpProcess());
+  p->dir_ = dir;
+  ASSIGN_OR_RETURN(int grpc_port, FreeLoopbackPort());
+  ASSIGN_OR_RETURN(int status_port, FreeLoopbackPort());
+  p->addr_ = fmt::format("127.0.0.1:{}", grpc_port);
+  p->status_addr_ = fmt::format("127.0.0.1:{}", status_port);
+  RETURN_IF_ERROR(p->Launch());
+  return p;
+}
+
+PumpProcess::~PumpProcess() { Kill9().IgnoreError(); }
+
+Status PumpProcess::Launch() {
+  std::string pump = ToolPath("pump");
+  std::string config = dir_ + "/pump.toml";
+  // Small test settings the flags do not cover.
+  RETURN_IF_ERROR(WriteFileAtomic(Env::Posix(), config,
+                                  "heartbeat-interval = 1\n[storage]\n"
+                                  "stop-write-at-available-space = \"0\"\n"));
+  pid_ = SpawnLogged({pump, "-config", config, "-addr", addr_, "-status-addr", status_addr_,
+                      "-data-dir", dir_ + "/pump", "-registry-dir", dir_ + "/registry", "-L",
+                      "info"},
+                     dir_ + "/pump.log", /*append=*/true);
+  if (pid_ <= 0) return Status::IOError("fork failed");
+  size_t colon = status_addr_.rfind(':');
+  httplib::Client http(status_addr_.substr(0, colon), std::stoi(status_addr_.substr(colon + 1)));
+  http.set_connection_timeout(std::chrono::milliseconds(200));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto res = http.Get("/status");
+    if (res && res->status == 200 && res->body.find("\"state\":\"online\"") != std::string::npos) {
+      return Status::OK();
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return Status::IOError("the pump exited while starting; see " + dir_ + "/pump.log");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::TimedOut("the pump did not come online; see " + dir_ + "/pump.log");
+}
+
+Status PumpProcess::Kill9() {
+  if (pid_ <= 0) return Status::OK();
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return Status::OK();
+}
+
+Status PumpProcess::Restart() {
+  RETURN_IF_ERROR(Kill9());
+  return Launch();
+}
+
+}  // namespace binlog::testing

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,5 +58,12 @@ Result<int> FreeLoopbackPort();
 // Forks and execs args[0] with args, stdout and stderr to `log` (appended or truncated); the
 // child's pid, or -1 when fork failed.
 pid_t SpawnLogged(const std::vector<std::string>& args, const std::string& log, bool append);
+
+// How many of `acked` (acknowledged before a crash) are not in `got` (what came back after it).
+inline size_t CountLost(const std::set<uint64_t>& acked, const std::set<uint64_t>& got) {
+  size_t lost = 0;
+  for (uint64_t ts : acked) lost += got.count(ts) == 0;
+  return lost;
+}
 
 }  // namespace binlog::testing

@@ -42,6 +42,7 @@ class GrpcPullStream : public PullStream {
   }
 
   Result<bool> Next(pb::Binlog* out) override {
+    if (finished_) return false;  // reading a finished call again is gRPC API misuse
     if (next_ >= resp_.entities_size() && !resp_.has_entity()) {
       resp_.Clear();
       next_ = 0;

@@ -179,6 +179,8 @@ TEST_F(PumpServerTest, APullStreamEndedByThePumpEndsCleanly) {
   ASSERT_OK(server_->Shutdown());
   Result<bool> end = stream->Next(&b);
   EXPECT_TRUE(!end.ok() || !*end);
+  ASSERT_OK_AND_ASSIGN(bool again, stream->Next(&b));  // asked again: still over
+  EXPECT_FALSE(again);
   stream.reset();  // must not finish the call a second time
 }
 

@@ -24,7 +24,10 @@ class Producer {
  public:
   Producer(workload::TsSequencer* ts, double deadline, uint64_t seed,
            std::function<void()> finished)
-      : ts_(ts), deadline_(deadline), pool_(MakePrewrites(4, seed)), finished_(std::move(finished)) {
+      : ts_(ts),
+        deadline_(deadline),
+        pool_(MakePrewrites(4, seed)),
+        finished_(std::move(finished)) {
     latencies_us.reserve(1 << 14);
   }
   virtual ~Producer() = default;
@@ -191,9 +194,9 @@ LoadResult GrpcAsyncLoad(const std::string& addr, int producers, bool stream,
     r.latencies_us.insert(r.latencies_us.end(), p->latencies_us.begin(), p->latencies_us.end());
   }
   std::cerr << "pump gRPC " << (stream ? "streams" : "WriteBinlog calls")
-            << " (callback API): " << producers << " producers, " << r.items
-            << " items in " << r.seconds << " s, " << r.latencies_us.size() << " calls, "
-            << r.cpu_seconds << " s CPU ("
+            << " (callback API): " << producers << " producers, " << r.items << " items in "
+            << r.seconds << " s, " << r.latencies_us.size() << " calls, " << r.cpu_seconds
+            << " s CPU ("
             << r.cpu_seconds * 1e6 / static_cast<double>(std::max<uint64_t>(r.items, 1))
             << " us per item)\n";
   return r;

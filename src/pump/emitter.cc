@@ -8,7 +8,6 @@
 
 namespace binlog::pump {
 
-
 void Pump::EmitterLoop() {
   int64_t last_heartbeat = 0;
   int64_t last_disk_check = 0;

@@ -23,8 +23,9 @@ std::string WriteErrorCode(const Status& s, bool online);
 // (the synchronous server kept a thread per producer, and every ack was a thread hand-off).
 // PullBinlogs stays synchronous: a stream is a long-lived tail of its own.
 // WriteBinlogStream is callback-driven too (write_stream.cc): an idle stream holds no thread.
-using PumpServiceBase = pb::Pump::WithCallbackMethod_WriteBinlog<pb::Pump::WithCallbackMethod_WriteBinlogs<
-    pb::Pump::WithCallbackMethod_WriteBinlogStream<pb::Pump::Service>>>;
+using PumpServiceBase =
+    pb::Pump::WithCallbackMethod_WriteBinlog<pb::Pump::WithCallbackMethod_WriteBinlogs<
+        pb::Pump::WithCallbackMethod_WriteBinlogStream<pb::Pump::Service>>>;
 
 class WriteStream;
 

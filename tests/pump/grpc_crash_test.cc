@@ -54,7 +54,9 @@ Result<std::vector<uint64_t>> PullCommits(const std::string& addr, uint64_t unti
   ASSIGN_OR_RETURN(auto stream, client->Pull(0));
   std::atomic<bool> done{false};
   std::thread watchdog([&] {
-    for (int i = 0; i < 3000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 3000 && !done; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     stream->Cancel();
   });
   std::vector<uint64_t> commits;
@@ -108,7 +110,8 @@ TEST(PumpGrpcCrashTest, KillNineUnderStreamedWritesLosesAndDuplicatesNothing) {
     ASSERT_TRUE(std::is_sorted(served.begin(), served.end()));
     std::set<uint64_t> got(served.begin(), served.end());
     ASSERT_EQ(got.size(), served.size()) << "a transaction came out twice";
-    ASSERT_EQ(binlog::testing::CountLost(acked, got), 0u) << "acknowledged commits lost after kill -9";
+    ASSERT_EQ(binlog::testing::CountLost(acked, got), 0u)
+        << "acknowledged commits lost after kill -9";
   }
   EXPECT_GT(acked.size(), 200u) << "too little was written for the test to mean much";
 }

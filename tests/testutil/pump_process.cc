@@ -33,10 +33,10 @@ Status PumpProcess::Launch() {
   RETURN_IF_ERROR(WriteFileAtomic(Env::Posix(), config,
                                   "heartbeat-interval = 1\n[storage]\n"
                                   "stop-write-at-available-space = \"0\"\n"));
-  pid_ = SpawnLogged({pump, "-config", config, "-addr", addr_, "-status-addr", status_addr_,
-                      "-data-dir", dir_ + "/pump", "-registry-dir", dir_ + "/registry", "-L",
-                      "info"},
-                     dir_ + "/pump.log", /*append=*/true);
+  pid_ =
+      SpawnLogged({pump, "-config", config, "-addr", addr_, "-status-addr", status_addr_,
+                   "-data-dir", dir_ + "/pump", "-registry-dir", dir_ + "/registry", "-L", "info"},
+                  dir_ + "/pump.log", /*append=*/true);
   if (pid_ <= 0) return Status::IOError("fork failed");
   size_t colon = status_addr_.rfind(':');
   httplib::Client http(status_addr_.substr(0, colon), std::stoi(status_addr_.substr(colon + 1)));

@@ -186,6 +186,11 @@ void PumpService::Stop() {
   for (WriteStream* w : idle) w->EndClaimed();
 }
 
+size_t PumpService::OpenWriteStreams() {
+  std::lock_guard<std::mutex> g(mu_);
+  return write_streams_.size();
+}
+
 grpc::ServerBidiReactor<pb::WriteBinlogReq, pb::WriteBinlogResp>* PumpService::WriteBinlogStream(
     grpc::CallbackServerContext*) {
   return new WriteStream(this);

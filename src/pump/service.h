@@ -59,6 +59,8 @@ class PumpService final : public PumpServiceBase {
   // (before grpc::Server::Shutdown, which waits for them); a stream whose write is under way
   // ends once it is answered. Thread-safe.
   void Stop();
+  // WriteBinlogStreams open now (producers connected that way). Thread-safe.
+  size_t OpenWriteStreams();
 
  private:
   friend class WriteStream;

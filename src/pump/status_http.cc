@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "journal/journal.h"
 #include "pump/server.h"
+#include "pump/service.h"
 
 namespace binlog::pump {
 
@@ -169,6 +170,7 @@ std::string PumpServer::StatusJson() {
   j["writes"] = st.writes;
   j["write-bytes"] = st.write_bytes;
   j["refused"] = st.refused;
+  j["write-streams"] = service_->OpenWriteStreams();
   j["available-bytes"] = st.available_bytes;
   j["wal-bytes"] = DirBytes(options_.env, JoinPath(config_.data_dir, "wal"));
   j["binlog-bytes"] = DirBytes(options_.env, JoinPath(config_.data_dir, "binlog"));
@@ -186,6 +188,8 @@ std::string PumpServer::MetricsText() {
          st.write_bytes);
   Metric(&out, "binlog_pump_refused_total", "counter",
          "Writes refused: invalid, no space, not online.", st.refused);
+  Metric(&out, "binlog_pump_write_streams", "gauge",
+         "Producers' WriteBinlogStreams open now.", service_->OpenWriteStreams());
   Metric(&out, "binlog_pump_pending_prewrites", "gauge",
          "Prewrites waiting for their commit or rollback.", st.pending_prewrites);
   Metric(&out, "binlog_pump_committed_waiting", "gauge",

@@ -100,9 +100,11 @@ TEST_F(PumpServerTest, WriteStreamAnswersEachRequestAndSurvivesARefusal) {
   pb::WriteBinlogResp com = send(Commit(start, commit).SerializeAsString());
   EXPECT_TRUE(com.errmsg().empty()) << com.errmsg();
   EXPECT_TRUE(send("").errmsg().empty());  // a probe
+  EXPECT_EQ(StatusJson()["write-streams"], 1);
   ASSERT_TRUE(stream->WritesDone());
   grpc::Status end = stream->Finish();
   EXPECT_TRUE(end.ok()) << end.error_message();
+  EXPECT_TRUE(testing::WaitFor([&] { return StatusJson()["write-streams"] == 0; }));
   EXPECT_EQ(server_->pump()->Stats().writes, 2u);
   EXPECT_TRUE(testing::WaitEmitted(server_->pump(), commit));
 }

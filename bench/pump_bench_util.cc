@@ -100,6 +100,56 @@ std::vector<pb::Binlog> MakePrewrites(size_t n, uint64_t seed) {
   return out;
 }
 
+ClosedLoopProducer::ClosedLoopProducer(workload::TsSequencer* ts, double deadline, uint64_t seed,
+                                       std::function<void()> finished)
+    : ts_(ts), deadline_(deadline), pool_(MakePrewrites(4, seed)), finished_(std::move(finished)) {
+  latencies_us_.reserve(1 << 14);
+}
+
+void ClosedLoopProducer::Collect(LoadResult* r) const {
+  r->items += items_;
+  r->max_ts = std::max(r->max_ts, max_ts_);
+  r->latencies_us.insert(r->latencies_us.end(), latencies_us_.begin(), latencies_us_.end());
+}
+
+void ClosedLoopProducer::Prewrite() {
+  pb::Binlog& pre = pool_[next_++ % pool_.size()];
+  start_ts_ = ts_->Next();
+  pre.set_start_ts(static_cast<int64_t>(start_ts_));
+  committing_ = false;
+  sent_at_ = NowSeconds();
+  Send(pre);
+}
+
+void ClosedLoopProducer::Commit() {
+  pb::Binlog c;
+  c.set_tp(pb::COMMIT);
+  c.set_start_ts(static_cast<int64_t>(start_ts_));
+  commit_ts_ = ts_->Next();
+  c.set_commit_ts(static_cast<int64_t>(commit_ts_));
+  committing_ = true;
+  sent_at_ = NowSeconds();
+  Send(c);
+}
+
+void ClosedLoopProducer::Answered(const Status& s) {
+  latencies_us_.push_back((NowSeconds() - sent_at_) * 1e6);
+  if (!s.ok()) {
+    std::cerr << "closed-loop producer: the pump refused a write: " << s.ToString() << "\n";
+    std::exit(1);
+  }
+  if (!committing_) return Commit();
+  ++items_;
+  max_ts_ = commit_ts_;
+  if (NowSeconds() < deadline_) return Prewrite();
+  Stop();
+}
+
+void ClosedLoopProducer::Finished(Status s) {
+  status_ = std::move(s);
+  finished_();
+}
+
 WriteFn ClientWriter(std::shared_ptr<pump::PumpClient> client) {
   return [client](std::span<const pb::Binlog> b, bool batched) {
     return batched ? client->WriteBinlogs(b) : client->WriteBinlog(b[0]);

@@ -61,6 +61,52 @@ struct LoadResult {
 LoadResult RunLoad(const std::string& what, int threads, double seconds,
                    const std::function<Step(int thread)>& make_step);
 
+// A producer without a thread of its own: a closed loop of transactions (a PREWRITE; from its
+// answer a COMMIT with a commit ts taken then; from that answer the next transaction) until its
+// deadline, driven by the callbacks of whatever call its subclass makes. The callbacks of one
+// producer run one at a time, so its fields need no lock.
+class ClosedLoopProducer {
+ public:
+  // `finished` is called once, when its last call ended.
+  ClosedLoopProducer(workload::TsSequencer* ts, double deadline, uint64_t seed,
+                     std::function<void()> finished);
+  virtual ~ClosedLoopProducer() = default;
+
+  void Start() { Prewrite(); }
+  // After `finished` ran: how its calls ended (the first failure, or OK).
+  const Status& status() const { return status_; }
+  // Adds its transactions, newest commit ts and answer latencies to `r`.
+  void Collect(LoadResult* r) const;
+
+ protected:
+  // Sends one binlog; the subclass calls Answered with the pump's answer.
+  virtual void Send(const pb::Binlog& binlog) = 0;
+  // No more transactions: the subclass ends its calls, then calls Finished.
+  virtual void Stop() = 0;
+
+  // A refused write ends the benchmark (exit 1): the load is meant to be valid.
+  void Answered(const Status& s);
+  void Finished(Status s);
+
+ private:
+  void Prewrite();
+  void Commit();
+
+  workload::TsSequencer* ts_;
+  double deadline_;
+  std::vector<pb::Binlog> pool_;  // distinct prewrites, cycled
+  size_t next_ = 0;
+  std::function<void()> finished_;
+  bool committing_ = false;
+  uint64_t start_ts_ = 0;
+  uint64_t commit_ts_ = 0;
+  double sent_at_ = 0;
+  uint64_t items_ = 0;
+  uint64_t max_ts_ = 0;
+  std::vector<double> latencies_us_;
+  Status status_;
+};
+
 // ~1 KiB PREWRITEs of loadgen's workload (changes filled in, ts left 0); deterministic for seed.
 std::vector<pb::Binlog> MakePrewrites(size_t n, uint64_t seed);
 

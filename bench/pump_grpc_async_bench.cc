@@ -18,90 +18,24 @@
 namespace binlog::bench {
 namespace {
 
-// One producer's closed loop of transactions, over whichever call its subclass makes. gRPC runs
-// one producer's callbacks one at a time, so its fields need no lock.
-class Producer {
- public:
-  Producer(workload::TsSequencer* ts, double deadline, uint64_t seed,
-           std::function<void()> finished)
-      : ts_(ts),
-        deadline_(deadline),
-        pool_(MakePrewrites(4, seed)),
-        finished_(std::move(finished)) {
-    latencies_us.reserve(1 << 14);
-  }
-  virtual ~Producer() = default;
-
-  uint64_t items = 0;
-  uint64_t max_ts = 0;
-  std::vector<double> latencies_us;
-  grpc::Status status;  // how its calls ended: the first failure, or OK
-
- protected:
-  // Sends one serialized binlog; the subclass calls Answered with the reply.
-  virtual void Send(std::string payload) = 0;
-  // No more transactions: the subclass ends its calls and then calls Finished.
-  virtual void Stop() = 0;
-
-  void Prewrite() {
-    pb::Binlog& pre = pool_[next_++ % pool_.size()];
-    start_ts_ = ts_->Next();
-    pre.set_start_ts(static_cast<int64_t>(start_ts_));
-    committing_ = false;
-    sent_at_ = NowSeconds();
-    Send(pre.SerializeAsString());
-  }
-  void Answered(const pb::WriteBinlogResp& resp) {
-    latencies_us.push_back((NowSeconds() - sent_at_) * 1e6);
-    if (!resp.errmsg().empty()) {
-      std::cerr << "gRPC producer: the pump refused a write: " << resp.errmsg() << "\n";
-      std::exit(1);
-    }
-    if (!committing_) return Commit();
-    ++items;
-    max_ts = commit_ts_;
-    if (NowSeconds() < deadline_) return Prewrite();
-    Stop();
-  }
-  void Finished(const grpc::Status& s) {
-    status = s;
-    finished_();
-  }
-
- private:
-  void Commit() {
-    pb::Binlog c;
-    c.set_tp(pb::COMMIT);
-    c.set_start_ts(static_cast<int64_t>(start_ts_));
-    commit_ts_ = ts_->Next();
-    c.set_commit_ts(static_cast<int64_t>(commit_ts_));
-    committing_ = true;
-    sent_at_ = NowSeconds();
-    Send(c.SerializeAsString());
-  }
-
-  workload::TsSequencer* ts_;
-  double deadline_;
-  std::vector<pb::Binlog> pool_;  // distinct prewrites, cycled
-  size_t next_ = 0;
-  std::function<void()> finished_;
-  bool committing_ = false;
-  uint64_t start_ts_ = 0;
-  uint64_t commit_ts_ = 0;
-  double sent_at_ = 0;
-};
+Status FromGrpc(const grpc::Status& s) {
+  return s.ok() ? Status::OK() : Status::IOError(s.error_message());
+}
+Status FromResp(const pb::WriteBinlogResp& r) {
+  return r.errmsg().empty() ? Status::OK() : Status::IOError(r.errmsg());
+}
 
 // Writes on one WriteBinlogStream (what PumpClient::WriteBinlog does).
 class StreamProducer final
-    : public Producer,
+    : public ClosedLoopProducer,
       public grpc::ClientBidiReactor<pb::WriteBinlogReq, pb::WriteBinlogResp> {
  public:
   StreamProducer(pb::Pump::Stub* stub, workload::TsSequencer* ts, double deadline, uint64_t seed,
                  std::function<void()> finished)
-      : Producer(ts, deadline, seed, std::move(finished)) {
+      : ClosedLoopProducer(ts, deadline, seed, std::move(finished)) {
     stub->async()->WriteBinlogStream(&ctx_, this);
     StartCall();
-    Prewrite();
+    Start();
   }
 
   void OnWriteDone(bool) override { Joined(); }  // a failed write fails the read too
@@ -109,11 +43,11 @@ class StreamProducer final
     read_failed_ = !ok;  // then OnDone has the status
     Joined();
   }
-  void OnDone(const grpc::Status& s) override { Finished(s); }
+  void OnDone(const grpc::Status& s) override { Finished(FromGrpc(s)); }
 
  private:
-  void Send(std::string payload) override {
-    req_.set_payload(std::move(payload));
+  void Send(const pb::Binlog& binlog) override {
+    req_.set_payload(binlog.SerializeAsString());
     pending_.store(2, std::memory_order_relaxed);
     StartWrite(&req_);
     StartRead(&resp_);
@@ -122,7 +56,7 @@ class StreamProducer final
   // The next message may be started only once both of this one's operations completed.
   void Joined() {
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    if (!read_failed_) Answered(resp_);
+    if (!read_failed_) Answered(FromResp(resp_));
   }
 
   grpc::ClientContext ctx_;
@@ -133,26 +67,26 @@ class StreamProducer final
 };
 
 // Writes as WriteBinlog calls, one after the other (what a TiDB session sends).
-class UnaryProducer final : public Producer {
+class UnaryProducer final : public ClosedLoopProducer {
  public:
   UnaryProducer(pb::Pump::Stub* stub, workload::TsSequencer* ts, double deadline, uint64_t seed,
                 std::function<void()> finished)
-      : Producer(ts, deadline, seed, std::move(finished)), stub_(stub) {
-    Prewrite();
+      : ClosedLoopProducer(ts, deadline, seed, std::move(finished)), stub_(stub) {
+    Start();
   }
 
  private:
-  void Send(std::string payload) override {
+  void Send(const pb::Binlog& binlog) override {
     // A call's context is replaced two calls later, never inside its own callback.
     std::unique_ptr<grpc::ClientContext>& ctx = ctx_[calls_++ % 2];
     ctx = std::make_unique<grpc::ClientContext>();
-    req_.set_payload(std::move(payload));
+    req_.set_payload(binlog.SerializeAsString());
     stub_->async()->WriteBinlog(ctx.get(), &req_, &resp_, [this](grpc::Status s) {
-      if (s.ok()) return Answered(resp_);
-      Finished(s);
+      if (s.ok()) return Answered(FromResp(resp_));
+      Finished(FromGrpc(s));
     });
   }
-  void Stop() override { Finished(grpc::Status::OK); }
+  void Stop() override { Finished(Status::OK()); }
 
   pb::Pump::Stub* stub_;
   std::unique_ptr<grpc::ClientContext> ctx_[2];
@@ -168,7 +102,7 @@ LoadResult GrpcAsyncLoad(const std::string& addr, int producers, bool stream,
   // One connection, as a producer process (a TiDB server) has to each pump.
   auto stub = pb::Pump::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   std::latch finished(producers);
-  std::vector<std::unique_ptr<Producer>> all;
+  std::vector<std::unique_ptr<ClosedLoopProducer>> all;
   double begin = NowSeconds();
   double cpu = CpuSeconds();
   for (int i = 0; i < producers; ++i) {
@@ -186,12 +120,8 @@ LoadResult GrpcAsyncLoad(const std::string& addr, int producers, bool stream,
   r.seconds = NowSeconds() - begin;
   r.cpu_seconds = CpuSeconds() - cpu;
   for (auto& p : all) {
-    if (!p->status.ok()) {
-      Check(Status::IOError("a call failed: " + p->status.error_message()), "gRPC async load");
-    }
-    r.items += p->items;
-    r.max_ts = std::max(r.max_ts, p->max_ts);
-    r.latencies_us.insert(r.latencies_us.end(), p->latencies_us.begin(), p->latencies_us.end());
+    Check(p->status(), "gRPC async load");
+    p->Collect(&r);
   }
   std::cerr << "pump gRPC " << (stream ? "streams" : "WriteBinlog calls")
             << " (callback API): " << producers << " producers, " << r.items << " items in "

@@ -108,7 +108,15 @@ void Verifier::VerifySegment(const std::string& path, bool newest,
     Error(path, d.offset,
           fmt::format("damaged region of {} bytes, good blocks after it: {}", d.length, reason));
   }
-  if (scan->torn_tail_at) {
+  if (scan->torn_tail_at && scan->tail_unwritten && newest) {
+    // The pump preallocates wal/ and binlog/: a live active segment always ends so.
+    Line("NOTE   ", path, *scan->torn_tail_at,
+         fmt::format("{} zero bytes written ahead of the data (a live segment's preallocated "
+                     "space, or what a crash leaves; the writer cuts them when it closes or next "
+                     "opens)",
+                     scan->file_size - *scan->torn_tail_at));
+    ++tally_.notes;
+  } else if (scan->torn_tail_at) {
     std::string what = fmt::format("torn tail of {} bytes", scan->file_size - *scan->torn_tail_at);
     if (newest) {
       Line("WARNING", path, *scan->torn_tail_at,
@@ -163,8 +171,10 @@ struct StatsTally {
 };
 
 // A segment's totals: the footer's when sealed, else rebuilt from its block headers (payloads
-// are not read, so this stays fast on a large active segment).
-Result<Trailer> SegmentTotals(const std::string& path, bool* sealed) {
+// are not read, so this stays fast on a large active segment). *stored_bytes: the file's size,
+// less zeros written ahead of the data, which hold nothing yet.
+Result<Trailer> SegmentTotals(const std::string& path, bool* sealed, uint64_t* stored_bytes) {
+  ASSIGN_OR_RETURN(*stored_bytes, Env::Posix()->GetFileSize(path));
   ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(Env::Posix(), path));
   *sealed = reader->sealed();
   if (reader->sealed()) return *reader->trailer();
@@ -175,16 +185,17 @@ Result<Trailer> SegmentTotals(const std::string& path, bool* sealed) {
   segment::ScanOptions so;
   so.verify_payloads = false;
   ASSIGN_OR_RETURN(ScanResult scan, segment::ScanSegment(Env::Posix(), path, so));
+  if (scan.torn_tail_at && scan.tail_unwritten) *stored_bytes = *scan.torn_tail_at;
   return scan.footer.totals();
 }
 
 bool AddSegmentStats(const std::string& path, const Options& options, StatsTally* tally,
                      std::ostream* out) {
   bool sealed = false;
-  auto totals = SegmentTotals(path, &sealed);
-  auto size = Env::Posix()->GetFileSize(path);
-  if (!totals.ok() || !size.ok()) {
-    LOG_ERROR("cannot read segment", KV("error", totals.ok() ? size.status() : totals.status()));
+  uint64_t size = 0;
+  auto totals = SegmentTotals(path, &sealed, &size);
+  if (!totals.ok()) {
+    LOG_ERROR("cannot read segment", KV("error", totals.status()));
     return false;
   }
   const Trailer& t = *totals;
@@ -193,7 +204,7 @@ bool AddSegmentStats(const std::string& path, const Options& options, StatsTally
   tally->records += t.record_count;
   tally->blocks += t.block_count;
   tally->raw_bytes += t.raw_bytes;
-  tally->stored_bytes += *size;
+  tally->stored_bytes += size;
   if (t.record_count > 0) {
     tally->first_ts = std::min(tally->first_ts.value_or(UINT64_MAX), t.first_ts);
     tally->last_ts = std::max(tally->last_ts.value_or(0), t.last_ts);
@@ -201,7 +212,7 @@ bool AddSegmentStats(const std::string& path, const Options& options, StatsTally
   if (options.verbose && options.format == Format::kText) {
     *out << fmt::format("{}: {}, {} records, {} blocks, ts {}..{}, {} raw bytes, {} bytes\n", path,
                         sealed ? "sealed" : "unsealed", t.record_count, t.block_count, t.first_ts,
-                        t.last_ts, t.raw_bytes, *size);
+                        t.last_ts, t.raw_bytes, size);
   }
   return true;
 }

@@ -48,10 +48,12 @@ po::options_description Describe() {
   add("verify", po::bool_switch(),
       "check every block's checksum and framing, the footers and the ts order of segments; "
       "prints each problem with its file and byte offset and a summary. Exit 1 on damage; a "
-      "torn tail in the newest segment (what a crash leaves) is only a warning");
+      "torn tail in the newest segment (what a crash leaves) is only a warning, and zeros "
+      "past its data (a live pump's preallocated space) a note");
   add("stats", po::bool_switch(),
       "totals: segments, records, blocks, ts range, raw vs stored bytes, compression ratio "
-      "(sealed segments: from their footers; unsealed ones: from block headers)");
+      "(sealed segments: from their footers; unsealed ones: from block headers, and stored "
+      "bytes without the zeros written ahead of the data)");
   add("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn, error");
   return d;
 }

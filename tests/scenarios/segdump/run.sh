@@ -144,6 +144,20 @@ truncate -s -50 "$older"
 expect_exit 1 "$SEGDUMP" --verify "$WORK/torn"
 grep -q "^ERROR.*$older: offset [0-9]*: torn tail" "$WORK/out" || fail "no torn-tail error"
 
+# Zeros past the newest segment's data are a live pump's preallocated space: a note, exit 0,
+# and not stored bytes.
+cp -r "$DIR" "$WORK/ahead"
+newest="$WORK/ahead/$(basename "${SEGS[-1]}")"
+data_bytes=$(stat -c %s "$newest")
+truncate -s +1048576 "$newest"
+expect_exit 0 "$SEGDUMP" --verify "$WORK/ahead"
+grep -q "^NOTE.*$newest: offset $data_bytes: 1048576 zero bytes written ahead" "$WORK/out" ||
+  fail "no note for zeros written ahead: $(cat "$WORK/out")"
+grep -q "warnings: 0" "$WORK/out" || fail "zeros written ahead counted as a warning"
+expect_exit 0 "$SEGDUMP" --stats "$WORK/ahead"
+grep -qx "stored bytes: $stored" "$WORK/out" || fail "stats count the zeros: $(cat "$WORK/out")"
+[[ $("$SEGDUMP" "$WORK/ahead" | wc -l) == "$N" ]] || fail "dump over zeros written ahead"
+
 # Not a segment, or missing: exit 1 with the path named.
 echo "hello" >"$WORK/not-a-segment"
 expect_exit 1 "$SEGDUMP" "$WORK/not-a-segment"

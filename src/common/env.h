@@ -34,6 +34,14 @@ class WritableFile {
     (void)data;
     return Status::Unsupported("WriteAt on " + path());
   }
+  // Starts writing the range's dirty pages to the disk without waiting for them
+  // (sync_file_range): the next Sync has less left to flush. Promises nothing about durability.
+  // A no-op where unsupported.
+  virtual Status StartWriteBack(uint64_t offset, uint64_t n) {
+    (void)offset;
+    (void)n;
+    return Status::OK();
+  }
   virtual Status Close() = 0;
   // Bytes in the file as this handle sees them (what was there when opened + appended).
   virtual uint64_t Size() const = 0;

@@ -91,6 +91,14 @@ class FaultWritableFile final : public WritableFile {
     return base_->WriteAt(offset, data);
   }
 
+  // Not durability: a crash still loses what no Sync covered.
+  Status StartWriteBack(uint64_t offset, uint64_t n) override {
+    if (int err = env_->Check(FaultInjectionEnv::Op::kWrite)) {
+      return Injected(err, "write back", path());
+    }
+    return base_->StartWriteBack(offset, n);
+  }
+
   Status Sync() override {
     if (int err = env_->Check(FaultInjectionEnv::Op::kSync)) return Injected(err, "sync", path());
     // The file's length, not this handle's view of it: a handle opened only to sync (the

@@ -109,6 +109,15 @@ class PosixWritableFile final : public WritableFile {
     return PwriteAll(fd_.get(), data, offset, path_, &written);
   }
 
+  Status StartWriteBack(uint64_t offset, uint64_t n) override {
+    if (!fd_.valid()) return Status::IOError("write back " + path_ + ": file is closed");
+    if (::sync_file_range(fd_.get(), static_cast<off_t>(offset), static_cast<off_t>(n),
+                          SYNC_FILE_RANGE_WRITE) != 0) {
+      return ErrnoStatus("sync_file_range", path_);
+    }
+    return Status::OK();
+  }
+
   Status Truncate(uint64_t size) override {
     if (!fd_.valid()) return Status::IOError("truncate " + path_ + ": file is closed");
     if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {

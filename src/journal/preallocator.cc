@@ -106,9 +106,10 @@ void Preallocator::Loop() {
     }
     if (!s.ok()) {
       failed_ = true;
-      LOG_WARN("writing zeros ahead of the journal's data failed; the segment grows by its "
-               "appends instead",
-               KV("file", path), KV("offset", from), KV("error", s));
+      LOG_WARN(
+          "writing zeros ahead of the journal's data failed; the segment grows by its "
+          "appends instead",
+          KV("file", path), KV("offset", from), KV("error", s));
       continue;
     }
     zeroed_ = to;
@@ -120,6 +121,13 @@ Status Preallocator::WriteZeros(WritableFile* file, uint64_t from, uint64_t to) 
   for (uint64_t at = from; at < to;) {
     const auto n = static_cast<size_t>(std::min<uint64_t>(zeros_.size(), to - at));
     RETURN_IF_ERROR(file->WriteAt(at, std::string_view(zeros_).substr(0, n)));
+    // On their way to the disk piece by piece: a sync of the journal's data flushes every dirty
+    // page of the file, and would otherwise find up to a whole chunk of zeros to write. One
+    // producer writing 64 transactions a call, three alternated runs: 97.6k/107.3k/104.2k
+    // transactions/s, ack p99 780/670/775 us, against 87.2k/99.4k/91.9k at 906/746/823 us.
+    // Waiting for each piece as well (SYNC_FILE_RANGE_WAIT_AFTER) made that p99 1.5-2.0 ms,
+    // probably because a chunk then takes longer and the data catches up with it (Reserve).
+    RETURN_IF_ERROR(file->StartWriteBack(at, n));
     at += n;
   }
   return Status::OK();

@@ -52,6 +52,25 @@ TEST_F(PosixEnvTest, WriteSyncReadBack) {
   EXPECT_EQ(stat_size, 11u);
 }
 
+// The Preallocator's zeros: written at an offset past the appends, then sent on to the disk.
+TEST_F(PosixEnvTest, WriteAtThenStartWriteBackKeepsTheBytes) {
+  const std::string path = dir_.Sub("z");
+  ASSERT_OK_AND_ASSIGN(auto file, env_->NewWritableFile(path));
+  ASSERT_OK(file->Append("data"));
+  ASSERT_OK(file->WriteAt(4, std::string(1 << 20, '\0')));
+  ASSERT_OK(file->StartWriteBack(4, 1 << 20));
+  ASSERT_OK(file->Append("more"));
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(file->Close());
+  ASSERT_OK_AND_ASSIGN(std::string all, ReadFileToString(env_, path));
+  EXPECT_EQ(all.size(), 4u + (1 << 20));
+  EXPECT_EQ(all.substr(0, 8), "datamore");
+  EXPECT_EQ(all.find_first_not_of('\0', 8), std::string::npos);
+  Status closed = file->StartWriteBack(0, 4);
+  EXPECT_TRUE(closed.IsIOError()) << closed.ToString();
+  EXPECT_NE(closed.message().find(path), std::string::npos) << closed.ToString();
+}
+
 TEST_F(PosixEnvTest, ReopenAppendsAndTruncateMovesTheEnd) {
   const std::string path = dir_.Sub("a");
   ASSERT_OK(WriteFileAtomic(env_, path, "0123456789"));

@@ -59,6 +59,21 @@ TEST_F(FaultEnvTest, CrashUndoesUnsyncedOverwrites) {
   EXPECT_EQ(Read(path), std::string("headab") + std::string(6, '\0'));
 }
 
+// Starting the write-back is not a sync: a crash still gives the zeros back.
+TEST_F(FaultEnvTest, StartWriteBackIsNotDurability) {
+  const std::string path = dir_.Sub("seg");
+  ASSERT_OK_AND_ASSIGN(auto file, env_.NewWritableFile(path));
+  ASSERT_OK(file->Append("head"));
+  ASSERT_OK(file->WriteAt(4, std::string(8, '\0')));
+  ASSERT_OK(file->Sync());
+  ASSERT_OK(env_.SyncDir(dir_.path()));
+  ASSERT_OK(file->Append("abcd"));
+  ASSERT_OK(file->StartWriteBack(4, 4));
+  ASSERT_OK(file->Close());
+  ASSERT_OK(env_.Crash());
+  EXPECT_EQ(Read(path), std::string("head") + std::string(8, '\0'));
+}
+
 TEST_F(FaultEnvTest, UnsyncedCreateVanishes) {
   const std::string path = dir_.Sub("new");
   ASSERT_OK_AND_ASSIGN(auto file, env_.NewWritableFile(path));

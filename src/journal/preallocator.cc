@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace binlog::journal {
 
@@ -17,7 +18,10 @@ Preallocator::Preallocator(Env* env, uint64_t chunk_bytes, uint64_t limit)
       chunk_(chunk_bytes),
       limit_(limit),
       zeros_(static_cast<size_t>(std::min<uint64_t>(chunk_bytes, kZeroPiece)), '\0') {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("preallocator");
+    Loop();
+  });
 }
 
 Preallocator::~Preallocator() {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "common/tso.h"
 #include "pump/group_check.h"
 
@@ -69,13 +70,25 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
   RETURN_IF_ERROR(p->Recover());
   p->CheckDiskSpace();
   p->last_write_micros_ = options.env->NowMicros();
-  p->emitter_ = std::thread([raw = p.get()] { raw->EmitterLoop(); });
-  p->writer_ = std::thread([raw = p.get()] { raw->WriterLoop(); });
+  p->emitter_ = std::thread([raw = p.get()] {
+    NameThisThread("pump-emitter");
+    raw->EmitterLoop();
+  });
+  p->writer_ = std::thread([raw = p.get()] {
+    NameThisThread("pump-writer");
+    raw->WriterLoop();
+  });
   p->durable_running_ = kDurableThreads;
   for (int i = 0; i < kDurableThreads; ++i) {
-    p->durable_.emplace_back([raw = p.get()] { raw->DurableLoop(); });
+    p->durable_.emplace_back([raw = p.get()] {
+      NameThisThread("pump-durable");
+      raw->DurableLoop();
+    });
   }
-  p->completer_ = std::thread([raw = p.get()] { raw->CompleterLoop(); });
+  p->completer_ = std::thread([raw = p.get()] {
+    NameThisThread("pump-completer");
+    raw->CompleterLoop();
+  });
   return p;
 }
 

@@ -10,6 +10,7 @@
 #include <climits>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "common/tso.h"
 #include "pump/service.h"
 
@@ -55,7 +56,10 @@ Result<std::unique_ptr<PumpServer>> PumpServer::Start(const PumpConfig& config,
   s->state_ = NodeState::kOnline;
   s->registered_ = true;
   s->pump_->SetAcceptWrites(true, "");
-  s->control_thread_ = std::thread([raw = s.get()] { raw->ControlLoop(); });
+  s->control_thread_ = std::thread([raw = s.get()] {
+    NameThisThread("pump-control");
+    raw->ControlLoop();
+  });
   LOG_INFO("pump is online", KV("node-id", s->config_.node_id), KV("addr", s->grpc_addr_),
            KV("advertise-addr", s->config_.advertise_addr), KV("status-addr", s->status_addr_),
            KV("registry", s->registry_->Describe()), KV("max-commit-ts", s->pump_->MaxCommitTS()));

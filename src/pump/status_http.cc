@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "journal/journal.h"
 #include "pump/server.h"
 #include "pump/service.h"
@@ -141,7 +142,10 @@ Status PumpServer::StartHttp() {
         config_.status_addr));
   }
   status_addr_ = JoinHostPort(IsUnspecifiedHost(host) ? "127.0.0.1" : host, port);
-  http_thread_ = std::thread([this] { http_->listen_after_bind(); });
+  http_thread_ = std::thread([this] {
+    NameThisThread("pump-http");
+    http_->listen_after_bind();
+  });
   // stop() is a no-op until the loop runs, so a stop that came first would leave it running.
   auto deadline = std::chrono::steady_clock::now() + kListenTimeout;
   while (!http_->is_running()) {
@@ -188,8 +192,8 @@ std::string PumpServer::MetricsText() {
          st.write_bytes);
   Metric(&out, "binlog_pump_refused_total", "counter",
          "Writes refused: invalid, no space, not online.", st.refused);
-  Metric(&out, "binlog_pump_write_streams", "gauge",
-         "Producers' WriteBinlogStreams open now.", service_->OpenWriteStreams());
+  Metric(&out, "binlog_pump_write_streams", "gauge", "Producers' WriteBinlogStreams open now.",
+         service_->OpenWriteStreams());
   Metric(&out, "binlog_pump_pending_prewrites", "gauge",
          "Prewrites waiting for their commit or rollback.", st.pending_prewrites);
   Metric(&out, "binlog_pump_committed_waiting", "gauge",

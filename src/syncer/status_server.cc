@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "common/thread_name.h"
 #include "syncer/config.h"
 #include "syncer/syncer.h"
 
@@ -48,7 +49,10 @@ Status StatusServer::Start(const std::string& addr, std::function<std::string()>
     return Status::IOError(fmt::format(
         "cannot listen on status-addr {} (port in use, or not an address of this host?)", addr));
   }
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    NameThisThread("syncer-http");
+    http_->listen_after_bind();
+  });
   // stop() does nothing until the loop runs: wait for it so a quick Stop cannot be lost.
   auto deadline = std::chrono::steady_clock::now() + kListenTimeout;
   while (!http_->is_running()) {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "syncer/decoder.h"
 #include "syncer/item_queue.h"
 #include "syncer/syncer.h"
@@ -59,8 +60,14 @@ class WritePipeline {
         durable_(std::move(durable)),
         queue_(batch * 2, kQueueBytes),
         written_(kWrittenBatches) {
-    writer_ = std::thread([this] { WriterLoop(); });
-    syncer_ = std::thread([this] { DurableLoop(); });
+    writer_ = std::thread([this] {
+      NameThisThread("syncer-writer");
+      WriterLoop();
+    });
+    syncer_ = std::thread([this] {
+      NameThisThread("syncer-durable");
+      DurableLoop();
+    });
   }
   // Finish is idempotent; RunOnce has already taken the status when this runs.
   ~WritePipeline() { Finish().IgnoreError(); }

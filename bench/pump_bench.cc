@@ -34,6 +34,9 @@
 //   pump_grpc_64p_unary_async_*     the same producers sending WriteBinlog calls instead (what
 //       TiDB's sessions send, each call a new HTTP/2 stream): the pump's capacity for unary
 //       writes when its producers are elsewhere.
+//   pump_grpc_64p_shared_async_*    the same 64 producers writing through one shared PumpClient's
+//       WriteBinlogAsync, which sends what they write meanwhile together in WriteBinlogs calls
+//       (a TiDB server's sessions and its one pump client; docs/PUMP.md). Baseline as above.
 //   pump_grpc_64p_shared_*          64 producers sharing one PumpClient, as one TiDB server's
 //       sessions share its pump client: concurrent WriteBinlog calls go out together in
 //       WriteBinlogs calls (ClientOptions::coalesce_writes). Baseline: the in-process pump with 64
@@ -214,11 +217,11 @@ void GrpcFigures(const PumpProcess& server, const std::string& name, int produce
 
 // 64 producers without a thread each (pump_grpc_async_bench.cc), on streams or as unary calls.
 // Baseline: the in-process pump with 64 transactions in flight the same way (pump_inproc_async).
-void GrpcAsyncFigures(const PumpProcess& server, const std::string& name, bool stream) {
+void GrpcAsyncFigures(const PumpProcess& server, const std::string& name, AsyncWrites writes) {
   std::string base = "pump_grpc_" + name;
   if (!Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"})) return;
   double cpu = server.CpuSeconds();
-  LoadResult r = GrpcAsyncLoad(server.addr(), 64, stream, &Sequencer());
+  LoadResult r = GrpcAsyncLoad(server.addr(), 64, writes, &Sequencer());
   cpu = server.CpuSeconds() - cpu;
   std::cerr << "  the pump process: " << cpu << " s CPU ("
             << cpu * 1e6 / static_cast<double>(std::max<uint64_t>(r.items, 1))
@@ -232,8 +235,8 @@ void GrpcAsyncFigures(const PumpProcess& server, const std::string& name, bool s
 void GrpcWriteFigures() {
   bool rss = Wanted({"pump_peak_rss_mb"});
   bool any = rss;
-  for (const char* n :
-       {"1p", "16p", "64p", "64p_async", "64p_unary_async", "64p_shared", "batch"}) {
+  for (const char* n : {"1p", "16p", "64p", "64p_async", "64p_unary_async", "64p_shared_async",
+                        "64p_shared", "batch"}) {
     std::string base = std::string("pump_grpc_") + n;
     any |= Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"});
   }
@@ -249,8 +252,9 @@ void GrpcWriteFigures() {
       PrintFigure("pump_peak_rss_mb", static_cast<double>(server->StatusKb("VmHWM")) / 1024, "MiB",
                   start_mb, "MiB");
     }
-    GrpcAsyncFigures(*server, "64p_async", /*stream=*/true);
-    GrpcAsyncFigures(*server, "64p_unary_async", /*stream=*/false);
+    GrpcAsyncFigures(*server, "64p_async", AsyncWrites::kStream);
+    GrpcAsyncFigures(*server, "64p_unary_async", AsyncWrites::kUnary);
+    GrpcAsyncFigures(*server, "64p_shared_async", AsyncWrites::kSharedClient);
     GrpcFigures(*server, "1p", 1, 1);
     GrpcFigures(*server, "16p", 16, 1);
     GrpcFigures(*server, "64p_shared", 64, 1, /*shared=*/true);

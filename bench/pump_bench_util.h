@@ -167,10 +167,16 @@ void AsyncFigures(int in_flight, double journal_rate_records_per_s, double raw_p
 // That run (memoized): transactions, until the last was durable in binlog/, and ack latencies.
 LoadResult InprocAsyncLoad(int in_flight);
 
+// How the producers of GrpcAsyncLoad write.
+enum class AsyncWrites {
+  kStream,        // each on a WriteBinlogStream of its own
+  kUnary,         // each as WriteBinlog calls
+  kSharedClient,  // all through one PumpClient's WriteBinlogAsync (coalesced WriteBinlogs)
+};
+
 // pump_grpc_async_bench.cc: `producers` to the pump at addr, each a closed loop of transactions
-// for LoadSeconds() on a WriteBinlogStream (`stream`) or as WriteBinlog calls, driven by gRPC's
-// callback API (no thread each).
-LoadResult GrpcAsyncLoad(const std::string& addr, int producers, bool stream,
+// for LoadSeconds(), driven by gRPC's callback API (no thread each).
+LoadResult GrpcAsyncLoad(const std::string& addr, int producers, AsyncWrites writes,
                          workload::TsSequencer* ts);
 
 }  // namespace binlog::bench

@@ -95,12 +95,32 @@ class UnaryProducer final : public ClosedLoopProducer {
   pb::WriteBinlogResp resp_;
 };
 
+// Writes through a PumpClient shared by every producer (a TiDB server's sessions and its one
+// pump client): the client sends what they write at the same moment in one WriteBinlogs.
+class SharedClientProducer final : public ClosedLoopProducer {
+ public:
+  SharedClientProducer(pump::PumpClient* client, workload::TsSequencer* ts, double deadline,
+                       uint64_t seed, std::function<void()> finished)
+      : ClosedLoopProducer(ts, deadline, seed, std::move(finished)), client_(client) {
+    Start();
+  }
+
+ private:
+  void Send(const pb::Binlog& binlog) override {
+    client_->WriteBinlogAsync(binlog, [this](Status s) { Answered(s); });
+  }
+  void Stop() override { Finished(Status::OK()); }
+
+  pump::PumpClient* client_;
+};
+
 }  // namespace
 
-LoadResult GrpcAsyncLoad(const std::string& addr, int producers, bool stream,
+LoadResult GrpcAsyncLoad(const std::string& addr, int producers, AsyncWrites writes,
                          workload::TsSequencer* ts) {
   // One connection, as a producer process (a TiDB server) has to each pump.
   auto stub = pb::Pump::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  std::shared_ptr<pump::PumpClient> client = ConnectClient(addr);
   std::latch finished(producers);
   std::vector<std::unique_ptr<ClosedLoopProducer>> all;
   double begin = NowSeconds();
@@ -109,10 +129,17 @@ LoadResult GrpcAsyncLoad(const std::string& addr, int producers, bool stream,
     double deadline = begin + LoadSeconds();
     uint64_t seed = 3000 + static_cast<uint64_t>(i);
     auto done = [&] { finished.count_down(); };
-    if (stream) {
-      all.push_back(std::make_unique<StreamProducer>(stub.get(), ts, deadline, seed, done));
-    } else {
-      all.push_back(std::make_unique<UnaryProducer>(stub.get(), ts, deadline, seed, done));
+    switch (writes) {
+      case AsyncWrites::kStream:
+        all.push_back(std::make_unique<StreamProducer>(stub.get(), ts, deadline, seed, done));
+        break;
+      case AsyncWrites::kUnary:
+        all.push_back(std::make_unique<UnaryProducer>(stub.get(), ts, deadline, seed, done));
+        break;
+      case AsyncWrites::kSharedClient:
+        all.push_back(
+            std::make_unique<SharedClientProducer>(client.get(), ts, deadline, seed, done));
+        break;
     }
   }
   finished.wait();
@@ -123,10 +150,12 @@ LoadResult GrpcAsyncLoad(const std::string& addr, int producers, bool stream,
     Check(p->status(), "gRPC async load");
     p->Collect(&r);
   }
-  std::cerr << "pump gRPC " << (stream ? "streams" : "WriteBinlog calls")
-            << " (callback API): " << producers << " producers, " << r.items << " items in "
-            << r.seconds << " s, " << r.latencies_us.size() << " calls, " << r.cpu_seconds
-            << " s CPU ("
+  const char* how = writes == AsyncWrites::kStream  ? "streams"
+                    : writes == AsyncWrites::kUnary ? "WriteBinlog calls"
+                                                    : "one shared client's WriteBinlogAsync";
+  std::cerr << "pump gRPC " << how << " (callback API): " << producers << " producers, " << r.items
+            << " items in " << r.seconds << " s, " << r.latencies_us.size() << " calls, "
+            << r.cpu_seconds << " s CPU ("
             << r.cpu_seconds * 1e6 / static_cast<double>(std::max<uint64_t>(r.items, 1))
             << " us per item)\n";
   return r;

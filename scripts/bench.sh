@@ -8,7 +8,8 @@
 #   A name selects the figures whose name contains it (journal_append_throughput,
 #   journal_ack_latency_4w, scan_verify_decompress, journal_seek, compression_ratio,
 #   pump_inproc_txn_per_s, pump_inproc_async, pump_grpc_64p, pump_grpc_64p_async,
-#   pump_grpc_64p_unary_async, pump_grpc_64p_shared, pump_peak_rss_mb, pump_pull, ...;
+#   pump_grpc_64p_unary_async, pump_grpc_64p_shared_async, pump_grpc_64p_shared,
+#   pump_peak_rss_mb, pump_pull, ...;
 #   "pump" runs every pump figure).
 #   syncer_oltp_rows_per_s, syncer_bulk_rows_per_s, syncer_lag_p50, syncer_lag_p99
 #   ("syncer": all four, about 4 minutes).

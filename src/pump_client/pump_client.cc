@@ -10,13 +10,14 @@
 #include <vector>
 
 #include "pump.grpc.pb.h"
+#include "pump_client/async_writer.h"
+#include "pump_client/reply.h"
 #include "pump_client/write_stream.h"
 
 namespace binlog::pump {
 
-namespace {
-
-Status FromReply(const std::string& addr, const grpc::Status& rpc, const pb::WriteBinlogResp& r) {
+Status FromWriteReply(const std::string& addr, const grpc::Status& rpc,
+                      const pb::WriteBinlogResp& r) {
   if (!rpc.ok()) {
     return Status::IOError(fmt::format("pump {}: {} (gRPC code {})", addr, rpc.error_message(),
                                        static_cast<int>(rpc.error_code())));
@@ -29,6 +30,8 @@ Status FromReply(const std::string& addr, const grpc::Status& rpc, const pb::Wri
   if (r.errcode() == "ts-behind") return Status::OutOfRange(msg);
   return Status::IOError(msg);
 }
+
+namespace {
 
 class GrpcPullStream : public PullStream {
  public:
@@ -78,11 +81,19 @@ class GrpcPumpClient : public PumpClient {
  public:
   GrpcPumpClient(std::string addr, const ClientOptions& options,
                  std::shared_ptr<grpc::Channel> channel)
-      : addr_(std::move(addr)), options_(options), stub_(pb::Pump::NewStub(channel)) {}
+      : addr_(std::move(addr)),
+        options_(options),
+        stub_(pb::Pump::NewStub(channel)),
+        async_(stub_.get(), addr_, options_.timeout, options_.max_in_flight,
+               options_.coalesce_writes) {}
 
   Status WriteBinlog(const pb::Binlog& binlog) override {
     if (!options_.coalesce_writes) return SendOne(binlog.SerializeAsString());
     return Coalesce(binlog.SerializeAsString());
+  }
+
+  void WriteBinlogAsync(const pb::Binlog& binlog, WriteDone done) override {
+    async_.Write(binlog.SerializeAsString(), std::move(done));
   }
 
   Status WriteBinlogs(std::span<const pb::Binlog> binlogs) override {
@@ -91,7 +102,7 @@ class GrpcPumpClient : public PumpClient {
     pb::WriteBinlogResp resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
-    return FromReply(addr_, stub_->WriteBinlogs(&ctx, req, &resp), resp);
+    return FromWriteReply(addr_, stub_->WriteBinlogs(&ctx, req, &resp), resp);
   }
 
   Status WritePayloads(std::vector<std::string> payloads) override {
@@ -100,7 +111,7 @@ class GrpcPumpClient : public PumpClient {
     pb::WriteBinlogResp resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
-    return FromReply(addr_, stub_->WriteBinlogs(&ctx, req, &resp), resp);
+    return FromWriteReply(addr_, stub_->WriteBinlogs(&ctx, req, &resp), resp);
   }
 
   Result<PumpSourceState> GetSourceState(uint32_t server_id) override {
@@ -165,13 +176,13 @@ class GrpcPumpClient : public PumpClient {
     }
     if (r.outcome == StreamWriter::Outcome::kAnswered) {
       GiveBack(std::move(stream));
-      return FromReply(addr_, grpc::Status::OK, r.resp);
+      return FromWriteReply(addr_, grpc::Status::OK, r.resp);
     }
     if (r.status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
       unary_only_.store(true, std::memory_order_relaxed);
       return SendUnary(std::move(*req.mutable_payload()));
     }
-    return FromReply(addr_, r.status, r.resp);
+    return FromWriteReply(addr_, r.status, r.resp);
   }
 
   Status SendUnary(std::string payload) {
@@ -180,7 +191,7 @@ class GrpcPumpClient : public PumpClient {
     pb::WriteBinlogResp resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
-    return FromReply(addr_, stub_->WriteBinlog(&ctx, req, &resp), resp);
+    return FromWriteReply(addr_, stub_->WriteBinlog(&ctx, req, &resp), resp);
   }
 
   // The most recently used idle stream, or null. The client keeps one per caller that wrote at
@@ -247,7 +258,7 @@ class GrpcPumpClient : public PumpClient {
     ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
     grpc::Status rpc = stub_->WriteBinlogs(&ctx, req, &resp);
     if (!rpc.ok() || resp.errmsg().empty()) {
-      Status s = FromReply(addr_, rpc, resp);  // all or nothing reached the pump the same way
+      Status s = FromWriteReply(addr_, rpc, resp);  // all or nothing reached the pump the same way
       for (Pending* p : batch) p->status = s;
       return;
     }
@@ -266,6 +277,7 @@ class GrpcPumpClient : public PumpClient {
   std::mutex mu_;
   std::deque<Pending*> queue_;  // WriteBinlog calls not yet sent
   int in_flight_ = 0;           // coalesced calls out
+  AsyncWriter async_;  // last: it waits for its calls, which use the stub, before the rest goes
 };
 
 }  // namespace

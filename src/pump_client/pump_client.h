@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -66,6 +67,13 @@ class PumpClient {
   // On a WriteBinlogStream the client keeps between writes (docs/PUMP.md); with
   // coalesce_writes, concurrent callers' binlogs may go together in one WriteBinlogs.
   virtual Status WriteBinlog(const pb::Binlog& binlog) = 0;
+  // WriteBinlog without a thread waiting: `done` runs exactly once, with what WriteBinlog
+  // would return, on one of gRPC's threads (never inside this call; it must not block, and may
+  // write again). With coalesce_writes, binlogs written while max_in_flight calls are out go
+  // together in the next WriteBinlogs, each still answered on its own; otherwise each is a
+  // WriteBinlog call. Destroying the client waits for the calls under way (not from a `done`).
+  using WriteDone = std::function<void(Status)>;
+  virtual void WriteBinlogAsync(const pb::Binlog& binlog, WriteDone done) = 0;
   virtual Status WriteBinlogs(std::span<const pb::Binlog> binlogs) = 0;
   // WriteBinlogs of binlogs the caller has serialized already (moved into the request).
   virtual Status WritePayloads(std::vector<std::string> payloads) = 0;

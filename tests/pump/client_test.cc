@@ -19,6 +19,8 @@ namespace {
 using testing::Commit;
 using testing::Prewrite;
 using testing::PumpServerTest;
+using testing::Serve;
+using testing::TestServer;
 
 TEST_F(PumpServerTest, ClientCoalescesConcurrentWritesYetAnswersEachOnItsOwn) {
   StartServer();
@@ -184,25 +186,6 @@ TEST_F(PumpServerTest, APullStreamEndedByThePumpEndsCleanly) {
   ASSERT_OK_AND_ASSIGN(bool again, stream->Next(&b));  // asked again: still over
   EXPECT_FALSE(again);
   stream.reset();  // must not finish the call a second time
-}
-
-// A stand-in pump of `service` alone (another pump implementation, or one that misbehaves) on
-// a free loopback port; `server` is null when it did not start.
-struct TestServer {
-  std::unique_ptr<grpc::Server> server;
-  std::string addr;
-};
-
-TestServer Serve(grpc::Service* service) {
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(service);
-  TestServer t;
-  t.server = builder.BuildAndStart();
-  if (port == 0) t.server.reset();
-  t.addr = "127.0.0.1:" + std::to_string(port);
-  return t;
 }
 
 // A pump without WriteBinlogStream (TiDB-Binlog's has only the unary call): the client falls

@@ -32,6 +32,25 @@ inline bool WaitFor(const std::function<bool()>& cond,
   return cond();
 }
 
+// A stand-in pump of `service` alone (another pump implementation, or one that misbehaves) on
+// a free loopback port; `server` is null when it did not start.
+struct TestServer {
+  std::unique_ptr<grpc::Server> server;
+  std::string addr;
+};
+
+inline TestServer Serve(grpc::Service* service) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service);
+  TestServer t;
+  t.server = builder.BuildAndStart();
+  if (port == 0) t.server.reset();
+  t.addr = "127.0.0.1:" + std::to_string(port);
+  return t;
+}
+
 class PumpServerTest : public ::testing::Test {
  protected:
   PumpServerTest() : registry_(registry::NewFileRegistry(Env::Posix(), tmp_.Sub("registry"))) {

@@ -62,9 +62,9 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
   // fdatasync that grows the file commits ext4's journal, and the wal syncs that come meanwhile
   // wait behind it. Written ahead, the archive is written twice (compressed, ~0.45 KiB a
   // transaction) and its syncs flush data only. Measured, one producer writing 64 transactions
-  // a call, three alternated runs: 126.6k/96.0k/104.3k transactions/s against 85.5k/104.9k/
-  // 87.8k, binlog/ sync mean 0.21-0.28 ms against 0.39-0.44 ms, wal sync mean 0.15-0.21 ms
-  // against 0.19-0.23 ms.
+  // a call, six alternated runs: 91-127k transactions/s (mean 107k) against 86-105k (mean 96k);
+  // in three of them binlog/ sync mean 0.21-0.28 ms against 0.39-0.44 ms, wal sync mean
+  // 0.15-0.21 ms against 0.19-0.23 ms.
   jo.preallocate_bytes = kPreallocateBytes;
   ASSIGN_OR_RETURN(p->binlog_, journal::Journal::Open(JoinPath(options.data_dir, "binlog"), jo));
   RETURN_IF_ERROR(p->Recover());

@@ -1,7 +1,5 @@
 #include "pump_client/async_writer.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <memory>
 #include <utility>
@@ -106,12 +104,12 @@ void AsyncWriter::BatchEnded(BatchCall* call, const grpc::Status& rpc) {
     calls_ += static_cast<int>(alone.size());
   }
   if (!next.empty()) SendBatch(std::move(next));
-  for (Item& item : alone) SendAlone(std::move(item));
   if (missing || refused) {
     for (size_t i = 0; i < call->done.size(); ++i) {
       SendAlone(Item{std::move(*call->req.mutable_payloads(static_cast<int>(i))),
                      std::move(call->done[i])});
     }
+    for (Item& item : alone) SendAlone(std::move(item));  // after the older ones
   } else {
     Status s = FromWriteReply(addr_, rpc, call->resp);
     for (Done& done : call->done) done(s);

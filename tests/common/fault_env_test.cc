@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <gmock/gmock.h>
 
+#include <memory>
 #include <string>
 
 #include "testutil/testutil.h"
@@ -25,6 +26,18 @@ class FaultEnvTest : public ::testing::Test {
     return data.ok() ? *data : "<" + data.status().ToString() + ">";
   }
   bool Exists(const std::string& path) { return Env::Posix()->FileExists(path); }
+  // A durable file of "head" and 8 zeros written ahead (as the Preallocator leaves a segment),
+  // open for appending after "head".
+  std::unique_ptr<WritableFile> HeadAndZeros(const std::string& path) {
+    auto file = env_.NewWritableFile(path);
+    EXPECT_TRUE(file.ok()) << file.status().ToString();
+    if (!file.ok()) return nullptr;
+    EXPECT_OK((*file)->Append("head"));
+    EXPECT_OK((*file)->WriteAt(4, std::string(8, '\0')));
+    EXPECT_OK((*file)->Sync());
+    EXPECT_OK(env_.SyncDir(dir_.path()));
+    return std::move(*file);
+  }
 
   testing::TempDir dir_;
   FaultInjectionEnv env_{Env::Posix()};
@@ -43,11 +56,8 @@ TEST_F(FaultEnvTest, CrashDropsUnsyncedBytes) {
 // sync gives the zeros back, as a disk would; synced overwrites stay.
 TEST_F(FaultEnvTest, CrashUndoesUnsyncedOverwrites) {
   const std::string path = dir_.Sub("seg");
-  ASSERT_OK_AND_ASSIGN(auto file, env_.NewWritableFile(path));
-  ASSERT_OK(file->Append("head"));
-  ASSERT_OK(file->WriteAt(4, std::string(8, '\0')));
-  ASSERT_OK(file->Sync());
-  ASSERT_OK(env_.SyncDir(dir_.path()));
+  auto file = HeadAndZeros(path);
+  ASSERT_NE(file, nullptr);
   EXPECT_EQ(file->Size(), 4u) << "WriteAt does not move the append position";
   ASSERT_OK(file->Append("ab"));
   ASSERT_OK(file->Sync());
@@ -62,11 +72,8 @@ TEST_F(FaultEnvTest, CrashUndoesUnsyncedOverwrites) {
 // Starting the write-back is not a sync: a crash still gives the zeros back.
 TEST_F(FaultEnvTest, StartWriteBackIsNotDurability) {
   const std::string path = dir_.Sub("seg");
-  ASSERT_OK_AND_ASSIGN(auto file, env_.NewWritableFile(path));
-  ASSERT_OK(file->Append("head"));
-  ASSERT_OK(file->WriteAt(4, std::string(8, '\0')));
-  ASSERT_OK(file->Sync());
-  ASSERT_OK(env_.SyncDir(dir_.path()));
+  auto file = HeadAndZeros(path);
+  ASSERT_NE(file, nullptr);
   ASSERT_OK(file->Append("abcd"));
   ASSERT_OK(file->StartWriteBack(4, 4));
   ASSERT_OK(file->Close());

@@ -124,15 +124,7 @@ TEST_F(PumpServerTest, AsyncWritesOfManyProducersAreEachAnsweredAndStoredOnce) {
   std::sort(committed.begin(), committed.end());
   ASSERT_EQ(committed.size(), size_t{good * kTxns});
   ASSERT_TRUE(testing::WaitEmitted(server_->pump(), committed.back()));
-  ASSERT_OK_AND_ASSIGN(auto stream, client->Pull(0));
-  std::vector<uint64_t> got;
-  pb::Binlog b;
-  while (got.size() < committed.size()) {
-    ASSERT_OK_AND_ASSIGN(bool more, stream->Next(&b));
-    ASSERT_TRUE(more);
-    if (b.tp() == pb::COMMIT) got.push_back(static_cast<uint64_t>(b.commit_ts()));
-  }
-  EXPECT_EQ(got, committed);
+  EXPECT_EQ(testing::PullCommitTs(client.get(), committed.size()), committed);
   EXPECT_EQ(server_->pump()->Stats().writes, 2 * committed.size());
 }
 

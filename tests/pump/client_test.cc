@@ -64,15 +64,7 @@ TEST_F(PumpServerTest, ClientCoalescesConcurrentWritesYetAnswersEachOnItsOwn) {
   ASSERT_TRUE(testing::WaitEmitted(server_->pump(), committed.back()));
 
   // Every commit once, in order, through the batched pull.
-  ASSERT_OK_AND_ASSIGN(auto stream, client->Pull(0));
-  std::vector<uint64_t> got;
-  pb::Binlog b;
-  while (got.size() < committed.size()) {
-    ASSERT_OK_AND_ASSIGN(bool more, stream->Next(&b));
-    ASSERT_TRUE(more);
-    if (b.tp() == pb::COMMIT) got.push_back(static_cast<uint64_t>(b.commit_ts()));
-  }
-  EXPECT_EQ(got, committed);
+  EXPECT_EQ(testing::PullCommitTs(client.get(), committed.size()), committed);
   // Fewer wal writes than binlogs would show coalescing only statistically; what must hold is
   // that the pump stored each good binlog once.
   EXPECT_EQ(server_->pump()->Stats().writes, 2 * committed.size());

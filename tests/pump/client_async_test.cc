@@ -15,6 +15,7 @@
 
 #include "pump/server_test_util.h"
 #include "pump_client/pump_client.h"
+#include "testutil/pump_pull.h"
 
 namespace binlog::pump {
 namespace {
@@ -124,7 +125,9 @@ TEST_F(PumpServerTest, AsyncWritesOfManyProducersAreEachAnsweredAndStoredOnce) {
   std::sort(committed.begin(), committed.end());
   ASSERT_EQ(committed.size(), size_t{good * kTxns});
   ASSERT_TRUE(testing::WaitEmitted(server_->pump(), committed.back()));
-  EXPECT_EQ(testing::PullCommitTs(client.get(), committed.size()), committed);
+  ASSERT_OK_AND_ASSIGN(auto pulled,
+                       binlog::testing::PullUntil(server_->grpc_addr(), committed.back()));
+  EXPECT_EQ(binlog::testing::CommitTsOf(pulled), committed);
   EXPECT_EQ(server_->pump()->Stats().writes, 2 * committed.size());
 }
 

@@ -12,6 +12,7 @@
 
 #include "pump/server_test_util.h"
 #include "pump_client/pump_client.h"
+#include "testutil/pump_pull.h"
 
 namespace binlog::pump {
 namespace {
@@ -64,7 +65,9 @@ TEST_F(PumpServerTest, ClientCoalescesConcurrentWritesYetAnswersEachOnItsOwn) {
   ASSERT_TRUE(testing::WaitEmitted(server_->pump(), committed.back()));
 
   // Every commit once, in order, through the batched pull.
-  EXPECT_EQ(testing::PullCommitTs(client.get(), committed.size()), committed);
+  ASSERT_OK_AND_ASSIGN(auto pulled,
+                       binlog::testing::PullUntil(server_->grpc_addr(), committed.back()));
+  EXPECT_EQ(binlog::testing::CommitTsOf(pulled), committed);
   // Fewer wal writes than binlogs would show coalescing only statistically; what must hold is
   // that the pump stored each good binlog once.
   EXPECT_EQ(server_->pump()->Stats().writes, 2 * committed.size());

@@ -2,7 +2,6 @@
 // write streams), repeated: every acknowledged commit is served after the restart, none twice.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <mutex>
 #include <random>
 #include <set>
@@ -12,6 +11,7 @@
 #include "pump/pump_test_util.h"
 #include "pump_client/pump_client.h"
 #include "testutil/pump_process.h"
+#include "testutil/pump_pull.h"
 #include "testutil/testutil.h"
 
 namespace binlog::pump {
@@ -48,35 +48,6 @@ void Produce(const std::string& addr, TsoClock* clock, std::mutex* mu, std::set<
   }
 }
 
-// The commit ts the pump serves from the start, until one at or past `until`.
-Result<std::vector<uint64_t>> PullCommits(const std::string& addr, uint64_t until) {
-  ASSIGN_OR_RETURN(auto client, PumpClient::Connect(addr));
-  ASSIGN_OR_RETURN(auto stream, client->Pull(0));
-  std::atomic<bool> done{false};
-  std::thread watchdog([&] {
-    for (int i = 0; i < 3000 && !done; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    stream->Cancel();
-  });
-  std::vector<uint64_t> commits;
-  pb::Binlog b;
-  Status status;
-  while (commits.empty() || commits.back() < until) {
-    Result<bool> more = stream->Next(&b);
-    if (!more.ok() || !*more) {
-      status = more.ok() ? Status::TimedOut("the pump did not serve every commit in 30 s")
-                         : more.status();
-      break;
-    }
-    if (b.tp() == pb::COMMIT) commits.push_back(static_cast<uint64_t>(b.commit_ts()));
-  }
-  done = true;
-  watchdog.join();
-  RETURN_IF_ERROR(status);
-  return commits;
-}
-
 TEST(PumpGrpcCrashTest, KillNineUnderStreamedWritesLosesAndDuplicatesNothing) {
   binlog::testing::TempDir dir;
   ASSERT_OK_AND_ASSIGN(auto pump, PumpProcess::Start(dir.path()));
@@ -106,7 +77,9 @@ TEST(PumpGrpcCrashTest, KillNineUnderStreamedWritesLosesAndDuplicatesNothing) {
       EXPECT_TRUE(s.ok() || s.IsInvalidArgument()) << s.ToString();
     }
     if (acked.empty()) continue;
-    ASSERT_OK_AND_ASSIGN(std::vector<uint64_t> served, PullCommits(pump->addr(), *acked.rbegin()));
+    ASSERT_OK_AND_ASSIGN(auto pulled,
+                         binlog::testing::PullUntil(pump->addr(), *acked.rbegin(), 30));
+    std::vector<uint64_t> served = binlog::testing::CommitTsOf(pulled);
     ASSERT_TRUE(std::is_sorted(served.begin(), served.end()));
     std::set<uint64_t> got(served.begin(), served.end());
     ASSERT_EQ(got.size(), served.size()) << "a transaction came out twice";

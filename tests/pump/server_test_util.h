@@ -12,12 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "pump.grpc.pb.h"
 #include "pump/pump_test_util.h"
 #include "pump/server.h"
-#include "pump_client/pump_client.h"
 #include "registry/registry.h"
 #include "testutil/testutil.h"
 
@@ -51,28 +49,6 @@ inline TestServer Serve(grpc::Service* service) {
   if (port == 0) t.server.reset();
   t.addr = "127.0.0.1:" + std::to_string(port);
   return t;
-}
-
-// The commit ts of the first `n` COMMITs PullBinlogs serves from ts 0 through `client` (fewer,
-// with a test failure, if the stream breaks first).
-inline std::vector<uint64_t> PullCommitTs(PumpClient* client, size_t n) {
-  std::vector<uint64_t> got;
-  auto stream = client->Pull(0);
-  if (!stream.ok()) {
-    ADD_FAILURE() << stream.status().ToString();
-    return got;
-  }
-  pb::Binlog b;
-  while (got.size() < n) {
-    auto more = (*stream)->Next(&b);
-    if (!more.ok() || !*more) {
-      ADD_FAILURE() << "the pull ended after " << got.size()
-                    << " commits: " << (more.ok() ? "end of stream" : more.status().ToString());
-      return got;
-    }
-    if (b.tp() == pb::COMMIT) got.push_back(static_cast<uint64_t>(b.commit_ts()));
-  }
-  return got;
 }
 
 class PumpServerTest : public ::testing::Test {

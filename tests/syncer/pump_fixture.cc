@@ -1,19 +1,5 @@
 #include "syncer/pump_fixture.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <fmt/format.h>
-#include <httplib.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <thread>
-
-#include "pump_client/pump_client.h"
 #include "testutil/testutil.h"
 
 namespace binlog::syncer::testing {
@@ -34,41 +20,6 @@ Result<std::unique_ptr<pump::PumpServer>> StartPump(const std::string& dir, Env*
   pump::PumpServerOptions o;
   o.env = env;
   return pump::PumpServer::Start(c, o);
-}
-
-Result<std::vector<pb::Binlog>> PullUntil(const std::string& addr, uint64_t until_ts,
-                                          double timeout_seconds) {
-  ASSIGN_OR_RETURN(auto client, pump::PumpClient::Connect(addr));
-  ASSIGN_OR_RETURN(auto stream, client->Pull(0));
-  std::vector<pb::Binlog> out;
-  // A watchdog cancels the stream at the timeout (Next blocks on the tail).
-  std::atomic<bool> done{false};
-  std::thread watchdog([&] {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
-    while (!done && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (!done) stream->Cancel();
-  });
-  Status status;
-  while (true) {
-    pb::Binlog b;
-    Result<bool> more = stream->Next(&b);
-    if (!more.ok() || !*more) {
-      status = more.ok()
-                   ? Status::TimedOut(fmt::format(
-                         "pump {} served no record at or above ts {} in time", addr, until_ts))
-                   : more.status();
-      break;
-    }
-    out.push_back(b);
-    if (static_cast<uint64_t>(b.commit_ts()) >= until_ts) break;
-  }
-  done = true;
-  watchdog.join();
-  if (!status.ok()) return status;
-  return out;
 }
 
 pid_t SpawnTool(const std::vector<std::string>& args, const std::string& log) {

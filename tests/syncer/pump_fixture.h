@@ -14,21 +14,16 @@
 #include "common/status.h"
 #include "pump/server.h"
 #include "testutil/pump_process.h"
+#include "testutil/pump_pull.h"
 
 namespace binlog::syncer::testing {
 
 // A PumpServer on 127.0.0.1 with a free port, its data and registry under dir. `env` is the
 // pump's clock and file system (a FaultInjectionEnv moves its clock).
-Result<std::unique_ptr<pump::PumpServer>> StartPump(const std::string& dir,
-                                                    Env* env = Env::Posix(),
+Result<std::unique_ptr<pump::PumpServer>> StartPump(const std::string& dir, Env* env = Env::Posix(),
                                                     double gen_binlog_interval_seconds = 3);
 
-// Every binlog the pump at addr serves (COMMIT and FAKE, in order) until one with commit ts
-// at or above until_ts; an error at the timeout. Anything the pump held twice, or out of
-// order, at or below until_ts is in what this returns.
-Result<std::vector<pb::Binlog>> PullUntil(const std::string& addr, uint64_t until_ts,
-                                          double timeout_seconds = 60);
-
+using binlog::testing::PullUntil;    // testutil/pump_pull.h
 using binlog::testing::PumpProcess;  // tools/pump in its own process (testutil)
 
 // A pid for args[0] with args, stdout and stderr appended to log.

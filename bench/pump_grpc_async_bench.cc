@@ -1,6 +1,7 @@
-// 64 gRPC producers that hold no thread each: every producer is a WriteBinlogStream driven by
-// gRPC's callback API, a closed loop (PREWRITE, its answer, COMMIT with a commit ts taken then,
-// its answer, the next transaction). The pump sees what it sees from 64 producers with a thread
+// 64 gRPC producers that hold no thread each, driven by gRPC's callbacks, each a closed loop
+// (PREWRITE, its answer, COMMIT with a commit ts taken then, its answer, the next transaction):
+// on a WriteBinlogStream each, as WriteBinlog calls, or through one shared PumpClient's
+// WriteBinlogAsync (AsyncWrites). The pump sees what it sees from 64 producers with a thread
 // each; the load itself costs this 2-core VM less of the CPU the pump needs (a thread per
 // producer is a wake-up and a context switch per binlog, more than half the machine at 30k
 // binlogs/s), the way TiDB's sessions (goroutines) or producers on other hosts would.

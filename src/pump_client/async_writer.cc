@@ -8,13 +8,6 @@
 
 namespace binlog::pump {
 
-namespace {
-
-// A batch carries at least one binlog and stops growing past this (Coalesce's bound).
-constexpr size_t kBatchBytes = 4 << 20;
-
-}  // namespace
-
 struct AsyncWriter::BatchCall {
   grpc::ClientContext ctx;
   pb::WriteBinlogsReq req;
@@ -60,7 +53,7 @@ void AsyncWriter::Write(std::string payload, Done done) {
 std::vector<AsyncWriter::Item> AsyncWriter::TakeBatch() {
   std::vector<Item> batch;
   size_t bytes = 0;
-  while (!queue_.empty() && (batch.empty() || bytes < kBatchBytes)) {
+  while (!queue_.empty() && (batch.empty() || bytes < kCoalescedBytes)) {
     bytes += queue_.front().payload.size();
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();

@@ -22,6 +22,10 @@
 
 namespace binlog::pump {
 
+// A WriteBinlogs the client makes of several writes (AsyncWriter's, or Coalesce's for threads)
+// carries at least one binlog and stops growing past this.
+inline constexpr size_t kCoalescedBytes = 4 << 20;
+
 class AsyncWriter {
  public:
   using Done = std::function<void(Status)>;

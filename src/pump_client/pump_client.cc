@@ -227,7 +227,7 @@ class GrpcPumpClient : public PumpClient {
     if (self.done) return self.status;
     std::vector<Pending*> batch;
     size_t bytes = 0;
-    while (!queue_.empty() && (batch.empty() || bytes < kCoalesceBytes)) {
+    while (!queue_.empty() && (batch.empty() || bytes < kCoalescedBytes)) {
       bytes += queue_.front()->payload.size();
       batch.push_back(queue_.front());
       queue_.pop_front();
@@ -264,9 +264,6 @@ class GrpcPumpClient : public PumpClient {
     }
     for (Pending* p : batch) p->status = SendOne(std::move(p->payload));
   }
-
-  // A coalesced WriteBinlogs carries at least one binlog and stops growing past this.
-  static constexpr size_t kCoalesceBytes = 4 << 20;
 
   std::string addr_;
   ClientOptions options_;

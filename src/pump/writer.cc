@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "common/logging.h"
+#include "common/semaphore.h"
 #include "common/tso.h"
 #include "pump/group_check.h"
 #include "pump/pump.h"
@@ -60,24 +61,19 @@ void AppendWalRecords(const std::vector<BinlogHead>& heads,
   }
 }
 
-// What the callers of the synchronous API wait on.
+// What the callers of the synchronous API wait on (a semaphore: common/semaphore.h says why).
 struct Waiter {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
+  Semaphore answered;
   Status status;
 
   Pump::WriteDone Callback() {
     return [this](Status s) {
-      std::lock_guard<std::mutex> g(mu);
       status = std::move(s);
-      done = true;
-      cv.notify_one();  // under the lock: the waiter cannot return and free this before
+      answered.Post();
     };
   }
   Status Wait() {
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return done; });
+    answered.Wait();
     return status;
   }
 };

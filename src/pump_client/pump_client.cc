@@ -4,11 +4,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <vector>
 
+#include "common/semaphore.h"
 #include "pump.grpc.pb.h"
 #include "pump_client/async_writer.h"
 #include "pump_client/reply.h"
@@ -150,12 +150,25 @@ class GrpcPumpClient : public PumpClient {
   const std::string& addr() const override { return addr_; }
 
  private:
-  // A WriteBinlog waiting to be sent, alone or with others.
+  // A WriteBinlog waiting to be sent, alone or with others. Each has its own semaphore, so that
+  // a leader answering its batch wakes each caller without making them all wait for one lock.
   struct Pending {
+    enum class Turn { kAnswered, kLead };
     std::string payload;
     Status status;
-    bool done = false;
-    std::condition_variable cv;
+    Turn turn = Turn::kAnswered;
+    std::vector<Pending*> batch;  // with kLead: the batch its caller sends
+    Semaphore signalled;
+
+    void Signal(Turn t, std::vector<Pending*> lead = {}) {
+      turn = t;
+      batch = std::move(lead);
+      signalled.Post();
+    }
+    Turn Wait() {
+      signalled.Wait();
+      return turn;
+    }
   };
 
   // One binlog on a WriteBinlogStream, or as a WriteBinlog call when the pump has no such
@@ -210,40 +223,60 @@ class GrpcPumpClient : public PumpClient {
   }
 
   // Group commit on the client, as the pump does on its disk: threads that write while
-  // max_in_flight calls are out queue up, and the first of them sends all that queued in one
-  // WriteBinlogs, so that many producers in one process (a database server's sessions) pay
-  // gRPC's per-call cost once per batch. The pump refuses a batch whole, nothing stored, so
-  // when it refuses one, each binlog is sent again alone to get its own answer.
+  // max_in_flight calls are out queue up, and the next call takes all that queued, sent by one of
+  // them, so that many producers in one process (a database server's sessions) pay gRPC's
+  // per-call cost once per batch. The pump refuses a batch whole, nothing stored, so when it
+  // refuses one, each binlog is sent again alone to get its own answer.
   Status Coalesce(std::string payload) {
     Pending self;
     self.payload = std::move(payload);
-    std::unique_lock<std::mutex> lock(mu_);
-    queue_.push_back(&self);
-    // A caller whose binlog a leader took waits (not queued any more) until it is answered.
-    while (!self.done &&
-           (in_flight_ >= options_.max_in_flight || queue_.empty() || queue_.front() != &self)) {
-      self.cv.wait(lock);
+    std::vector<Pending*> mine;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      queue_.push_back(&self);
+      // Only the last batch can hold this caller, the last in the queue; it sends that batch
+      // itself rather than wake whoever is at its front.
+      for (std::vector<Pending*>& b : TakeBatchesLocked()) {
+        if (b.back() == &self) {
+          mine = std::move(b);
+        } else {
+          b.front()->Signal(Pending::Turn::kLead, std::move(b));
+        }
+      }
     }
-    if (self.done) return self.status;
-    std::vector<Pending*> batch;
-    size_t bytes = 0;
-    while (!queue_.empty() && (batch.empty() || bytes < kCoalescedBytes)) {
-      bytes += queue_.front()->payload.size();
-      batch.push_back(queue_.front());
-      queue_.pop_front();
+    if (mine.empty()) {
+      if (self.Wait() == Pending::Turn::kAnswered) return self.status;
+      mine = std::move(self.batch);
     }
-    ++in_flight_;
-    if (!queue_.empty() && in_flight_ < options_.max_in_flight) queue_.front()->cv.notify_one();
-    lock.unlock();
-    SendBatch(batch);
-    lock.lock();
-    --in_flight_;
-    for (Pending* p : batch) {
-      p->done = true;
-      if (p != &self) p->cv.notify_one();
+    SendBatch(mine);
+    std::vector<std::vector<Pending*>> next;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      --in_flight_;
+      next = TakeBatchesLocked();
     }
-    if (!queue_.empty()) queue_.front()->cv.notify_one();
+    for (std::vector<Pending*>& b : next) b.front()->Signal(Pending::Turn::kLead, std::move(b));
+    for (Pending* p : mine) {
+      if (p != &self) p->Signal(Pending::Turn::kAnswered);
+    }
     return self.status;
+  }
+
+  // Under mu_: the batches that may go out now, oldest first, each counted in flight.
+  std::vector<std::vector<Pending*>> TakeBatchesLocked() {
+    std::vector<std::vector<Pending*>> batches;
+    while (!queue_.empty() && in_flight_ < options_.max_in_flight) {
+      std::vector<Pending*> batch;
+      size_t bytes = 0;
+      while (!queue_.empty() && (batch.empty() || bytes < kCoalescedBytes)) {
+        bytes += queue_.front()->payload.size();
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      ++in_flight_;
+      batches.push_back(std::move(batch));
+    }
+    return batches;
   }
 
   void SendBatch(const std::vector<Pending*>& batch) {

@@ -24,21 +24,16 @@ StreamWriter::Result StreamWriter::Send(const pb::WriteBinlogReq& req,
       r.status = status_;
       return r;
     }
-    pending_ = 2;
   }
+  pending_.store(2, std::memory_order_relaxed);
   req_ = req;
   resp_.Clear();
   StartWrite(&req_);
   StartRead(&resp_);
-  bool in_time;
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    in_time = cv_.wait_for(lock, timeout, [&] { return pending_ == 0; });
-  }
+  bool in_time = answered_.WaitFor(timeout);
   if (!in_time) {
     ctx_.TryCancel();  // both operations then complete, not ok
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return pending_ == 0; });
+    answered_.Wait();
   }
   if (in_time && write_ok_ && read_ok_) {
     r.outcome = Outcome::kAnswered;
@@ -70,16 +65,16 @@ grpc::Status StreamWriter::AwaitEnd() {
   return status_;
 }
 
+// The stream outlives these calls: destroying it waits for OnDone, which gRPC runs after every
+// other reaction has returned.
 void StreamWriter::OnWriteDone(bool ok) {
-  std::lock_guard<std::mutex> g(mu_);
   write_ok_ = ok;
-  if (--pending_ == 0) cv_.notify_one();
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) answered_.Post();
 }
 
 void StreamWriter::OnReadDone(bool ok) {
-  std::lock_guard<std::mutex> g(mu_);
   read_ok_ = ok;
-  if (--pending_ == 0) cv_.notify_one();
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) answered_.Post();
 }
 
 void StreamWriter::OnDone(const grpc::Status& status) {

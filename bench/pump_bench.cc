@@ -41,6 +41,10 @@
 //       sessions share its pump client: concurrent WriteBinlog calls go out together in
 //       WriteBinlogs calls (ClientOptions::coalesce_writes). Baseline: the in-process pump with 64
 //       producers.
+//   pump_grpc_64p*_pump_cpu_per_binlog  CPU the pump process used per binlog in that 64-producer
+//       load (/proc/<pid>/stat). Baseline: the producers' side's (this process's) CPU per binlog
+//       in the same load. Both share this VM's 2 cores, so with a thread per producer the load
+//       can cost more than the pump; producers on other hosts would leave the pump both.
 //   pump_grpc_batch_*               the batched write over gRPC (4 producers x 64); baseline the
 //       in-process batched write.
 //   pump_peak_rss_mb                VmHWM of the pump process after the 64-producer gRPC load
@@ -187,49 +191,77 @@ void AsyncInprocFigures() {
   AsyncFigures(Producers(), journal, ack ? raw.p(50) : 0, ack ? raw.p(99) : 0);
 }
 
+// A gRPC load and the CPU the pump process used meanwhile.
+struct GrpcRun {
+  LoadResult load;
+  double pump_cpu_seconds = 0;
+};
+
+// Where the CPU goes (both sides share this VM's 2 cores): the pump process's CPU per binlog, and
+// as the baseline the producers' (this process's) for the same binlogs.
+void PrintCpuFigure(const std::string& base, const GrpcRun& run) {
+  double binlogs = 2 * static_cast<double>(std::max<uint64_t>(run.load.items, 1));
+  PrintFigure(base + "_pump_cpu_per_binlog", run.pump_cpu_seconds * 1e6 / binlogs, "us",
+              run.load.cpu_seconds * 1e6 / binlogs, "us");
+}
+
 // `shared`: the producers are one process's sessions sharing one PumpClient (as a TiDB server's
 // do), whose concurrent WriteBinlog calls go out together; otherwise each has its own.
-LoadResult Grpc(const PumpProcess& server, int producers, size_t batch, bool shared = false) {
+GrpcRun Grpc(const PumpProcess& server, int producers, size_t batch, bool shared = false) {
   double cpu = server.CpuSeconds();
   std::shared_ptr<pump::PumpClient> one = shared ? ConnectClient(server.addr()) : nullptr;
-  LoadResult r = RunLoad("pump gRPC", producers, LoadSeconds(), [&](int i) {
+  GrpcRun run;
+  run.load = RunLoad("pump gRPC", producers, LoadSeconds(), [&](int i) {
     return ProducerStep(ClientWriter(shared ? one : ConnectClient(server.addr())), Seed(i), batch,
                         &Sequencer());
   });
-  cpu = server.CpuSeconds() - cpu;
-  std::cerr << "  the pump process: " << cpu << " s CPU ("
-            << cpu * 1e6 / static_cast<double>(std::max<uint64_t>(r.items, 1))
+  run.pump_cpu_seconds = server.CpuSeconds() - cpu;
+  std::cerr << "  the pump process: " << run.pump_cpu_seconds << " s CPU ("
+            << run.pump_cpu_seconds * 1e6 /
+                   static_cast<double>(std::max<uint64_t>(run.load.items, 1))
             << " us per item); the producers' side is the line above\n";
-  return r;
+  return run;
 }
 
 void GrpcFigures(const PumpProcess& server, const std::string& name, int producers, size_t batch,
                  bool shared = false) {
   std::string base = "pump_grpc_" + name;
-  if (!Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"})) return;
-  LoadResult r = Grpc(server, producers, batch, shared);
+  const bool cpu_figure = producers == 64;
+  if (!Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"}) &&
+      !(cpu_figure && Wanted({base + "_pump_cpu_per_binlog"}))) {
+    return;
+  }
+  GrpcRun run = Grpc(server, producers, batch, shared);
+  LoadResult& r = run.load;
   PumpRun& inproc = Inproc(producers, batch);
   PrintFigure(base + "_binlogs_per_s", 2 * r.rate(), "binlogs/s", inproc.binlogs_per_s(),
               "binlogs/s");
   PrintFigure(base + "_ack_p50", r.p(50), "us", inproc.load.p(50), "us");
   PrintFigure(base + "_ack_p99", r.p(99), "us", inproc.load.p(99), "us");
+  if (cpu_figure) PrintCpuFigure(base, run);
 }
 
 // 64 producers without a thread each (pump_grpc_async_bench.cc), on streams or as unary calls.
 // Baseline: the in-process pump with 64 transactions in flight the same way (pump_inproc_async).
 void GrpcAsyncFigures(const PumpProcess& server, const std::string& name, AsyncWrites writes) {
   std::string base = "pump_grpc_" + name;
-  if (!Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"})) return;
+  if (!Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99",
+               base + "_pump_cpu_per_binlog"})) {
+    return;
+  }
+  GrpcRun run;
   double cpu = server.CpuSeconds();
-  LoadResult r = GrpcAsyncLoad(server.addr(), 64, writes, &Sequencer());
-  cpu = server.CpuSeconds() - cpu;
-  std::cerr << "  the pump process: " << cpu << " s CPU ("
-            << cpu * 1e6 / static_cast<double>(std::max<uint64_t>(r.items, 1))
+  run.load = GrpcAsyncLoad(server.addr(), 64, writes, &Sequencer());
+  run.pump_cpu_seconds = server.CpuSeconds() - cpu;
+  LoadResult& r = run.load;
+  std::cerr << "  the pump process: " << run.pump_cpu_seconds << " s CPU ("
+            << run.pump_cpu_seconds * 1e6 / static_cast<double>(std::max<uint64_t>(r.items, 1))
             << " us per item); the producers' side is the line above\n";
   LoadResult inproc = InprocAsyncLoad(64);
   PrintFigure(base + "_binlogs_per_s", 2 * r.rate(), "binlogs/s", 2 * inproc.rate(), "binlogs/s");
   PrintFigure(base + "_ack_p50", r.p(50), "us", inproc.p(50), "us");
   PrintFigure(base + "_ack_p99", r.p(99), "us", inproc.p(99), "us");
+  PrintCpuFigure(base, run);
 }
 
 void GrpcWriteFigures() {

@@ -60,6 +60,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -205,22 +206,29 @@ void PrintCpuFigure(const std::string& base, const GrpcRun& run) {
               run.load.cpu_seconds * 1e6 / binlogs, "us");
 }
 
-// `shared`: the producers are one process's sessions sharing one PumpClient (as a TiDB server's
-// do), whose concurrent WriteBinlog calls go out together; otherwise each has its own.
-GrpcRun Grpc(const PumpProcess& server, int producers, size_t batch, bool shared = false) {
-  double cpu = server.CpuSeconds();
-  std::shared_ptr<pump::PumpClient> one = shared ? ConnectClient(server.addr()) : nullptr;
+// Runs `load` against the pump process, noting the CPU that process used meanwhile (stderr too).
+GrpcRun MeasureOnPump(const PumpProcess& server, const std::function<LoadResult()>& load) {
   GrpcRun run;
-  run.load = RunLoad("pump gRPC", producers, LoadSeconds(), [&](int i) {
-    return ProducerStep(ClientWriter(shared ? one : ConnectClient(server.addr())), Seed(i), batch,
-                        &Sequencer());
-  });
+  double cpu = server.CpuSeconds();
+  run.load = load();
   run.pump_cpu_seconds = server.CpuSeconds() - cpu;
   std::cerr << "  the pump process: " << run.pump_cpu_seconds << " s CPU ("
             << run.pump_cpu_seconds * 1e6 /
                    static_cast<double>(std::max<uint64_t>(run.load.items, 1))
             << " us per item); the producers' side is the line above\n";
   return run;
+}
+
+// `shared`: the producers are one process's sessions sharing one PumpClient (as a TiDB server's
+// do), whose concurrent WriteBinlog calls go out together; otherwise each has its own.
+GrpcRun Grpc(const PumpProcess& server, int producers, size_t batch, bool shared = false) {
+  std::shared_ptr<pump::PumpClient> one = shared ? ConnectClient(server.addr()) : nullptr;
+  return MeasureOnPump(server, [&] {
+    return RunLoad("pump gRPC", producers, LoadSeconds(), [&](int i) {
+      return ProducerStep(ClientWriter(shared ? one : ConnectClient(server.addr())), Seed(i), batch,
+                          &Sequencer());
+    });
+  });
 }
 
 void GrpcFigures(const PumpProcess& server, const std::string& name, int producers, size_t batch,
@@ -249,14 +257,9 @@ void GrpcAsyncFigures(const PumpProcess& server, const std::string& name, AsyncW
                base + "_pump_cpu_per_binlog"})) {
     return;
   }
-  GrpcRun run;
-  double cpu = server.CpuSeconds();
-  run.load = GrpcAsyncLoad(server.addr(), 64, writes, &Sequencer());
-  run.pump_cpu_seconds = server.CpuSeconds() - cpu;
+  GrpcRun run =
+      MeasureOnPump(server, [&] { return GrpcAsyncLoad(server.addr(), 64, writes, &Sequencer()); });
   LoadResult& r = run.load;
-  std::cerr << "  the pump process: " << run.pump_cpu_seconds << " s CPU ("
-            << run.pump_cpu_seconds * 1e6 / static_cast<double>(std::max<uint64_t>(r.items, 1))
-            << " us per item); the producers' side is the line above\n";
   LoadResult inproc = InprocAsyncLoad(64);
   PrintFigure(base + "_binlogs_per_s", 2 * r.rate(), "binlogs/s", 2 * inproc.rate(), "binlogs/s");
   PrintFigure(base + "_ack_p50", r.p(50), "us", inproc.p(50), "us");
@@ -270,7 +273,8 @@ void GrpcWriteFigures() {
   for (const char* n : {"1p", "16p", "64p", "64p_async", "64p_unary_async", "64p_shared_async",
                         "64p_shared", "batch"}) {
     std::string base = std::string("pump_grpc_") + n;
-    any |= Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99"});
+    any |= Wanted({base + "_binlogs_per_s", base + "_ack_p50", base + "_ack_p99",
+                   base + "_pump_cpu_per_binlog"});
   }
   if (!any) return;
   std::string dir = FreshDir("pump-grpc");

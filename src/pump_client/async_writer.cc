@@ -51,13 +51,8 @@ void AsyncWriter::Write(std::string payload, Done done) {
 }
 
 std::vector<AsyncWriter::Item> AsyncWriter::TakeBatch() {
-  std::vector<Item> batch;
-  size_t bytes = 0;
-  while (!queue_.empty() && (batch.empty() || bytes < kCoalescedBytes)) {
-    bytes += queue_.front().payload.size();
-    batch.push_back(std::move(queue_.front()));
-    queue_.pop_front();
-  }
+  std::vector<Item> batch =
+      TakeCoalesced(&queue_, [](const Item& item) { return item.payload.size(); });
   ++batches_;
   ++calls_;
   return batch;

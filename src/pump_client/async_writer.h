@@ -26,6 +26,19 @@ namespace binlog::pump {
 // carries at least one binlog and stops growing past this.
 inline constexpr size_t kCoalescedBytes = 4 << 20;
 
+// Takes the next such call's writes from the front of `queue`; `payload_bytes(item)` sizes one.
+template <class Item, class PayloadBytes>
+std::vector<Item> TakeCoalesced(std::deque<Item>* queue, PayloadBytes payload_bytes) {
+  std::vector<Item> batch;
+  size_t bytes = 0;
+  while (!queue->empty() && (batch.empty() || bytes < kCoalescedBytes)) {
+    bytes += payload_bytes(queue->front());
+    batch.push_back(std::move(queue->front()));
+    queue->pop_front();
+  }
+  return batch;
+}
+
 class AsyncWriter {
  public:
   using Done = std::function<void(Status)>;

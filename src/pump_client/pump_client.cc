@@ -266,15 +266,8 @@ class GrpcPumpClient : public PumpClient {
   std::vector<std::vector<Pending*>> TakeBatchesLocked() {
     std::vector<std::vector<Pending*>> batches;
     while (!queue_.empty() && in_flight_ < options_.max_in_flight) {
-      std::vector<Pending*> batch;
-      size_t bytes = 0;
-      while (!queue_.empty() && (batch.empty() || bytes < kCoalescedBytes)) {
-        bytes += queue_.front()->payload.size();
-        batch.push_back(queue_.front());
-        queue_.pop_front();
-      }
+      batches.push_back(TakeCoalesced(&queue_, [](Pending* p) { return p->payload.size(); }));
       ++in_flight_;
-      batches.push_back(std::move(batch));
     }
     return batches;
   }

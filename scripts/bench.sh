@@ -9,7 +9,8 @@
 #   journal_ack_latency_4w, scan_verify_decompress, journal_seek, compression_ratio,
 #   pump_inproc_txn_per_s, pump_inproc_async, pump_grpc_64p, pump_grpc_64p_async,
 #   pump_grpc_64p_unary_async, pump_grpc_64p_shared_async, pump_grpc_64p_shared,
-#   pump_grpc_64p_pump_cpu_per_binlog, pump_peak_rss_mb, pump_pull, ...;
+#   pump_grpc_64p_pump_cpu_per_binlog, pump_grpc_64p_cpu_ceiling, pump_peak_rss_mb, pump_pull,
+#   ...;
 #   "pump" runs every pump figure).
 #   syncer_oltp_rows_per_s, syncer_bulk_rows_per_s, syncer_lag_p50, syncer_lag_p99
 #   ("syncer": all four, about 4 minutes).

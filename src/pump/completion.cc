@@ -49,7 +49,7 @@ bool Pump::FinishAlone(std::unique_ptr<Round>& round) {
     std::lock_guard<std::mutex> g(mu_);
     lone_producer_ = requests_.empty();
   }
-  for (auto& r : round->group) r->done(std::move(r->status));
+  Answer(round->group);
   {
     std::lock_guard<std::mutex> g(round_mu_);
     finished_rounds_ = seq;
@@ -157,9 +157,22 @@ void Pump::CompleterLoop() {
     std::vector<std::unique_ptr<WriteRequest>> group = std::move(done_.front());
     done_.pop_front();
     lock.unlock();
-    for (auto& r : group) r->done(std::move(r->status));
+    Answer(group);
     lock.lock();
   }
+}
+
+// Recorded before answering: a caller that reads the stats after its answer finds its write.
+void Pump::Answer(std::vector<std::unique_ptr<WriteRequest>>& group) {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> g(answered_mu_);
+    for (const auto& r : group) {
+      write_latency_.Observe(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(now - r->received).count()));
+    }
+  }
+  for (auto& r : group) r->done(std::move(r->status));
 }
 
 }  // namespace binlog::pump

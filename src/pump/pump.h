@@ -85,6 +85,9 @@ struct PumpStats {
   uint64_t refused = 0;
   bool writable = true;
   uint64_t available_bytes = 0;
+  // Every write call (a WriteBinlog, a WriteBinlogs batch, a probe), from its arrival to its
+  // answer: the pump's share of a producer's ack latency, refusals included.
+  LatencyHistogram write_latency;
   LatencyHistogram wal_sync_latency;     // fdatasyncs of wal/ (each acknowledges a group)
   LatencyHistogram binlog_sync_latency;  // fdatasyncs of binlog/
 };
@@ -147,6 +150,7 @@ class Pump {
     std::vector<std::string> payloads;
     WriteDone done;
     Status status;
+    std::chrono::steady_clock::time_point received;
     // The wal blocks of a large request, compressed by its caller (see kCallerEncodeBytes).
     std::vector<segment::EncodedBlock> wal_blocks;
     size_t wal_records = 0;  // what wal_blocks hold
@@ -169,6 +173,8 @@ class Pump {
   Status WaitDurable(Round& round);
   void FinishRound(Round& round, const Status& synced);
   void HandOff(std::vector<std::unique_ptr<WriteRequest>> group);
+  // Calls each request's done, after recording its latency.
+  void Answer(std::vector<std::unique_ptr<WriteRequest>>& group);
   void CompleterLoop();
   Status CheckRequest(const WriteRequest& r, GroupCheck* check);
   std::vector<uint64_t> HoldOneShots(const std::vector<WriteRequest*>& accepted);
@@ -267,6 +273,9 @@ class Pump {
   std::condition_variable done_cv_;
   std::deque<std::vector<std::unique_ptr<WriteRequest>>> done_;
   bool durable_exited_ = false;
+  // Answers come from the completer, and from the writer when it finishes a round alone.
+  mutable std::mutex answered_mu_;
+  LatencyHistogram write_latency_;
   std::thread completer_;
 };
 

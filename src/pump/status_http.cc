@@ -181,8 +181,7 @@ std::string PumpServer::StatusJson() {
   return j.dump() + "\n";
 }
 
-// Prometheus text exposition. An fsync latency histogram would need timing inside the journal's
-// group commit, which it does not keep yet.
+// Prometheus text exposition.
 std::string PumpServer::MetricsText() {
   PumpStats st = pump_->Stats();
   std::string out;
@@ -208,6 +207,11 @@ std::string PumpServer::MetricsText() {
          DirBytes(options_.env, JoinPath(config_.data_dir, "wal")));
   Metric(&out, "binlog_pump_binlog_bytes", "gauge", "Bytes in binlog/ segments.",
          DirBytes(options_.env, JoinPath(config_.data_dir, "binlog")));
+  out +=
+      "# HELP binlog_pump_write_duration_seconds From a write's arrival at the pump to its "
+      "answer (a WriteBinlog, a WriteBinlogs batch or a probe; refusals included).\n"
+      "# TYPE binlog_pump_write_duration_seconds histogram\n";
+  st.write_latency.AppendPrometheus(&out, "binlog_pump_write_duration_seconds", "");
   out +=
       "# HELP binlog_pump_fsync_duration_seconds fdatasync latency of the pump's journals (a wal "
       "sync acknowledges a group of writes).\n"

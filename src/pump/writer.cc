@@ -141,13 +141,14 @@ void Pump::WriteAsync(std::vector<BinlogHead> heads, std::vector<std::string> pa
   Submit(std::move(heads), std::move(payloads), std::move(done), /*blocking=*/false);
 }
 
-void Pump::Submit(std::vector<BinlogHead> heads, std::vector<std::string> payloads,
-                  WriteDone done, bool blocking) {
+void Pump::Submit(std::vector<BinlogHead> heads, std::vector<std::string> payloads, WriteDone done,
+                  bool blocking) {
   auto r = std::make_unique<WriteRequest>();
   r->heads = std::move(heads);
   r->payloads = std::move(payloads);
   r->done = std::move(done);
   r->blocking = blocking;
+  r->received = std::chrono::steady_clock::now();
   size_t bytes = 0;
   for (const std::string& p : r->payloads) bytes += p.size();
   std::unique_lock<std::mutex> lock(mu_);
@@ -203,9 +204,8 @@ void Pump::WriterLoop() {
     // Alone only for the in-process callers that wait (gRPC's arrive in bursts a sync would
     // hold up), and only while no write came during the last round finished alone (a lone
     // producer), or once in kAloneProbeRounds to find out whether that is so again.
-    const bool alone =
-        requests_.empty() && AllBlocking(*round) &&
-        (lone_producer_ || ++rounds_since_alone_ >= kAloneProbeRounds);
+    const bool alone = requests_.empty() && AllBlocking(*round) &&
+                       (lone_producer_ || ++rounds_since_alone_ >= kAloneProbeRounds);
     lock.unlock();
     if (!alone || !FinishAlone(round)) PassOn(std::move(round));
     lock.lock();

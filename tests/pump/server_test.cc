@@ -187,9 +187,11 @@ TEST_F(PumpServerTest, StatusAndMetricsAnswer) {
        {"# TYPE binlog_pump_writes_total counter\nbinlog_pump_writes_total 2\n",
         "# TYPE binlog_pump_write_bytes_total counter\n", "binlog_pump_refused_total 0\n",
         "binlog_pump_pending_prewrites 0\n", "binlog_pump_write_streams 0\n",
-        "# TYPE binlog_pump_max_commit_ts gauge\n",
-        "# TYPE binlog_pump_available_bytes gauge\n", "binlog_pump_state{state=\"online\"} 1\n",
-        "binlog_pump_state{state=\"closing\"} 0\n",
+        "# TYPE binlog_pump_max_commit_ts gauge\n", "# TYPE binlog_pump_available_bytes gauge\n",
+        "binlog_pump_state{state=\"online\"} 1\n", "binlog_pump_state{state=\"closing\"} 0\n",
+        "# TYPE binlog_pump_write_duration_seconds histogram\n",
+        "binlog_pump_write_duration_seconds_bucket{le=\"+Inf\"} 2\n",
+        "binlog_pump_write_duration_seconds_count 2\n",
         "# TYPE binlog_pump_fsync_duration_seconds histogram\n",
         "binlog_pump_fsync_duration_seconds_bucket{journal=\"wal\",le=\"0.001\"} "}) {
     EXPECT_THAT(metrics->body, HasSubstr(line));

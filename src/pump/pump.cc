@@ -166,11 +166,11 @@ PumpStats Pump::Stats() const {
   s.committed_waiting = sorter_.committed();
   s.writable = accept_writes_ && !low_space_;
   s.available_bytes = available_bytes_;
-  // Close sets stopping_ under mu_ before it releases the journals.
   {
     std::lock_guard<std::mutex> answered(answered_mu_);
     s.write_latency = write_latency_;
   }
+  // Close sets stopping_ under mu_ before it releases the journals.
   if (!stopping_) {
     s.wal_sync_latency = wal_->stats().sync_latency;
     s.binlog_sync_latency = binlog_->stats().sync_latency;

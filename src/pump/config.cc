@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/printable.h"
 #include "registry/registry.h"
 
 namespace binlog::pump {
@@ -157,38 +158,6 @@ Status Finish(PumpConfig* c, Sources* src, const std::string& origin) {
 
 }  // namespace
 
-Result<HostPort> SplitHostPort(std::string_view addr) {
-  size_t colon = addr.rfind(':');
-  if (colon == std::string_view::npos) {
-    return Status::InvalidArgument(fmt::format("\"{}\" is not host:port", addr));
-  }
-  std::string_view host = addr.substr(0, colon);
-  std::string_view port = addr.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string_view::npos) {
-    return Status::InvalidArgument(
-        fmt::format("\"{}\" is not host:port (write an IPv6 host as [::1]:port)", addr));
-  }
-  HostPort hp;
-  hp.host = std::string(host);
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), hp.port);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || hp.port < 0 ||
-      hp.port > 65535) {
-    return Status::InvalidArgument(fmt::format("\"{}\": port must be 0..65535", addr));
-  }
-  return hp;
-}
-
-bool IsUnspecifiedHost(const std::string& host) {
-  return host.empty() || host == "0.0.0.0" || host == "::";
-}
-
-std::string JoinHostPort(const std::string& host, int port) {
-  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
-  return fmt::format("{}:{}", host, port);
-}
-
 PumpOptions PumpConfig::ToPumpOptions(Env* env) const {
   PumpOptions o;
   o.env = env;
@@ -225,27 +194,38 @@ Result<PumpConfig> PumpConfigFromArgs(int argc, const char* const* argv) {
   return LoadPumpConfig(flags);
 }
 
-Status ResolveNodeID(Env* env, PumpConfig* config) {
-  const std::string path = JoinPath(config->data_dir, ".node");
-  if (env->FileExists(path)) {
-    ASSIGN_OR_RETURN(std::string kept, ReadFileToString(env, path));
-    while (!kept.empty() && (kept.back() == '\n' || kept.back() == ' ')) kept.pop_back();
-    if (!registry::ValidateNodeID(kept).ok()) {
-      return Status::Corruption(fmt::format("{} holds \"{}\", which is not a node id", path, kept));
-    }
-    if (!config->node_id.empty() && config->node_id != kept) {
-      return Status::InvalidArgument(fmt::format(
-          "node-id \"{}\" differs from \"{}\" kept in {}: this data dir belongs to node {}; "
-          "drop the node-id setting, or use another data-dir",
-          config->node_id, kept, path, kept));
-    }
-    config->node_id = kept;
-    return Status::OK();
+Result<std::string> EffectiveNodeID(Env* env, const PumpConfig& config) {
+  const std::string path = JoinPath(config.data_dir, ".node");
+  if (!env->FileExists(path)) {
+    std::string id = config.node_id.empty() ? config.advertise_addr : config.node_id;
+    RETURN_IF_ERROR(registry::ValidateNodeID(id).WithContext("node-id"));
+    return id;
   }
-  if (config->node_id.empty()) config->node_id = config->advertise_addr;
-  RETURN_IF_ERROR(registry::ValidateNodeID(config->node_id).WithContext("node-id"));
-  RETURN_IF_ERROR(env->CreateDirs(config->data_dir));
-  return WriteFileAtomic(env, path, config->node_id + "\n");
+  ASSIGN_OR_RETURN(std::string kept, ReadFileToString(env, path));
+  while (!kept.empty() && (kept.back() == '\n' || kept.back() == ' ')) kept.pop_back();
+  if (!registry::ValidateNodeID(kept).ok()) {
+    return Status::Corruption(
+        fmt::format("{} holds \"{}\", which is not a node id", path, Printable(kept)));
+  }
+  if (!config.node_id.empty() && config.node_id != kept) {
+    return Status::InvalidArgument(fmt::format(
+        "node-id \"{}\" differs from \"{}\" kept in {}: this data dir belongs to node {}; "
+        "drop the node-id setting, or use another data-dir",
+        config.node_id, kept, path, kept));
+  }
+  return kept;
+}
+
+Status KeepNodeID(Env* env, const PumpConfig& config) {
+  const std::string path = JoinPath(config.data_dir, ".node");
+  if (env->FileExists(path)) return Status::OK();
+  RETURN_IF_ERROR(env->CreateDirs(config.data_dir));
+  return WriteFileAtomic(env, path, config.node_id + "\n");
+}
+
+Status ResolveNodeID(Env* env, PumpConfig* config) {
+  ASSIGN_OR_RETURN(config->node_id, EffectiveNodeID(env, *config));
+  return KeepNodeID(env, *config);
 }
 
 void LogPumpConfig(const PumpConfig& c) {

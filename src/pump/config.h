@@ -14,8 +14,14 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "pump/pump.h"
+#include "server/server.h"
 
 namespace binlog::pump {
+
+using server::HostPort;
+using server::IsUnspecifiedHost;
+using server::JoinHostPort;
+using server::SplitHostPort;
 
 inline constexpr int kDefaultStatusPort = 8251;
 
@@ -70,21 +76,14 @@ Result<PumpConfig> LoadPumpConfig(const PumpFlags& flags);
 // ParsePumpFlags then LoadPumpConfig (-help and -V are ignored here; see ParsePumpFlags).
 Result<PumpConfig> PumpConfigFromArgs(int argc, const char* const* argv);
 
-// Settles config->node_id against data_dir/.node, which keeps the id across restarts: when the
-// file exists its id is used, and a configured node-id that differs is an error naming both;
-// otherwise the configured id, or advertise-addr, is used and written there.
+// The node id config would run as: the one data_dir/.node keeps across restarts when the file
+// exists (a configured node-id that differs is an error naming both), else the configured one,
+// else advertise-addr (its port must be the bound one by then).
+Result<std::string> EffectiveNodeID(Env* env, const PumpConfig& config);
+// Writes config.node_id to data_dir/.node unless the file exists.
+Status KeepNodeID(Env* env, const PumpConfig& config);
+// EffectiveNodeID into config->node_id, then KeepNodeID.
 Status ResolveNodeID(Env* env, PumpConfig* config);
-
-struct HostPort {
-  std::string host;  // without IPv6 brackets; "" stays "" (every interface)
-  int port = 0;
-};
-// "host:port", "[v6]:port" or ":port". Error text says what was expected.
-Result<HostPort> SplitHostPort(std::string_view addr);
-// Joins them back, bracketing an IPv6 host.
-std::string JoinHostPort(const std::string& host, int port);
-// "", "0.0.0.0" or "::": listens everywhere, and nobody can connect to it.
-bool IsUnspecifiedHost(const std::string& host);
 
 // Logs the effective configuration on one line and a warning for each unknown key.
 void LogPumpConfig(const PumpConfig& config);

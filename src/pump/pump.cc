@@ -164,7 +164,16 @@ PumpStats Pump::Stats() const {
   s.emitted_ts = durable_emitted_;
   s.pending_prewrites = sorter_.pending();
   s.committed_waiting = sorter_.committed();
-  s.writable = accept_writes_ && !low_space_;
+  s.writable = accept_writes_ && !low_space_ && wal_error_.ok();
+  if (!accept_writes_) {
+    s.not_writable_because = refuse_reason_;
+  } else if (!wal_error_.ok()) {
+    s.not_writable_because = "writing to wal/ failed: " + wal_error_.ToString();
+  } else if (low_space_) {
+    s.not_writable_because =
+        fmt::format("{} bytes available in {}, below stop-write-at-available-space ({} bytes)",
+                    available_bytes_, data_dir(), options_.stop_write_at_available_space);
+  }
   s.available_bytes = available_bytes_;
   {
     std::lock_guard<std::mutex> answered(answered_mu_);

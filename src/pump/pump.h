@@ -84,6 +84,8 @@ struct PumpStats {
   uint64_t rounds = 0;  // the writer's rounds that wrote to the wal (writes / rounds: their size)
   uint64_t refused = 0;
   bool writable = true;
+  // Why new transactions are refused (empty when writable): the state, the disk, a failed write.
+  std::string not_writable_because;
   uint64_t available_bytes = 0;
   // Every write call (a WriteBinlog, a WriteBinlogs batch, a probe), from its arrival to its
   // answer: the pump's share of a producer's ack latency, refusals included.

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>
-#include <httplib.h>
 
 #include <chrono>
 #include <climits>
@@ -27,6 +26,8 @@ using registry::NodeStateName;
 constexpr uint64_t kMessageMargin = 1 << 20;
 // In-flight writes get this long to finish when the gRPC service stops.
 constexpr auto kGrpcShutdownGrace = std::chrono::seconds(2);
+// How long a running pump's status service gets to say who it is (CheckNodeIDFree).
+constexpr int kNodeProbeTimeoutMs = 2000;
 
 }  // namespace
 
@@ -35,6 +36,10 @@ PumpServer::PumpServer(const PumpConfig& config, PumpServerOptions options)
 
 Result<std::unique_ptr<PumpServer>> PumpServer::Start(const PumpConfig& config,
                                                       PumpServerOptions options) {
+  // Before anything is created on disk: an address that cannot be listened on is a config
+  // error, said in plain words (gRPC would log its own line and answer only "failed").
+  RETURN_IF_ERROR(server::CheckListenAddr(config.addr, "addr"));
+  RETURN_IF_ERROR(server::CheckListenAddr(config.status_addr, "status-addr"));
   std::unique_ptr<PumpServer> s(new PumpServer(config, std::move(options)));
   Env* env = s->options_.env;
   std::string origin = config.config_file.empty() ? "the command line" : config.config_file;
@@ -46,10 +51,13 @@ Result<std::unique_ptr<PumpServer>> PumpServer::Start(const PumpConfig& config,
   s->service_ =
       std::make_unique<PumpService>(s->pump_.get(), [raw = s.get()] { return raw->Refusal(); });
   RETURN_IF_ERROR(s->StartGrpc());
-  // After the gRPC port is known (the default node id holds it) and before HTTP handlers,
+  // Once the gRPC port is known (the default node id holds it) and before the HTTP handlers,
   // which read config_, run.
-  RETURN_IF_ERROR(ResolveNodeID(env, &s->config_));
+  ASSIGN_OR_RETURN(s->config_.node_id, EffectiveNodeID(env, s->config_));
   RETURN_IF_ERROR(s->StartHttp());
+  RETURN_IF_ERROR(s->CheckNodeIDFree());
+  // Only a pump that can serve keeps its node id in data-dir/.node.
+  RETURN_IF_ERROR(KeepNodeID(env, s->config_));
   RETURN_IF_ERROR(s->PutRecord(NodeState::kOnline)
                       .WithContext(fmt::format("registering pump {} online in {}",
                                                s->config_.node_id, s->registry_->Describe())));
@@ -76,8 +84,7 @@ PumpServer::~PumpServer() {
     if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + kGrpcShutdownGrace);
     if (pump_) pump_->Close().IgnoreError();
   }
-  if (http_) http_->stop();
-  if (http_thread_.joinable()) http_thread_.join();
+  http_.Stop();
 }
 
 Status PumpServer::StartGrpc() {
@@ -93,9 +100,10 @@ Status PumpServer::StartGrpc() {
   builder.RegisterService(service_.get());
   grpc_ = builder.BuildAndStart();
   if (!grpc_ || port == 0) {
-    return Status::IOError(fmt::format(
-        "cannot listen on addr {} for gRPC (port in use, or not an address of this host?)",
-        config_.addr));
+    // Start checked the address; something took it since, or gRPC refused for its own reason.
+    Status why = server::CheckListenAddr(config_.addr, "addr");
+    return why.ok() ? Status::IOError(fmt::format("gRPC cannot listen on addr {}", config_.addr))
+                    : why;
   }
   grpc_addr_ = JoinHostPort(IsUnspecifiedHost(host) ? "127.0.0.1" : host, port);
   ASSIGN_OR_RETURN(HostPort adv, SplitHostPort(config_.advertise_addr));
@@ -115,21 +123,51 @@ bool PumpServer::stopped() const {
   return stopped_;
 }
 
+// binlogctl and other nodes reach the status service through the record: never 0.0.0.0 there.
+std::string PumpServer::RecordedStatusAddr() const {
+  Result<HostPort> st = SplitHostPort(status_addr_);
+  Result<HostPort> adv = SplitHostPort(config_.advertise_addr);
+  if (st.ok() && adv.ok() && IsUnspecifiedHost(st->host)) return JoinHostPort(adv->host, st->port);
+  return status_addr_;
+}
+
 Status PumpServer::PutRecord(NodeState state) {
   registry::NodeStatus n;
   n.node_id = config_.node_id;
   n.addr = config_.advertise_addr;
-  // binlogctl reaches the status service through the record: never 0.0.0.0 there.
-  Result<HostPort> st = SplitHostPort(status_addr_);
-  Result<HostPort> adv = SplitHostPort(config_.advertise_addr);
-  n.status_addr = status_addr_;
-  if (st.ok() && adv.ok() && IsUnspecifiedHost(st->host)) {
-    n.status_addr = JoinHostPort(adv->host, st->port);
-  }
+  n.status_addr = RecordedStatusAddr();
   n.state = state;
   n.max_commit_ts = static_cast<int64_t>(pump_->MaxCommitTS());
   n.update_ts = static_cast<int64_t>(ComposeTS(options_.env->NowMicros() / 1000, 0));
   return registry_->Put(registry::NodeKind::kPump, n);
+}
+
+// One node id, one pump: a record of this id that another running pump keeps up to date is
+// refused, as it would otherwise be overwritten every heartbeat by both. A running pump is one
+// whose status service answers as this node id; a record whose service does not answer was left
+// by a pump that stopped or died (this one's earlier run, after a kill -9), and is taken over.
+Status PumpServer::CheckNodeIDFree() {
+  const std::string& id = config_.node_id;
+  Result<registry::NodeStatus> rec = registry_->Get(registry::NodeKind::kPump, id);
+  if (rec.status().IsNotFound()) return Status::OK();
+  RETURN_IF_ERROR(rec.status().WithContext(fmt::format("reading the record of pump {}", id)));
+  if (rec->status_addr.empty() || rec->status_addr == RecordedStatusAddr()) return Status::OK();
+  Result<std::string> answer = server::AskNodeID(rec->status_addr, kNodeProbeTimeoutMs);
+  if (answer.ok() && *answer == id) {
+    return Status::Busy(fmt::format(
+        "node id {} is held by another running pump: its record in {} says addr {}, state {}, "
+        "and its status service at {} answers as {}. Give this pump its own node-id (or "
+        "data-dir), or stop that pump first. A record left by a pump that is gone for good is "
+        "removed from the registry (pumps/{}.json in a registry dir).",
+        id, registry_->Describe(), rec->addr, NodeStateName(rec->state), rec->status_addr, id, id));
+  }
+  if (rec->addr != config_.advertise_addr) {
+    LOG_WARN("taking over the registry record of a pump that does not answer", KV("node-id", id),
+             KV("recorded-addr", rec->addr), KV("recorded-state", NodeStateName(rec->state)),
+             KV("recorded-status-addr", rec->status_addr),
+             KV("probe", answer.ok() ? "answers as " + *answer : answer.status().ToString()));
+  }
+  return Status::OK();
 }
 
 Status PumpServer::RequestPause() {

@@ -27,14 +27,11 @@
 #include "pump/config.h"
 #include "pump/pump.h"
 #include "registry/registry.h"
+#include "server/server.h"
 
 namespace grpc {
 class Server;
 }
-namespace httplib {
-class Server;
-struct Response;
-}  // namespace httplib
 
 namespace binlog::pump {
 
@@ -86,12 +83,14 @@ class PumpServer {
   Status StartHttp();
   void ControlLoop();
   Status PutRecord(registry::NodeState state);
+  std::string RecordedStatusAddr() const;
+  Status CheckNodeIDFree();
   void CollectGarbage();
   bool DrainersCaughtUp();
   void Stop(registry::NodeState final_state);
   std::string Refusal() const;
-  void HandleStateRequest(const std::string& id, const std::string& action,
-                          const std::string& remote, httplib::Response& res);
+  void HandleStateRequest(const server::HttpServer::Request& req,
+                          server::HttpServer::Response* res);
   std::string StatusJson();
   std::string MetricsText();
 
@@ -101,8 +100,7 @@ class PumpServer {
   std::unique_ptr<Pump> pump_;
   std::unique_ptr<PumpService> service_;
   std::unique_ptr<grpc::Server> grpc_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread http_thread_;
+  server::HttpServer http_;
   std::thread control_thread_;
   std::string grpc_addr_, status_addr_;
 

@@ -7,7 +7,8 @@ namespace binlog::rpc {
 // every absl::Mutex that gRPC takes also updates Abseil's global lock-order graph (deadlock
 // detection, meant for debug builds): a global lock and stack walks on each of gRPC's many
 // lock operations per call. Measured under 64 concurrent producers: GraphCycles showed among
-// the hottest symbols of both the client and the pump. This turns it off.
+// the hottest symbols of both the client and the pump. This turns it off. It also sends gRPC's
+// own log lines through the project's logger (common/logging.h).
 void ConfigureGrpcRuntime();
 
 }  // namespace binlog::rpc

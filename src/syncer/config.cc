@@ -3,10 +3,10 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "server/server.h"
 
 namespace binlog::syncer {
 
@@ -103,9 +103,7 @@ Status Validate(const SyncerConfig& c, const std::string& where) {
     return Bad(where, "log-rotate", "day, hour or none", c.log_rotate);
   }
   if (!c.status_addr.empty()) {
-    std::string host;
-    int port = 0;
-    if (!SplitHostPort(c.status_addr, &host, &port).ok()) {
+    if (!server::SplitHostPort(c.status_addr).ok()) {
       return Bad(where, "status-addr", "host:port or :port (e.g. \":8271\"), or \"\" for none",
                  c.status_addr);
     }
@@ -123,22 +121,6 @@ Status Validate(const SyncerConfig& c, const std::string& where) {
 }
 
 }  // namespace
-
-Status SplitHostPort(std::string_view addr, std::string* host, int* port) {
-  size_t colon = addr.rfind(':');
-  if (colon == std::string_view::npos) return Status::InvalidArgument("expected host:port");
-  std::string_view h = addr.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  std::string_view p = addr.substr(colon + 1);
-  int v = -1;
-  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
-  if (ec != std::errc() || end != p.data() + p.size() || v < 0 || v > 65535) {
-    return Status::InvalidArgument("expected host:port with a port from 0 to 65535");
-  }
-  *host = std::string(h);
-  *port = v;
-  return Status::OK();
-}
 
 Result<SyncerConfig> ParseSyncerConfig(std::string_view text, const std::string& origin) {
   ASSIGN_OR_RETURN(ConfigFile file, ConfigFile::Parse(text, origin));

@@ -67,9 +67,6 @@ Result<SyncerConfig> LoadSyncerConfig(const SyncerFlags& flags);
 // The same over text (tests); `origin` names it in errors.
 Result<SyncerConfig> ParseSyncerConfig(std::string_view text, const std::string& origin);
 
-// "host:port" / ":port" → host ("" for every interface) and port; error says what was expected.
-Status SplitHostPort(std::string_view addr, std::string* host, int* port);
-
 // Logs the effective configuration on one line and a warning for each unknown key.
 void LogSyncerConfig(const SyncerConfig& config);
 

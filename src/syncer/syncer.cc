@@ -8,7 +8,6 @@
 #include <cmath>
 
 #include "common/logging.h"
-#include "syncer/status_server.h"
 #include "syncer/upstream.h"
 
 namespace binlog::syncer {
@@ -33,7 +32,7 @@ Syncer::Syncer(const SyncerConfig& config, SyncerOptions options)
     : config_(config), options_(std::move(options)) {}
 
 Syncer::~Syncer() {
-  if (status_server_) status_server_->Stop();
+  if (status_http_) status_http_->Stop();
   if (sink_) sink_->Close().IgnoreError();
 }
 
@@ -45,6 +44,10 @@ Result<std::unique_ptr<Syncer>> Syncer::Open(const SyncerConfig& config, SyncerO
 
 Status Syncer::Init() {
   Env* env = options_.env;
+  // Before anything is created on disk.
+  if (!config_.status_addr.empty()) {
+    RETURN_IF_ERROR(server::CheckListenAddr(config_.status_addr, "status-addr"));
+  }
   if (config_.to.type == "pump") {
     PumpSinkOptions po;
     po.addrs = config_.to.pump_addrs;
@@ -69,12 +72,7 @@ Status Syncer::Init() {
   ASSIGN_OR_RETURN(meta_, LoadMeta(env, config_.meta));
   if (meta_) position_ = *meta_;
   stats_.position = position_;
-  if (!config_.status_addr.empty()) {
-    status_server_ = std::make_unique<StatusServer>();
-    RETURN_IF_ERROR(status_server_->Start(
-        config_.status_addr, [this] { return StatusJson(); }, [this] { return MetricsText(); }));
-    LOG_INFO("status service listening", KV("addr", status_server_->addr()));
-  }
+  if (!config_.status_addr.empty()) RETURN_IF_ERROR(StartStatusService());
   return Status::OK();
 }
 
@@ -173,7 +171,7 @@ SyncerStats Syncer::Stats() const {
 }
 
 std::string Syncer::status_addr() const {
-  return status_server_ ? status_server_->addr() : std::string();
+  return status_http_ ? status_http_->addr() : std::string();
 }
 
 }  // namespace binlog::syncer

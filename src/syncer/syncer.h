@@ -25,6 +25,7 @@
 
 #include "common/env.h"
 #include "common/status.h"
+#include "server/server.h"
 #include "syncer/config.h"
 #include "syncer/decoder.h"
 #include "syncer/meta.h"
@@ -34,7 +35,6 @@ namespace binlog::syncer {
 
 class ItemQueue;
 class Upstream;
-class StatusServer;
 
 struct SyncerOptions {
   Env* env = Env::Posix();
@@ -90,6 +90,7 @@ class Syncer {
  private:
   Syncer(const SyncerConfig& config, SyncerOptions options);
   Status Init();
+  Status StartStatusService();
   Status Resume(uint32_t upstream_server_id);
   // One connection (stream.cc): connect, start the dump, read until it ends.
   Status RunOnce(bool* progressed, bool* fatal);
@@ -107,7 +108,7 @@ class Syncer {
   SyncerConfig config_;
   SyncerOptions options_;
   std::unique_ptr<Sink> sink_;
-  std::unique_ptr<StatusServer> status_server_;
+  std::unique_ptr<server::HttpServer> status_http_;
   std::optional<BinlogPosition> meta_;        // syncer.meta as read at start
   bool resumed_ = false;                      // Resume ran (at the first connect)
   BinlogPosition position_;                   // durable

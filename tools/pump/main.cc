@@ -60,13 +60,6 @@ int Run(int argc, char** argv) {
     std::cerr << "pump: " << s.message() << "\n";
     return kExitFailure;
   }
-  // Settled here too (the server does it again, finding the same id) so that the startup line
-  // shows the effective node id.
-  if (Status s = ResolveNodeID(Env::Posix(), &*config); !s.ok()) {
-    LOG_ERROR("pump cannot start", KV("error", s));
-    std::cerr << "pump: " << s.message() << "\n";
-    return kExitFailure;
-  }
   LOG_INFO("Welcome to pump", KV("version", kVersion), KV("pid", getpid()));
   LogPumpConfig(*config);
 

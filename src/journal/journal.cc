@@ -240,7 +240,7 @@ Status Journal::LeadGroup(Writer* leader, std::unique_lock<std::mutex>& lock) {
   for (Writer* member : group) {
     queue_.pop_front();
     member->status = s;
-    member->ticket = WriteTicket{seq, active_name_ts_};
+    member->ticket = WriteTicket{seq, group_segment_ts_};
     sync |= s.ok() && member->durable;
   }
   Writer* next = queue_.empty() ? nullptr : queue_.front();
@@ -297,14 +297,10 @@ Status Journal::WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mu
   flush_run();
   uint64_t max_ts = 0;
   for (const EncodedBlock* b : blocks) max_ts = std::max(max_ts, b->header.last_ts);
-  if (s.ok()) s = EnsureActiveSegment(blocks.front()->header.first_ts);
-  if (s.ok() && preallocator_) {
-    uint64_t bytes = 0;
-    for (const EncodedBlock* b : blocks) bytes += b->bytes.size();
-    preallocator_->Reserve(active_->size() + bytes);
-  }
-  if (s.ok()) s = active_->Append(blocks);
+  uint64_t first_segment = 0;
+  if (s.ok()) s = AppendRotating(blocks, &first_segment);
   lock.lock();
+  group_segment_ts_ = first_segment;
   if (!s.ok()) return Fail(s);
   stats_.appends += group.size();
   stats_.records += records;
@@ -313,6 +309,30 @@ Status Journal::WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mu
   last_written_ts_ = std::max(last_written_ts_, max_ts);
   // Without sync-log a written record counts as durable (Append has always returned then).
   if (!options_.sync) last_durable_ts_ = last_written_ts_;
+  return Status::OK();
+}
+
+// Called by the leader only, without the lock. A segment is sealed once it reaches
+// max_file_size, also in the middle of a group: however large one append is, no segment grows
+// past max_file_size by more than one block. *first_segment is the name ts of the segment the
+// blocks start in.
+Status Journal::AppendRotating(std::span<const EncodedBlock* const> blocks,
+                               uint64_t* first_segment) {
+  for (size_t i = 0; i < blocks.size();) {
+    RETURN_IF_ERROR(EnsureActiveSegment(blocks[i]->header.first_ts));
+    if (i == 0) {
+      std::lock_guard<std::mutex> g(mu_);
+      *first_segment = active_name_ts_;
+    }
+    size_t end = i;
+    uint64_t bytes = 0;
+    do {
+      bytes += blocks[end++]->bytes.size();
+    } while (end < blocks.size() && active_->size() + bytes < options_.max_file_size);
+    if (preallocator_) preallocator_->Reserve(active_->size() + bytes);
+    RETURN_IF_ERROR(active_->Append(blocks.subspan(i, end - i)));
+    i = end;
+  }
   return Status::OK();
 }
 

@@ -71,7 +71,7 @@ struct JournalStats {
   uint64_t syncs = 0;
   uint64_t segments_created = 0;
   uint64_t bytes_preallocated = 0;  // zeros written ahead of the data
-  LatencyHistogram sync_latency;  // of every fdatasync of the active segment
+  LatencyHistogram sync_latency;    // of every fdatasync of the active segment
 };
 
 class Journal {
@@ -152,6 +152,8 @@ class Journal {
   Status WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock);
   Status SyncThrough(uint64_t group);
   Status EnsureActiveSegment(uint64_t first_ts);
+  Status AppendRotating(std::span<const segment::EncodedBlock* const> blocks,
+                        uint64_t* first_segment);
   Status SealActive();
   Status CloseActive();
   void WaitForSyncs(std::unique_lock<std::mutex>& sync_lock);
@@ -193,7 +195,8 @@ class Journal {
   // Writes zeros past active_'s data; told of each new active segment under sync_mu_.
   std::unique_ptr<Preallocator> preallocator_;
   uint64_t active_name_ts_ = 0;
-  std::string active_name_;  // guarded by mu_, for RemoveSealedSegments
+  uint64_t group_segment_ts_ = 0;  // where the last group written starts (its tickets' segment_ts)
+  std::string active_name_;        // guarded by mu_, for RemoveSealedSegments
   std::string write_buffer_;
 };
 

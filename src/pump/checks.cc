@@ -2,6 +2,7 @@
 // against the sorter and the rest of its round (docs/PUMP.md, "What a producer sends").
 #include <fmt/format.h>
 
+#include "common/tso.h"
 #include "pump/group_check.h"
 #include "pump/pump.h"
 
@@ -22,7 +23,7 @@ Status AlreadyResolved(uint64_t start_ts) {
 
 // REQUIRES: mu_ held. The checks of one request, against the sorter as the requests before it
 // in the group will leave it: all of it is accepted or none.
-Status Pump::CheckRequest(const WriteRequest& r, GroupCheck* check) {
+Status Pump::CheckRequest(const WriteRequest& r, GroupCheck* check, bool* from_future) {
   check->Begin();
   // A pump that is closing or short of space takes no new transactions, but still takes the
   // commits and rollbacks of prewrites it already acknowledged (and heartbeats): refusing those
@@ -46,11 +47,47 @@ Status Pump::CheckRequest(const WriteRequest& r, GroupCheck* check) {
         "resume when space is freed",
         data_dir(), available_bytes_, options_.stop_write_at_available_space));
   }
+  const int64_t now_ms = options_.env->NowMicros() / 1000;
   for (size_t i = 0; i < r.heads.size(); ++i) {
     if (r.payloads[i].empty()) continue;
+    if (Status s = CheckClock(r.heads[i], i, now_ms); !s.ok()) {
+      *from_future = true;
+      return s;
+    }
     RETURN_IF_ERROR(Validate(r.heads[i], i, check));
   }
   return Status::OK();
+}
+
+// When what binlog/ holds is itself ahead of the clock, every commit is refused until the clock
+// gets there: the refusal says so, and where the way out is written.
+std::string Pump::FutureHint() const {
+  int64_t ahead_ms = TSPhysicalMs(sorter_.emitted()) - options_.env->NowMicros() / 1000;
+  if (options_.max_clock_drift_seconds <= 0 ||
+      ahead_ms <= static_cast<int64_t>(options_.max_clock_drift_seconds * 1000)) {
+    return "";
+  }
+  return fmt::format(
+      " (binlog/ already holds ts {}, {:.0f} s ahead of this pump's clock: see \"A ts from the "
+      "future\" in docs/PUMP.md)",
+      sorter_.emitted(), static_cast<double>(ahead_ms) / 1000);
+}
+
+// A ts the pump accepts is one it will later refuse every commit at or below: from a clock far
+// ahead (a bad FAKE heartbeat, a producer without NTP) it would stop the pump until its own
+// clock got there, across restarts. A rollback names a prewrite already accepted.
+Status Pump::CheckClock(const BinlogHead& b, size_t index, int64_t now_ms) const {
+  if (options_.max_clock_drift_seconds <= 0 || b.tp == pb::ROLLBACK) return Status::OK();
+  int64_t ts = b.tp == pb::PREWRITE ? b.start_ts : b.commit_ts;
+  int64_t ahead_ms = TSPhysicalMs(static_cast<uint64_t>(ts)) - now_ms;
+  if (ts <= 0 || ahead_ms <= static_cast<int64_t>(options_.max_clock_drift_seconds * 1000)) {
+    return Status::OK();
+  }
+  return Status::InvalidArgument(fmt::format(
+      "binlog {} ({}, {} {}) is {:.3f} s ahead of this pump's clock, more than max-clock-drift "
+      "({} s): the producer's clock (or the ts it was given) is wrong; check NTP on both hosts",
+      index, TypeName(b.tp), b.tp == pb::PREWRITE ? "start_ts" : "commit_ts", ts,
+      static_cast<double>(ahead_ms) / 1000, options_.max_clock_drift_seconds));
 }
 
 // REQUIRES: mu_ held.
@@ -74,8 +111,9 @@ bool Pump::IsPending(uint64_t start_ts, const GroupCheck& check) const {
 // REQUIRES: mu_ held. Records in `check` what the binlog will do once applied.
 Status Pump::Validate(const BinlogHead& b, size_t index, GroupCheck* check) const {
   auto fail = [&](const Status& s) {
-    std::string msg = fmt::format("binlog {} ({}, start_ts {}, commit_ts {}): {}", index,
-                                  TypeName(b.tp), b.start_ts, b.commit_ts, s.message());
+    std::string msg =
+        fmt::format("binlog {} ({}, start_ts {}, commit_ts {}): {}{}", index, TypeName(b.tp),
+                    b.start_ts, b.commit_ts, s.message(), FutureHint());
     // OutOfRange (a one-shot commit ts behind): the producer may send it again with a newer ts.
     return s.IsOutOfRange() ? Status::OutOfRange(msg) : Status::InvalidArgument(msg);
   };

@@ -65,6 +65,12 @@ Status ReadFile(ConfigFile* f, PumpConfig* c, Sources* src) {
   if (c->max_txn_timeout_seconds <= 0) {
     return Bad(Source::Key(file, "max-txn-timeout"), "a number of seconds > 0", "0");
   }
+  ASSIGN_OR_RETURN(c->max_clock_drift_seconds,
+                   f->GetDuration("max-clock-drift", c->max_clock_drift_seconds, 1));
+  if (c->max_clock_drift_seconds < 0) {
+    return Bad(Source::Key(file, "max-clock-drift"), "a duration >= 0 (0: no bound)",
+               fmt::format("{}", c->max_clock_drift_seconds));
+  }
   ASSIGN_OR_RETURN(c->max_file_size, f->GetSize("max-file-size", c->max_file_size));
   if (c->max_file_size < 4096) {
     return Bad(Source::Key(file, "max-file-size"), "a size of at least 4 KiB",
@@ -168,6 +174,7 @@ PumpOptions PumpConfig::ToPumpOptions(Env* env) const {
   o.max_txn_timeout_seconds = max_txn_timeout_seconds;
   o.stop_write_at_available_space = stop_write_at_available_space;
   o.max_binlog_bytes = max_message_size;
+  o.max_clock_drift_seconds = max_clock_drift_seconds;
   return o;
 }
 
@@ -236,7 +243,8 @@ void LogPumpConfig(const PumpConfig& c) {
            KV("gc-seconds", c.gc_seconds), KV("heartbeat-interval", c.heartbeat_interval_seconds),
            KV("gen-binlog-interval", c.gen_binlog_interval_seconds),
            KV("max-txn-timeout", c.max_txn_timeout_seconds), KV("max-file-size", c.max_file_size),
-           KV("max-message-size", c.max_message_size), KV("storage.sync-log", c.sync_log),
+           KV("max-message-size", c.max_message_size),
+           KV("max-clock-drift", c.max_clock_drift_seconds), KV("storage.sync-log", c.sync_log),
            KV("storage.stop-write-at-available-space", c.stop_write_at_available_space),
            KV("log-file", c.log_file), KV("log-level", c.log_level));
   for (const std::string& key : c.unknown_keys) {

@@ -50,6 +50,7 @@ struct PumpConfig {
   uint64_t max_file_size = 512ull << 20;                 // segment rotation, wal/ and binlog/
   double max_txn_timeout_seconds = 600;
   uint64_t max_message_size = 32ull << 20;  // largest binlog a producer may send
+  double max_clock_drift_seconds = 60;      // ours: how far ahead of the clock a ts may be
   // Keys in the file that nothing reads, dotted ("storage.kv-chan-cap").
   std::vector<std::string> unknown_keys;
 

@@ -78,17 +78,25 @@ void Pump::EmitterLoop() {
   }
 }
 
-// Takes what the watermark releases and appends it to binlog/ in one durable write. After a
-// failure the pump refuses writes: the released transactions are still in the wal (it is not
-// cleaned after a failure) and come back at the next start.
+// Takes what the watermark releases and appends it to binlog/, in durable writes of at most
+// about kEmitAppendBytes each: a catch-up after a long stall (a prewrite pending for
+// max-txn-timeout holds back everything committed after it) is not one write of everything
+// held. After a failure the pump refuses writes: the released transactions are still in the
+// wal (it is not cleaned after a failure) and come back at the next start.
 Status Pump::EmitReady() {
-  std::vector<ReadyTxn> ready;
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    if (!emit_error_.ok()) return emit_error_;
-    ready = sorter_.TakeReady();
+  while (true) {
+    std::vector<ReadyTxn> ready;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (!emit_error_.ok()) return emit_error_;
+      ready = sorter_.TakeReady(kEmitAppendBytes);
+    }
+    if (ready.empty()) return Status::OK();
+    RETURN_IF_ERROR(AppendToBinlog(ready));
   }
-  if (ready.empty()) return Status::OK();
+}
+
+Status Pump::AppendToBinlog(std::vector<ReadyTxn>& ready) {
   std::vector<std::string> payloads;
   payloads.reserve(ready.size());
   std::vector<journal::Record> records;

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/logging.h"
 #include "common/thread_name.h"
 #include "common/tso.h"
@@ -22,6 +24,11 @@ namespace {
 // 16 MiB chunks, 745-788 us with 256 KiB (and four times as many syncs that commit metadata),
 // 1.07-1.29 ms with 1 and 4 MiB.
 constexpr uint64_t kPreallocateBytes = 16 << 20;
+
+// wal/ segments are sealed at this size at most (or max-file-size when smaller): the wal is
+// dropped by whole segments once everything in one is resolved, and what is left is replayed at
+// every start, so a short wal is a quick start.
+constexpr uint64_t kWalSegmentBytes = 64 << 20;
 
 // Threads waiting for wal syncs: two, so that a round written while another syncs starts its own
 // sync at once (journal::Journal::SyncThrough runs two at a time).
@@ -46,7 +53,7 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
   std::unique_ptr<Pump> p(new Pump(options));
   journal::JournalOptions jo;
   jo.env = options.env;
-  jo.max_file_size = options.max_file_size;
+  jo.max_file_size = std::min(options.max_file_size, kWalSegmentBytes);
   jo.sync = options.sync_log;
   jo.segment.kind = segment::SegmentKind::kArrival;
   // wal/ holds a write only until it is resolved and in binlog/ (compressed there). Measured
@@ -66,6 +73,7 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
   // in three of them binlog/ sync mean 0.21-0.28 ms against 0.39-0.44 ms, wal sync mean
   // 0.15-0.21 ms against 0.19-0.23 ms.
   jo.preallocate_bytes = kPreallocateBytes;
+  jo.max_file_size = options.max_file_size;
   ASSIGN_OR_RETURN(p->binlog_, journal::Journal::Open(JoinPath(options.data_dir, "binlog"), jo));
   RETURN_IF_ERROR(p->Recover());
   p->CheckDiskSpace();
@@ -94,7 +102,10 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
 
 // Replays the wal into the sorter. Records whose commit is already in binlog/ are dropped by
 // the sorter (at or below emitted); a commit or rollback whose prewrite's segment was already
-// removed had been resolved before, so it is skipped.
+// removed had been resolved before, so it is skipped. A prewrite arrived at or after the clock
+// mark before it (WriteRoundToWal), so max-txn-timeout counts from there, not from this start:
+// a prewrite whose producer died is rolled back once, whatever the restarts in between. A wal
+// written before marks existed counts from now.
 Status Pump::Recover() {
   sorter_.SetEmitted(binlog_->last_ts());
   durable_emitted_ = binlog_->last_ts();
@@ -103,7 +114,7 @@ Status Pump::Recover() {
   ro.arrival_order = true;
   ASSIGN_OR_RETURN(auto reader,
                    journal::JournalReader::Open(options_.env, JoinPath(data_dir(), "wal"), ro));
-  int64_t now = options_.env->NowMicros();
+  int64_t arrived = options_.env->NowMicros();
   size_t replayed = 0;
   journal::Record r;
   while (true) {
@@ -121,8 +132,12 @@ Status Pump::Recover() {
     }
     auto start = static_cast<uint64_t>(b.start_ts());
     auto commit = static_cast<uint64_t>(b.commit_ts());
-    if (b.tp() == pb::PREWRITE) {
-      if (!sorter_.is_pending(start)) sorter_.AddPrewrite(start, std::string(r.payload), seg, now);
+    if (b.tp() == pb::FAKE) {
+      arrived = TSPhysicalMs(start) * 1000;  // a clock mark
+    } else if (b.tp() == pb::PREWRITE) {
+      if (!sorter_.is_pending(start)) {
+        sorter_.AddPrewrite(start, std::string(r.payload), seg, arrived);
+      }
     } else if (b.tp() == pb::COMMIT && sorter_.is_pending(start) && commit > start) {
       sorter_.AddCommit(start, commit, seg);
     } else if (b.tp() == pb::COMMIT && HasChanges(b) && commit > sorter_.emitted()) {
@@ -132,9 +147,19 @@ Status Pump::Recover() {
     }
     ++replayed;
   }
+  counters_.wal_records_replayed = replayed;
   LOG_INFO("pump recovered from its wal", KV("data-dir", data_dir()), KV("records", replayed),
            KV("pending-prewrites", sorter_.pending()), KV("emitted-ts", sorter_.emitted()));
+  if (std::string hint = FutureHint(); !hint.empty()) {
+    LOG_ERROR(
+        "binlog/ holds a ts ahead of this pump's clock: every commit at or below it will be "
+        "refused until the clock passes it",
+        KV("emitted-ts", sorter_.emitted()), KV("detail", hint));
+  }
   RETURN_IF_ERROR(EmitReady());
+  // What was replayed is in the sorter now: a new wal segment lets the old one go once it holds
+  // nothing pending, instead of being replayed again at every start.
+  if (replayed > 0) RETURN_IF_ERROR(wal_->Rotate());
   DropResolvedWal();
   return Status::OK();
 }

@@ -51,6 +51,9 @@ struct PumpOptions {
   uint64_t stop_write_at_available_space = 10ull << 30;
   // Largest serialized binlog accepted.
   size_t max_binlog_bytes = 32u << 20;
+  // A binlog whose ts lies further ahead of this pump's clock is refused (0: no bound). One
+  // accepted from a clock years ahead would put every later commit at or below it, refused.
+  double max_clock_drift_seconds = 60;
 };
 
 // The fields of a binlog the pump checks and files it by; the rest travels as bytes.
@@ -83,6 +86,8 @@ struct PumpStats {
   uint64_t write_bytes = 0;
   uint64_t rounds = 0;  // the writer's rounds that wrote to the wal (writes / rounds: their size)
   uint64_t refused = 0;
+  uint64_t refused_future_ts = 0;     // of refused: a ts beyond the clock by max-clock-drift
+  uint64_t wal_records_replayed = 0;  // by the recovery at open
   bool writable = true;
   // Why new transactions are refused (empty when writable): the state, the disk, a failed write.
   std::string not_writable_because;
@@ -178,7 +183,9 @@ class Pump {
   // Calls each request's done, after recording its latency.
   void Answer(std::vector<std::unique_ptr<WriteRequest>>& group);
   void CompleterLoop();
-  Status CheckRequest(const WriteRequest& r, GroupCheck* check);
+  Status CheckRequest(const WriteRequest& r, GroupCheck* check, bool* from_future);
+  Status CheckClock(const BinlogHead& b, size_t index, int64_t now_ms) const;
+  std::string FutureHint() const;
   std::vector<uint64_t> HoldOneShots(const std::vector<WriteRequest*>& accepted);
   Status Validate(const BinlogHead& b, size_t index, GroupCheck* check) const;
   bool IsPending(uint64_t start_ts, const GroupCheck& check) const;
@@ -194,6 +201,7 @@ class Pump {
     return !was;
   }
   Status EmitReady();
+  Status AppendToBinlog(std::vector<ReadyTxn>& ready);
   void ResolveExpired();
   void DropResolvedWal();
   // Per-source state (pump_sources.cc). REQUIRES (CheckOneShot): mu_ held.
@@ -214,6 +222,10 @@ class Pump {
   std::condition_variable cv_;                           // wakes the emitter
   std::condition_variable writer_cv_;                    // wakes the writer
   std::vector<std::unique_ptr<WriteRequest>> requests_;  // queued for the writer's next round
+  // The writer thread's own: the second of the last clock mark written to the wal, and its
+  // payload while it is encoded.
+  int64_t last_mark_second_ = -1;
+  std::string mark_payload_;
   // The writer thread's own (FinishAlone): no write came during the last round it finished.
   bool lone_producer_ = true;
   uint32_t rounds_since_alone_ = 0;
@@ -244,6 +256,8 @@ class Pump {
   // writing 64 transactions a call (an append per call, as before) unchanged.
   static constexpr size_t kEmitBatchBytes = 64 << 10;
   static constexpr std::chrono::milliseconds kEmitDelay{5};
+  // The most one append to binlog/ takes from the sorter (EmitReady).
+  static constexpr size_t kEmitAppendBytes = 4 << 20;
   std::chrono::steady_clock::time_point emit_wanted_since_;
   size_t emit_bytes_ = 0;  // applied since the emitter's last pass
   Status emit_error_;

@@ -189,16 +189,18 @@ uint64_t Sorter::Watermark() const {
   return std::max(w, emitted_);
 }
 
-std::vector<ReadyTxn> Sorter::TakeReady() {
+std::vector<ReadyTxn> Sorter::TakeReady(size_t max_bytes) {
   std::vector<ReadyTxn> out;
   uint64_t w = Watermark();
+  size_t bytes = 0;
   auto it = committed_.begin();
-  for (; it != committed_.end() && it->first <= w; ++it) {
+  for (; it != committed_.end() && it->first <= w && bytes < max_bytes; ++it) {
     Committed& c = it->second;
     Release(c.prewrite_segment);
     Release(c.commit_segment);
     // At or below what binlog/ already holds: replayed from the wal at recovery.
     if (it->first <= emitted_) continue;
+    bytes += c.prewrite.size();
     out.push_back(ReadyTxn{it->first, c.start_ts, std::move(c.prewrite), c.heartbeat});
     emitted_ = it->first;
   }

@@ -64,8 +64,9 @@ class Sorter {
   bool is_held(uint64_t commit_ts) const { return holds_.count(commit_ts) > 0; }
 
   uint64_t Watermark() const;
-  // Every committed transaction and heartbeat with ts <= watermark, in ts order.
-  std::vector<ReadyTxn> TakeReady();
+  // Committed transactions and heartbeats with ts <= watermark, in ts order: all of them, or
+  // the first ones up to about max_bytes of prewrites (at least one).
+  std::vector<ReadyTxn> TakeReady(size_t max_bytes = SIZE_MAX);
   // Start ts of prewrites that arrived before `before_micros` and are still unresolved.
   std::vector<uint64_t> Expired(int64_t before_micros) const;
 

@@ -111,6 +111,7 @@ std::string PumpServer::StatusJson() {
   j["writes"] = st.writes;
   j["write-bytes"] = st.write_bytes;
   j["refused"] = st.refused;
+  j["refused-future-ts"] = st.refused_future_ts;
   j["write-streams"] = service_->OpenWriteStreams();
   j["available-bytes"] = st.available_bytes;
   j["stop-write-at-available-space"] = config_.stop_write_at_available_space;
@@ -129,6 +130,10 @@ std::string PumpServer::MetricsText() {
             st.write_bytes);
   m.Counter("binlog_pump_refused_total", "Writes refused: invalid, no space, not online.",
             st.refused);
+  m.Counter("binlog_pump_refused_future_ts_total",
+            "Writes refused because a ts was ahead of the pump's clock by more than "
+            "max-clock-drift (also in binlog_pump_refused_total).",
+            st.refused_future_ts);
   m.Gauge("binlog_pump_write_streams", "Producers' WriteBinlogStreams open now.",
           service_->OpenWriteStreams());
   m.Gauge("binlog_pump_pending_prewrites", "Prewrites waiting for their commit or rollback.",

@@ -229,10 +229,12 @@ void Pump::WriterLoop() {
 // the accepted ones to the wal, without waiting for the sync: FinishRound does the rest.
 void Pump::WriteRound(Round& round, std::unique_lock<std::mutex>& lock) {
   for (auto& r : round.group) {
-    r->status = CheckRequest(*r, in_flight_.get());
+    bool from_future = false;
+    r->status = CheckRequest(*r, in_flight_.get(), &from_future);
     if (!r->status.ok()) {
       in_flight_->Abort();
       ++counters_.refused;
+      counters_.refused_future_ts += from_future;
       continue;
     }
     round.accepted.push_back(r.get());
@@ -248,10 +250,26 @@ void Pump::WriteRound(Round& round, std::unique_lock<std::mutex>& lock) {
 }
 
 // The accepted requests' wal records in one write, in request order: the blocks their callers
-// compressed, and each run of small requests compressed here together.
+// compressed, and each run of small requests compressed here together. The first round of each
+// second starts with a clock mark (a FAKE binlog whose start_ts is the pump's clock): every
+// record after it arrived at or after that time, which recovery needs to time prewrites out
+// across restarts (Recover).
 Status Pump::WriteRoundToWal(Round& round) {
   std::vector<segment::EncodedBlock> blocks;
   std::vector<journal::Record> run;
+  const int64_t now_ms = options_.env->NowMicros() / 1000;
+  bool mark = now_ms / 1000 != last_mark_second_;
+  // Before the round's first record, when the round has any.
+  auto add_mark = [&] {
+    if (!mark) return;
+    pb::Binlog fake;
+    fake.set_tp(pb::FAKE);
+    fake.set_start_ts(static_cast<int64_t>(ComposeTS(now_ms, 0)));
+    mark_payload_ = fake.SerializeAsString();
+    run.insert(run.begin(), journal::Record{static_cast<uint64_t>(fake.start_ts()), mark_payload_});
+    last_mark_second_ = now_ms / 1000;
+    mark = false;
+  };
   auto flush_run = [&] {
     Status s = run.empty() ? Status::OK() : wal_->Encode(run, &blocks);
     run.clear();
@@ -259,6 +277,7 @@ Status Pump::WriteRoundToWal(Round& round) {
   };
   for (WriteRequest* r : round.accepted) {
     if (!r->wal_blocks.empty()) {  // compressed by the caller
+      add_mark();
       RETURN_IF_ERROR(flush_run());
       for (auto& b : r->wal_blocks) blocks.push_back(std::move(b));
       round.records += r->wal_records;
@@ -269,6 +288,7 @@ Status Pump::WriteRoundToWal(Round& round) {
     AppendWalRecords(r->heads, r->payloads, &run);
     round.records += run.size() - before;
     for (size_t i = before; i < run.size(); ++i) round.bytes += run[i].payload.size();
+    if (run.size() > before) add_mark();
   }
   RETURN_IF_ERROR(flush_run());
   if (blocks.empty()) return Status::OK();

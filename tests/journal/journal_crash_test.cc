@@ -260,7 +260,8 @@ TEST(JournalCrashTest, KillNineOfAConcurrentWriterLosesNothingAcknowledged) {
     EXPECT_EQ(back.bad_payloads, 0u);
     std::set<uint64_t> got(back.ts.begin(), back.ts.end());
     EXPECT_EQ(got.size(), back.ts.size()) << "duplicates after recovery";
-    ASSERT_EQ(binlog::testing::CountLost(acked, got), 0u) << "acknowledged records lost after kill -9";
+    ASSERT_EQ(binlog::testing::CountLost(acked, got), 0u)
+        << "acknowledged records lost after kill -9";
   }
   EXPECT_GT(acked.size(), 100u) << "the children wrote too little for the test to mean much";
 }

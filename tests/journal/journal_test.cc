@@ -94,6 +94,41 @@ TEST(JournalTest, RotatesAtMaxFileSizeAndNamesSegmentsByFirstTs) {
   }
 }
 
+// One append far larger than a segment (a pump catching up after a stall) still rotates: no
+// segment holds more than max_file_size plus one block, in either kind of journal, and a
+// Write's ticket names the segment its records start in.
+TEST(JournalTest, OneHugeAppendIsSpreadOverSegmentsOfTheMaxSize) {
+  for (auto kind : {segment::SegmentKind::kOrdered, segment::SegmentKind::kArrival}) {
+    SCOPED_TRACE(kind == segment::SegmentKind::kOrdered ? "ordered" : "arrival");
+    binlog::testing::TempDir dir;
+    JournalOptions o = SmallSegments(16 << 10);
+    o.segment.kind = kind;
+    o.segment.compression = segment::Compression::kNone;
+    ASSERT_OK_AND_ASSIGN(auto j, Journal::Open(dir.path(), o));
+    ASSERT_OK(AppendRange(j.get(), 1, 3));
+    std::vector<std::string> payloads;
+    std::vector<Record> batch;
+    for (uint64_t ts = 10; ts < 410; ++ts) payloads.push_back(PayloadFor(ts));
+    for (uint64_t ts = 10; ts < 410; ++ts) batch.push_back(Record{ts, payloads[ts - 10]});
+    Journal::WriteTicket ticket;
+    ASSERT_OK(j->Write(batch, &ticket));
+    ASSERT_OK(j->WaitDurable(ticket));
+    ASSERT_OK(j->Close());
+    ASSERT_OK_AND_ASSIGN(auto segments, ListSegments(Env::Posix(), dir.path()));
+    ASSERT_GT(segments.size(), 10u);  // ~300 KiB in 16 KiB segments
+    EXPECT_EQ(ticket.segment_ts, segments.front().ts);
+    for (const SegmentName& s : segments) {
+      ASSERT_OK_AND_ASSIGN(uint64_t size, Env::Posix()->GetFileSize(dir.Sub(s.name)));
+      EXPECT_LT(size, (16u << 10) + (4u << 10) + 64) << s.name;
+    }
+    auto back =
+        ReadAll(Env::Posix(), dir.path(), 0, UINT64_MAX, kind == segment::SegmentKind::kArrival);
+    ASSERT_OK(back.status);
+    EXPECT_EQ(back.ts.size(), 403u);
+    EXPECT_EQ(back.bad_payloads, 0u);
+  }
+}
+
 TEST(JournalTest, SegmentNamePadsTsToSixteenDigits) {
   std::string name = MakeSegmentName(42, 0);
   EXPECT_EQ(name.substr(0, 24), "binlog-0000000000000042-");

@@ -128,7 +128,8 @@ TEST(PumpCrashTest, KillNineUnderLoadLosesAndDuplicatesNothing) {
     ASSERT_TRUE(std::is_sorted(pulled.commits.begin(), pulled.commits.end()));
     std::set<uint64_t> got(pulled.commits.begin(), pulled.commits.end());
     ASSERT_EQ(got.size(), pulled.commits.size()) << "a transaction came out twice";
-    ASSERT_EQ(binlog::testing::CountLost(acked, got), 0u) << "acknowledged commits lost after kill -9";
+    ASSERT_EQ(binlog::testing::CountLost(acked, got), 0u)
+        << "acknowledged commits lost after kill -9";
     ASSERT_OK(pump->Close());
   }
   EXPECT_GT(ReadAcks(acks).size(), 200u) << "too little was written for the test to mean much";

@@ -112,8 +112,8 @@ TEST(PumpSourcesTest, AnswersTheNewestOneShotCommitPerServer) {
   // A refused batch changes nothing.
   pb::Binlog bad = OneShot(ts + 4, Source(1, 300));
   bad.set_start_ts(-1);
-  EXPECT_FALSE(pump->WriteBinlogs(std::vector<pb::Binlog>{OneShot(ts + 5, Source(1, 400)), bad})
-                   .ok());
+  EXPECT_FALSE(
+      pump->WriteBinlogs(std::vector<pb::Binlog>{OneShot(ts + 5, Source(1, 400)), bad}).ok());
   EXPECT_EQ(pump->GetSourceState(1).held->source.pos(), 200u);
 }
 
@@ -133,9 +133,8 @@ TEST(PumpSourcesTest, SurvivesRestartsAlsoAfterItsWalSegmentsAreGone) {
     }
     ASSERT_TRUE(WaitEmitted(pump.get(), ts + 600));
     // Wal segments are dropped once resolved; the table is saved before that.
-    ASSERT_TRUE(pump::testing::WaitFor([&] {
-      return Env::Posix()->FileExists(JoinPath(dir.path(), "sources"));
-    }));
+    ASSERT_TRUE(pump::testing::WaitFor(
+        [&] { return Env::Posix()->FileExists(JoinPath(dir.path(), "sources")); }));
     ASSERT_OK(pump->Close());
   }
   {

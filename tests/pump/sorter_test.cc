@@ -95,6 +95,25 @@ TEST(SorterTest, WalSegmentsAreHeldUntilTheirRecordsAreEmitted) {
   EXPECT_EQ(s.OldestWalSegmentNeeded(), UINT64_MAX);
 }
 
+TEST(SorterTest, TakeReadyStopsAfterMaxBytesAndGoesOnNextTime) {
+  Sorter s;
+  for (uint64_t start = 10; start < 20; ++start) {
+    s.AddPrewrite(start, std::string(100, 'x'), 1, 0);
+    s.AddCommit(start, start + 100, 1);
+  }
+  std::vector<uint64_t> got;
+  size_t takes = 0;
+  for (auto ready = s.TakeReady(250); !ready.empty(); ready = s.TakeReady(250)) {
+    EXPECT_LE(ready.size(), 3u);  // the one that reaches the bound is the last one taken
+    for (const ReadyTxn& t : ready) got.push_back(t.commit_ts);
+    ++takes;
+  }
+  EXPECT_EQ(takes, 4u);
+  ASSERT_EQ(got.size(), 10u);
+  EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
+  EXPECT_EQ(s.emitted(), 119u);
+}
+
 TEST(SorterTest, ExpiredListsOnlyOldPrewrites) {
   Sorter s;
   s.AddPrewrite(1, "a", 1, 1000);

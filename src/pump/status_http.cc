@@ -112,6 +112,7 @@ std::string PumpServer::StatusJson() {
   j["write-bytes"] = st.write_bytes;
   j["refused"] = st.refused;
   j["refused-future-ts"] = st.refused_future_ts;
+  j["recovered-wal-records"] = st.wal_records_replayed;
   j["write-streams"] = service_->OpenWriteStreams();
   j["available-bytes"] = st.available_bytes;
   j["stop-write-at-available-space"] = config_.stop_write_at_available_space;

@@ -13,9 +13,11 @@
 
 namespace binlog::testing {
 
-Result<std::unique_ptr<PumpProcess>> PumpProcess::Start(const std::string& dir) {
+Result<std::unique_ptr<PumpProcess>> PumpProcess::Start(const std::string& dir,
+                                                        const std::string& config) {
   std::unique_ptr<PumpProcess> p(new PumpProcess());
   p->dir_ = dir;
+  p->config_ = config;
   ASSIGN_OR_RETURN(int grpc_port, FreeLoopbackPort());
   ASSIGN_OR_RETURN(int status_port, FreeLoopbackPort());
   p->addr_ = fmt::format("127.0.0.1:{}", grpc_port);
@@ -31,8 +33,8 @@ Status PumpProcess::Launch() {
   std::string config = dir_ + "/pump.toml";
   // Small test settings the flags do not cover.
   RETURN_IF_ERROR(WriteFileAtomic(Env::Posix(), config,
-                                  "heartbeat-interval = 1\n[storage]\n"
-                                  "stop-write-at-available-space = \"0\"\n"));
+                                  "heartbeat-interval = 1\n" + config_ +
+                                      "\n[storage]\nstop-write-at-available-space = \"0\"\n"));
   pid_ =
       SpawnLogged({pump, "-config", config, "-addr", addr_, "-status-addr", status_addr_,
                    "-data-dir", dir_ + "/pump", "-registry-dir", dir_ + "/registry", "-L", "info"},
@@ -55,6 +57,14 @@ Status PumpProcess::Launch() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return Status::TimedOut("the pump did not come online; see " + dir_ + "/pump.log");
+}
+
+Result<std::string> PumpProcess::StatusJson() const {
+  size_t colon = status_addr_.rfind(':');
+  httplib::Client http(status_addr_.substr(0, colon), std::stoi(status_addr_.substr(colon + 1)));
+  auto res = http.Get("/status");
+  if (!res || res->status != 200) return Status::IOError("the pump's /status does not answer");
+  return res->body;
 }
 
 Status PumpProcess::Kill9() {

@@ -14,8 +14,9 @@ namespace binlog::testing {
 // dir/pump.log; SIGKILLed on destruction.
 class PumpProcess {
  public:
-  // Starts it and waits until its /status says online.
-  static Result<std::unique_ptr<PumpProcess>> Start(const std::string& dir);
+  // Starts it and waits until its /status says online. `config` is added to its pump.toml.
+  static Result<std::unique_ptr<PumpProcess>> Start(const std::string& dir,
+                                                    const std::string& config = "");
   ~PumpProcess();
   PumpProcess(const PumpProcess&) = delete;
   PumpProcess& operator=(const PumpProcess&) = delete;
@@ -24,12 +25,14 @@ class PumpProcess {
   // Starts it again on the same port and data dir; waits until it is online.
   Status Restart();
   const std::string& addr() const { return addr_; }
+  // GET /status, the body.
+  Result<std::string> StatusJson() const;
 
  private:
   PumpProcess() = default;
   Status Launch();
 
-  std::string dir_, addr_, status_addr_;
+  std::string dir_, addr_, status_addr_, config_;
   pid_t pid_ = -1;
 };
 

@@ -9,6 +9,7 @@
 #include <toml.hpp>
 
 #include "common/env.h"
+#include "common/printable.h"
 
 namespace binlog {
 
@@ -110,12 +111,13 @@ std::string DescribeSyntaxError(const std::string& origin, const std::string& wh
   std::string headline = what.substr(0, what.find('\n'));
   if (size_t colon = headline.find(": "); colon != std::string::npos) headline.erase(0, colon + 2);
   while (!headline.empty() && headline.back() == ' ') headline.pop_back();
+  // A file of garbage must not put its bytes on the operator's terminal.
   const SyntaxSpot spot = LastSpot(what);
-  if (spot.line == 0) return fmt::format("{}: syntax error: {}", origin, what);
+  if (spot.line == 0) return fmt::format("{}: syntax error: {}", origin, Printable(what, 160));
   std::string why = headline;
   if (!spot.hint.empty()) why = why.empty() ? spot.hint : why + " (" + spot.hint + ")";
-  return fmt::format("{}:{}:{}: syntax error: {} near `{}`", origin, spot.line, spot.column, why,
-                     spot.source);
+  return fmt::format("{}:{}:{}: syntax error: {} near `{}`", origin, spot.line, spot.column,
+                     Printable(why, 120), Printable(spot.source, 40));
 }
 
 }  // namespace
@@ -259,6 +261,40 @@ bool UnderPrefix(const std::string& key, const std::string& prefix) {
 }
 
 }  // namespace
+
+Status ConfigFile::CheckMostlyKnown(std::string_view tool) const {
+  const std::string& origin = impl_->origin;
+  std::vector<std::string> unknown = UnknownKeys();
+  const size_t known = impl_->read.size();
+  if (known == 0 && unknown.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("{} holds no settings: give {} a config with its settings (see conf/{}.toml)",
+                    origin, tool, tool));
+  }
+  // An unknown key counts as its outermost table that holds no known key ([storage.kv] of a
+  // TiDB-Binlog pump.toml is one), or alone.
+  std::set<std::string> units;
+  for (const std::string& key : unknown) {
+    std::string unit = key;
+    for (size_t dot = key.find('.'); dot != std::string::npos; dot = key.find('.', dot + 1)) {
+      std::string table = key.substr(0, dot);
+      if (std::none_of(impl_->read.begin(), impl_->read.end(),
+                       [&](const std::string& r) { return UnderPrefix(r, table); })) {
+        unit = "[" + table + "]";
+        break;
+      }
+    }
+    units.insert(unit);
+  }
+  if (units.size() < 2 || units.size() <= known) return Status::OK();
+  std::vector<std::string> shown(units.begin(), units.end());
+  if (shown.size() > 6) shown.resize(6);
+  return Status::InvalidArgument(fmt::format(
+      "{}: {} of its {} settings are not {} settings ({}{}): is it the config of another tool? "
+      "{} takes a {}.toml (see conf/{}.toml)",
+      origin, units.size(), units.size() + known, tool, fmt::join(shown, ", "),
+      units.size() > shown.size() ? ", ..." : "", tool, tool, tool));
+}
 
 std::vector<std::string> ConfigFile::UnknownKeys() const {
   std::vector<std::string> leaves;

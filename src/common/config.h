@@ -47,6 +47,10 @@ class ConfigFile {
   // declared opaque with IgnoreTable.
   std::vector<std::string> UnknownKeys() const;
   void IgnoreTable(std::string_view key);
+  // After the getters ran: an error when most of the file's settings are unknown to `tool`
+  // (the config of another tool, given by mistake), naming them; each unknown table counts
+  // once. Also an error for a file with no settings at all.
+  Status CheckMostlyKnown(std::string_view tool) const;
 
  private:
   struct Impl;

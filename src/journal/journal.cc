@@ -97,6 +97,10 @@ Journal::~Journal() {
 Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
                                                const JournalOptions& options) {
   Env* env = options.env;
+  if (options.max_file_size < kMinMaxFileSize) {
+    return Status::InvalidArgument(fmt::format("journal {}: max-file-size {} is below {} bytes",
+                                               dir, options.max_file_size, kMinMaxFileSize));
+  }
   RETURN_IF_ERROR(env->CreateDirs(dir));
   auto lock = env->LockFile(JoinPath(dir, "LOCK"));
   if (!lock.ok()) {

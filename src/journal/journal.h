@@ -47,10 +47,14 @@ std::string MakeSegmentName(uint64_t ts, int64_t created_micros);
 Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir,
                                               bool warn_unknown = true);
 
+// The smallest max_file_size a journal takes (every tool's max-file-size setting): a segment
+// smaller than its header, a block and its footer would rotate at every append.
+inline constexpr uint64_t kMinMaxFileSize = 4 << 10;
+
 struct JournalOptions {
   Env* env = Env::Posix();
   segment::SegmentOptions segment;
-  uint64_t max_file_size = 512ull << 20;  // rotate once a segment reaches this size
+  uint64_t max_file_size = 512ull << 20;  // rotate once a segment reaches this size (>= 4 KiB)
   // false: Append returns once the bytes are written, before fdatasync (sync-log = false).
   bool sync = true;
   // Keep a damaged active segment as <name>.broken and go on with its good blocks, instead of
@@ -229,8 +233,9 @@ class JournalReader {
   // Makes a Next that is waiting return false at once (for shutdown, from another thread).
   void Wake();
 
-  // The segment being read (empty before the first).
+  // The segment being read (empty before the first), and when it was created (its header).
   std::string current_segment() const;
+  int64_t current_segment_created_micros() const;
 
  private:
   struct Tail;

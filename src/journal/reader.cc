@@ -231,6 +231,10 @@ void JournalReader::Wake() {
   }
 }
 
+int64_t JournalReader::current_segment_created_micros() const {
+  return reader_ ? reader_->header().created_micros : 0;
+}
+
 std::string JournalReader::current_segment() const {
   return iter_ && current_ < segments_.size() ? segments_[current_].name : std::string();
 }

@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/printable.h"
+#include "journal/journal.h"
 #include "registry/registry.h"
 
 namespace binlog::pump {
@@ -72,7 +73,7 @@ Status ReadFile(ConfigFile* f, PumpConfig* c, Sources* src) {
                fmt::format("{}", c->max_clock_drift_seconds));
   }
   ASSIGN_OR_RETURN(c->max_file_size, f->GetSize("max-file-size", c->max_file_size));
-  if (c->max_file_size < 4096) {
+  if (c->max_file_size < journal::kMinMaxFileSize) {
     return Bad(Source::Key(file, "max-file-size"), "a size of at least 4 KiB",
                std::to_string(c->max_file_size));
   }
@@ -86,7 +87,7 @@ Status ReadFile(ConfigFile* f, PumpConfig* c, Sources* src) {
       c->stop_write_at_available_space,
       f->GetSize("storage.stop-write-at-available-space", c->stop_write_at_available_space));
   c->unknown_keys = f->UnknownKeys();
-  return Status::OK();
+  return f->CheckMostlyKnown("pump");
 }
 
 Status ApplyFlags(const PumpFlags& fl, PumpConfig* c, Sources* src) {

@@ -36,6 +36,7 @@ po::options_description Describe() {
   add("log-file", po::value<std::string>(), "log file path (default: stderr)");
   add("V", "print the version and exit");
   add("version", "print the version and exit");
+  add("h", "print this help and exit");
   add("help", "print this help and exit");
   return d;
 }
@@ -68,7 +69,7 @@ Result<PumpFlags> ParsePumpFlags(int argc, const char* const* argv) {
     return Status::InvalidArgument(e.what());
   }
   PumpFlags f;
-  f.help = vm.count("help") > 0;
+  f.help = vm.count("help") > 0 || vm.count("h") > 0;
   f.version = vm.count("V") > 0 || vm.count("version") > 0;
   auto get = [&](const char* name, std::optional<std::string>* out) {
     if (vm.count(name)) *out = vm[name].as<std::string>();

@@ -102,10 +102,13 @@ Result<std::unique_ptr<Pump>> Pump::Open(const PumpOptions& options) {
 
 // Replays the wal into the sorter. Records whose commit is already in binlog/ are dropped by
 // the sorter (at or below emitted); a commit or rollback whose prewrite's segment was already
-// removed had been resolved before, so it is skipped. A prewrite arrived at or after the clock
-// mark before it (WriteRoundToWal), so max-txn-timeout counts from there, not from this start:
-// a prewrite whose producer died is rolled back once, whatever the restarts in between. A wal
-// written before marks existed counts from now.
+// removed had been resolved before, so it is skipped.
+//
+// A prewrite arrived about when the clock mark before it was written (WriteRoundToWal), so
+// max-txn-timeout counts from there, not from this start: a prewrite whose producer died is
+// rolled back once, whatever the restarts in between. Prewrites before the first mark replayed
+// had theirs in a segment already dropped: their segment's creation stands in for it. A wal
+// with no mark at all (written before marks existed) counts from now.
 Status Pump::Recover() {
   sorter_.SetEmitted(binlog_->last_ts());
   durable_emitted_ = binlog_->last_ts();
@@ -114,7 +117,9 @@ Status Pump::Recover() {
   ro.arrival_order = true;
   ASSIGN_OR_RETURN(auto reader,
                    journal::JournalReader::Open(options_.env, JoinPath(data_dir(), "wal"), ro));
-  int64_t arrived = options_.env->NowMicros();
+  const int64_t now = options_.env->NowMicros();
+  int64_t mark = -1;                                   // of the last clock mark replayed
+  std::vector<std::pair<uint64_t, int64_t>> unmarked;  // start_ts, its segment's creation
   size_t replayed = 0;
   journal::Record r;
   while (true) {
@@ -133,10 +138,11 @@ Status Pump::Recover() {
     auto start = static_cast<uint64_t>(b.start_ts());
     auto commit = static_cast<uint64_t>(b.commit_ts());
     if (b.tp() == pb::FAKE) {
-      arrived = TSPhysicalMs(start) * 1000;  // a clock mark
+      mark = TSPhysicalMs(start) * 1000;  // a clock mark
     } else if (b.tp() == pb::PREWRITE) {
       if (!sorter_.is_pending(start)) {
-        sorter_.AddPrewrite(start, std::string(r.payload), seg, arrived);
+        sorter_.AddPrewrite(start, std::string(r.payload), seg, mark >= 0 ? mark : now);
+        if (mark < 0) unmarked.emplace_back(start, reader->current_segment_created_micros());
       }
     } else if (b.tp() == pb::COMMIT && sorter_.is_pending(start) && commit > start) {
       sorter_.AddCommit(start, commit, seg);
@@ -148,6 +154,9 @@ Status Pump::Recover() {
     ++replayed;
   }
   counters_.wal_records_replayed = replayed;
+  if (mark >= 0) {
+    for (const auto& [start, created] : unmarked) sorter_.SetArrived(start, created);
+  }
   LOG_INFO("pump recovered from its wal", KV("data-dir", data_dir()), KV("records", replayed),
            KV("pending-prewrites", sorter_.pending()), KV("emitted-ts", sorter_.emitted()));
   if (std::string hint = FutureHint(); !hint.empty()) {

@@ -208,6 +208,11 @@ std::vector<ReadyTxn> Sorter::TakeReady(size_t max_bytes) {
   return out;
 }
 
+void Sorter::SetArrived(uint64_t start_ts, int64_t arrived_micros) {
+  auto it = pending_.find(start_ts);
+  if (it != pending_.end()) it->second.arrived_micros = arrived_micros;
+}
+
 std::vector<uint64_t> Sorter::Expired(int64_t before_micros) const {
   std::vector<uint64_t> out;
   for (const auto& [start_ts, p] : pending_) {

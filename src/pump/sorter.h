@@ -67,6 +67,8 @@ class Sorter {
   // Committed transactions and heartbeats with ts <= watermark, in ts order: all of them, or
   // the first ones up to about max_bytes of prewrites (at least one).
   std::vector<ReadyTxn> TakeReady(size_t max_bytes = SIZE_MAX);
+  // Corrects when a pending prewrite arrived (recovery learns it after adding it).
+  void SetArrived(uint64_t start_ts, int64_t arrived_micros);
   // Start ts of prewrites that arrived before `before_micros` and are still unresolved.
   std::vector<uint64_t> Expired(int64_t before_micros) const;
 

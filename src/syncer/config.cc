@@ -3,9 +3,9 @@
 
 #include <fmt/format.h>
 
-
 #include "common/config.h"
 #include "common/logging.h"
+#include "journal/journal.h"
 #include "server/server.h"
 
 namespace binlog::syncer {
@@ -71,7 +71,7 @@ Status ReadFile(ConfigFile* f, SyncerConfig* c) {
   ASSIGN_OR_RETURN(c->to.type, f->GetString("to.type", c->to.type));
   ASSIGN_OR_RETURN(c->to.dir, f->GetString("to.dir", c->to.dir));
   ASSIGN_OR_RETURN(c->to.max_file_size, f->GetSize("to.max-file-size", c->to.max_file_size));
-  if (c->to.max_file_size < 4096) {
+  if (c->to.max_file_size < journal::kMinMaxFileSize) {
     return Bad(file, "to.max-file-size", "a size of at least 4 KiB",
                std::to_string(c->to.max_file_size));
   }
@@ -92,7 +92,7 @@ Status ReadFile(ConfigFile* f, SyncerConfig* c) {
     }
   }
   c->unknown_keys = f->UnknownKeys();
-  return Status::OK();
+  return f->CheckMostlyKnown("syncer");
 }
 
 Status Validate(const SyncerConfig& c, const std::string& where) {

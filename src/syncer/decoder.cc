@@ -7,8 +7,10 @@
 #include <cstring>
 
 #include "common/logging.h"
+#include "common/printable.h"
 #include "common/tso.h"
 #include "syncer/byte_reader.h"
+#include "syncer/statement.h"
 #include "syncer/wire.h"
 
 namespace binlog::syncer {
@@ -36,24 +38,6 @@ std::string TableHead(const TableMap& map) {
   for (const pb::ColumnInfo& info : map.infos)
     wire::PutBytesField(&head, 3, info.SerializeAsString());
   return head;
-}
-
-// The statement's first word, upper-cased ("BEGIN", "COMMIT", "SAVEPOINT", "XA").
-std::string FirstWord(std::string_view q) {
-  size_t i = 0;
-  while (i < q.size() && (std::isspace(static_cast<unsigned char>(q[i])) || q[i] == '(')) ++i;
-  std::string word;
-  while (i < q.size() && std::isalpha(static_cast<unsigned char>(q[i]))) {
-    word += static_cast<char>(std::toupper(static_cast<unsigned char>(q[i++])));
-  }
-  return word;
-}
-
-bool IsRollbackToSavepoint(std::string_view q) {
-  std::string upper;
-  for (char c : q.substr(0, 40))
-    upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return upper.find("ROLLBACK TO") != std::string::npos;
 }
 
 }  // namespace
@@ -244,40 +228,50 @@ void StreamDecoder::CloseTable() {
 
 Status StreamDecoder::OnQuery(const Event& ev, std::vector<StreamItem>* out) {
   ASSIGN_OR_RETURN(QueryEvent q, ParseQuery(ev, fd_));
-  std::string word = FirstWord(q.query);
-  if (word == "BEGIN") {
-    if (!open_) Open(gtid_, false);
-    return Status::OK();
-  }
-  if (word == "COMMIT") {
-    if (!open_) return Status::Corruption("COMMIT outside a transaction");
-    Commit(ev, out);
-    return Status::OK();
-  }
-  if (word == "ROLLBACK" && !IsRollbackToSavepoint(q.query)) {
-    // Logged only when changes to non-transactional tables could not be undone: those changes
-    // happened upstream, so they are archived.
-    if (!open_) return Status::OK();
-    if (txn_rows_ > 0) {
-      LOG_WARN("transaction ended with ROLLBACK after non-transactional changes: archived",
-               KV("gtid", gtid_), KV("rows", txn_rows_), KV("file", file_),
-               KV("pos", ev.header.log_pos));
-    }
-    Commit(ev, out);
-    return Status::OK();
-  }
-  if (open_ && !standalone_ && (word == "SAVEPOINT" || word == "ROLLBACK")) {
-    return Status::OK();  // savepoints are transaction-internal
-  }
-  if (word == "XA") {
-    return Status::Unsupported("XA transactions: the syncer does not archive XA PREPARE / COMMIT");
+  StatementKind kind = ClassifyStatement(q.query);
+  switch (kind) {
+    case StatementKind::kBegin:
+      if (!open_) Open(gtid_, false);
+      return Status::OK();
+    case StatementKind::kCommit:
+      if (!open_) return Status::Corruption("COMMIT outside a transaction");
+      Commit(ev, out);
+      return Status::OK();
+    case StatementKind::kRollback:
+      // Logged only when changes to non-transactional tables could not be undone: those
+      // changes happened upstream, so they are archived.
+      if (!open_) return Status::OK();
+      if (txn_rows_ > 0) {
+        LOG_WARN("transaction ended with ROLLBACK after non-transactional changes: archived",
+                 KV("gtid", gtid_), KV("rows", txn_rows_), KV("file", file_),
+                 KV("pos", ev.header.log_pos));
+      }
+      Commit(ev, out);
+      return Status::OK();
+    case StatementKind::kSavepoint:
+    case StatementKind::kRollbackToSavepoint:
+      if (open_ && !standalone_) return Status::OK();  // transaction-internal
+      break;
+    case StatementKind::kXa:
+      return Status::Unsupported(
+          "XA transactions: the syncer does not archive XA PREPARE / COMMIT");
+    case StatementKind::kDataChange:
+      return Status::Unsupported(fmt::format(
+          "a data change logged as a statement, not as rows (the session that ran it had "
+          "binlog_format STATEMENT or MIXED): \"{}\". An archive must not hold it as text that a "
+          "replay would run again against other data. Set binlog_format=ROW for every session "
+          "(SET GLOBAL binlog_format=ROW, and take SUPER/BINLOG ADMIN from the applications), "
+          "then restart the syncer from a full backup taken after this point",
+          Printable(q.query, 200)));
+    case StatementKind::kOther:
+      break;
   }
   // Anything else is DDL (or an account statement), archived with its current database.
   if (!open_) Open(gtid_, true);
   if (!ddl_query_.empty()) {
     return Status::Unsupported(
         fmt::format("a second statement in transaction {} (\"{}\" after \"{}\")", gtid_,
-                    q.query.substr(0, 80), ddl_query_.substr(0, 80)));
+                    Printable(q.query, 80), Printable(ddl_query_, 80)));
   }
   ddl_query_ = q.query;
   ddl_schema_ = q.database;

@@ -26,6 +26,7 @@ po::options_description Describe() {
   add("log-file", po::value<std::string>(), "log file path (default: stderr)");
   add("V", "print the version and exit");
   add("version", "print the version and exit");
+  add("h", "print this help and exit");
   add("help", "print this help and exit");
   return d;
 }
@@ -39,7 +40,7 @@ std::string SyncerUsage() {
   for (size_t at = text.find("\n  --"); at != std::string::npos; at = text.find("\n  --", at)) {
     text.replace(at, 5, "\n   -");
   }
-  return "usage: syncer [-config syncer.toml] [-meta-from FILE] [flags]\n" + text;
+  return "usage: syncer -config syncer.toml [-meta-from FILE] [flags]\n" + text;
 }
 
 Result<SyncerFlags> ParseSyncerFlags(int argc, const char* const* argv) {
@@ -57,7 +58,7 @@ Result<SyncerFlags> ParseSyncerFlags(int argc, const char* const* argv) {
     return Status::InvalidArgument(e.what());
   }
   SyncerFlags f;
-  f.help = vm.count("help") > 0;
+  f.help = vm.count("help") > 0 || vm.count("h") > 0;
   f.version = vm.count("V") > 0 || vm.count("version") > 0;
   auto get = [&](const char* name, std::optional<std::string>* out) {
     if (vm.count(name)) *out = vm[name].as<std::string>();

@@ -353,7 +353,7 @@ TEST(JournalTest, PipelinedWritesAndSyncsAcrossRotations) {
 
 TEST(JournalTest, ArrivalJournalNamesSegmentsBySequence) {
   binlog::testing::TempDir dir;
-  JournalOptions o = SmallSegments(2 << 10);
+  JournalOptions o = SmallSegments(4 << 10);
   o.segment.kind = segment::SegmentKind::kArrival;
   {
     ASSERT_OK_AND_ASSIGN(auto j, Journal::Open(dir.path(), o));

@@ -63,6 +63,52 @@ TEST_F(PumpConfigTest, SeedPumpTomlLoadsUnchangedWithTheEmbeddedRegistry) {
   EXPECT_TRUE(c.unknown_keys.empty());
 }
 
+// TiDB-Binlog's own pump.toml with its goleveldb tuning uncommented: [storage.kv] is one
+// unknown table, not a reason to refuse the file.
+TEST_F(PumpConfigTest, TiDBBinlogPumpTomlWithStorageKvLoads) {
+  ASSERT_OK_AND_ASSIGN(PumpConfig c, LoadText(R"(
+addr = "127.0.0.1:8250"
+advertise-addr = ""
+heartbeat-interval = 2
+data-dir = "data.pump"
+gc = 7
+pd-urls = "http://127.0.0.1:2379"
+[security]
+ssl-ca = ""
+ssl-cert = ""
+ssl-key = ""
+[storage]
+sync-log = true
+kv-chan-cap = 1048576
+slow-write-threshold = 1
+stop-write-at-available-space = "10 gib"
+[storage.kv]
+block-cache-capacity = 8388608
+block-restart-interval = 16
+block-size = 4096
+compaction-L0-trigger = 8
+compaction-table-size = 67108864
+compaction-total-size = 536870912
+compaction-total-size-multiplier = 8.0
+write-buffer = 67108864
+write-L0-pause-trigger = 24
+write-L0-slowdown-trigger = 17
+)"));
+  EXPECT_EQ(c.unknown_keys.size(), 15u);
+}
+
+// The config of another tool is refused, naming what is not a pump setting, instead of running
+// on defaults with a warning per key.
+TEST_F(PumpConfigTest, AnotherToolsConfigIsRefused) {
+  std::string syncer_conf = std::string(BINLOG_SOURCE_DIR) + "/conf/syncer.toml";
+  Result<PumpConfig> c = Load({"-config", syncer_conf, "-registry-dir", dir_.Sub("reg")});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              AllOf(HasSubstr(syncer_conf), HasSubstr("are not pump settings"), HasSubstr("[from]"),
+                    HasSubstr("another tool"), HasSubstr("pump.toml")));
+  EXPECT_THAT(LoadText("").status().message(), HasSubstr("holds no settings"));
+}
+
 TEST_F(PumpConfigTest, SeedPumpTomlAloneNamesPdUrlsAndTheWayOut) {
   std::string path = Write("pump.toml", kSeedPumpToml);
   Result<PumpConfig> c = Load({"-config", path});
@@ -207,8 +253,12 @@ TEST_F(PumpConfigTest, MissingFileIsNamed) {
 
 TEST_F(PumpConfigTest, UnknownKeysAreWarnedWithKeyAndFile) {
   ASSERT_OK_AND_ASSIGN(PumpConfig c, LoadText(R"(
+addr = "127.0.0.1:8250"
+data-dir = "pump.data"
+gc = 7
 metrics-interval = 15
 [storage]
+sync-log = true
 kv-chan-cap = 1048576
 [security]
 ssl-ca = ""

@@ -247,36 +247,37 @@ TEST(PumpTest, GcRemovesOnlyOldSealedSegments) {
   binlog::testing::TempDir dir;
   FaultInjectionEnv env(Env::Posix());
   PumpOptions o = TestOptions(dir.path(), &env);
-  o.max_file_size = 1 << 10;  // a segment holds about a day
+  o.max_file_size = 4 << 10;  // the smallest: a segment holds about ten days
   ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(o));
   int64_t day_ms = 86400LL * 1000;
   int64_t base_ms = 1700000000000LL;
-  // Ten days of traffic, one transaction an hour.
+  // Thirty days of traffic, one transaction every three hours.
+  constexpr int64_t kStepMs = 3 * 3600000LL;
   uint64_t last = 0;
-  for (int hour = 0; hour < 240; ++hour) {
-    uint64_t start = ComposeTS(base_ms + hour * 3600000LL, 0);
+  for (int step = 0; step < 240; ++step) {
+    uint64_t start = ComposeTS(base_ms + step * kStepMs, 0);
     ASSERT_OK(pump->WriteBinlog(Prewrite(start)));
     last = start + 1;
     ASSERT_OK(pump->WriteBinlog(Commit(start, last)));
     // Traffic spread over days reaches binlog/ in many appends (a segment rotates between
     // them); written at once it would be gathered into a few.
-    if (hour % 6 == 5) {
+    if (step % 6 == 5) {
       ASSERT_TRUE(WaitEmitted(pump.get(), last));
     }
   }
   ASSERT_TRUE(WaitEmitted(pump.get(), last));
   size_t before = PullAll(pump.get()).commits.size();
   ASSERT_EQ(before, 240u);
-  env.SetNowMicros((base_ms + 10 * day_ms) * 1000);
+  env.SetNowMicros((base_ms + 30 * day_ms) * 1000);
   ASSERT_OK_AND_ASSIGN(size_t removed, pump->GarbageCollect(7 * 86400.0));
   EXPECT_GT(removed, 0u);
   auto after = PullAll(pump.get());
   ASSERT_OK(after.status);
   ASSERT_FALSE(after.commits.empty());
   // Nothing newer than 7 days is gone; whole segments only, so a little older may remain.
-  int64_t cutoff_ms = base_ms + 3 * day_ms;
+  int64_t cutoff_ms = base_ms + 23 * day_ms;
   size_t newer = 0;
-  for (int hour = 0; hour < 240; ++hour) newer += base_ms + hour * 3600000LL >= cutoff_ms;
+  for (int step = 0; step < 240; ++step) newer += base_ms + step * kStepMs >= cutoff_ms;
   EXPECT_GE(after.commits.size(), newer);
   EXPECT_LT(after.commits.size(), before);
   EXPECT_EQ(after.commits.back(), last);

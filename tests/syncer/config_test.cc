@@ -118,9 +118,34 @@ TEST(SyncerConfigTest, BadValuesNameKeyAndFile) {
   }
 }
 
+TEST(SyncerConfigTest, AnotherToolsConfigOrAnEmptyOneIsRefused) {
+  TempDir dir;
+  for (const char* other : {"/conf/pump.toml"}) {
+    SyncerFlags flags;
+    flags.config = std::string(BINLOG_SOURCE_DIR) + other;
+    Result<SyncerConfig> c = LoadSyncerConfig(flags);
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.status().message().find("are not syncer settings"), std::string::npos)
+        << c.status().ToString();
+    EXPECT_NE(c.status().message().find("data-dir"), std::string::npos) << c.status().ToString();
+  }
+  // The seed's pump.toml, verbatim.
+  Result<SyncerConfig> seed = ParseSyncerConfig(
+      "log-file=\"pump.log\"\ndata-dir=\"pump.data\"\naddr=\"127.0.0.1:8250\"\n"
+      "advertise-addr=\"127.0.0.1:8250\"\npd-urls=\"http://127.0.0.1:2379\"\n",
+      "pump.toml");
+  EXPECT_FALSE(seed.ok());
+  Result<SyncerConfig> empty = ParseSyncerConfig("# nothing\n", "empty.toml");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("empty.toml holds no settings"), std::string::npos)
+      << empty.status().ToString();
+}
+
 TEST(SyncerConfigTest, UnknownKeysAreCollected) {
   ASSERT_OK_AND_ASSIGN(SyncerConfig c,
-                       ParseSyncerConfig("server-idd = 5\n[from]\nhots = \"x\"\n", "t.toml"));
+                       ParseSyncerConfig("server-idd = 5\nbatch = 10\nflavor = \"mariadb\"\n"
+                                         "[from]\nhots = \"x\"\nport = 3307\n",
+                                         "t.toml"));
   EXPECT_EQ(c.unknown_keys, (std::vector<std::string>{"from.hots", "server-idd"}));
 }
 

@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "journal/journal.h"
 
 namespace po = boost::program_options;
 
@@ -122,7 +123,7 @@ std::optional<int> ParseArgs(int argc, char** argv, Options* o) {
   w.seed = static_cast<uint64_t>(seed);
   auto size = ParseSize(vm["max-file-size"].as<std::string>());
   if (!size.ok()) return bad("--max-file-size: " + size.status().message());
-  if (*size == 0) return bad("--max-file-size must be > 0");
+  if (*size < journal::kMinMaxFileSize) return bad("--max-file-size must be at least 4 KiB");
   o->max_file_size = *size;
   if (!ParseLogLevel(o->log_level).ok()) return bad("--log-level: unknown level " + o->log_level);
   return std::nullopt;

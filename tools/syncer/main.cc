@@ -12,9 +12,9 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "rpc/grpc_runtime.h"
 #include "syncer/config.h"
 #include "syncer/syncer.h"
-#include "rpc/grpc_runtime.h"
 
 namespace binlog::syncer {
 namespace {
@@ -48,6 +48,13 @@ int Run(int argc, char** argv) {
   if (flags->version) {
     std::cout << kVersion << "\n";
     return 0;
+  }
+  if (!flags->config) {
+    // On defaults alone it would read root@127.0.0.1:3306 and archive into ./data.syncer.
+    std::cerr << "syncer: no -config given: the syncer needs a config that names the upstream "
+                 "([from]) and where to archive ([to]); see conf/syncer.toml\n"
+                 "usage: syncer -config syncer.toml [-meta-from FILE]  (syncer --help for all)\n";
+    return kExitBadArgs;
   }
   Result<SyncerConfig> config = LoadSyncerConfig(*flags);
   if (!config.ok()) {

@@ -41,7 +41,9 @@ advertise-addr="127.0.0.1:8250"
 pd-urls="http://127.0.0.1:2379"
 EOF
 
-# --help, -V, bad flags.
+# -h, --help, -V, bad flags.
+expect_exit 0 "$PUMP" -h
+grep -q 'usage: pump' "$WORK/out" || fail "-h prints no usage"
 expect_exit 0 "$PUMP" --help
 for flag in config addr advertise-addr status-addr data-dir node-id pd-urls registry-dir gc L \
   log-file V; do
@@ -64,6 +66,19 @@ grep -q "$WORK/bad.toml: key \"gc\": expected" "$WORK/err" || fail "bad gc: $(ca
 expect_exit 1 "$PUMP" -advertise-addr 0.0.0.0:8250 -registry-dir "$WORK/reg"
 grep -q 'advertise-addr.*0.0.0.0' "$WORK/err" || fail "0.0.0.0 advertise-addr accepted"
 [[ ! -e $WORK/reg && ! -e pump.data ]] || fail "a rejected config created directories"
+# Garbage for a config: the error quotes printable characters only.
+head -c 300 /dev/urandom >"$WORK/garbage.toml"
+expect_exit 1 "$PUMP" -config "$WORK/garbage.toml" -registry-dir "$WORK/reg"
+LC_ALL=C grep -q '[^[:print:][:space:]]' "$WORK/err" && fail "raw bytes echoed: $(od -c "$WORK/err" | head)"
+[[ $(wc -c <"$WORK/err") -lt 600 ]] || fail "the garbage config echoed $(wc -c <"$WORK/err") bytes"
+# The syncer's config is not a pump's.
+expect_exit 1 "$PUMP" -config "$BINLOG_SOURCE_DIR/conf/syncer.toml" -registry-dir "$WORK/reg"
+grep -q 'are not pump settings' "$WORK/err" || fail "syncer.toml accepted: $(cat "$WORK/err")"
+# An address that does not resolve is said to be one, in the project's words only.
+expect_exit 1 "$PUMP" -addr 256.1.1.1:8250 -data-dir "$WORK/d0" -registry-dir "$WORK/reg0"
+grep -q 'does not resolve' "$WORK/err" || fail "unresolvable addr: $(cat "$WORK/err")"
+grep -q -e 'in use' -e 'chttp2' "$WORK/err" && fail "unresolvable addr: $(cat "$WORK/err")"
+[[ ! -e $WORK/d0/.node ]] || fail "a pump that did not start kept a node id"
 
 GRPC_PORT=$(free_port)
 STATUS_PORT=$(free_port)
@@ -126,7 +141,22 @@ done
 # A second pump on the same gRPC port is refused.
 expect_exit 1 "$PUMP" -addr "$ID" -status-addr "127.0.0.1:$(free_port)" -data-dir "$WORK/d2" \
   -registry-dir "$WORK/reg2"
-grep -q 'cannot listen on addr' "$WORK/err" || fail "no clear port-in-use error: $(cat "$WORK/err")"
+grep -q 'cannot listen on addr.*in use by another process' "$WORK/err" ||
+  fail "no clear port-in-use error: $(cat "$WORK/err")"
+grep -q 'chttp2' "$WORK/err" && fail "gRPC's own line reached stderr: $(cat "$WORK/err")"
+[[ ! -e $WORK/d2/.node ]] || fail "a pump that did not start kept a node id"
+# So is a second process on the same status port, with exit 1.
+expect_exit 1 "$PUMP" -addr "127.0.0.1:$(free_port)" -status-addr "127.0.0.1:$STATUS_PORT" \
+  -data-dir "$WORK/d3" -registry-dir "$WORK/reg3"
+grep -q 'cannot listen on status-addr.*in use by another process' "$WORK/err" ||
+  fail "a status port in use was not refused: $(cat "$WORK/err")"
+# Unknown routes are answered at once, with what exists.
+code=$(curl -sS -m 2 -o "$WORK/put.json" -w '%{http_code}' -X POST "http://127.0.0.1:$STATUS_PORT/nowhere")
+[[ $code == 404 ]] && grep -q '"routes"' "$WORK/put.json" || fail "POST /nowhere answered $code"
+code=$(curl -sS -m 2 -o "$WORK/put.json" -w '%{http_code}' -X PUT "http://127.0.0.1:$STATUS_PORT/state/$ID/")
+[[ $code == 404 ]] || fail "PUT /state/<id>/ answered $code"
+code=$(curl -sS -m 2 -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$STATUS_PORT/status")
+[[ $code == 405 ]] || fail "PUT /status answered $code"
 
 # SIGTERM: paused in the registry, exit 0.
 kill -TERM "$PID"

@@ -39,6 +39,16 @@ wait_for() {
 }
 
 # Command line.
+expect_exit 0 "$SYNCER" -h
+grep -q "usage: syncer" "$WORK/out" || fail "-h prints no usage"
+expect_exit 2 "$SYNCER"
+grep -q "no -config" "$WORK/err" || fail "no config accepted: $(cat "$WORK/err")"
+[[ ! -e data.syncer ]] || fail "the syncer without a config created ./data.syncer"
+: >"$WORK/empty.toml"
+expect_exit 1 "$SYNCER" -config "$WORK/empty.toml"
+grep -q "holds no settings" "$WORK/err" || fail "empty config accepted: $(cat "$WORK/err")"
+expect_exit 1 "$SYNCER" -config "$BINLOG_SOURCE_DIR/conf/pump.toml"
+grep -q "are not syncer settings" "$WORK/err" || fail "pump.toml accepted: $(cat "$WORK/err")"
 expect_exit 0 "$SYNCER" --help
 grep -q -- "-meta-from" "$WORK/out" || fail "--help does not mention -meta-from"
 expect_exit 0 "$SYNCER" -V

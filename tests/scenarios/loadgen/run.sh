@@ -27,6 +27,13 @@ for opt in dir count rate txn-rows ddl-ratio seed batch threads max-file-size sy
 done
 grep -q '512MiB' "$WORK/out" || fail "--help does not show the --max-file-size default"
 
+# -V/--version print the build's version and exit 0, like the other tools.
+for flag in -V --version; do
+  expect_exit 0 "$LOADGEN" $flag
+  grep -qE '^loadgen \(binlog\) [0-9a-z.-]+$' "$WORK/out" ||
+    fail "$flag printed: $(cat "$WORK/out")"
+done
+
 # Bad arguments: exit 2 with a usage hint on stderr.
 for args in "" "--count 5" "--dir $WORK/x --pump 127.0.0.1:8250" "--dir $WORK/x --count -1" \
   "--dir $WORK/x --threads 0" "--dir $WORK/x --max-file-size lots" "--dir $WORK/x stray" \

@@ -295,8 +295,7 @@ TEST(SegdumpDamageTest, ModesAgreeWhateverByteIsFlipped) {
 
 // Runs a mode in a thread of its own, so that a read that blocks (a FIFO without a writer)
 // fails the test instead of hanging it.
-RunResult RunBounded(int (*mode)(const Options&, std::ostream&, std::ostream&), Options o,
-                     const std::string& fifo) {
+RunResult RunBounded(ModeFn mode, Options o, const std::string& fifo) {
   auto result = std::make_shared<std::promise<RunResult>>();
   std::future<RunResult> done = result->get_future();
   std::thread([mode, o, result] { result->set_value(RunMode(mode, o)); }).detach();
@@ -317,7 +316,7 @@ TEST(SegdumpInputTest, FifoDeviceAndSocketAreRefusedUnread) {
   binlog::testing::TempDir tmp;
   std::string fifo = tmp.Sub("pipe");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  for (auto* mode : {RunDump, RunVerify, RunStats}) {
+  for (ModeFn mode : kAllModes) {
     RunResult r = RunBounded(mode, For({fifo}), fifo);
     EXPECT_EQ(r.code, 1);
     EXPECT_THAT(r.out + r.err, HasSubstr(fifo + ": a FIFO (named pipe), not a regular file"));
@@ -330,7 +329,7 @@ TEST(SegdumpInputTest, FifoDeviceAndSocketAreRefusedUnread) {
   WriteSegment(tmp.Sub(SegmentName(1)), 20, /*sealed=*/true, 1);
   std::string named = tmp.Sub(SegmentName(21));
   ASSERT_EQ(::mkfifo(named.c_str(), 0600), 0);
-  for (auto* mode : {RunDump, RunVerify, RunStats}) {
+  for (ModeFn mode : kAllModes) {
     RunResult r = RunBounded(mode, For({tmp.path()}), named);
     EXPECT_EQ(r.code, 1);
     EXPECT_THAT(r.out + r.err, HasSubstr(named + ": a FIFO (named pipe), not a regular file"));
@@ -356,7 +355,7 @@ TEST(SegdumpInputTest, MissingPathAndNotASegmentFailWithThePathNamed) {
   std::string missing = tmp.Sub("missing");
   std::string text = tmp.Sub("notes.txt");
   WriteBytes(text, "hello, this is not a segment file at all\n");
-  for (auto* mode : {RunDump, RunVerify, RunStats}) {
+  for (ModeFn mode : kAllModes) {
     RunResult r = RunMode(mode, For({missing, text}));
     EXPECT_EQ(r.code, 1);
     EXPECT_THAT(r.out + r.err, HasSubstr(missing + ": no such file or directory"));

@@ -201,8 +201,7 @@ class SegdumpGoldenTest : public ::testing::Test {
   }
 
   // Runs a mode over the golden segment; the path in the output reads "typed.seg".
-  void Check(int (*mode)(const Options&, std::ostream&, std::ostream&), Options o,
-             const std::string& golden) {
+  void Check(ModeFn mode, Options o, const std::string& golden) {
     const std::string path = Golden("typed.seg");
     o.paths = {path};
     o.tz = "UTC";

@@ -107,7 +107,10 @@ struct RunResult {
   size_t OutLines() const { return static_cast<size_t>(std::count(out.begin(), out.end(), '\n')); }
 };
 
-inline RunResult RunMode(int (*mode)(const Options&, std::ostream&, std::ostream&), Options o) {
+using ModeFn = int (*)(const Options&, std::ostream&, std::ostream&);
+inline constexpr ModeFn kAllModes[] = {RunDump, RunVerify, RunStats};
+
+inline RunResult RunMode(ModeFn mode, Options o) {
   if (o.tz.empty()) o.tz = "UTC";
   std::ostringstream out;
   std::ostringstream err;

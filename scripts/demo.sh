@@ -157,7 +157,8 @@ echo "   ... $(wc -l <"$demo/syncer-commits.txt") lines in all ($demo/syncer-com
 echo
 echo "== segdump -v: the DDL and the transactions after it, with row values"
 "$bin/segdump/segdump" --format json "$demo/pump/binlog" >"$demo/syncer-archive.json"
-ddl_ts=$(sed -n 's/^{"ts":\([0-9]*\),.*"ddl":"ALTER.*/\1/p' "$demo/syncer-archive.json" | sed -n 1p)
+ddl_ts=$(sed -n 's/^{"version":1,"ts":"\([0-9]*\)",.*"query":"ALTER.*/\1/p' \
+  "$demo/syncer-archive.json" | sed -n 1p)
 "$bin/segdump/segdump" -v --from "$ddl_ts" "$demo/pump/binlog" >"$demo/syncer-after-ddl.txt"
 grep -v FAKE "$demo/syncer-after-ddl.txt" | sed -n '1,40p' || true
 echo

@@ -27,32 +27,61 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(Env* env, const std::
   ASSIGN_OR_RETURN(uint64_t size, r->file_->Size());
   if (size < kHeaderSize + kTrailerSize) return r;
   ASSIGN_OR_RETURN(std::string_view tail, r->file_->Read(size - kTrailerSize, kTrailerSize, buf));
-  Trailer t;
-  if (!LooksLikeTrailer(tail, &t)) return r;
   std::string trailer_bytes(tail);
+  bool magic_damaged = false;
+  if (Trailer t; !LooksLikeTrailer(trailer_bytes, &t)) {
+    // A footer whose magic alone is damaged still checks out with the magic put back. The
+    // segment was sealed then, and reading it as one a crash left open would pass the damage
+    // off as a torn tail.
+    if (trailer_bytes.size() != kTrailerSize) return r;
+    PutFixed32(trailer_bytes.data(), kTrailerMagic);
+    magic_damaged = true;
+  }
+  RETURN_IF_ERROR(r->ReadFooter(trailer_bytes, size, magic_damaged));
+  return r;
+}
+
+Status SegmentReader::ReadFooter(std::string_view trailer_bytes, uint64_t size,
+                                 bool magic_damaged) {
+  Trailer t;
+  (void)LooksLikeTrailer(trailer_bytes, &t);  // the magic is there (or put back)
   uint64_t index_bytes = uint64_t{t.index_count} * kIndexEntrySize;
   // Compared without adding the untrusted fields, which could wrap around to the file size.
-  if (index_bytes > size - kTrailerSize - kHeaderSize ||
-      t.index_offset != size - kTrailerSize - index_bytes) {
-    r->footer_status_ = Status::Corruption(
-        fmt::format("{}: footer at offset {} has an index that does not fit the file", path,
+  const bool fits = index_bytes <= size - kTrailerSize - kHeaderSize &&
+                    t.index_offset == size - kTrailerSize - index_bytes;
+  if (!fits) {
+    if (magic_damaged) return Status::OK();  // not a footer: an unsealed segment's last bytes
+    footer_status_ = Status::Corruption(
+        fmt::format("{}: footer at offset {} has an index that does not fit the file", path_,
                     size - kTrailerSize));
-    return r;
+    return Status::OK();
   }
-  r->index_.resize(index_bytes);
-  ASSIGN_OR_RETURN(std::string_view idx,
-                   r->file_->Read(t.index_offset, index_bytes, r->index_.data()));
-  if (idx.size() != index_bytes) return Status::IOError(path + ": short read of the footer");
-  if (idx.data() != r->index_.data()) r->index_.assign(idx);
-  auto trailer = DecodeTrailer(trailer_bytes, r->index_);
+  index_.resize(index_bytes);
+  ASSIGN_OR_RETURN(std::string_view idx, file_->Read(t.index_offset, index_bytes, index_.data()));
+  if (idx.size() != index_bytes) {
+    if (magic_damaged) return Status::OK();  // shrank meanwhile: no footer to speak of
+    return Status::IOError(path_ + ": short read of the footer");
+  }
+  if (idx.data() != index_.data()) index_.assign(idx);
+  auto trailer = DecodeTrailer(trailer_bytes, index_);
+  if (magic_damaged) {
+    index_.clear();
+    if (trailer.ok()) {
+      footer_status_ = Status::Corruption(
+          fmt::format("{}: footer at offset {}: the trailer magic is damaged, the rest of the "
+                      "footer checks out",
+                      path_, t.index_offset));
+    }
+    return Status::OK();
+  }
   if (!trailer.ok()) {
-    r->footer_status_ =
-        trailer.status().WithContext(fmt::format("{}: footer at offset {}", path, t.index_offset));
-    r->index_.clear();
-    return r;
+    footer_status_ =
+        trailer.status().WithContext(fmt::format("{}: footer at offset {}", path_, t.index_offset));
+    index_.clear();
+    return Status::OK();
   }
-  r->trailer_ = *trailer;
-  return r;
+  trailer_ = *trailer;
+  return Status::OK();
 }
 
 Result<uint64_t> SegmentReader::DataLimit() const {

@@ -169,7 +169,8 @@ enum class ProbeResult {
 class SegmentReader {
  public:
   // Reads the header and, when sealed, the footer. A damaged footer is not an error here: the
-  // segment is read as unsealed and footer_status() says what was wrong.
+  // segment is read as unsealed and footer_status() says what was wrong (also when only the
+  // trailer's magic is damaged: with the magic put back, the footer checks out).
   static Result<std::unique_ptr<SegmentReader>> Open(Env* env, const std::string& path);
 
   const std::string& path() const { return path_; }
@@ -195,6 +196,9 @@ class SegmentReader {
 
  private:
   SegmentReader() = default;
+  // Reads the index and checks the footer whose trailer is trailer_bytes (its magic put back
+  // when magic_damaged). Errors only for I/O; a bad footer goes to footer_status_.
+  Status ReadFooter(std::string_view trailer_bytes, uint64_t size, bool magic_damaged);
   Env* env_ = nullptr;
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;

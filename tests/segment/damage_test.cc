@@ -1,5 +1,6 @@
 // Damage that is not a torn tail: flipped bits in blocks, footers and headers. Each is reported
 // with the file and the byte offset where the bad bytes start, and salvage keeps the evidence.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -231,6 +232,17 @@ TEST_F(FooterDamageTest, DamagedFooterChecksumIsReadAsUnsealed) {
 TEST_F(FooterDamageTest, DamagedIndexEntryIsReadAsUnsealed) {
   testing::FlipBit(path_, written_.blocks_end + kIndexEntrySize + 9, 0);
   ExpectReadAsUnsealed();
+}
+
+// With its magic damaged the trailer no longer says "footer", but the rest of it still checks
+// out: the segment was sealed, and the damage must not pass for a torn tail that a crash left.
+TEST_F(FooterDamageTest, DamagedTrailerMagicIsReadAsUnsealedAndNamed) {
+  testing::FlipBit(path_, written_.size - kTrailerSize, 3);
+  ExpectReadAsUnsealed();
+  ASSERT_OK_AND_ASSIGN(auto reader, SegmentReader::Open(env_, path_));
+  EXPECT_THAT(reader->footer_status().message(), HasSubstr("trailer magic is damaged"));
+  EXPECT_THAT(reader->footer_status().message(),
+              HasSubstr(fmt::format("offset {}", written_.blocks_end)));
 }
 
 TEST_F(FooterDamageTest, DamagedTrailerTotalsAreReadAsUnsealed) {

@@ -13,6 +13,7 @@ namespace binlog::loadgen {
 namespace {
 
 constexpr int kExitBadArgs = 2;
+constexpr const char* kVersion = "loadgen (binlog) " BINLOG_GIT_VERSION;
 constexpr const char* kUsage =
     "usage: loadgen (--dir DIR | --pump HOST:PORT...) [options]  (loadgen --help for all)";
 
@@ -23,6 +24,7 @@ po::options_description Describe() {
       100, 50);
   auto add = d.add_options();
   add("help,h", "print this help and exit");
+  add("version,V", "print the version and exit");
   add("dir", po::value<std::string>(), "journal directory to append committed transactions to");
   add("pump", po::value<std::vector<std::string>>()->composing(),
       "a pump's gRPC address (repeat for several: transactions are spread across them); each "
@@ -85,6 +87,10 @@ std::optional<int> ParseArgs(int argc, char** argv, Options* o) {
   }
   if (vm.count("help")) {
     std::cout << desc << "\n";
+    return 0;
+  }
+  if (vm.count("version")) {
+    std::cout << kVersion << "\n";
     return 0;
   }
   auto bad = [](const std::string& m) {

@@ -24,8 +24,8 @@ struct Options {
   workload::WorkloadOptions workload;
 };
 
-// Parses argv into *o. Returns an exit code when the program should stop now: 0 after --help,
-// 2 after bad arguments (with a usage line on stderr).
+// Parses argv into *o. Returns an exit code when the program should stop now: 0 after --help or
+// --version, 2 after bad arguments (with a usage line on stderr).
 std::optional<int> ParseArgs(int argc, char** argv, Options* o);
 
 }  // namespace binlog::loadgen

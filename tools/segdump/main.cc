@@ -14,6 +14,7 @@ namespace binlog::segdump {
 namespace {
 
 constexpr int kExitBadArgs = 2;
+constexpr const char* kVersion = "segdump (binlog) " BINLOG_GIT_VERSION;
 constexpr const char* kUsage =
     "usage: segdump [-v] [--format text|json] [--from T] [--to T] [--verify | --stats] PATH...  "
     "(segdump --help for all)";
@@ -22,23 +23,35 @@ enum class Mode { kDump, kVerify, kStats };
 
 po::options_description Describe() {
   po::options_description d(
-      "segdump: inspects segments offline\n"
+      "segdump: inspects segments offline (docs/SEGDUMP.md)\n"
       "usage: segdump [options] PATH...\n"
       "  PATH is a journal directory (all its segments, in order) or one segment file (any\n"
       "  name). Default output: one line per record: ts, datetime, type, start_ts, then the\n"
       "  DDL query or each table's row changes as schema.table +inserted ~updated -deleted.\n"
-      "  Exit status: 0 fine, 1 damage or unreadable data found, 2 bad arguments.\n"
+      "  Every mode reads the same records: a damaged region is named (file, byte offset,\n"
+      "  bytes skipped) and reading goes on at the next good block and the next segment.\n"
+      "  Exit status: 0 fine; 1 damage found, or a PATH that cannot be read as segments\n"
+      "  (missing, not a segment, or neither a regular file nor a directory: a FIFO, a\n"
+      "  device, a socket are refused unread); 2 bad arguments. Damage is anything wrong in a\n"
+      "  sealed segment or in one with newer segments beside it; bytes at the end of the\n"
+      "  newest unsealed segment that are not whole blocks are a torn tail (what a crash\n"
+      "  leaves): a warning, exit 0. Problems go to stderr (--verify: stdout) as lines\n"
+      "  ERROR|WARNING|NOTE PATH: offset N: what.\n"
       "Options (-flag and --flag are the same)",
       100, 50);
   auto add = d.add_options();
   add("help,h", "print this help and exit");
+  add("version,V", "print the version and exit");
   add("verbose,v", po::bool_switch(),
-      "also print row values (column=value, NULL, before→after for updates); with --verify "
-      "an OK line per good segment, with --stats a line per segment");
+      "also print each record's upstream position (SOURCE server_id, binlog file, pos, GTID, "
+      "event time) and row values (column=value, NULL, before→after for updates, <absent> "
+      "for a column the row image leaves out); with --verify an OK line per good segment, "
+      "with --stats a line per segment");
   add("format", po::value<std::string>()->default_value("text"),
-      "text, or json: one JSON object per record (ts, datetime, type, start_ts, commit_ts, "
-      "ddl, tables with counts and, with -v, rows; segment and block_offset). Bytes are "
-      "\"0x..\" hex text, decimals exact text. With --stats: one JSON object");
+      "text, or json: one JSON object per record, \"version\": 1 (ts as strings, source, ddl, "
+      "tables with counts and, with -v, columns and rows of typed values such as "
+      "{\"string\":\"A\"}, {\"bytes\":\"41\"}, {\"null\":true}, {\"absent\":true}; segment "
+      "and block_offset). With --stats: one JSON object");
   add("from", po::value<std::string>(),
       "first ts to print, inclusive: a TSO or a datetime \"YYYY-MM-DD hh:mm:ss[.ffffff]\"");
   add("to", po::value<std::string>(), "last ts to print, inclusive; same forms as --from");
@@ -46,14 +59,14 @@ po::options_description Describe() {
       "time zone for datetimes in and out: IANA name, UTC or +08:00; empty: the local zone");
   add("limit", po::value<int64_t>()->default_value(0), "print at most N records; 0 = all");
   add("verify", po::bool_switch(),
-      "check every block's checksum and framing, the footers and the ts order of segments; "
-      "prints each problem with its file and byte offset and a summary. Exit 1 on damage; a "
-      "torn tail in the newest segment (what a crash leaves) is only a warning, and zeros "
-      "past its data (a live pump's preallocated space) a note");
+      "read every block of every segment (checksums, framing, records that parse), the "
+      "footers and the ts order of segments; print each problem and a summary. Exit 1 on "
+      "damage; a torn tail in the newest unsealed segment is only a warning, and zeros past "
+      "its data (a live pump's preallocated space) a note");
   add("stats", po::bool_switch(),
-      "totals: segments, records, blocks, ts range, raw vs stored bytes, compression ratio "
-      "(sealed segments: from their footers; unsealed ones: from block headers, and stored "
-      "bytes without the zeros written ahead of the data)");
+      "totals of what is readable, from reading every block as --verify does: segments, "
+      "records, blocks, ts range, raw vs stored bytes (stored: without the zeros written "
+      "ahead of the data), compression ratio, errors and warnings");
   add("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn, error");
   return d;
 }
@@ -83,6 +96,10 @@ std::optional<int> ParseArgs(int argc, char** argv, Options* o, Mode* mode) {
   }
   if (vm.count("help")) {
     std::cout << desc << "\n";
+    return 0;
+  }
+  if (vm.count("version")) {
+    std::cout << kVersion << "\n";
     return 0;
   }
   auto bad = [](const std::string& m) {
@@ -136,11 +153,11 @@ int main(int argc, char** argv) {
     if (auto code = ParseArgs(argc, argv, &options, &mode)) return *code;
     switch (mode) {
       case Mode::kVerify:
-        return RunVerify(options, std::cout);
+        return RunVerify(options, std::cout, std::cerr);
       case Mode::kStats:
-        return RunStats(options, std::cout);
+        return RunStats(options, std::cout, std::cerr);
       case Mode::kDump:
-        return RunDump(options, std::cout);
+        return RunDump(options, std::cout, std::cerr);
     }
   } catch (const std::exception& e) {
     std::cerr << "segdump: unexpected error: " << e.what() << "\n";

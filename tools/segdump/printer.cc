@@ -1,16 +1,18 @@
+// Records as text lines or JSON lines (docs/SEGDUMP.md).
 #include "segdump/printer.h"
 
 #include <fmt/format.h>
 
-#include <cmath>
+#include <algorithm>
 #include <ostream>
+#include <set>
+#include <vector>
 
 #include "common/tso.h"
+#include "segdump/json_out.h"
 
 namespace binlog::segdump {
 namespace {
-
-using Json = nlohmann::ordered_json;
 
 struct Counts {
   int inserts = 0;
@@ -58,65 +60,101 @@ std::string ColumnName(const pb::TableChanges& t, int i) {
   return fmt::format("@{}", i + 1);
 }
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (char ch : bytes) {
-    auto b = static_cast<unsigned char>(ch);
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xF]);
-  }
-  return out;
+// A column of a row image; a column past the end of the image is absent too.
+const pb::Value& ColumnValue(const pb::Row& row, int i) {
+  return i < row.columns_size() ? row.columns(i) : pb::Value::default_instance();
 }
 
-std::string Quoted(std::string_view s) {
-  std::string out = "'";
-  for (char ch : s) {
-    auto b = static_cast<unsigned char>(ch);
-    if (ch == '\'' || ch == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (ch == '\n') {
-      out += "\\n";
-    } else if (ch == '\t') {
-      out += "\\t";
-    } else if (b < 0x20 || b == 0x7F) {
-      out += fmt::format("\\x{:02x}", b);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  out.push_back('\'');
-  return out;
-}
-
-// "id=1, k=2→3, c='a'" for an update, "id=1, k=2" otherwise.
+// "id=1, k=2→3, c='a'" for an update, "id=1, k=2" otherwise. Columns absent from every image
+// shown are left out.
 std::string RowText(const pb::TableChanges& t, const pb::TableMutation& m) {
   const bool update = m.type() == pb::UPDATE;
   const int n = std::max(m.row().columns_size(), update ? m.before().columns_size() : 0);
   std::string out;
   for (int i = 0; i < n; ++i) {
-    if (i > 0) out += ", ";
-    out += ColumnName(t, i);
+    const pb::Value& after = ColumnValue(m.row(), i);
+    const pb::Value& before = update ? ColumnValue(m.before(), i) : after;
+    if (IsAbsent(after) && IsAbsent(before)) continue;
+    if (!out.empty()) out += ", ";
+    out += OneLine(ColumnName(t, i));
     out += '=';
-    std::string after = i < m.row().columns_size() ? ValueText(m.row().columns(i)) : "-";
+    std::string after_text = ValueText(after);
     if (update) {
-      std::string before = i < m.before().columns_size() ? ValueText(m.before().columns(i)) : "-";
-      if (before != after) {
-        out += before;
+      std::string before_text = ValueText(before);
+      if (before_text != after_text) {
+        out += before_text;
         out += "→";
       }
     }
-    out += after;
+    out += after_text;
   }
   return out;
 }
 
-Json RowJson(const pb::TableChanges& t, const pb::Row& row) {
-  Json out = Json::object();
-  for (int i = 0; i < row.columns_size(); ++i) out[ColumnName(t, i)] = ValueJson(row.columns(i));
-  return out;
+// Keys of a row object: the column's name; @N (its 1-based position) when it has none or the
+// name is taken already.
+std::vector<std::string> RowKeys(const pb::TableChanges& t, int n) {
+  std::vector<std::string> keys;
+  std::set<std::string> taken;
+  for (int i = 0; i < n; ++i) {
+    std::string key = ColumnName(t, i);
+    for (int k = 0; taken.count(key); ++k) key = fmt::format("@{}{}", i + 1, std::string(k, '\''));
+    taken.insert(key);
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+void AppendRow(JsonOut* j, const std::vector<std::string>& keys, const pb::Row& row) {
+  j->BeginObject();
+  for (int i = 0; i < row.columns_size(); ++i) AppendValueJson(&j->Key(keys[i]), row.columns(i));
+  j->EndObject();
+}
+
+// As proto3's JSON mapping does, a flag that is false and an empty charset are left out.
+void AppendColumns(JsonOut* j, const pb::TableChanges& t) {
+  j->BeginArray();
+  for (const pb::ColumnInfo& c : t.columns()) {
+    j->BeginObject();
+    j->Key("name").String(c.name());
+    j->Key("mysql_type").String(c.mysql_type());
+    if (c.is_primary_key()) j->Key("is_primary_key").Bool(true);
+    if (c.is_unique_key()) j->Key("is_unique_key").Bool(true);
+    if (c.is_unsigned()) j->Key("is_unsigned").Bool(true);
+    if (c.is_nullable()) j->Key("is_nullable").Bool(true);
+    if (!c.charset().empty()) j->Key("charset").String(c.charset());
+    j->EndObject();
+  }
+  j->EndArray();
+}
+
+void AppendTable(JsonOut* j, const pb::TableChanges& t, bool verbose) {
+  Counts c = CountMutations(t);
+  j->BeginObject();
+  j->Key("schema").String(t.schema_name());
+  j->Key("table").String(t.table_name());
+  j->Key("inserts").Int(c.inserts);
+  j->Key("updates").Int(c.updates);
+  j->Key("deletes").Int(c.deletes);
+  if (c.unknown > 0) j->Key("unknown").Int(c.unknown);
+  if (verbose) {
+    AppendColumns(&j->Key("columns"), t);
+    int width = t.columns_size();
+    for (const pb::TableMutation& m : t.mutations()) {
+      width = std::max({width, m.row().columns_size(), m.before().columns_size()});
+    }
+    std::vector<std::string> keys = RowKeys(t, width);
+    j->Key("rows").BeginArray();
+    for (const pb::TableMutation& m : t.mutations()) {
+      j->BeginObject();
+      j->Key("type").String(MutationName(m.type()));
+      if (m.type() == pb::UPDATE) AppendRow(&j->Key("before"), keys, m.before());
+      AppendRow(&j->Key("row"), keys, m.row());
+      j->EndObject();
+    }
+    j->EndArray();
+  }
+  j->EndObject();
 }
 
 }  // namespace
@@ -134,69 +172,6 @@ const char* BinlogTypeName(int type) {
     default:
       return "UNKNOWN";
   }
-}
-
-std::string OneLine(std::string_view text) {
-  std::string out;
-  for (char ch : text) {
-    auto b = static_cast<unsigned char>(ch);
-    if (ch == '\n') {
-      out += "\\n";
-    } else if (b < 0x20 || b == 0x7F) {
-      out += fmt::format("\\x{:02x}", b);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  return out;
-}
-
-std::string ValueText(const pb::Value& v) {
-  switch (v.value_case()) {
-    case pb::Value::kIsNull:
-      return "NULL";
-    case pb::Value::kInt64Value:
-      return fmt::format("{}", v.int64_value());
-    case pb::Value::kUint64Value:
-      return fmt::format("{}", v.uint64_value());
-    case pb::Value::kDoubleValue:
-      return fmt::format("{}", v.double_value());
-    case pb::Value::kBytesValue:
-      return "x'" + Hex(v.bytes_value()) + "'";
-    case pb::Value::kStringValue:
-      return Quoted(v.string_value());
-    case pb::Value::kDecimalValue:
-      return v.decimal_value();
-    case pb::Value::VALUE_NOT_SET:
-      break;
-  }
-  return "<unset>";
-}
-
-Json ValueJson(const pb::Value& v) {
-  switch (v.value_case()) {
-    case pb::Value::kIsNull:
-      return nullptr;
-    case pb::Value::kInt64Value:
-      return v.int64_value();
-    case pb::Value::kUint64Value:
-      return v.uint64_value();
-    case pb::Value::kDoubleValue: {
-      double d = v.double_value();
-      if (std::isnan(d)) return "NaN";
-      if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-      return d;
-    }
-    case pb::Value::kBytesValue:
-      return "0x" + Hex(v.bytes_value());
-    case pb::Value::kStringValue:
-      return v.string_value();
-    case pb::Value::kDecimalValue:
-      return v.decimal_value();
-    case pb::Value::VALUE_NOT_SET:
-      break;
-  }
-  return nullptr;
 }
 
 RecordPrinter::RecordPrinter(Format format, bool verbose, std::string tz, std::ostream* out)
@@ -220,6 +195,12 @@ void RecordPrinter::Print(uint64_t ts, const pb::Binlog& binlog, const RecordLoc
   }
 }
 
+std::string RecordPrinter::EventDatetime(uint32_t event_time) const {
+  auto text = FormatTSDatetime(ComposeTS(int64_t{event_time} * 1000, 0), tz_);
+  // Whole seconds: the fraction FormatTSDatetime always prints is zero here.
+  return text.ok() ? text->substr(0, text->find('.')) : "invalid-time";
+}
+
 void RecordPrinter::PrintText(uint64_t ts, const pb::Binlog& b) {
   std::string line = fmt::format("{} {} {}", ts, Datetime(ts), BinlogTypeName(b.tp()));
   if (b.start_ts() != 0) line += fmt::format(" start_ts={}", b.start_ts());
@@ -236,6 +217,16 @@ void RecordPrinter::PrintText(uint64_t ts, const pb::Binlog& b) {
     if (c.unknown > 0) line += fmt::format(" ?{}", c.unknown);
   }
   line += '\n';
+  if (verbose_ && b.has_source()) {
+    const pb::SourcePosition& s = b.source();
+    line += fmt::format("  SOURCE server_id={} file={} pos={}", s.server_id(), OneLine(s.file()),
+                        s.pos());
+    if (!s.gtid().empty()) line += fmt::format(" gtid={}", OneLine(s.gtid()));
+    if (s.event_time() != 0) {
+      line += fmt::format(" event_time={} ({})", s.event_time(), EventDatetime(s.event_time()));
+    }
+    line += '\n';
+  }
   if (verbose_) {
     for (const pb::TableChanges& t : b.tables()) {
       for (const pb::TableMutation& m : t.mutations()) {
@@ -248,40 +239,57 @@ void RecordPrinter::PrintText(uint64_t ts, const pb::Binlog& b) {
 }
 
 void RecordPrinter::PrintJson(uint64_t ts, const pb::Binlog& b, const RecordLocation& where) {
-  Json j;
-  j["ts"] = ts;
-  j["datetime"] = Datetime(ts);
-  j["type"] = BinlogTypeName(b.tp());
-  j["start_ts"] = b.start_ts();
-  j["commit_ts"] = b.commit_ts();
-  j["ddl"] = b.ddl_query().empty() ? Json(nullptr) : Json(b.ddl_query());
-  if (!b.ddl_query().empty()) j["ddl_schema"] = b.ddl_schema();
-  Json tables = Json::array();
-  for (const pb::TableChanges& t : b.tables()) {
-    Counts c = CountMutations(t);
-    Json jt = {{"schema", t.schema_name()},
-               {"table", t.table_name()},
-               {"inserts", c.inserts},
-               {"updates", c.updates},
-               {"deletes", c.deletes}};
-    if (c.unknown > 0) jt["unknown"] = c.unknown;
-    if (verbose_) {
-      Json rows = Json::array();
-      for (const pb::TableMutation& m : t.mutations()) {
-        Json jr = {{"type", MutationName(m.type())}};
-        if (m.type() == pb::UPDATE) jr["before"] = RowJson(t, m.before());
-        jr["row"] = RowJson(t, m.row());
-        rows.push_back(std::move(jr));
-      }
-      jt["rows"] = std::move(rows);
-    }
-    tables.push_back(std::move(jt));
+  // 64-bit integers are strings: JSON parsers such as jq keep 53 bits of a number, and a TSO
+  // has 59 today.
+  line_.clear();
+  JsonOut j(&line_);
+  j.BeginObject();
+  j.Key("version").Int(kJsonVersion);
+  j.Key("ts").String(std::to_string(ts));
+  j.Key("datetime").String(Datetime(ts));
+  j.Key("type").String(BinlogTypeName(b.tp()));
+  j.Key("start_ts").String(std::to_string(b.start_ts()));
+  j.Key("commit_ts").String(std::to_string(b.commit_ts()));
+  j.Key("source");
+  if (b.has_source()) {
+    const pb::SourcePosition& s = b.source();
+    j.BeginObject();
+    j.Key("server_id").Uint(s.server_id());
+    j.Key("file").String(s.file());
+    j.Key("pos").String(std::to_string(s.pos()));
+    j.Key("gtid");
+    s.gtid().empty() ? j.Null() : j.String(s.gtid());
+    j.Key("event_time");
+    s.event_time() == 0 ? j.Null() : j.Uint(s.event_time());
+    j.Key("event_datetime");
+    s.event_time() == 0 ? j.Null() : j.String(EventDatetime(s.event_time()));
+    j.EndObject();
+  } else {
+    j.Null();
   }
-  j["tables"] = std::move(tables);
-  j["segment"] = where.segment;
-  if (where.block) j["block_offset"] = *where.block;
-  // Replace, never throw: a payload may hold strings that are not valid UTF-8.
-  *out_ << j.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+  j.Key("ddl");
+  if (!b.ddl_query().empty()) {
+    j.BeginObject();
+    j.Key("schema").String(b.ddl_schema());
+    // ddl_query is bytes: the statement as the upstream logged it, in any charset.
+    if (IsUtf8(b.ddl_query())) {
+      j.Key("query").String(b.ddl_query());
+    } else {
+      j.Key("query_hex").String(Hex(b.ddl_query()));
+    }
+    j.EndObject();
+  } else {
+    j.Null();
+  }
+  j.Key("tables").BeginArray();
+  for (const pb::TableChanges& t : b.tables()) AppendTable(&j, t, verbose_);
+  j.EndArray();
+  // A path need not be UTF-8: its other bytes show as U+FFFD.
+  j.Key("segment").String(where.segment);
+  j.Key("block_offset").Uint(where.block_offset);
+  j.EndObject();
+  line_.push_back('\n');
+  *out_ << line_;
 }
 
 }  // namespace binlog::segdump

@@ -1,22 +1,20 @@
-// Renders binlog records as text lines or JSON lines.
+// Renders binlog records as text lines or JSON lines (docs/SEGDUMP.md describes both).
 #pragma once
 
 #include <cstdint>
 #include <iosfwd>
-#include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 
 #include "binlog.pb.h"
 #include "segdump/segdump.h"
+#include "segdump/values.h"
+#include "segdump/walk.h"
 
 namespace binlog::segdump {
 
-// Where a record is stored, for JSON output and error messages.
-struct RecordLocation {
-  std::string segment;            // path of the segment file
-  std::optional<uint64_t> block;  // offset of its block, when known
-};
+// The "version" of every JSON object segdump prints. A change that can break a reader (a field
+// removed, renamed or typed differently) bumps it; new fields do not.
+inline constexpr int kJsonVersion = 1;
 
 class RecordPrinter {
  public:
@@ -32,6 +30,8 @@ class RecordPrinter {
  private:
   void PrintText(uint64_t ts, const pb::Binlog& binlog);
   void PrintJson(uint64_t ts, const pb::Binlog& binlog, const RecordLocation& where);
+  // "2023-11-14 22:13:20" for an upstream event time (seconds since the epoch).
+  std::string EventDatetime(uint32_t event_time) const;
 
   Format format_;
   bool verbose_;
@@ -39,17 +39,9 @@ class RecordPrinter {
   std::ostream* out_;
   int64_t cached_ms_ = -1;
   std::string cached_datetime_;
+  std::string line_;  // reused: one allocation for the whole dump
 };
 
 const char* BinlogTypeName(int type);
-
-// A value as SQL-ish text: NULL, 42, 'text' (quotes and controls escaped), x'0a1b', 12.50.
-std::string ValueText(const pb::Value& v);
-// A value as JSON: null, numbers, strings; bytes as "0x..." hex text, decimals as exact text,
-// non-finite doubles as "NaN"/"Infinity"/"-Infinity".
-nlohmann::ordered_json ValueJson(const pb::Value& v);
-
-// Text with control characters escaped so one record stays on one line.
-std::string OneLine(std::string_view text);
 
 }  // namespace binlog::segdump

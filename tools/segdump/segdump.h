@@ -6,9 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "common/env.h"
-#include "common/status.h"
-
 namespace binlog::segdump {
 
 enum class Format { kText, kJson };
@@ -23,17 +20,12 @@ struct Options {
   uint64_t limit = 0;  // records to print; 0 = all
 };
 
-// One PATH argument: a directory's segments in order, or a single file of any name.
-struct Target {
-  std::string path;
-  bool is_dir = false;
-  std::vector<std::string> segments;  // paths of the segment files
-};
-Result<Target> ResolveTarget(Env* env, const std::string& path);
-
-// Each returns the process exit code: 0, or 1 when anything was damaged or unreadable.
-int RunDump(const Options& options, std::ostream& out);
-int RunVerify(const Options& options, std::ostream& out);
-int RunStats(const Options& options, std::ostream& out);
+// Each returns the process exit code: 0, or 1 when anything was damaged or unreadable (a
+// torn tail in the newest segment of a directory is a warning, zeros written ahead of the data
+// a note: neither fails the run). Records go to out; --verify also prints its findings to out,
+// the dump and --stats print theirs to err.
+int RunDump(const Options& options, std::ostream& out, std::ostream& err);
+int RunVerify(const Options& options, std::ostream& out, std::ostream& err);
+int RunStats(const Options& options, std::ostream& out, std::ostream& err);
 
 }  // namespace binlog::segdump

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # segdump end to end over a journal that loadgen writes: record lines, JSON, ts selection,
-# stats against the files on disk, verify on clean, damaged and torn segments.
+# stats against the files on disk, verify on clean, damaged and torn segments; the three modes
+# agreeing on damage; inputs that are not files; the golden outputs of the typed fixture.
 set -euo pipefail
 
 LOADGEN="$BINLOG_TOOLS_DIR/loadgen/loadgen"
@@ -27,10 +28,16 @@ DIR="$WORK/journal"
 mapfile -t SEGS < <(find "$DIR" -name 'binlog-*' | sort)
 ((${#SEGS[@]} >= 4)) || fail "expected several segments, got ${#SEGS[@]}"
 
-# --help and bad arguments.
+# --help, --version and bad arguments.
 expect_exit 0 "$SEGDUMP" --help
-for opt in verbose format from to tz limit verify stats; do
+for opt in verbose format from to tz limit verify stats version; do
   grep -q -- "--$opt" "$WORK/out" || fail "--help does not mention --$opt"
+done
+grep -q '1 damage found' "$WORK/out" || fail "--help does not give the exit codes"
+for flag in -V --version; do
+  expect_exit 0 "$SEGDUMP" $flag
+  grep -qE '^segdump \(binlog\) [0-9a-z.-]+$' "$WORK/out" ||
+    fail "$flag printed: $(cat "$WORK/out")"
 done
 for args in "" "--format xml $DIR" "--from yesterday $DIR" "--to 2024-13-01 $DIR" \
   "--verify --stats $DIR" "--limit -1 $DIR" "--bogus $DIR" "--tz Mars/Base $DIR" \
@@ -61,7 +68,8 @@ python3 - "$WORK/out" "$N" <<'EOF'
 import json, os, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 assert len(recs) == int(sys.argv[2]), len(recs)
-ts = [r["ts"] for r in recs]
+assert all(r["version"] == 1 for r in recs)
+ts = [int(r["ts"]) for r in recs]
 assert all(a < b for a, b in zip(ts, ts[1:])), "ts not strictly increasing"
 for r in recs:
     for key in ("ts", "datetime", "type", "start_ts", "commit_ts", "ddl", "tables"):
@@ -100,7 +108,7 @@ stored=$(stat -c %s "${SEGS[@]}" | awk '{s += $1} END {print s}')
 first=$(head -1 "$WORK/all.txt" | cut -d' ' -f1)
 last=$(tail -1 "$WORK/all.txt" | cut -d' ' -f1)
 jq -e --argjson n $N --argjson segs ${#SEGS[@]} --argjson stored "$stored" \
-  --argjson first "$first" --argjson last "$last" \
+  --arg first "$first" --arg last "$last" \
   '.records == $n and .segments == $segs and .sealed == $segs - 1 and .stored_bytes == $stored
    and .first_ts == $first and .last_ts == $last and .raw_bytes > 0 and .blocks > 0
    and .compression_ratio > 1' "$WORK/out" >/dev/null || fail "stats wrong: $(cat "$WORK/out")"
@@ -120,15 +128,37 @@ p, o = sys.argv[1], int(sys.argv[2])
 b = bytearray(open(p, "rb").read()); b[o] ^= 0xFF; open(p, "wb").write(b)' "$victim" "$flip"
 expect_exit 1 "$SEGDUMP" --verify "$WORK/damaged"
 grep -q '^verify: FAILED' "$WORK/out" || fail "no FAILED summary"
+good=$(sed -n 's/^verify: FAILED: [0-9]* segments, \([0-9]*\) records.*/\1/p' "$WORK/out")
 line=$(grep "^ERROR.*$victim: offset [0-9]*" "$WORK/out") || fail "no error naming $victim"
 offset=$(sed -E 's/.*: offset ([0-9]+):.*/\1/' <<<"$line")
 ((offset <= flip && flip - offset < 65536 + 48)) || fail "damage at $offset, flipped $flip"
 expect_exit 1 "$SEGDUMP" --verify "$victim"
-# The dump reports the damage, exits 1, and still prints the records around it.
+# The dump and --stats report the same damage, exit 1, and read every other record: the rest
+# of the damaged segment too.
 expect_exit 1 "$SEGDUMP" "$WORK/damaged"
-grep -q "Corruption.*$victim.*offset" "$WORK/err" || fail "dump error lacks file and offset"
+grep -q "^ERROR   $victim: offset $offset: [0-9]* unreadable bytes skipped" "$WORK/err" ||
+  fail "dump error lacks file, offset and bytes: $(cat "$WORK/err")"
 kept=$(lines "$WORK/out")
-((kept > N / 2 && kept < N)) || fail "dump of a damaged journal printed $kept records"
+((kept == good && kept > N - 200)) || fail "dump printed $kept records, --verify counted $good"
+expect_exit 1 "$SEGDUMP" --stats "$WORK/damaged"
+grep -qx "records: $good" "$WORK/out" || fail "--stats counts differ: $(cat "$WORK/out")"
+grep -q "^ERROR   $victim: offset $offset" "$WORK/err" || fail "--stats does not name the damage"
+
+# A sealed segment has no torn tail: a flipped trailer magic is damage in every mode.
+cp -r "$DIR" "$WORK/magic"
+victim="$WORK/magic/$(basename "${SEGS[-2]}")"
+size=$(stat -c %s "$victim")
+python3 -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read()); b[o] ^= 0x01; open(p, "wb").write(b)' "$victim" $((size - 64))
+for mode in "" --verify --stats; do
+  # shellcheck disable=SC2086
+  expect_exit 1 "$SEGDUMP" $mode "$WORK/magic"
+  grep -q "^ERROR   $victim: offset [0-9]*: damaged footer" "$WORK/out" "$WORK/err" ||
+    fail "segdump $mode: no error for the flipped trailer magic"
+done
+expect_exit 1 "$SEGDUMP" "$victim"
+[[ $(lines "$WORK/out") -gt 0 ]] || fail "no records printed from a segment with a damaged footer"
 
 # A torn tail in the newest segment is what a crash leaves: a warning, exit 0.
 cp -r "$DIR" "$WORK/torn"
@@ -138,11 +168,17 @@ expect_exit 0 "$SEGDUMP" --verify "$WORK/torn"
 grep -q "^WARNING.*$newest: offset [0-9]*: torn tail" "$WORK/out" || fail "no torn-tail warning"
 expect_exit 0 "$SEGDUMP" --verify "$newest"
 grep -q "^WARNING" "$WORK/out" || fail "no torn-tail warning for a single file"
-# ... but in an older segment it is lost data.
+expect_exit 0 "$SEGDUMP" "$WORK/torn"
+grep -q "^WARNING.*$newest: offset [0-9]*: torn tail" "$WORK/err" || fail "dump: no warning"
+# ... but an older segment was sealed: what is cut from its end is damage, in every mode.
 older="$WORK/torn/$(basename "${SEGS[0]}")"
 truncate -s -50 "$older"
-expect_exit 1 "$SEGDUMP" --verify "$WORK/torn"
-grep -q "^ERROR.*$older: offset [0-9]*: torn tail" "$WORK/out" || fail "no torn-tail error"
+for mode in "" --verify --stats; do
+  # shellcheck disable=SC2086
+  expect_exit 1 "$SEGDUMP" $mode "$WORK/torn"
+  grep -q "^ERROR   $older: offset [0-9]*: " "$WORK/out" "$WORK/err" ||
+    fail "segdump $mode: no error for the cut older segment"
+done
 
 # Zeros past the newest segment's data are a live pump's preallocated space: a note, exit 0,
 # and not stored bytes.
@@ -156,7 +192,22 @@ grep -q "^NOTE.*$newest: offset $data_bytes: 1048576 zero bytes written ahead" "
 grep -q "warnings: 0" "$WORK/out" || fail "zeros written ahead counted as a warning"
 expect_exit 0 "$SEGDUMP" --stats "$WORK/ahead"
 grep -qx "stored bytes: $stored" "$WORK/out" || fail "stats count the zeros: $(cat "$WORK/out")"
-[[ $("$SEGDUMP" "$WORK/ahead" | wc -l) == "$N" ]] || fail "dump over zeros written ahead"
+expect_exit 0 "$SEGDUMP" "$WORK/ahead"
+[[ $(lines "$WORK/out") == "$N" ]] || fail "dump over zeros written ahead"
+grep -q "^NOTE    $newest: offset $data_bytes: 1048576 zero bytes" "$WORK/err" ||
+  fail "dump: no note for the zeros written ahead"
+
+# A FIFO, a device: refused unread with what they are, exit 1, in every mode (bounded by a
+# timeout: reading a FIFO that nobody writes would block forever).
+mkfifo "$WORK/fifo"
+for mode in "" --verify --stats; do
+  # shellcheck disable=SC2086
+  expect_exit 1 timeout 20 "$SEGDUMP" $mode "$WORK/fifo"
+  grep -q "$WORK/fifo: a FIFO (named pipe), not a regular file" "$WORK/out" "$WORK/err" ||
+    fail "segdump $mode: no clear error for a FIFO: $(cat "$WORK/out" "$WORK/err")"
+done
+expect_exit 1 timeout 20 "$SEGDUMP" /dev/zero
+grep -q "/dev/zero: a character device" "$WORK/err" || fail "no clear error for a device"
 
 # Not a segment, or missing: exit 1 with the path named.
 echo "hello" >"$WORK/not-a-segment"
@@ -164,5 +215,30 @@ expect_exit 1 "$SEGDUMP" "$WORK/not-a-segment"
 grep -q "not-a-segment" "$WORK/err" || fail "error does not name the file"
 expect_exit 1 "$SEGDUMP" --verify "$WORK/not-a-segment"
 expect_exit 1 "$SEGDUMP" "$WORK/missing"
+
+# The typed fixture: the binary prints exactly the golden outputs.
+GOLDEN="$BINLOG_SOURCE_DIR/testdata/golden/segdump"
+cp "$GOLDEN/typed.seg" "$WORK/typed.seg"
+check_golden() {
+  local want=$1
+  shift
+  (cd "$WORK" && "$SEGDUMP" --tz UTC "$@" typed.seg) >"$WORK/golden.out" ||
+    fail "segdump $* typed.seg failed"
+  diff -u "$GOLDEN/$want" "$WORK/golden.out" || fail "segdump $* differs from $want"
+}
+check_golden typed.txt
+check_golden typed-v.txt -v
+check_golden typed.jsonl --format json
+check_golden typed-v.jsonl --format json -v
+check_golden typed-stats.json --stats --format json
+check_golden typed-verify.txt --verify -v
+# What a reader needs to tell apart stays apart through jq: the string '0x41' and the bytes
+# 0x41, SQL NULL and an absent column, a TSO and its neighbours.
+jq -e -s 'map(select(.tables[0].table == "typed"))[0].tables[0].rows[0].row
+  | .s == {"string": "0x41"} and .b == {"bytes": "41"} and .n == {"null": true}' \
+  "$GOLDEN/typed-v.jsonl" >/dev/null || fail "typed values"
+jq -e -s 'map(select(.tables[0].table == "minimal"))[0].tables[0].rows[0].row.id
+  == {"absent": true}' "$GOLDEN/typed-v.jsonl" >/dev/null || fail "absent columns"
+[[ $(jq -r .ts "$GOLDEN/typed.jsonl" | head -1) == 445644800000000000 ]] || fail "ts not exact"
 
 echo "PASS: segdump"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test twice: a normal build (g++), then the
-# same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (clang), then the segment
-# reader's fuzzer for about a minute.
+# same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (clang), then the fuzzers
+# (segment reader, syncer's event decoder) for about a minute in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan -j"$jobs" --timeout 1500
 
 if [ -x scripts/fuzz.sh ]; then
-  echo "== fuzz the segment reader"
+  echo "== fuzz the segment reader and the syncer's event decoder"
   BINLOG_FUZZ_BUILD="$PWD/build-asan" scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 fi

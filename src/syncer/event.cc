@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include "syncer/byte_reader.h"
+#include "syncer/value.h"
 
 namespace binlog::syncer {
 
@@ -177,6 +178,11 @@ Result<RotateEvent> ParseRotate(const Event& ev) {
   out.position = r.U64();
   if (!r.ok()) return Short(ev, "position");
   out.file = std::string(r.rest());
+  // It becomes the position's file name, a protobuf string.
+  if (!IsValidUtf8(out.file)) {
+    return Status::Corruption(
+        fmt::format("Rotate event (log_pos {}): the file name is not UTF-8", ev.header.log_pos));
+  }
   return out;
 }
 
@@ -230,6 +236,10 @@ Result<QueryEvent> ParseQuery(const Event& ev, const FormatDescription& fd) {
   q.database = std::string(r.Bytes(db_len));
   r.Skip(1);  // the database name's NUL
   if (!r.ok()) return Short(ev, "header");
+  if (!IsValidUtf8(q.database)) {  // MariaDB's system charset; it becomes ddl_schema, a string
+    return Status::Corruption(fmt::format("{} event (log_pos {}): the database name is not UTF-8",
+                                          EventTypeName(ev.header.type), ev.header.log_pos));
+  }
   if (ev.header.type == kQueryCompressedEvent) {
     Result<std::string> text = Uncompress(r.rest());
     if (!text.ok()) {

@@ -191,8 +191,15 @@ Result<uint64_t> MutationWriter::Append(const RowsEvent& rows, const TableMap& m
   ByteReader r(rows.rows);
   uint64_t n = 0;
   for (; r.remaining() > 0; ++n) {
+    size_t start = r.offset();
     Status s = AppendRow(rows, map, &r, present, present_after, buf);
     if (!s.ok()) return WithOldTemporalHint(std::move(s), map);
+    // Bitmaps naming no column make rows of no bytes: the rest would never be read.
+    if (r.offset() == start) {
+      return Status::Corruption(fmt::format(
+          "row event for table {}.{} names no column in its images but carries {} bytes of rows",
+          map.schema, map.table, r.remaining()));
+    }
   }
   return n;
 }

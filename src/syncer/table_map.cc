@@ -4,6 +4,7 @@
 #include <mysql.h>
 
 #include "syncer/byte_reader.h"
+#include "syncer/value.h"
 
 namespace binlog::syncer {
 
@@ -193,6 +194,11 @@ Status ParseOptionalMetadata(std::string_view data, TableMap* map, bool* has_nam
         for (ColumnDef& col : map->columns) {
           uint64_t n = r.LenEnc();
           col.name = std::string(r.Bytes(n));
+          // Names are UTF-8 (MariaDB's system charset); they go into protobuf strings.
+          if (!IsValidUtf8(col.name)) {
+            return Status::Corruption(
+                fmt::format("a column name of table {}.{} is not UTF-8", map->schema, map->table));
+          }
         }
         *has_names = r.ok();
         break;
@@ -259,6 +265,10 @@ Result<TableMap> ParseTableMap(const Event& ev, const FormatDescription& fd) {
   map.table = std::string(r.Bytes(table_len));
   r.Skip(1);
   uint64_t count = r.LenEnc();
+  if (r.ok() && (!IsValidUtf8(map.schema) || !IsValidUtf8(map.table))) {
+    return Status::Corruption(fmt::format(
+        "Table_map event (log_pos {}): its schema or table name is not UTF-8", ev.header.log_pos));
+  }
   if (!r.ok() || count > 4096) {
     return Status::Corruption(
         fmt::format("Table_map event (log_pos {}) is malformed", ev.header.log_pos));

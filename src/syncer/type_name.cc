@@ -1,8 +1,13 @@
 // MysqlTypeName: the column type text every ColumnInfo carries, rebuilt from the binlog's type
 // code and metadata (the server's schema is never consulted).
 #include <fmt/format.h>
+#include <iconv.h>
+#include <mysql.h>
+
+#include <cstring>
 
 #include "syncer/table_map.h"
+#include "syncer/value.h"
 
 namespace binlog::syncer {
 
@@ -12,12 +17,50 @@ std::string Fsp(const char* base, uint32_t fsp) {
   return fsp == 0 ? std::string(base) : fmt::format("{}({})", base, fsp);
 }
 
-std::string QuotedList(const char* kind, const std::vector<std::string>& values) {
+// `in` converted from the charset iconv calls `from` to UTF-8; false when it does not convert.
+bool ConvertToUtf8(std::string_view in, const char* from, std::string* out) {
+  iconv_t cd = iconv_open("UTF-8", from);
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  out->assign(in.size() * 4, '\0');  // no charset takes more than 4 UTF-8 bytes per byte
+  char* src = const_cast<char*>(in.data());
+  char* dst = out->data();
+  size_t src_left = in.size(), dst_left = out->size();
+  size_t rc = iconv(cd, &src, &src_left, &dst, &dst_left);
+  iconv_close(cd);
+  if (rc == static_cast<size_t>(-1) || src_left != 0) return false;
+  out->resize(out->size() - dst_left);
+  return IsValidUtf8(*out);
+}
+
+// An ENUM/SET member name, stored in the column's charset, as UTF-8: mysql_type is a protobuf
+// string, which cannot hold anything else (the record would not parse). What does not convert
+// keeps its ASCII and shows other bytes as \xNN.
+std::string MemberUtf8(const ColumnDef& col, const std::string& name) {
+  if (col.utf8 && IsValidUtf8(name)) return name;
+  const MARIADB_CHARSET_INFO* cs =
+      col.utf8 || col.collation == 0 ? nullptr : mariadb_get_charset_by_nr(col.collation);
+  if (cs != nullptr && cs->encoding != nullptr) {
+    // MariaDB's latin1 is Windows-1252 (0x80 is the euro sign), not ISO-8859-1.
+    const char* from = std::strcmp(cs->csname, "latin1") == 0 ? "CP1252" : cs->encoding;
+    std::string out;
+    if (ConvertToUtf8(name, from, &out)) return out;
+  } else if (IsValidUtf8(name)) {
+    return name;  // no charset known: take it as it is
+  }
+  std::string out;
+  for (char c : name) {
+    auto b = static_cast<unsigned char>(c);
+    out += b < 0x80 ? std::string(1, c) : fmt::format("\\x{:02X}", b);
+  }
+  return out;
+}
+
+std::string QuotedList(const char* kind, const ColumnDef& col) {
   std::string out = std::string(kind) + "(";
-  for (size_t i = 0; i < values.size(); ++i) {
+  for (size_t i = 0; i < col.enum_values.size(); ++i) {
     if (i > 0) out += ',';
     out += '\'';
-    for (char c : values[i]) {
+    for (char c : MemberUtf8(col, col.enum_values[i])) {
       if (c == '\'') out += '\'';
       out += c;
     }
@@ -90,9 +133,9 @@ std::string MysqlTypeName(const ColumnDef& col) {
     case kTypeString:
       return binary ? fmt::format("binary({})", col.length) : fmt::format("char({})", Chars(col));
     case kTypeEnum:
-      return QuotedList("enum", col.enum_values);
+      return QuotedList("enum", col);
     case kTypeSet:
-      return QuotedList("set", col.enum_values);
+      return QuotedList("set", col);
     case kTypeBlob:
     case kTypeBlobCompressed: {
       static const char* const kPrefix[] = {"", "tiny", "", "medium", "long"};

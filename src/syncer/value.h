@@ -74,7 +74,8 @@ Status DecodeString(const ColumnDef& col, ByteReader* r, ValueOut* out);
 
 // The binary DECIMAL(precision, scale) format to exact text ("-12.340"). Exposed for tests.
 Result<std::string> DecimalToString(std::string_view bytes, int precision, int scale);
-// Bytes a DECIMAL(precision, scale) takes in a row image.
+// Bytes a DECIMAL(precision, scale) takes in a row image. REQUIRES: a valid type (precision
+// 1..65, scale 0..38 and at most precision), as DecimalToString checks.
 size_t DecimalBinarySize(int precision, int scale);
 // Whether bytes are well-formed UTF-8 (protobuf refuses to serialize a string field that is not).
 bool IsValidUtf8(std::string_view s);

@@ -30,6 +30,13 @@ void SetInteger(const ColumnDef& col, uint64_t raw, int bytes, ValueOut* out) {
   }
 }
 
+Status CheckDecimalType(int precision, int scale) {
+  if (precision < 1 || precision > 65 || scale < 0 || scale > 38 || scale > precision) {
+    return Status::Corruption(fmt::format("DECIMAL({},{}) is not a valid type", precision, scale));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 size_t DecimalBinarySize(int precision, int scale) {
@@ -38,9 +45,7 @@ size_t DecimalBinarySize(int precision, int scale) {
 }
 
 Result<std::string> DecimalToString(std::string_view bytes, int precision, int scale) {
-  if (precision < 1 || precision > 65 || scale < 0 || scale > 38 || scale > precision) {
-    return Status::Corruption(fmt::format("DECIMAL({},{}) is not a valid type", precision, scale));
-  }
+  RETURN_IF_ERROR(CheckDecimalType(precision, scale));
   if (bytes.size() != DecimalBinarySize(precision, scale)) {
     return Status::Corruption(fmt::format("DECIMAL({},{}) needs {} bytes, got {}", precision, scale,
                                           DecimalBinarySize(precision, scale), bytes.size()));
@@ -134,6 +139,8 @@ Status DecodeNumeric(const ColumnDef& col, ByteReader* r, ValueOut* out) {
       break;
     }
     case kTypeNewDecimal: {
+      // The table map's precision and scale size the value: check them before sizing.
+      RETURN_IF_ERROR(CheckDecimalType(static_cast<int>(col.length), col.scale));
       std::string_view b = r->Bytes(DecimalBinarySize(col.length, col.scale));
       if (!r->ok()) break;
       ASSIGN_OR_RETURN(std::string text, DecimalToString(b, col.length, col.scale));

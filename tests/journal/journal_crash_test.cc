@@ -22,6 +22,8 @@
 namespace binlog::journal {
 namespace {
 
+using binlog::testing::CrashPlan;
+using binlog::testing::CrashPlanFromEnv;
 using testing::PayloadFor;
 using testing::ReadAll;
 
@@ -50,11 +52,13 @@ void ExpectAckedSurvived(Env* env, const std::string& dir, const std::set<uint64
   }
 }
 
-// 40 trials: a random write or sync fails and every later one of its kind, then power is lost.
+// 40 trials (BINLOG_CRASH_SEED and BINLOG_CRASH_TRIALS choose others, testutil.h): a random
+// write or sync fails and every later one of its kind, then power is lost.
 void PowerLossTrials(uint64_t preallocate) {
-  std::mt19937 rng(20261122);
-  for (int trial = 0; trial < 40; ++trial) {
-    SCOPED_TRACE("trial " + std::to_string(trial));
+  ASSERT_OK_AND_ASSIGN(CrashPlan plan, CrashPlanFromEnv(20261122, 40));
+  for (int trial = plan.Begin(); trial < plan.End(); ++trial) {
+    SCOPED_TRACE(plan.Trace(trial));
+    std::mt19937 rng = plan.Rng(trial);
     binlog::testing::TempDir dir;
     FaultInjectionEnv env(Env::Posix());
     bool arrival = trial % 2 == 0;
@@ -229,10 +233,12 @@ TEST(JournalCrashTest, KillNineOfAConcurrentWriterLosesNothingAcknowledged) {
   binlog::testing::TempDir dir;
   std::string journal_dir = dir.Sub("wal");
   std::string ack_path = dir.Sub("acked");
-  std::mt19937 rng(99);
+  // Rounds build on each other (one journal, killed again and again).
+  ASSERT_OK_AND_ASSIGN(CrashPlan plan, CrashPlanFromEnv(99, 20));
   std::set<uint64_t> acked;
-  for (int round = 1; round <= 20; ++round) {
-    SCOPED_TRACE("round " + std::to_string(round));
+  for (int round = 0; round < plan.End(); ++round) {
+    SCOPED_TRACE(plan.Trace(round));
+    std::mt19937 rng = plan.Rng(round);
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) RunChildWriter(journal_dir, ack_path, round);

@@ -54,9 +54,12 @@ TEST(PumpGrpcCrashTest, KillNineUnderStreamedWritesLosesAndDuplicatesNothing) {
   TsoClock clock;
   std::mutex mu;
   std::set<uint64_t> acked;
-  std::mt19937 rng(4343);
-  for (int round = 1; round <= 10; ++round) {
-    SCOPED_TRACE("round " + std::to_string(round));
+  // Rounds build on each other (one pump, killed again and again); testutil.h's
+  // BINLOG_CRASH_SEED and BINLOG_CRASH_TRIALS choose other kill points and more rounds.
+  ASSERT_OK_AND_ASSIGN(auto plan, binlog::testing::CrashPlanFromEnv(4343, 10));
+  for (int round = 0; round < plan.End(); ++round) {
+    SCOPED_TRACE(plan.Trace(round));
+    std::mt19937 rng = plan.Rng(round);
     std::vector<uint64_t> unknown;
     std::vector<std::thread> producers;
     for (int t = 0; t < 8; ++t) {

@@ -56,7 +56,7 @@ void LogAck(int ack_fd, uint64_t commit) {
 
 // Producers write prewrite then commit (some roll back), one at a time or in batches; each commit
 // ts is logged to the ack file only after the pump acknowledged the commit.
-[[noreturn]] void RunChildPump(const std::string& dir, const std::string& ack_path) {
+[[noreturn]] void RunChildPump(const std::string& dir, const std::string& ack_path, uint32_t seed) {
   int ack_fd = open(ack_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   auto pump = Pump::Open(CrashOptions(dir));
   if (!pump.ok() || ack_fd < 0) _exit(3);
@@ -65,7 +65,7 @@ void LogAck(int ack_fd, uint64_t commit) {
   for (int t = 0; t < 4; ++t) {
     producers.emplace_back([&, t] {
       if (t == 3) RunBatchProducer(pump->get(), &clock, ack_fd);
-      std::mt19937 rng(t + getpid());
+      std::mt19937 rng(seed + t);
       while (true) {
         uint64_t start = clock.Next();
         if (!(*pump)->WriteBinlog(Prewrite(start)).ok()) _exit(4);
@@ -101,12 +101,16 @@ TEST(PumpCrashTest, KillNineUnderLoadLosesAndDuplicatesNothing) {
   binlog::testing::TempDir dir;
   std::string data = dir.Sub("pump");
   std::string acks = dir.Sub("acked");
-  std::mt19937 rng(4242);
-  for (int round = 1; round <= 10; ++round) {
-    SCOPED_TRACE("round " + std::to_string(round));
+  // Rounds build on each other (one data dir, killed again and again); testutil.h's
+  // BINLOG_CRASH_SEED and BINLOG_CRASH_TRIALS choose other kill points and more rounds.
+  ASSERT_OK_AND_ASSIGN(auto plan, binlog::testing::CrashPlanFromEnv(4242, 10));
+  for (int round = 0; round < plan.End(); ++round) {
+    SCOPED_TRACE(plan.Trace(round));
+    std::mt19937 rng = plan.Rng(round);
+    uint32_t child_seed = rng();
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
-    if (pid == 0) RunChildPump(data, acks);
+    if (pid == 0) RunChildPump(data, acks, child_seed);
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 300));
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     int status = 0;

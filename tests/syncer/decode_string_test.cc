@@ -109,6 +109,31 @@ TEST(DecodeStringTest, EnumAndSetAsNames) {
   EXPECT_EQ(t.mutations(1).row().columns(1).string_value(), "ç's");
 }
 
+// Members of an ENUM/SET in another charset are stored in it: its values stay bytes, but the
+// type's text is a protobuf string, which must be UTF-8 or the record does not parse.
+TEST(DecodeStringTest, EnumAndSetMembersInOtherCharsetsAreUtf8InTheType) {
+  MariaDBServer* server = SharedMariaDB();
+  ASSERT_NE(server, nullptr);
+  TypeCase c;
+  c.table = "enums_latin1";
+  c.columns =
+      "e ENUM('é','ü','€') CHARACTER SET latin1, s SET('à','ö') CHARACTER SET latin1, "
+      "g ENUM('Ω','λ') CHARACTER SET greek";
+  c.checks = {{"id", "id"},
+              {"e", "HEX(e)", Compare::kHex},
+              {"s", "HEX(s)", Compare::kHex},
+              {"g", "HEX(g)", Compare::kHex}};
+  c.insert_values = "(1, 'é', 'à,ö', 'Ω'), (2, '€', '', 'λ'), (3, NULL, NULL, NULL)";
+  c.update_set = "e = 'ü', s = 'ö'";
+  pb::TableChanges t = RunTypeCase(server, c);
+  ASSERT_EQ(t.columns_size(), 4);
+  EXPECT_EQ(t.columns(1).mysql_type(), "enum('é','ü','€')");
+  EXPECT_EQ(t.columns(2).mysql_type(), "set('à','ö')");
+  EXPECT_EQ(t.columns(3).mysql_type(), "enum('Ω','λ')");
+  EXPECT_EQ(t.columns(1).charset(), "latin1");
+  EXPECT_EQ(t.mutations(0).row().columns(1).bytes_value(), "\xE9") << "the value stays latin1";
+}
+
 TEST(DecodeStringTest, JsonAndGeometry) {
   MariaDBServer* server = SharedMariaDB();
   ASSERT_NE(server, nullptr);

@@ -9,8 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <filesystem>
+#include <optional>
 #include <random>
+#include <string_view>
 
 namespace binlog::testing {
 
@@ -87,6 +90,48 @@ pid_t SpawnLogged(const std::vector<std::string>& args, const std::string& log, 
     _exit(127);
   }
   return pid;
+}
+
+namespace {
+
+// The variable's value as an unsigned number no larger than max; nullopt when unset or empty.
+Result<std::optional<uint64_t>> EnvNumber(const char* name, uint64_t max) {
+  const char* text = getenv(name);
+  if (text == nullptr || *text == '\0') return std::optional<uint64_t>();
+  std::string_view s(text);
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v > max) {
+    return Status::InvalidArgument(std::string(name) + " must be a number from 0 to " +
+                                   std::to_string(max) + ", not \"" + std::string(s) + "\"");
+  }
+  return std::optional<uint64_t>(v);
+}
+
+}  // namespace
+
+std::mt19937 CrashPlan::Rng(int t) const {
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                    static_cast<uint32_t>(t)};
+  return std::mt19937(seq);
+}
+
+std::string CrashPlan::Trace(int t) const {
+  return "trial " + std::to_string(t) + " (replay: BINLOG_CRASH_SEED=" + std::to_string(seed) +
+         " BINLOG_CRASH_TRIAL=" + std::to_string(t) + ")";
+}
+
+Result<CrashPlan> CrashPlanFromEnv(uint64_t default_seed, int default_trials) {
+  constexpr uint64_t kMaxTrials = 100000000;
+  CrashPlan plan;
+  ASSIGN_OR_RETURN(auto seed, EnvNumber("BINLOG_CRASH_SEED", UINT64_MAX));
+  ASSIGN_OR_RETURN(auto trials, EnvNumber("BINLOG_CRASH_TRIALS", kMaxTrials));
+  ASSIGN_OR_RETURN(auto only, EnvNumber("BINLOG_CRASH_TRIAL", kMaxTrials));
+  plan.seed = seed.value_or(default_seed);
+  plan.trials = static_cast<int>(trials.value_or(static_cast<uint64_t>(default_trials)));
+  if (plan.trials == 0) return Status::InvalidArgument("BINLOG_CRASH_TRIALS must be at least 1");
+  if (only) plan.only = static_cast<int>(*only);
+  return plan;
 }
 
 }  // namespace binlog::testing

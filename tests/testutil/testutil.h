@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -65,5 +66,32 @@ inline size_t CountLost(const std::set<uint64_t>& acked, const std::set<uint64_t
   for (uint64_t ts : acked) lost += got.count(ts) == 0;
   return lost;
 }
+
+// Where crash and fault-injection tests draw their crash points from, and how many they try.
+// The defaults are each test's own, fixed, so CI repeats the same points; a soak takes them from
+// the environment to explore new ones:
+//   BINLOG_CRASH_SEED    the seed (unsigned decimal)
+//   BINLOG_CRASH_TRIALS  how many trials (power-loss points, kill -9 rounds)
+//   BINLOG_CRASH_TRIAL   replay one failure: only trial N of independent trials, or trials 0..N
+//                        of a test whose trials build on each other (one data dir, killed again)
+// Each trial draws from its own generator (seed and trial number), so trial N draws the same
+// whatever ran before it. A failing trial's trace says how to replay it (Trace).
+struct CrashPlan {
+  uint64_t seed = 0;
+  int trials = 0;
+  int only = -1;  // BINLOG_CRASH_TRIAL, -1 when unset
+
+  // The trials to run: [Begin(), End()) when they are independent, [0, End()) when they build on
+  // each other (replaying trial N then runs every one before it too).
+  int Begin() const { return only < 0 ? 0 : only; }
+  int End() const { return only < 0 ? trials : only + 1; }
+  std::mt19937 Rng(int t) const;
+  // "trial 7 (replay: BINLOG_CRASH_SEED=20261122 BINLOG_CRASH_TRIAL=7)", for SCOPED_TRACE.
+  std::string Trace(int t) const;
+};
+
+// The plan from the environment, with the test's defaults for what is unset. A value that is
+// not a number (or no trials) is InvalidArgument naming the variable.
+Result<CrashPlan> CrashPlanFromEnv(uint64_t default_seed, int default_trials);
 
 }  // namespace binlog::testing

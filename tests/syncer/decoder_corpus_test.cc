@@ -2,7 +2,8 @@
 // file per workload step below, in the fuzzer's input format (tests/fuzz/decoder_input.h).
 //
 // Regenerate it (a few seconds: a private server runs the steps) and commit what it writes; it
-// replaces the *.bin files there (without the variable the generator is skipped):
+// replaces the *.bin files there (without the variable Generate writes to a temporary directory
+// and checks what it wrote):
 //   BINLOG_FUZZ_CORPUS_OUT=$PWD/testdata/fuzz/decoder build/tests/syncer_test
 //     --gtest_filter='DecoderCorpus.Generate'   (one command line)
 //
@@ -35,8 +36,8 @@ struct Step {
   bool gtid = false;       // the dump starts from a GTID state instead of a file and position
   bool heartbeat = false;  // read on until the server's first heartbeat
 };
-// A step whose name has "-refused" makes a stream the decoder refuses (XA): its seed goes on to
-// the end of the refused events.
+// A step whose name has "-refused" makes a stream the decoder refuses (XA, a statement-logged
+// INSERT): its seed goes on to the end of the refused events.
 
 std::string Repeat(std::string_view pattern, int n, std::string_view sep) {
   std::string out;
@@ -180,8 +181,9 @@ std::vector<Step> Steps() {
                "BEGIN; INSERT INTO ints (id) VALUES (300); SAVEPOINT s1;"
                "INSERT INTO ints (id) VALUES (301); INSERT INTO myi VALUES (301, 'n');"
                "ROLLBACK TO SAVEPOINT s1; INSERT INTO ints (id) VALUES (302); COMMIT"});
-  // Statement-based events in a ROW server: User_var, Rand and Intvar before the query.
-  s.push_back({"statement-events",
+  // Statement-based events in a ROW server: User_var, Rand and Intvar before the query, which
+  // the decoder refuses (a data change logged as a statement).
+  s.push_back({"statement-events-refused",
                "CREATE TABLE auto_t (id INT AUTO_INCREMENT PRIMARY KEY, x DOUBLE) ENGINE = MyISAM;"
                "SET SESSION binlog_format = STATEMENT; SET @v = 5;"
                "INSERT INTO auto_t (x) VALUES (@v); INSERT INTO auto_t (x) VALUES (RAND(1));"
@@ -332,10 +334,50 @@ Status WriteSeed(const std::string& path, const DecoderInput& in, size_t* total)
   return Status::OK();
 }
 
+std::vector<std::string> SeedFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  if (!std::filesystem::is_directory(dir)) return out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".bin") out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A seed decodes as the fuzzer feeds it, into records protobuf itself would write; a seed named
+// *-refused* is refused, at its end.
+void ExpectSeedDecodes(const std::string& path) {
+  SCOPED_TRACE(path);
+  ASSERT_OK_AND_ASSIGN(std::string bytes, ReadFileToString(Env::Posix(), path));
+  DecoderInput in = fuzz::SplitDecoderInput(bytes);
+  StreamDecoder decoder(BinlogPosition{"mariadb-bin.000001", 4, ""}, in.checksum, 0, 1);
+  bool refused = path.find("-refused") != std::string::npos;
+  size_t transactions = 0;
+  Status s;
+  std::vector<StreamItem> items;
+  for (const std::string& ev : in.events) {
+    items.clear();
+    s = decoder.Feed(ev, 1700000000000, &items);
+    for (const StreamItem& item : items) {
+      if (item.kind != StreamItem::kTransaction) continue;
+      ParseItem(item);
+      transactions++;
+    }
+    if (!s.ok()) break;
+  }
+  EXPECT_GT(transactions, 0u);
+  if (refused) {
+    EXPECT_FALSE(s.ok()) << "the decoder took a stream it should refuse";
+  } else {
+    EXPECT_OK(s);
+  }
+}
+
 // Runs each step on a private server and writes its stream to dir/NN-name.bin.
 TEST(DecoderCorpus, Generate) {
-  const char* dir = getenv("BINLOG_FUZZ_CORPUS_OUT");
-  if (dir == nullptr || *dir == '\0') GTEST_SKIP() << "set BINLOG_FUZZ_CORPUS_OUT to write";
+  binlog::testing::TempDir scratch;
+  const char* out = getenv("BINLOG_FUZZ_CORPUS_OUT");
+  const std::string dir = out != nullptr && *out != '\0' ? out : scratch.path();
   std::filesystem::create_directories(dir);
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() == ".bin") std::filesystem::remove(entry.path());
@@ -369,50 +411,15 @@ TEST(DecoderCorpus, Generate) {
     }
   }
   printf("%zu bytes in all\n", total);
+  std::vector<std::string> written = SeedFiles(dir);
+  EXPECT_EQ(written.size(), steps.size() + 1);
+  for (const std::string& path : written) ExpectSeedDecodes(path);
 }
 
-std::vector<std::string> SeedFiles() {
-  std::vector<std::string> out;
-  std::string dir = binlog::testing::TestDataPath("fuzz/decoder");
-  if (!std::filesystem::is_directory(dir)) return out;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".bin") out.push_back(entry.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// Every seed decodes as the fuzzer feeds it, into records protobuf itself would write; a seed
-// named *-refused* is refused, at its end.
 TEST(DecoderCorpus, SeedsDecode) {
-  std::vector<std::string> files = SeedFiles();
+  std::vector<std::string> files = SeedFiles(binlog::testing::TestDataPath("fuzz/decoder"));
   ASSERT_GE(files.size(), 20u) << "the seed corpus is missing";
-  for (const std::string& path : files) {
-    SCOPED_TRACE(path);
-    ASSERT_OK_AND_ASSIGN(std::string bytes, ReadFileToString(Env::Posix(), path));
-    DecoderInput in = fuzz::SplitDecoderInput(bytes);
-    StreamDecoder decoder(BinlogPosition{"mariadb-bin.000001", 4, ""}, in.checksum, 0, 1);
-    bool refused = path.find("-refused") != std::string::npos;
-    size_t transactions = 0;
-    Status s;
-    std::vector<StreamItem> items;
-    for (const std::string& ev : in.events) {
-      items.clear();
-      s = decoder.Feed(ev, 1700000000000, &items);
-      for (const StreamItem& item : items) {
-        if (item.kind != StreamItem::kTransaction) continue;
-        ParseItem(item);
-        transactions++;
-      }
-      if (!s.ok()) break;
-    }
-    EXPECT_GT(transactions, 0u);
-    if (refused) {
-      EXPECT_FALSE(s.ok()) << "the decoder took a stream it should refuse";
-    } else {
-      EXPECT_OK(s);
-    }
-  }
+  for (const std::string& path : files) ExpectSeedDecodes(path);
 }
 
 }  // namespace

@@ -43,7 +43,7 @@ std::optional<SegmentName> ParseSegmentName(const std::string& name);
 std::string MakeSegmentName(uint64_t ts, int64_t created_micros);
 
 // The segments of dir in order. Other files are skipped: LOCK and our own leftovers
-// (*.broken, *.tmp) quietly, anything else with a warning naming it.
+// (*.broken, *.tmp, *.dropped) quietly, anything else with a warning naming it.
 Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir,
                                               bool warn_unknown = true);
 
@@ -203,6 +203,17 @@ class Journal {
   std::string active_name_;        // guarded by mu_, for RemoveSealedSegments
   std::string write_buffer_;
 };
+
+struct DropReport {
+  size_t records = 0;                // dropped
+  std::vector<std::string> kept_as;  // the files as they were, <segment>.dropped
+};
+// Drops every record with a ts above `ts` from the ordered journal in dir, which must not be
+// open for writing (its lock is taken). `check` sees each of them first: an error from it
+// changes nothing and is returned. The segments touched are kept as <name>.dropped; the one
+// that keeps records up to ts is rewritten unsealed, as the newest segment.
+Result<DropReport> DropRecordsAfter(Env* env, const std::string& dir, uint64_t ts,
+                                    const std::function<Status(const Record&)>& check);
 
 struct ReadOptions {
   uint64_t start_ts = 0;          // first record returned has ts >= start_ts

@@ -53,7 +53,8 @@ Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir, 
       out.push_back(std::move(*seg));
       continue;
     }
-    if (child == "LOCK" || child.find(".broken") != std::string::npos || EndsWith(child, ".tmp")) {
+    if (child == "LOCK" || child.find(".broken") != std::string::npos || EndsWith(child, ".tmp") ||
+        EndsWith(child, ".dropped")) {
       continue;
     }
     if (warn_unknown)

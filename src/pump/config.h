@@ -61,6 +61,7 @@ struct PumpConfig {
 struct PumpFlags {
   bool help = false;
   bool version = false;
+  bool drop_future_heartbeats = false;
   std::optional<std::string> config, data_dir, addr, advertise_addr, status_addr, node_id, pd_urls,
       registry_dir, gc, log_level, log_file;
 };

@@ -34,6 +34,10 @@ po::options_description Describe() {
       "(default 7)");
   add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
   add("log-file", po::value<std::string>(), "log file path (default: stderr)");
+  add("drop-future-heartbeats",
+      "repair a stopped pump whose binlog/ holds heartbeats beyond this host's clock plus "
+      "max-clock-drift (every commit is refused below them): remove them, keeping the segments "
+      "as they were as *.dropped, and exit");
   add("V", "print the version and exit");
   add("version", "print the version and exit");
   add("h", "print this help and exit");
@@ -71,6 +75,7 @@ Result<PumpFlags> ParsePumpFlags(int argc, const char* const* argv) {
   PumpFlags f;
   f.help = vm.count("help") > 0 || vm.count("h") > 0;
   f.version = vm.count("V") > 0 || vm.count("version") > 0;
+  f.drop_future_heartbeats = vm.count("drop-future-heartbeats") > 0;
   auto get = [&](const char* name, std::optional<std::string>* out) {
     if (vm.count(name)) *out = vm[name].as<std::string>();
   };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "pump/pump.h"
+#include "pump/server.h"
 #include "pump_test_util.h"
 #include "testutil/testutil.h"
 
@@ -86,6 +87,63 @@ TEST(PumpClockTest, APumpThatAlreadyHoldsAFutureTsSaysSoInEachRefusal) {
   EXPECT_THAT(s.message(), AllOf(HasSubstr("already written"),
                                  HasSubstr("binlog/ already holds ts " + std::to_string(future)),
                                  HasSubstr("docs/PUMP.md")));
+}
+
+// The way out documented in docs/PUMP.md: a stopped pump's future heartbeats are dropped, and it
+// takes commits again; a transaction ahead of the clock is not dropped.
+TEST(PumpClockTest, DropFutureHeartbeatsLetsThePumpTakeCommitsAgain) {
+  binlog::testing::TempDir dir;
+  PumpOptions unbounded = ClockOptions(dir.path());
+  unbounded.max_clock_drift_seconds = 0;
+  TsoClock clock;
+  uint64_t kept_start = clock.Next(), kept_commit = clock.Next();
+  {
+    ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(unbounded));
+    ASSERT_OK(pump->WriteBinlog(Prewrite(kept_start)));
+    ASSERT_OK(pump->WriteBinlog(Commit(kept_start, kept_commit)));
+    ASSERT_OK(pump->WriteBinlog(Fake(ComposeTS(NowMs() + kTenYearsMs, 0))));
+    ASSERT_OK(pump->WriteBinlog(Fake(ComposeTS(NowMs() + kTenYearsMs, 5))));
+    ASSERT_TRUE(WaitEmitted(pump.get(), ComposeTS(NowMs() + kTenYearsMs - 60000, 0)));
+    ASSERT_OK(pump->Close());
+  }
+  PumpConfig config;
+  config.data_dir = dir.path();
+  config.max_clock_drift_seconds = 60;
+  ASSERT_OK_AND_ASSIGN(journal::DropReport report, DropFutureHeartbeats(config, Env::Posix()));
+  EXPECT_EQ(report.records, 2u);
+  ASSERT_FALSE(report.kept_as.empty());
+
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(ClockOptions(dir.path())));
+  uint64_t start = clock.Next();
+  ASSERT_OK(pump->WriteBinlog(Prewrite(start)));
+  uint64_t commit = clock.Next();
+  ASSERT_OK(pump->WriteBinlog(Commit(start, commit)));
+  ASSERT_TRUE(WaitEmitted(pump.get(), commit));
+  auto pulled = testing::PullAll(pump.get());
+  ASSERT_OK(pulled.status);
+  EXPECT_EQ(pulled.commits, (std::vector<uint64_t>{kept_commit, commit}));
+}
+
+TEST(PumpClockTest, DropFutureHeartbeatsRefusesToDropATransaction) {
+  binlog::testing::TempDir dir;
+  PumpOptions unbounded = ClockOptions(dir.path());
+  unbounded.max_clock_drift_seconds = 0;
+  const uint64_t future = ComposeTS(NowMs() + kTenYearsMs, 0);
+  {
+    ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(unbounded));
+    ASSERT_OK(pump->WriteBinlog(Prewrite(future)));
+    ASSERT_OK(pump->WriteBinlog(Commit(future, future + 1)));
+    ASSERT_TRUE(WaitEmitted(pump.get(), future + 1));
+    ASSERT_OK(pump->Close());
+  }
+  PumpConfig config;
+  config.data_dir = dir.path();
+  auto refused = DropFutureHeartbeats(config, Env::Posix());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              AllOf(HasSubstr("not a heartbeat"), HasSubstr("Nothing was changed")));
+  ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(unbounded));
+  EXPECT_EQ(testing::PullAll(pump.get()).commits, (std::vector<uint64_t>{future + 1}));
 }
 
 }  // namespace

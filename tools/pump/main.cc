@@ -22,6 +22,28 @@ constexpr int kExitFailure = 1;
 constexpr int kExitBadArgs = 2;
 constexpr const char* kVersion = "pump (binlog) " BINLOG_GIT_VERSION;
 
+// -drop-future-heartbeats: a repair of a stopped pump, said on the terminal.
+int DropFutureHeartbeatsAndExit(const PumpConfig& config) {
+  if (Status s = InitLogging(LogOptions{config.log_level, "", "none"}); !s.ok()) {
+    std::cerr << "pump: " << s.message() << "\n";
+    return kExitFailure;
+  }
+  Result<journal::DropReport> report = DropFutureHeartbeats(config, Env::Posix());
+  if (!report.ok()) {
+    std::cerr << "pump: -drop-future-heartbeats: " << report.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (report->records == 0) {
+    std::cout << "binlog/ holds nothing beyond this host's clock plus max-clock-drift: nothing to "
+                 "drop\n";
+    return 0;
+  }
+  std::cout << "dropped " << report->records << " heartbeat(s) beyond this host's clock; the "
+            << "segments as they were are kept as:\n";
+  for (const std::string& path : report->kept_as) std::cout << "  " << path << "\n";
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   // Signals are taken by sigwait in this thread; blocked before any thread starts, so every
   // thread inherits the mask and none is interrupted by them. SIGUSR1 is the server telling
@@ -53,6 +75,7 @@ int Run(int argc, char** argv) {
     std::cerr << "pump: " << config.status().message() << "\n";
     return kExitFailure;
   }
+  if (flags->drop_future_heartbeats) return DropFutureHeartbeatsAndExit(*config);
   LogOptions log;
   log.level = config->log_level;
   log.file = config->log_file;

@@ -198,6 +198,11 @@ drainer "$target"
 wait_exit 0
 [[ $(field State "$RECORD") == offline ]] || fail "close did not end offline"
 
+# The repair of a pump holding a ts from the future runs on a stopped pump and says what it did.
+expect_exit 0 "$PUMP" -config "$WORK/pump.toml" -data-dir "$WORK/data" -registry-dir "$REG" \
+  -drop-future-heartbeats
+grep -q 'nothing to drop' "$WORK/out" || fail "-drop-future-heartbeats: $(cat "$WORK/out" "$WORK/err")"
+
 # Pause over HTTP: paused, exit 0.
 start_pump
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$STATUS_PORT/state/nobody/pause")

@@ -9,7 +9,7 @@
 #include <toml.hpp>
 
 #include "common/env.h"
-#include "common/printable.h"
+#include "common/text.h"
 
 namespace binlog {
 

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "common/log_sink.h"
+#include "common/text.h"
 
 namespace binlog {
 namespace {
@@ -137,31 +138,6 @@ Result<spdlog::sink_ptr> MakeSink(const LogOptions& options) {
       fmt::format("unknown log rotation \"{}\": expected day, hour or none", options.rotate));
 }
 
-// Go's utf8.DecodeRune: the length of the valid sequence at s[i], or 0 if it is not valid.
-size_t Utf8Length(std::string_view s, size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  size_t n;
-  uint32_t cp, min;
-  if (b0 < 0x80) return 1;
-  if ((b0 & 0xE0) == 0xC0) {
-    n = 2, cp = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    n = 3, cp = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    n = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
 // pingcap/log's needDoubleQuotes, plus empty values (else "[key=]" reads as a typo).
 bool NeedsQuotes(std::string_view s) {
   if (s.empty()) return true;
@@ -178,7 +154,7 @@ void AppendEscaped(std::string_view s, std::string* out) {
   for (size_t i = 0; i < s.size();) {
     const auto b = static_cast<unsigned char>(s[i]);
     if (b >= 0x80) {
-      const size_t n = Utf8Length(s, i);
+      const size_t n = Utf8SequenceLength(s, i);
       if (n == 0) {
         out->append("\\ufffd");
         ++i;

@@ -7,7 +7,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
-#include "common/printable.h"
+#include "common/text.h"
 #include "journal/journal.h"
 #include "registry/registry.h"
 

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "common/logging.h"
-#include "common/printable.h"
+#include "common/text.h"
 #include "common/tso.h"
 #include "syncer/byte_reader.h"
 #include "syncer/statement.h"

@@ -269,6 +269,15 @@ Result<std::string> Uncompress(std::string_view data) {
   }
   uint64_t raw_len = r.BE(len_bytes);
   if (!r.ok()) return Status::Corruption("compressed payload shorter than its header");
+  // zlib expands at most ~1032 to 1: a stated size beyond that is damage, and must not be
+  // allocated (up to 4 GiB from one damaged event without a checksum).
+  constexpr uint64_t kMaxZlibRatio = 1032;
+  if (raw_len > (r.rest().size() + 64) * kMaxZlibRatio) {
+    return Status::Corruption(fmt::format(
+        "compressed payload of {} bytes states {} bytes uncompressed, more than zlib can expand "
+        "it to",
+        r.rest().size(), raw_len));
+  }
   std::string out(raw_len, '\0');
   uLongf out_len = static_cast<uLongf>(raw_len);
   std::string_view in = r.rest();

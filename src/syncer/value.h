@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "common/text.h"
 #include "syncer/byte_reader.h"
 #include "syncer/table_map.h"
 #include "syncer/wire.h"
@@ -77,7 +78,7 @@ Result<std::string> DecimalToString(std::string_view bytes, int precision, int s
 // Bytes a DECIMAL(precision, scale) takes in a row image. REQUIRES: a valid type (precision
 // 1..65, scale 0..38 and at most precision), as DecimalToString checks.
 size_t DecimalBinarySize(int precision, int scale);
-// Whether bytes are well-formed UTF-8 (protobuf refuses to serialize a string field that is not).
-bool IsValidUtf8(std::string_view s);
+// Whether bytes are well-formed UTF-8 (protobuf refuses to parse a string field that is not).
+using binlog::IsValidUtf8;
 
 }  // namespace binlog::syncer

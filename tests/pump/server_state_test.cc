@@ -147,6 +147,23 @@ TEST_F(PumpServerTest, NodeIdFromDataDirAndPortConflicts) {
   EXPECT_THAT(second.status().message(), AllOf(HasSubstr("cannot listen"), HasSubstr("addr")));
 }
 
+TEST_F(PumpServerTest, StatusSaysWhyThePumpIsNotWritable) {
+  config_.stop_write_at_available_space = uint64_t{1} << 62;  // more than any disk has
+  StartServer();
+  nlohmann::json st = StatusJson();
+  ASSERT_FALSE(st.is_null());
+  EXPECT_EQ(st["writable"], false);
+  std::string why = st["not-writable-because"];
+  EXPECT_THAT(why, AllOf(HasSubstr("below stop-write-at-available-space"),
+                         HasSubstr(std::to_string(uint64_t{1} << 62))));
+  EXPECT_EQ(st["stop-write-at-available-space"], uint64_t{1} << 62);
+  EXPECT_GT(st["available-bytes"].get<uint64_t>(), 0u);
+
+  ASSERT_OK(server_->Shutdown());
+  st = StatusJson();
+  EXPECT_EQ(st["not-writable-because"], "pump is paused");
+}
+
 size_t CountSegments(const std::string& dir) {
   auto segs = journal::ListSegments(Env::Posix(), dir, false);
   return segs.ok() ? segs->size() : 0;

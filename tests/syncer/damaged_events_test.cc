@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "syncer/decoder.h"
+#include "syncer/event.h"
 #include "syncer/syncer_test_util.h"
 
 namespace binlog::syncer::testing {
@@ -99,6 +100,18 @@ void ExpectCorruption(const Status& s, std::string_view what) {
 }
 
 // The builders above make a stream the decoder takes: the refusals below are for their damage.
+// A compressed payload that states 4 GiB uncompressed from a few bytes: refused before anything
+// that size is allocated.
+TEST(DamagedEventsTest, ACompressedPayloadStatingMoreThanZlibCanExpandIsRefused) {
+  std::string payload = "\x84";  // zlib, 4 length bytes
+  payload += std::string("\xff\xff\xff\xf0", 4);
+  payload += std::string(10, 'x');
+  Result<std::string> out = Uncompress(payload);
+  ASSERT_FALSE(out.ok());
+  EXPECT_TRUE(out.status().IsCorruption()) << out.status().ToString();
+  EXPECT_NE(out.status().message().find("more than zlib can expand"), std::string::npos);
+}
+
 TEST(DamagedEventsTest, TheHandBuiltStreamDecodes) {
   std::vector<pb::Binlog> txns;
   ASSERT_OK(Feed(

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "common/logging.h"
+#include "common/text.h"
 #include "pump/config.h"
 #include "pump/server.h"
 #include "rpc/grpc_runtime.h"
@@ -20,17 +21,20 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitBadArgs = 2;
+// Messages can quote names, statements and files: printable, and not pages long.
+constexpr size_t kMaxMessage = 4096;
 constexpr const char* kVersion = "pump (binlog) " BINLOG_GIT_VERSION;
 
 // -drop-future-heartbeats: a repair of a stopped pump, said on the terminal.
 int DropFutureHeartbeatsAndExit(const PumpConfig& config) {
   if (Status s = InitLogging(LogOptions{config.log_level, "", "none"}); !s.ok()) {
-    std::cerr << "pump: " << s.message() << "\n";
+    std::cerr << "pump: " << Printable(s.message(), kMaxMessage) << "\n";
     return kExitFailure;
   }
   Result<journal::DropReport> report = DropFutureHeartbeats(config, Env::Posix());
   if (!report.ok()) {
-    std::cerr << "pump: -drop-future-heartbeats: " << report.status().message() << "\n";
+    std::cerr << "pump: -drop-future-heartbeats: "
+              << Printable(report.status().message(), kMaxMessage) << "\n";
     return kExitFailure;
   }
   if (report->records == 0) {
@@ -58,7 +62,7 @@ int Run(int argc, char** argv) {
 
   Result<PumpFlags> flags = ParsePumpFlags(argc, argv);
   if (!flags.ok()) {
-    std::cerr << "pump: " << flags.status().message()
+    std::cerr << "pump: " << Printable(flags.status().message(), kMaxMessage)
               << "\nusage: pump [-config pump.toml] [flags]  (pump --help for all)\n";
     return kExitBadArgs;
   }
@@ -72,7 +76,7 @@ int Run(int argc, char** argv) {
   }
   Result<PumpConfig> config = LoadPumpConfig(*flags);
   if (!config.ok()) {
-    std::cerr << "pump: " << config.status().message() << "\n";
+    std::cerr << "pump: " << Printable(config.status().message(), kMaxMessage) << "\n";
     return kExitFailure;
   }
   if (flags->drop_future_heartbeats) return DropFutureHeartbeatsAndExit(*config);
@@ -80,7 +84,7 @@ int Run(int argc, char** argv) {
   log.level = config->log_level;
   log.file = config->log_file;
   if (Status s = InitLogging(log); !s.ok()) {
-    std::cerr << "pump: " << s.message() << "\n";
+    std::cerr << "pump: " << Printable(s.message(), kMaxMessage) << "\n";
     return kExitFailure;
   }
   LOG_INFO("Welcome to pump", KV("version", kVersion), KV("pid", getpid()));
@@ -91,7 +95,7 @@ int Run(int argc, char** argv) {
   Result<std::unique_ptr<PumpServer>> server = PumpServer::Start(*config, options);
   if (!server.ok()) {
     LOG_ERROR("pump cannot start", KV("error", server.status()));
-    std::cerr << "pump: " << server.status().message() << "\n";
+    std::cerr << "pump: " << Printable(server.status().message(), kMaxMessage) << "\n";
     return kExitFailure;
   }
   int sig = 0;
@@ -117,7 +121,7 @@ int main(int argc, char** argv) {
   try {
     return binlog::pump::Run(argc, argv);
   } catch (const std::exception& e) {
-    std::cerr << "pump: unexpected error: " << e.what() << "\n";
+    std::cerr << "pump: unexpected error: " << binlog::Printable(e.what(), 4096) << "\n";
     return 1;
   }
 }

@@ -2,30 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "common/text.h"
+
 namespace binlog::segdump {
-
-size_t Utf8Length(std::string_view s, size_t i) {
-  auto b = static_cast<unsigned char>(s[i]);
-  size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  if (n == 1) return 1;
-  uint32_t cp = b & (0x7F >> n);
-  for (size_t k = 1; k < n; ++k) {
-    auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-bool IsUtf8(std::string_view s) {
-  for (size_t i = 0, n; i < s.size(); i += n) {
-    if ((n = Utf8Length(s, i)) == 0) return false;
-  }
-  return true;
-}
 
 void JsonOut::Separate() {
   if (after_key_) {
@@ -62,7 +41,7 @@ JsonOut& JsonOut::String(std::string_view s) {
   Separate();
   out_->push_back('"');
   for (size_t i = 0; i < s.size();) {
-    const size_t n = Utf8Length(s, i);
+    const size_t n = Utf8SequenceLength(s, i);
     const auto b = static_cast<unsigned char>(s[i]);
     if (n == 0) {
       *out_ += "\xEF\xBF\xBD";  // U+FFFD

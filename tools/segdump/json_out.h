@@ -9,11 +9,6 @@
 
 namespace binlog::segdump {
 
-// Bytes of the well-formed UTF-8 character at s[i] (no overlong forms, surrogates or code points
-// past U+10FFFF), or 0 when there is none.
-size_t Utf8Length(std::string_view s, size_t i);
-bool IsUtf8(std::string_view s);
-
 class JsonOut {
  public:
   explicit JsonOut(std::string* out) : out_(out) {}

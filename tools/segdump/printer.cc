@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "common/text.h"
 #include "common/tso.h"
 #include "segdump/json_out.h"
 
@@ -272,7 +273,7 @@ void RecordPrinter::PrintJson(uint64_t ts, const pb::Binlog& b, const RecordLoca
     j.BeginObject();
     j.Key("schema").String(b.ddl_schema());
     // ddl_query is bytes: the statement as the upstream logged it, in any charset.
-    if (IsUtf8(b.ddl_query())) {
+    if (IsValidUtf8(b.ddl_query())) {
       j.Key("query").String(b.ddl_query());
     } else {
       j.Key("query_hex").String(Hex(b.ddl_query()));

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "common/text.h"
 #include "segdump/json_out.h"
 
 namespace binlog::segdump {
@@ -17,7 +18,7 @@ void AppendEscaped(std::string* out, std::string_view s, bool quote) {
   for (size_t i = 0; i < s.size();) {
     const char ch = s[i];
     const auto b = static_cast<unsigned char>(ch);
-    const size_t n = Utf8Length(s, i);
+    const size_t n = Utf8SequenceLength(s, i);
     if (n > 1) {
       out->append(s.substr(i, n));
       i += n;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "common/text.h"
 #include "rpc/grpc_runtime.h"
 #include "syncer/config.h"
 #include "syncer/syncer.h"
@@ -21,6 +22,8 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitBadArgs = 2;
+// Messages can quote names, statements and files: printable, and not pages long.
+constexpr size_t kMaxMessage = 4096;
 constexpr const char* kVersion = "syncer (binlog) " BINLOG_GIT_VERSION;
 
 int Run(int argc, char** argv) {
@@ -36,7 +39,7 @@ int Run(int argc, char** argv) {
 
   Result<SyncerFlags> flags = ParseSyncerFlags(argc, argv);
   if (!flags.ok()) {
-    std::cerr << "syncer: " << flags.status().message()
+    std::cerr << "syncer: " << Printable(flags.status().message(), kMaxMessage)
               << "\nusage: syncer [-config syncer.toml] [-meta-from FILE]  (syncer --help for "
                  "all)\n";
     return kExitBadArgs;
@@ -58,7 +61,7 @@ int Run(int argc, char** argv) {
   }
   Result<SyncerConfig> config = LoadSyncerConfig(*flags);
   if (!config.ok()) {
-    std::cerr << "syncer: " << config.status().message() << "\n";
+    std::cerr << "syncer: " << Printable(config.status().message(), kMaxMessage) << "\n";
     return kExitFailure;
   }
   LogOptions log;
@@ -66,7 +69,7 @@ int Run(int argc, char** argv) {
   log.file = config->log_file;
   log.rotate = config->log_rotate;
   if (Status s = InitLogging(log); !s.ok()) {
-    std::cerr << "syncer: " << s.message() << "\n";
+    std::cerr << "syncer: " << Printable(s.message(), kMaxMessage) << "\n";
     return kExitFailure;
   }
   LOG_INFO("Welcome to syncer", KV("version", kVersion), KV("pid", getpid()));
@@ -75,7 +78,7 @@ int Run(int argc, char** argv) {
   Result<std::unique_ptr<Syncer>> syncer = Syncer::Open(*config);
   if (!syncer.ok()) {
     LOG_ERROR("syncer cannot start", KV("error", syncer.status()));
-    std::cerr << "syncer: " << syncer.status().message() << "\n";
+    std::cerr << "syncer: " << Printable(syncer.status().message(), kMaxMessage) << "\n";
     return kExitFailure;
   }
   Syncer* s = syncer->get();
@@ -92,7 +95,7 @@ int Run(int argc, char** argv) {
   syncer->reset();
   if (!run.ok()) {
     LOG_ERROR("syncer stopped with an error", KV("error", run));
-    std::cerr << "syncer: " << run.message() << "\n";
+    std::cerr << "syncer: " << Printable(run.message(), kMaxMessage) << "\n";
     return kExitFailure;
   }
   LOG_INFO("syncer exited");
@@ -107,7 +110,7 @@ int main(int argc, char** argv) {
   try {
     return binlog::syncer::Run(argc, argv);
   } catch (const std::exception& e) {
-    std::cerr << "syncer: unexpected error: " << e.what() << "\n";
+    std::cerr << "syncer: unexpected error: " << binlog::Printable(e.what(), 4096) << "\n";
     return 1;
   }
 }

@@ -69,7 +69,7 @@ std::string Pump::FutureHint() const {
   }
   return fmt::format(
       " (binlog/ already holds ts {}, {:.0f} s ahead of this pump's clock: see \"A ts from the "
-      "future\" in docs/PUMP.md)",
+      "future\" in docs/OPERATIONS.md)",
       sorter_.emitted(), static_cast<double>(ahead_ms) / 1000);
 }
 

@@ -19,7 +19,7 @@ Result<journal::DropReport> DropFutureHeartbeats(const PumpConfig& config, Env* 
         if (b.tp() == pb::FAKE) return Status::OK();
         return Status::Aborted(fmt::format(
             "it is a {} with changes, not a heartbeat: dropping it would lose a transaction. "
-            "Nothing was changed; see docs/PUMP.md, \"A ts from the future\"",
+            "Nothing was changed; see docs/OPERATIONS.md, \"A ts from the future\"",
             pb::BinlogType_Name(b.tp())));
       });
 }

@@ -39,7 +39,7 @@ class PumpService;
 
 // pump -drop-future-heartbeats, run instead of the daemon on a pump that is stopped: removes the
 // FAKE heartbeats that binlog/ holds beyond this host's clock plus max-clock-drift, which make
-// the pump refuse every commit below them (docs/PUMP.md, "A ts from the future"). Refuses,
+// the pump refuse every commit below them (docs/OPERATIONS.md, "A ts from the future"). Refuses,
 // changing nothing, when a record beyond the clock carries changes.
 Result<journal::DropReport> DropFutureHeartbeats(const PumpConfig& config, Env* env);
 

@@ -86,7 +86,7 @@ TEST(PumpClockTest, APumpThatAlreadyHoldsAFutureTsSaysSoInEachRefusal) {
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(s.message(), AllOf(HasSubstr("already written"),
                                  HasSubstr("binlog/ already holds ts " + std::to_string(future)),
-                                 HasSubstr("docs/PUMP.md")));
+                                 HasSubstr("docs/OPERATIONS.md")));
 }
 
 // The way out documented in docs/PUMP.md: a stopped pump's future heartbeats are dropped, and it

@@ -1,5 +1,5 @@
 // The journal's active segment: creating it, syncing it (several syncs at once), sealing and
-// closing it. Writing groups into it is journal.cc's.
+// closing it, and spreading a group over segments. Which groups to write is journal.cc's.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -106,6 +106,30 @@ Status Journal::EnsureActiveSegment(uint64_t first_ts) {
   active_name_ = name;
   if (!ordered) ++next_sequence_;
   ++stats_.segments_created;
+  return Status::OK();
+}
+
+// Called by the leader only, without the lock. A segment is sealed once it reaches
+// max_file_size, also in the middle of a group: however large one append is, no segment grows
+// past max_file_size by more than one block. *first_segment is the name ts of the segment the
+// blocks start in.
+Status Journal::AppendRotating(std::span<const segment::EncodedBlock* const> blocks,
+                               uint64_t* first_segment) {
+  for (size_t i = 0; i < blocks.size();) {
+    RETURN_IF_ERROR(EnsureActiveSegment(blocks[i]->header.first_ts));
+    if (i == 0) {
+      std::lock_guard<std::mutex> g(mu_);
+      *first_segment = active_name_ts_;
+    }
+    size_t end = i;
+    uint64_t bytes = 0;
+    do {
+      bytes += blocks[end++]->bytes.size();
+    } while (end < blocks.size() && active_->size() + bytes < options_.max_file_size);
+    if (preallocator_) preallocator_->Reserve(active_->size() + bytes);
+    RETURN_IF_ERROR(active_->Append(blocks.subspan(i, end - i)));
+    i = end;
+  }
   return Status::OK();
 }
 

@@ -316,30 +316,6 @@ Status Journal::WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mu
   return Status::OK();
 }
 
-// Called by the leader only, without the lock. A segment is sealed once it reaches
-// max_file_size, also in the middle of a group: however large one append is, no segment grows
-// past max_file_size by more than one block. *first_segment is the name ts of the segment the
-// blocks start in.
-Status Journal::AppendRotating(std::span<const EncodedBlock* const> blocks,
-                               uint64_t* first_segment) {
-  for (size_t i = 0; i < blocks.size();) {
-    RETURN_IF_ERROR(EnsureActiveSegment(blocks[i]->header.first_ts));
-    if (i == 0) {
-      std::lock_guard<std::mutex> g(mu_);
-      *first_segment = active_name_ts_;
-    }
-    size_t end = i;
-    uint64_t bytes = 0;
-    do {
-      bytes += blocks[end++]->bytes.size();
-    } while (end < blocks.size() && active_->size() + bytes < options_.max_file_size);
-    if (preallocator_) preallocator_->Reserve(active_->size() + bytes);
-    RETURN_IF_ERROR(active_->Append(blocks.subspan(i, end - i)));
-    i = end;
-  }
-  return Status::OK();
-}
-
 Status Journal::Rotate() { return RunControl(Writer::Kind::kRotate); }
 Status Journal::Sync() { return RunControl(Writer::Kind::kSync); }
 Status Journal::Close() { return RunControl(Writer::Kind::kClose); }

@@ -157,9 +157,9 @@ Status PumpServer::CheckNodeIDFree() {
     return Status::Busy(fmt::format(
         "node id {} is held by another running pump: its record in {} says addr {}, state {}, "
         "and its status service at {} answers as {}. Give this pump its own node-id (or "
-        "data-dir), or stop that pump first. A record left by a pump that is gone for good is "
-        "removed from the registry (pumps/{}.json in a registry dir).",
-        id, registry_->Describe(), rec->addr, NodeStateName(rec->state), rec->status_addr, id, id));
+        "data-dir), or stop that pump first: the record of a pump that no longer answers is "
+        "taken over",
+        id, registry_->Describe(), rec->addr, NodeStateName(rec->state), rec->status_addr, id));
   }
   if (rec->addr != config_.advertise_addr) {
     LOG_WARN("taking over the registry record of a pump that does not answer", KV("node-id", id),

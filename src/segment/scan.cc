@@ -7,8 +7,6 @@
 
 namespace binlog::segment {
 
-namespace {
-
 Result<bool> AllZero(Env* env, const std::string& path, uint64_t from, uint64_t to) {
   ASSIGN_OR_RETURN(auto file, env->NewRandomAccessFile(path));
   std::string chunk(std::min<uint64_t>(to - from, 1 << 20), '\0');
@@ -21,8 +19,6 @@ Result<bool> AllZero(Env* env, const std::string& path, uint64_t from, uint64_t 
   }
   return true;
 }
-
-}  // namespace
 
 Result<ScanResult> ScanSegment(Env* env, const std::string& path, const ScanOptions& options) {
   ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(env, path));

@@ -107,6 +107,9 @@ struct ScanOptions {
   uint64_t index_interval_bytes = SegmentOptions().index_interval_bytes;
 };
 
+// Whether bytes [from, to) of the file are all zero (space written ahead of the data).
+Result<bool> AllZero(Env* env, const std::string& path, uint64_t from, uint64_t to);
+
 // Scans every block of a segment, past damage to the end. Errors only for I/O or a bad header.
 Result<ScanResult> ScanSegment(Env* env, const std::string& path, const ScanOptions& options);
 

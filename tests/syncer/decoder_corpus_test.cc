@@ -228,22 +228,11 @@ std::vector<Step> Steps() {
   return s;
 }
 
-UpstreamOptions Options(MariaDBServer* server) {
-  UpstreamOptions o;
-  o.host = server->host();
-  o.port = server->port();
-  o.user = MariaDBServer::kReplUser;
-  o.password = MariaDBServer::kReplPassword;
-  o.server_id = 4243;
-  o.heartbeat_seconds = 0.2;
-  return o;
-}
-
 // The events the server sends from `from` until the one that ends at `end` (and, with
 // `heartbeat`, the first heartbeat after it), as the decoder receives them.
 Result<DecoderInput> Capture(MariaDBServer* server, const BinlogPosition& from,
                              const BinlogPosition& end, bool heartbeat) {
-  ASSIGN_OR_RETURN(auto up, Upstream::Connect(Options(server)));
+  ASSIGN_OR_RETURN(auto up, Upstream::Connect(ReplicaOptions(server, 4243)));
   RETURN_IF_ERROR(up->StartDump(from));
   DecoderInput out;
   out.checksum = up->info().checksum;

@@ -11,21 +11,17 @@
 
 namespace binlog::syncer::testing {
 
-namespace {
-
-UpstreamOptions Options(MariaDBServer* server) {
+UpstreamOptions ReplicaOptions(MariaDBServer* server, uint32_t server_id) {
   UpstreamOptions o;
   o.host = server->host();
   o.port = server->port();
   o.user = MariaDBServer::kReplUser;
   o.password = MariaDBServer::kReplPassword;
-  o.server_id = 4242;
+  o.server_id = server_id;
   o.flavor = "mariadb";
   o.heartbeat_seconds = 0.2;
   return o;
 }
-
-}  // namespace
 
 BinlogPosition EndOfBinlog(MariaDBServer* server) {
   BinlogPosition p;
@@ -40,7 +36,7 @@ BinlogPosition EndOfBinlog(MariaDBServer* server) {
 
 Result<RawEvents> ReadRawEvents(MariaDBServer* server, const BinlogPosition& from,
                                 size_t transactions, double timeout_seconds) {
-  ASSIGN_OR_RETURN(auto up, Upstream::Connect(Options(server)));
+  ASSIGN_OR_RETURN(auto up, Upstream::Connect(ReplicaOptions(server)));
   RETURN_IF_ERROR(up->StartDump(from));
   RawEvents out;
   out.checksum = up->info().checksum;
@@ -73,7 +69,7 @@ pb::Binlog ParseItem(const StreamItem& item) {
 
 Result<std::vector<pb::Binlog>> ReadTransactions(MariaDBServer* server, const BinlogPosition& from,
                                                  size_t transactions, double timeout_seconds) {
-  ASSIGN_OR_RETURN(auto up, Upstream::Connect(Options(server)));
+  ASSIGN_OR_RETURN(auto up, Upstream::Connect(ReplicaOptions(server)));
   RETURN_IF_ERROR(up->StartDump(from));
   StreamDecoder decoder(from, up->info().checksum, 0, up->info().server_id);
   auto deadline = std::chrono::steady_clock::now() +

@@ -13,6 +13,7 @@
 #include "syncer/config.h"
 #include "syncer/decoder.h"
 #include "syncer/meta.h"
+#include "syncer/upstream.h"
 #include "testutil/mariadb_server.h"
 #include "testutil/testutil.h"
 
@@ -20,6 +21,9 @@ namespace binlog::syncer::testing {
 
 using binlog::testing::MariaDBServer;
 using binlog::testing::SqlRow;
+
+// A replica connection to the test server as the replication user, 0.2 s heartbeats.
+UpstreamOptions ReplicaOptions(MariaDBServer* server, uint32_t server_id = 4242);
 
 // Where the server's binlog ends now (SHOW MASTER STATUS).
 BinlogPosition EndOfBinlog(MariaDBServer* server);

@@ -262,19 +262,6 @@ void Walker::Unreadable(uint64_t offset, const std::string& why, uint64_t end) {
                          : fmt::format("reading on at offset {}", end)));
 }
 
-Result<bool> AllZero(const std::string& path, uint64_t from, uint64_t to) {
-  ASSIGN_OR_RETURN(auto file, Env::Posix()->NewRandomAccessFile(path));
-  std::string chunk(std::min<uint64_t>(to - from, 1 << 20), '\0');
-  for (uint64_t at = from; at < to;) {
-    const auto want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), to - at));
-    ASSIGN_OR_RETURN(std::string_view got, file->Read(at, want, chunk.data()));
-    if (got.empty()) break;
-    if (!std::all_of(got.begin(), got.end(), [](char c) { return c == '\0'; })) return false;
-    at += got.size();
-  }
-  return true;
-}
-
 // Bytes at the end that are not blocks, with no good block after them. Only the newest segment
 // of a directory, one without a footer, is still being written: there they are what a crash
 // leaves (or zeros written ahead of the data). Anywhere else they are damage.
@@ -282,7 +269,7 @@ Status Walker::Tail(uint64_t offset, const std::string& why) {
   tail_ = true;
   reached_end_ = true;
   const uint64_t bytes = file_size_ - offset;
-  ASSIGN_OR_RETURN(bool zeros, AllZero(place_.path, offset, file_size_));
+  ASSIGN_OR_RETURN(bool zeros, segment::AllZero(Env::Posix(), place_.path, offset, file_size_));
   if (zeros) summary_.stored_bytes = offset;
   ASSIGN_OR_RETURN(bool cut_footer, zeros ? false : FooterRemains(offset));
   if (!reader_->footer_status().ok()) {

@@ -83,6 +83,14 @@ class ElasticPool : public httplib::TaskQueue {
   bool stopping_ = false;
 };
 
+// cpp-httplib listens with a backlog of 5, fixed when it was built: a burst of connections (a
+// few scrapers and some idle clients) fills it, and the next connection's SYN is dropped and
+// retried a second later. listen() again on the bound socket raises it.
+class Listener : public httplib::Server {
+ public:
+  void RaiseBacklog() { ::listen(svr_sock_, SOMAXCONN); }
+};
+
 bool HasBody(const httplib::Request& req) {
   if (req.has_header("Transfer-Encoding")) return true;
   return req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0";
@@ -156,7 +164,7 @@ Status HttpServer::Start(const std::string& addr, std::string_view what,
                          const std::string& thread_name) {
   RETURN_IF_ERROR(CheckListenAddr(addr, what));
   ASSIGN_OR_RETURN(HostPort hp, SplitHostPort(addr));
-  http_ = std::make_unique<httplib::Server>();
+  http_ = std::make_unique<Listener>();
   http_->new_task_queue = [thread_name] { return new ElasticPool(thread_name); };
   http_->set_socket_options([](int sock) {
     int yes = 1;
@@ -214,6 +222,7 @@ Status HttpServer::Start(const std::string& addr, std::string_view what,
                ? Status::IOError(fmt::format("cannot listen on {} {}", what, addr))
                : CheckListenAddr(addr, what);
   }
+  static_cast<Listener*>(http_.get())->RaiseBacklog();
   addr_ = JoinHostPort(IsUnspecifiedHost(host) ? "127.0.0.1" : host, port);
   thread_ = std::thread([this, thread_name] {
     NameThisThread(thread_name);

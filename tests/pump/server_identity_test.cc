@@ -1,10 +1,5 @@
 // One node, one identity: a pump keeps a node id only once it serves, each pump on port 0 gets
 // its own, and a node id that another running pump holds is refused.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "pump/server_test_util.h"
 
 namespace binlog::pump {
@@ -13,28 +8,6 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using testing::PumpServerTest;
-
-// A port held by a listening socket of this process.
-class TakenPort {
- public:
-  TakenPort() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0 && listen(fd_, 1) == 0) {
-      getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-      addr_ = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
-    }
-  }
-  ~TakenPort() { close(fd_); }
-  const std::string& addr() const { return addr_; }
-
- private:
-  int fd_ = -1;
-  std::string addr_;
-};
 
 class PumpIdentityTest : public PumpServerTest {
  protected:
@@ -45,7 +18,7 @@ class PumpIdentityTest : public PumpServerTest {
 
 TEST_F(PumpIdentityTest, AFailedStartKeepsNoNodeId) {
   config_.node_id.clear();
-  TakenPort taken;
+  binlog::testing::HeldPort taken;
   ASSERT_FALSE(taken.addr().empty());
 
   PumpConfig grpc_taken = config_;
@@ -122,7 +95,7 @@ TEST_F(PumpIdentityTest, ARecordLeftByADeadPumpIsTakenOver) {
   // What a kill -9 leaves: online, recent, and a status address nothing answers on.
   std::string dead_status;
   {
-    TakenPort closed;  // nothing listens there once it is closed
+    binlog::testing::HeldPort closed;  // nothing listens there once it is closed
     dead_status = closed.addr();
   }
   registry::NodeStatus stale;

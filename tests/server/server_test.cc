@@ -33,27 +33,10 @@ TEST(HostPortTest, SplitsAndJoins) {
   }
 }
 
-// A listening socket on a loopback port, closed on destruction.
-struct Listener {
-  int fd = -1;
-  int port = 0;
-  Listener() {
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(fd, 4) != 0) return;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
-  ~Listener() { close(fd); }
-};
-
 TEST(CheckListenAddrTest, SaysWhyAnAddressCannotBeUsed) {
-  Listener taken;
-  ASSERT_GT(taken.port, 0);
-  Status in_use = CheckListenAddr("127.0.0.1:" + std::to_string(taken.port), "status-addr");
+  binlog::testing::HeldPort taken;
+  ASSERT_GT(taken.port(), 0);
+  Status in_use = CheckListenAddr(taken.addr(), "status-addr");
   EXPECT_THAT(in_use.message(), HasSubstr("status-addr 127.0.0.1:"));
   EXPECT_THAT(in_use.message(), HasSubstr("in use by another process"));
 

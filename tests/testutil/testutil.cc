@@ -17,6 +17,24 @@
 
 namespace binlog::testing {
 
+HeldPort::HeldPort() {
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(fd_, 4) != 0 ||
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ADD_FAILURE() << "cannot hold a loopback port";
+    return;
+  }
+  port_ = ntohs(a.sin_port);
+}
+
+HeldPort::~HeldPort() {
+  if (fd_ >= 0) close(fd_);
+}
+
 TempDir::TempDir() {
   const char* base = getenv("TMPDIR");
   std::string tmpl = std::string(base && *base ? base : "/tmp") + "/binlog-test-XXXXXX";

@@ -56,6 +56,22 @@ std::string TestDataPath(const std::string& name);
 // other processes' port-0 binds do not land). Another process may still take it first.
 Result<int> FreeLoopbackPort();
 
+// A loopback port held by a listening socket of this process until destruction: an address
+// "in use by another process" for whatever else tries to listen on it.
+class HeldPort {
+ public:
+  HeldPort();
+  ~HeldPort();
+  HeldPort(const HeldPort&) = delete;
+  HeldPort& operator=(const HeldPort&) = delete;
+  int port() const { return port_; }
+  std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // Forks and execs args[0] with args, stdout and stderr to `log` (appended or truncated); the
 // child's pid, or -1 when fork failed.
 pid_t SpawnLogged(const std::vector<std::string>& args, const std::string& log, bool append);

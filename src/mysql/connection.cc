@@ -1,0 +1,2 @@
+// Connector/C wrapper (mysql.h); implementation to come.
+#include "mysql/mysql.h"

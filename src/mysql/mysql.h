@@ -1,0 +1,88 @@
+// One wrapper of MariaDB Connector/C for every module that talks to a MariaDB/MySQL server (the
+// syncer's upstream, the replay engine's destination): connect with timeouts, TLS and retries,
+// run statements, read rows, and errors classed as transient or permanent.
+//
+// Errors: a transient failure (the connection lost or refused, the server shutting down or
+// restarting, too many connections, a deadlock, a lock wait timeout) is IOError; retrying may
+// cure it. Anything else the server refuses (syntax, a duplicate key, a missing table, access
+// denied) is InvalidArgument: retrying will not help. Messages carry the server's text and
+// error number, and the statement (elided past a length).
+#pragma once
+
+#include <mysql.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace binlog::mysql {
+
+struct TlsOptions {
+  bool enabled = false;
+  std::string ca;    // file of trusted CA certificates
+  std::string cert;  // client certificate
+  std::string key;   // its key
+  bool verify_server_cert = false;
+};
+
+struct ConnectOptions {
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string user = "root";
+  std::string password;
+  std::string database;  // empty: none
+  TlsOptions tls;
+  double connect_timeout_seconds = 10;
+  // 0: none. A read that waits longer fails (transient): a vanished host sends no FIN.
+  double read_timeout_seconds = 0;
+  double write_timeout_seconds = 0;
+  // Run after each connect, in order (SET SESSION time_zone = '+00:00', ...).
+  std::vector<std::string> init_statements;
+  // Connect attempts on a transient failure, with a backoff doubling from 0.5 s (1: no retry).
+  int connect_attempts = 1;
+};
+
+// One result row; nullopt is SQL NULL.
+using Row = std::vector<std::optional<std::string>>;
+
+class Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> Open(const ConnectOptions& options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one statement (or several separated by ';'), discarding any result set.
+  Status Execute(std::string_view sql);
+  // Runs one statement and returns its rows as text.
+  Result<std::vector<Row>> Query(std::string_view sql);
+  // Rows changed, matched or inserted by the last Execute (mysql_affected_rows).
+  uint64_t affected_rows() const;
+  // The server's error number of the last failure (0: none, or a client-side one).
+  unsigned last_errno() const { return last_errno_; }
+  // "'...'"-free escaping for the connection's charset (mysql_real_escape_string).
+  std::string Escape(std::string_view text) const;
+  const std::string& server_version() const { return version_; }
+  bool mariadb() const { return version_.find("MariaDB") != std::string::npos; }
+  // For Connector/C APIs this wrapper does not cover (the replication API).
+  MYSQL* handle() { return mysql_; }
+
+ private:
+  explicit Connection(MYSQL* mysql) : mysql_(mysql) {}
+  Status Fail(std::string_view what);
+  MYSQL* mysql_;
+  unsigned last_errno_ = 0;
+  std::string version_;
+};
+
+// Whether a server or client error number is transient (see above).
+bool IsTransientError(unsigned err);
+// A statement shortened for messages: its first and last bytes around "...".
+std::string ElideStatement(std::string_view sql, size_t max_bytes = 300);
+
+}  // namespace binlog::mysql

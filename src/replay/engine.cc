@@ -1,0 +1,2 @@
+// The replay engine (replay.h).
+#include "replay/replay.h"

@@ -1,0 +1,71 @@
+// Which schemas and tables a replay applies: TiDB-Binlog's replicate-do-db, replicate-do-table,
+// replicate-ignore-db, replicate-ignore-table and ignore-schemas, with its rules. A value that
+// starts with '~' is a regular expression (RE2, which is Go's syntax), else an exact name; names
+// compare case-insensitively. The do-lists select (nothing selects everything), the ignore-lists
+// then remove. A DDL is filtered by the schema and table it names.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace binlog::replay {
+
+struct TableRule {
+  std::string db;
+  std::string table;
+};
+
+struct FilterRules {
+  std::vector<std::string> do_dbs;
+  std::vector<TableRule> do_tables;
+  std::vector<std::string> ignore_dbs;
+  std::vector<TableRule> ignore_tables;
+  // Schemas never applied, TiDB-Binlog's "ignore-schemas" (a comma-separated list there).
+  std::vector<std::string> ignore_schemas;
+};
+
+// What a DDL statement names, as far as filtering needs: its schema (the statement's own
+// qualifier, else the current database it ran in) and its table (empty for a database-level
+// statement: CREATE/DROP DATABASE). A RENAME TABLE names each table it moves; the first pair
+// is here, all of them in `renames`.
+struct DdlTarget {
+  std::string schema;
+  std::string table;
+  bool database_level = false;
+  std::vector<std::pair<TableRule, TableRule>> renames;  // from, to
+};
+
+// Parses the statement shapes filtering needs: CREATE/ALTER/DROP/RENAME/TRUNCATE TABLE,
+// CREATE/DROP DATABASE (and SCHEMA), CREATE/DROP INDEX ... ON. Quoted identifiers (`a``b`),
+// comments and MariaDB's executable comments are understood. InvalidArgument for any other
+// statement, naming it: the caller decides what an unknown DDL means.
+Result<DdlTarget> ParseDdlTarget(std::string_view query, std::string_view current_schema);
+
+class Filter {
+ public:
+  // Compiles the rules; a bad regular expression is InvalidArgument naming it and RE2's reason.
+  static Result<Filter> Make(const FilterRules& rules);
+  Filter(Filter&&) noexcept;
+  Filter& operator=(Filter&&) noexcept;
+  ~Filter();
+
+  // Whether changes to db.table are applied.
+  bool Accepts(std::string_view db, std::string_view table) const;
+  // Whether a DDL is applied: a table-level one as Accepts(schema, table) (a RENAME when every
+  // table it names is accepted), a database-level one when the schema is selected by the db
+  // rules (or any table rule names it) and not ignored.
+  bool AcceptsDdl(const DdlTarget& target) const;
+  // True when no rule is set: everything is accepted.
+  bool empty() const;
+
+ private:
+  struct Impl;
+  explicit Filter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace binlog::replay

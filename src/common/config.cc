@@ -237,6 +237,32 @@ Result<std::vector<std::string>> ConfigFile::GetStringList(std::string_view key)
   return out;
 }
 
+Result<std::vector<std::map<std::string, std::string>>> ConfigFile::GetTableArray(
+    std::string_view key, const std::vector<std::string>& fields) {
+  std::vector<std::map<std::string, std::string>> out;
+  const toml::value* v = Lookup(impl_->root, &impl_->read, key);
+  if (v == nullptr) return out;
+  if (!v->is_array()) return KeyError(impl_->origin, key, "an array of tables ([[...]])", *v);
+  const auto& items = v->as_array();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string where = fmt::format("{}[{}]", key, i);
+    if (!items[i].is_table()) return KeyError(impl_->origin, where, "a table", items[i]);
+    auto& entry = out.emplace_back();
+    for (const auto& [name, value] : items[i].as_table()) {
+      if (std::find(fields.begin(), fields.end(), name) == fields.end()) {
+        return Status::InvalidArgument(
+            fmt::format("{}: key \"{}.{}\": unknown; expected {}", impl_->origin, where, name,
+                        fmt::join(fields, " or ")));
+      }
+      if (!value.is_string()) {
+        return KeyError(impl_->origin, where + "." + name, "a string", value);
+      }
+      entry[name] = value.as_string().str;
+    }
+  }
+  return out;
+}
+
 bool ConfigFile::Has(std::string_view key) const { return Find(impl_->root, key) != nullptr; }
 
 void ConfigFile::IgnoreTable(std::string_view key) { impl_->ignored.emplace_back(key); }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -41,6 +42,11 @@ class ConfigFile {
   // GetDuration("gc", 7*86400, 86400)), or a Go duration string ("8h", "90m", "1h30m").
   Result<double> GetDuration(std::string_view key, double fallback_seconds, double unit_seconds);
   Result<std::vector<std::string>> GetStringList(std::string_view key);
+  // An array of tables ([[key]] ... ) whose members are strings: one map per table, with the
+  // string fields named in `fields` (absent ones left out). Another member, or a non-string,
+  // is an error naming the table's index and the field.
+  Result<std::vector<std::map<std::string, std::string>>> GetTableArray(
+      std::string_view key, const std::vector<std::string>& fields);
   bool Has(std::string_view key) const;
 
   // Dotted keys present in the file that no getter asked for, and whose table was not

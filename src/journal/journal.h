@@ -223,6 +223,9 @@ struct ReadOptions {
   // The journal's records are in arrival order (a wal): no seek, every segment is read. A wal
   // read without it is refused (InvalidArgument): its names are not ts, a seek would skip.
   bool arrival_order = false;
+  // Set: damage is reported here (with the segment's path) and reading goes on at the next good
+  // block, instead of a Corruption error.
+  std::function<void(const std::string& path, const segment::Damage&)> on_damage;
 };
 
 // Reads records of a journal directory in segment order. Not thread-safe, except Wake().
@@ -255,6 +258,7 @@ class JournalReader {
   Result<bool> OpenSegmentAt(size_t index);
   Result<bool> AdvanceSegment();
   Status RefreshList();
+  void WatchDamage(const std::string& path);
 
   Env* env_;
   std::string dir_;

@@ -134,6 +134,7 @@ Result<bool> JournalReader::OpenSegmentAt(size_t index) {
   }
   reader_ = std::move(reader);
   iter_ = std::make_unique<SegmentIterator>(reader_.get(), options_.start_ts, options_.stop_ts);
+  WatchDamage(path);
   return true;
 }
 
@@ -154,6 +155,7 @@ Result<bool> JournalReader::AdvanceSegment() {
       reader_ = std::move(*fresh);
       iter_ = std::make_unique<SegmentIterator>(reader_.get(), options_.start_ts, options_.stop_ts,
                                                 offset);
+      WatchDamage(path);
       if (reader_->sealed()) {
         if (offset < reader_->trailer()->index_offset) return true;
       } else if (newer) {
@@ -229,6 +231,11 @@ void JournalReader::Wake() {
     ssize_t n = write(tail_->wake_fd, &one, sizeof(one));
     (void)n;
   }
+}
+
+void JournalReader::WatchDamage(const std::string& path) {
+  if (!options_.on_damage) return;
+  iter_->SkipDamage([this, path](const segment::Damage& d) { options_.on_damage(path, d); });
 }
 
 int64_t JournalReader::current_segment_created_micros() const {

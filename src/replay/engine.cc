@@ -1,2 +1,380 @@
-// The replay engine (replay.h).
+// The replay engine: filters, schedules transactions onto workers by the keys they touch, applies
+// them in groups, retries what is transient, and tracks what is applied (replay.h).
+//
+// Scheduling: a transaction that shares a key with transactions still pending may only run after
+// them. It goes to a worker at once when it depends on nothing pending (the least loaded worker)
+// or only on transactions queued on one worker (that worker: its queue runs in order); otherwise
+// Submit waits until that is so. A DDL waits until every worker is idle and runs alone.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "common/logging.h"
+#include "common/thread_name.h"
 #include "replay/replay.h"
+
+namespace binlog::replay {
+
+namespace {
+
+size_t RowCount(const pb::Binlog& b) {
+  size_t n = 0;
+  for (const auto& t : b.tables()) n += static_cast<size_t>(t.mutations_size());
+  return n;
+}
+
+// Keeps the tables the filter accepts; false when nothing is left to apply.
+bool ApplyFilter(const Filter& filter, pb::Binlog* b) {
+  if (!b->ddl_query().empty() && !filter.empty()) {
+    Result<DdlTarget> target = ParseDdlTarget(b->ddl_query(), b->ddl_schema());
+    // A statement the parser does not know is applied: dropping DDL unseen would leave the
+    // destination behind what the changes after it expect.
+    if (target.ok() && !filter.AcceptsDdl(*target)) b->clear_ddl_query();
+  }
+  if (!filter.empty()) {
+    auto* tables = b->mutable_tables();
+    for (int i = tables->size() - 1; i >= 0; --i) {
+      const pb::TableChanges& t = tables->Get(i);
+      if (!filter.Accepts(t.schema_name(), t.table_name())) tables->DeleteSubrange(i, 1);
+    }
+  }
+  return !b->ddl_query().empty() || b->tables_size() > 0;
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  explicit Impl(Filter f) : filter(std::move(f)) {}
+
+  struct Txn {
+    uint64_t seq = 0;
+    pb::Binlog binlog;
+    std::vector<ConflictKey> keys;
+    size_t rows = 0;
+    size_t bytes = 0;
+    int worker = -1;
+  };
+  struct Holder {
+    uint64_t seq;
+    int worker;
+    bool exclusive;
+  };
+  struct Worker {
+    std::unique_ptr<SinkWorker> sink;
+    std::deque<std::shared_ptr<Txn>> queue;  // guarded by mu
+    std::thread thread;
+  };
+
+  Sink* sink = nullptr;
+  Filter filter;
+  EngineOptions options;
+  ResumeState resume;
+  std::unique_ptr<SinkWorker> ddl_worker;
+
+  mutable std::mutex mu;
+  std::condition_variable changed;  // a transaction finished, or the engine stopped
+  std::condition_variable work;     // a worker's queue got something
+  std::vector<Worker> workers;
+  std::unordered_map<std::string, std::vector<Holder>> holders;  // pending users of each key
+  std::unordered_map<uint64_t, int> pending_on;                  // seq -> worker
+  // Every transaction submitted and not yet known applied, in order, with its commit ts: the
+  // progress is the commit ts before the first one not done.
+  std::deque<std::pair<uint64_t, uint64_t>> order;  // seq, commit ts
+  std::unordered_map<uint64_t, bool> done;
+  uint64_t next_seq = 1;
+  size_t pending_bytes = 0;
+  bool stopping = false;
+  Status error;
+  EngineStats stats;
+  uint64_t told_low = 0;
+  std::chrono::steady_clock::time_point last_told;
+
+  // REQUIRES: mu. The workers the pending transactions `keys` conflict with.
+  std::vector<int> Conflicts(const std::vector<ConflictKey>& keys) const {
+    std::vector<int> out;
+    for (const ConflictKey& k : keys) {
+      auto it = holders.find(k.key);
+      if (it == holders.end()) continue;
+      for (const Holder& h : it->second) {
+        if ((k.exclusive || h.exclusive) &&
+            std::find(out.begin(), out.end(), h.worker) == out.end()) {
+          out.push_back(h.worker);
+        }
+      }
+    }
+    return out;
+  }
+
+  // REQUIRES: mu.
+  int LeastLoaded() const {
+    int best = 0;
+    for (size_t i = 1; i < workers.size(); ++i) {
+      if (workers[i].queue.size() < workers[best].queue.size()) best = static_cast<int>(i);
+    }
+    return best;
+  }
+
+  // REQUIRES: mu. Marks seq applied and moves the progress on.
+  void MarkDone(uint64_t seq) {
+    done[seq] = true;
+    while (!order.empty() && done[order.front().first]) {
+      stats.progress_ts = std::max(stats.progress_ts, order.front().second);
+      done.erase(order.front().first);
+      order.pop_front();
+    }
+  }
+
+  // REQUIRES: mu.
+  void Fail(Status s) {
+    if (error.ok()) {
+      error = std::move(s);
+      LOG_ERROR("replay stopped", KV("error", error), KV("progress-ts", stats.progress_ts));
+    }
+    stopping = true;
+    changed.notify_all();
+    work.notify_all();
+  }
+
+  void Release(const Txn& t) {
+    for (const ConflictKey& k : t.keys) {
+      auto it = holders.find(k.key);
+      if (it == holders.end()) continue;
+      std::erase_if(it->second, [&](const Holder& h) { return h.seq == t.seq; });
+      if (it->second.empty()) holders.erase(it);
+    }
+    pending_on.erase(t.seq);
+    pending_bytes -= t.bytes;
+  }
+
+  // Takes the front of the worker's queue: whole transactions up to txn_batch rows.
+  std::vector<std::shared_ptr<Txn>> TakeGroup(Worker& w) {
+    std::vector<std::shared_ptr<Txn>> group;
+    size_t rows = 0;
+    while (!w.queue.empty()) {
+      size_t next = w.queue.front()->rows;
+      if (!group.empty() && rows + next > static_cast<size_t>(options.txn_batch)) break;
+      rows += next;
+      group.push_back(std::move(w.queue.front()));
+      w.queue.pop_front();
+    }
+    return group;
+  }
+
+  Status ApplyWithRetry(SinkWorker* sink_worker, const std::vector<std::shared_ptr<Txn>>& group) {
+    std::vector<const pb::Binlog*> binlogs;
+    for (const auto& t : group) binlogs.push_back(&t->binlog);
+    double backoff = options.retry_base_seconds;
+    for (int attempt = 0;; ++attempt) {
+      Status s = sink_worker->Apply(binlogs);
+      if (s.ok() || !s.IsIOError() || attempt >= options.max_retry) {
+        return s.ok() ? s
+                      : s.WithContext(fmt::format("applying commit ts {}..{}",
+                                                  group.front()->binlog.commit_ts(),
+                                                  group.back()->binlog.commit_ts()));
+      }
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        ++stats.retries;
+        if (stopping) return s;
+      }
+      LOG_WARN("applying failed; retrying", KV("error", s), KV("attempt", attempt + 1),
+               KV("max-retry", options.max_retry));
+      std::unique_lock<std::mutex> lock(mu);
+      changed.wait_for(lock, std::chrono::duration<double>(backoff), [&] { return stopping; });
+      backoff = std::min(backoff * 2, options.retry_max_seconds);
+    }
+  }
+
+  void WorkerLoop(int index) {
+    NameThisThread(fmt::format("replay-w{}", index));
+    Worker& w = workers[index];
+    std::unique_lock<std::mutex> lock(mu);
+    while (true) {
+      work.wait(lock, [&] { return stopping || !w.queue.empty(); });
+      if (stopping) return;
+      std::vector<std::shared_ptr<Txn>> group = TakeGroup(w);
+      lock.unlock();
+      Status s = ApplyWithRetry(w.sink.get(), group);
+      lock.lock();
+      if (!s.ok()) {
+        Fail(s);
+        return;
+      }
+      ++stats.groups;
+      for (const auto& t : group) {
+        ++stats.transactions;
+        stats.rows += t->rows;
+        for (const auto& table : t->binlog.tables()) {
+          stats.rows_by_table[table.schema_name() + "." + table.table_name()] +=
+              static_cast<uint64_t>(table.mutations_size());
+        }
+        Release(*t);
+        MarkDone(t->seq);
+      }
+      changed.notify_all();
+    }
+  }
+
+  // REQUIRES: mu held through `lock`. Tells the sink the progress, at most every interval
+  // (always with `force`).
+  Status TellLow(std::unique_lock<std::mutex>& lock, bool force) {
+    auto now = std::chrono::steady_clock::now();
+    uint64_t low = stats.progress_ts;
+    if (low <= told_low || (!force && now - last_told < std::chrono::duration<double>(
+                                                            options.advance_interval_seconds))) {
+      return Status::OK();
+    }
+    lock.unlock();
+    Status s = sink->AdvanceLow(low);
+    lock.lock();
+    if (!s.ok()) return s.WithContext("recording the progress in the destination");
+    told_low = low;
+    last_told = now;
+    return Status::OK();
+  }
+
+  // Waits until every worker's queue is empty and nothing is pending.
+  Status WaitIdle(std::unique_lock<std::mutex>& lock) {
+    changed.wait(lock, [&] { return stopping || pending_on.empty(); });
+    return error;
+  }
+
+  // Waits until every worker is idle and runs the DDL alone. A transaction with row changes too
+  // (CREATE TABLE ... SELECT) then goes on as any other.
+  Status RunDdl(Txn& t, std::unique_lock<std::mutex>& lock) {
+    RETURN_IF_ERROR(WaitIdle(lock));
+    lock.unlock();
+    Status s = ddl_worker->ApplyDdl(t.binlog);
+    lock.lock();
+    if (!s.ok()) {
+      Fail(s.WithContext(fmt::format("applying the DDL at commit ts {}", t.binlog.commit_ts())));
+      return error;
+    }
+    ++stats.ddl;
+    t.binlog.clear_ddl_query();
+    if (t.binlog.tables_size() == 0) {
+      ++stats.transactions;
+      pending_bytes -= t.bytes;
+      MarkDone(t.seq);
+    }
+    return Status::OK();
+  }
+
+  Status Submit(pb::Binlog binlog) {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!error.ok()) return error;
+    auto commit_ts = static_cast<uint64_t>(binlog.commit_ts());
+    auto t = std::make_shared<Txn>();
+    t->seq = next_seq++;
+    order.emplace_back(t->seq, commit_ts);
+    if (binlog.tp() != pb::COMMIT) {
+      MarkDone(t->seq);  // a heartbeat: only time passes
+      return TellLow(lock, false);
+    }
+    if (resume.Contains(commit_ts)) {
+      ++stats.already;
+      MarkDone(t->seq);
+      return TellLow(lock, false);
+    }
+    if (!ApplyFilter(filter, &binlog)) {
+      ++stats.filtered;
+      MarkDone(t->seq);
+      return TellLow(lock, false);
+    }
+    t->rows = RowCount(binlog);
+    t->bytes = binlog.ByteSizeLong();
+    t->binlog = std::move(binlog);
+    changed.wait(lock, [&] {
+      return stopping || pending_bytes == 0 ||
+             pending_bytes + t->bytes <= options.max_pending_bytes;
+    });
+    if (!error.ok()) return error;
+    pending_bytes += t->bytes;
+    if (!t->binlog.ddl_query().empty()) {
+      RETURN_IF_ERROR(RunDdl(*t, lock));
+      if (t->binlog.tables_size() == 0) return TellLow(lock, false);
+    }
+    lock.unlock();
+    Status keys = sink->ConflictKeys(t->binlog, &t->keys);
+    lock.lock();
+    if (!keys.ok()) {
+      Fail(keys.WithContext(fmt::format("commit ts {}", commit_ts)));
+      return error;
+    }
+    int target = -1;
+    changed.wait(lock, [&] {
+      if (stopping) return true;
+      std::vector<int> on = Conflicts(t->keys);
+      if (on.size() > 1) return false;
+      target = on.empty() ? LeastLoaded() : on.front();
+      return true;
+    });
+    if (!error.ok()) return error;
+    t->worker = target;
+    for (const ConflictKey& k : t->keys) holders[k.key].push_back({t->seq, target, k.exclusive});
+    pending_on[t->seq] = target;
+    workers[target].queue.push_back(std::move(t));
+    work.notify_all();
+    return TellLow(lock, false);
+  }
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> g(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->work.notify_all();
+  impl_->changed.notify_all();
+  for (auto& w : impl_->workers) {
+    if (w.thread.joinable()) w.thread.join();
+  }
+}
+
+Result<std::unique_ptr<Engine>> Engine::Start(Sink* sink, Filter filter,
+                                              const EngineOptions& options) {
+  auto impl = std::make_unique<Impl>(std::move(filter));
+  impl->sink = sink;
+  impl->options = options;
+  impl->options.worker_count = std::clamp(options.worker_count, 1, sink->MaxWorkers());
+  impl->options.txn_batch = std::max(options.txn_batch, 1);
+  ASSIGN_OR_RETURN(impl->resume, sink->LoadResume());
+  impl->told_low = impl->resume.low_ts;
+  impl->stats.progress_ts = impl->resume.low_ts;
+  ASSIGN_OR_RETURN(impl->ddl_worker, sink->NewWorker());
+  impl->workers.resize(static_cast<size_t>(impl->options.worker_count));
+  for (auto& w : impl->workers) {
+    ASSIGN_OR_RETURN(w.sink, sink->NewWorker());
+  }
+  std::unique_ptr<Engine> engine(new Engine(std::move(impl)));
+  Impl* raw = engine->impl_.get();
+  for (size_t i = 0; i < raw->workers.size(); ++i) {
+    raw->workers[i].thread = std::thread([raw, i] { raw->WorkerLoop(static_cast<int>(i)); });
+  }
+  return engine;
+}
+
+Status Engine::Submit(pb::Binlog binlog) { return impl_->Submit(std::move(binlog)); }
+
+Status Engine::Finish() {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  RETURN_IF_ERROR(impl_->WaitIdle(lock));
+  return impl_->TellLow(lock, true);
+}
+
+EngineStats Engine::Stats() const {
+  std::lock_guard<std::mutex> g(impl_->mu);
+  return impl_->stats;
+}
+
+const ResumeState& Engine::resumed() const { return impl_->resume; }
+
+}  // namespace binlog::replay

@@ -242,6 +242,12 @@ Result<SegmentIterator::State> SegmentIterator::LoadNextBlock() {
     if (probe != ProbeResult::kBlock) {
       ASSIGN_OR_RETURN(auto more, reader_->NextGoodBlock(offset_, limit));
       if (more || reader_->sealed()) {
+        if (on_damage_) {
+          on_damage_(Damage{offset_, (more ? *more : limit) - offset_, why});
+          if (!more) return State::kEnd;
+          offset_ = *more;
+          continue;
+        }
         return Status::Corruption(
             fmt::format("{}: block at offset {}: {}", reader_->path(), offset_, why));
       }
@@ -257,7 +263,13 @@ Result<SegmentIterator::State> SegmentIterator::LoadNextBlock() {
       // A payload that fails its check at the very end of an active segment may still be
       // being written; only good blocks after it prove damage.
       ASSIGN_OR_RETURN(auto more, reader_->NextGoodBlock(offset_, limit));
-      if (more || reader_->sealed()) return s;
+      if (more || reader_->sealed()) {
+        if (!on_damage_) return s;
+        on_damage_(Damage{offset_, (more ? *more : limit) - offset_, s.message()});
+        if (!more) return State::kEnd;
+        offset_ = *more;
+        continue;
+      }
       return State::kIncomplete;
     }
     offset_ = ref.next_offset();

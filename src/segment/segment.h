@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -231,6 +232,9 @@ class SegmentIterator {
   Result<State> Next(Record* out);
   // Offset of the next block to read (where a kIncomplete stopped).
   uint64_t offset() const { return offset_; }
+  // Instead of a Corruption error, damage is reported here and reading goes on at the next good
+  // block (or ends, when none follows in a sealed segment).
+  void SkipDamage(std::function<void(const Damage&)> on_damage) { on_damage_ = std::move(on_damage); }
 
  private:
   Result<State> LoadNextBlock();
@@ -241,6 +245,7 @@ class SegmentIterator {
   bool positioned_ = false;
   std::vector<Record> records_;
   size_t next_ = 0;
+  std::function<void(const Damage&)> on_damage_;
 };
 
 // Keeps the damaged file as <path>.broken (.broken.1, ... when that exists), then rewrites path

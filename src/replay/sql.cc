@@ -1,0 +1,461 @@
+#include "replay/sql.h"
+
+#include <fmt/format.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/text.h"
+
+namespace binlog::replay {
+
+namespace {
+
+using pb::Value;
+
+bool Present(const Value& v) { return v.value_case() != Value::VALUE_NOT_SET; }
+
+bool SameValue(const Value& a, const Value& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
+
+void AppendQuoted(std::string_view s, std::string* out) {
+  out->push_back('\'');
+  for (char c : s) {
+    switch (c) {
+      case '\0':
+        out->append("\\0");
+        break;
+      case '\'':
+        out->append("\\'");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\x1a':
+        out->append("\\Z");
+        break;
+      default:
+        out->push_back(c);
+    }
+  }
+  out->push_back('\'');
+}
+
+bool IsDecimalText(std::string_view s) {
+  size_t i = s.size() > 0 && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  bool digits = false, dot = false;
+  for (; i < s.size(); ++i) {
+    if (std::isdigit(static_cast<unsigned char>(s[i]))) {
+      digits = true;
+    } else if (s[i] == '.' && !dot) {
+      dot = true;
+    } else {
+      return false;
+    }
+  }
+  return digits;
+}
+
+// How the record's columns map onto the destination table's, by name.
+struct ColumnMap {
+  std::vector<int> to_dest;    // record column -> destination column
+  std::vector<int> to_record;  // destination column -> record column, -1 when the record has none
+};
+
+Result<ColumnMap> MapColumns(const pb::TableChanges& changes, const TableSchema& table) {
+  ColumnMap m;
+  m.to_record.assign(table.columns.size(), -1);
+  for (int i = 0; i < changes.columns_size(); ++i) {
+    int d = table.ColumnIndex(changes.columns(i).name());
+    if (d < 0) {
+      return Status::InvalidArgument(fmt::format(
+          "column `{}` of `{}`.`{}` is not in the destination's table (a DDL the destination "
+          "did not get?)",
+          Printable(changes.columns(i).name()), table.db, table.table));
+    }
+    m.to_dest.push_back(d);
+    m.to_record[d] = i;
+  }
+  return m;
+}
+
+void AppendTable(const TableSchema& table, std::string* out) {
+  AppendIdentifier(table.db, out);
+  out->push_back('.');
+  AppendIdentifier(table.table, out);
+}
+
+// The key's values in `row`, or false when the row image lacks one of its columns.
+bool KeyValues(const KeySchema& key, const ColumnMap& map, const pb::Row& row,
+               std::vector<const Value*>* values) {
+  values->clear();
+  for (int d : key.columns) {
+    int r = map.to_record[d];
+    if (r < 0 || r >= row.columns_size() || !Present(row.columns(r))) return false;
+    values->push_back(&row.columns(r));
+  }
+  return true;
+}
+
+// "(a, b)" or "a": the key's column list as a WHERE ... IN takes it.
+void AppendKeyColumns(const KeySchema& key, const TableSchema& table, std::string* out) {
+  if (key.columns.size() > 1) out->push_back('(');
+  for (size_t i = 0; i < key.columns.size(); ++i) {
+    if (i > 0) out->append(", ");
+    AppendIdentifier(table.columns[key.columns[i]].name, out);
+  }
+  if (key.columns.size() > 1) out->push_back(')');
+}
+
+Status AppendKeyTuple(const std::vector<const Value*>& values, std::string* out) {
+  if (values.size() > 1) out->push_back('(');
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out->append(", ");
+    RETURN_IF_ERROR(AppendLiteral(*values[i], out));
+  }
+  if (values.size() > 1) out->push_back(')');
+  return Status::OK();
+}
+
+// WHERE ... matching `row`: by the row key when the image has it, else on every column the
+// image has (NULL-safe), LIMIT 1 added by the caller.
+Status AppendWhere(const TableSchema& table, const ColumnMap& map, const pb::TableChanges& changes,
+                   const pb::Row& row, bool* by_key, std::string* out) {
+  std::vector<const Value*> values;
+  const KeySchema* key = table.RowKey();
+  *by_key = key != nullptr && KeyValues(*key, map, row, &values);
+  out->append(" WHERE ");
+  if (*by_key) {
+    for (size_t i = 0; i < key->columns.size(); ++i) {
+      if (i > 0) out->append(" AND ");
+      AppendIdentifier(table.columns[key->columns[i]].name, out);
+      out->append(" = ");
+      RETURN_IF_ERROR(AppendLiteral(*values[i], out));
+    }
+    return Status::OK();
+  }
+  bool first = true;
+  for (int r = 0; r < row.columns_size() && r < changes.columns_size(); ++r) {
+    if (!Present(row.columns(r))) continue;
+    if (!first) out->append(" AND ");
+    first = false;
+    AppendIdentifier(changes.columns(r).name(), out);
+    out->append(" <=> ");
+    RETURN_IF_ERROR(AppendLiteral(row.columns(r), out));
+  }
+  if (first) return Status::InvalidArgument("a row image with no column to find the row by");
+  return Status::OK();
+}
+
+// Plans one table's changes; statements accumulate in `out`.
+class Planner {
+ public:
+  Planner(const pb::TableChanges& changes, const TableSchema& table, const ColumnMap& map,
+          const SqlOptions& options, std::vector<std::string>* out)
+      : changes_(changes), table_(table), map_(map), options_(options), out_(out) {}
+
+  Status Run() {
+    for (const pb::TableMutation& m : changes_.mutations()) {
+      switch (m.type()) {
+        case pb::INSERT:
+          RETURN_IF_ERROR(Insert(m.row()));
+          break;
+        case pb::DELETE:
+          RETURN_IF_ERROR(Delete(m.row()));
+          break;
+        case pb::UPDATE:
+          RETURN_IF_ERROR(Update(m));
+          break;
+        default:
+          return Status::InvalidArgument(
+              fmt::format("unknown mutation type {}", static_cast<int>(m.type())));
+      }
+    }
+    Flush();
+    return Status::OK();
+  }
+
+ private:
+  enum class Open { kNone, kInsert, kDelete };
+
+  void Flush() {
+    if (open_ == Open::kNone) return;
+    if (open_ == Open::kDelete) current_.push_back(')');
+    out_->push_back(std::move(current_));
+    current_.clear();
+    open_ = Open::kNone;
+  }
+
+  // The columns an INSERT names: those the row image has.
+  std::string InsertHead(const pb::Row& row) const {
+    std::string head = options_.safe_mode ? "REPLACE INTO " : "INSERT INTO ";
+    AppendTable(table_, &head);
+    head.append(" (");
+    bool first = true;
+    for (int r = 0; r < row.columns_size() && r < changes_.columns_size(); ++r) {
+      if (!Present(row.columns(r))) continue;
+      if (!first) head.append(", ");
+      first = false;
+      AppendIdentifier(changes_.columns(r).name(), &head);
+    }
+    head.append(") VALUES ");
+    return head;
+  }
+
+  Status Insert(const pb::Row& row) {
+    std::string head = InsertHead(row);
+    if (open_ != Open::kInsert || head != open_head_ ||
+        current_.size() >= options_.max_statement_bytes) {
+      Flush();
+      open_ = Open::kInsert;
+      open_head_ = head;
+      current_ = head;
+    } else {
+      current_.append(", ");
+    }
+    current_.push_back('(');
+    bool first = true;
+    for (int r = 0; r < row.columns_size() && r < changes_.columns_size(); ++r) {
+      if (!Present(row.columns(r))) continue;
+      if (!first) current_.append(", ");
+      first = false;
+      RETURN_IF_ERROR(AppendLiteral(row.columns(r), &current_));
+    }
+    current_.push_back(')');
+    return Status::OK();
+  }
+
+  Status Delete(const pb::Row& row) {
+    const KeySchema* key = table_.RowKey();
+    std::vector<const Value*> values;
+    if (key == nullptr || !KeyValues(*key, map_, row, &values)) {
+      Flush();
+      return DeleteOne(row);
+    }
+    if (open_ != Open::kDelete || current_.size() >= options_.max_statement_bytes) {
+      Flush();
+      open_ = Open::kDelete;
+      current_ = "DELETE FROM ";
+      AppendTable(table_, &current_);
+      current_.append(" WHERE ");
+      AppendKeyColumns(*key, table_, &current_);
+      current_.append(" IN (");
+    } else {
+      current_.append(", ");
+    }
+    return AppendKeyTuple(values, &current_);
+  }
+
+  Status DeleteOne(const pb::Row& row) {
+    std::string sql = "DELETE FROM ";
+    AppendTable(table_, &sql);
+    bool by_key = false;
+    RETURN_IF_ERROR(AppendWhere(table_, map_, changes_, row, &by_key, &sql));
+    if (!by_key) sql.append(" LIMIT 1");
+    out_->push_back(std::move(sql));
+    return Status::OK();
+  }
+
+  // Whether the update moves the row to another value of a unique key.
+  bool ChangesAUniqueKey(const pb::TableMutation& m) const {
+    for (const KeySchema& key : table_.unique_keys) {
+      for (int d : key.columns) {
+        int r = map_.to_record[d];
+        if (r < 0 || r >= m.row().columns_size() || r >= m.before().columns_size()) continue;
+        const Value& a = m.before().columns(r);
+        const Value& b = m.row().columns(r);
+        if (Present(a) && Present(b) && !SameValue(a, b)) return true;
+      }
+    }
+    return false;
+  }
+
+  Status Update(const pb::TableMutation& m) {
+    Flush();
+    if (options_.safe_mode || ChangesAUniqueKey(m)) {
+      RETURN_IF_ERROR(DeleteOne(m.before()));
+      RETURN_IF_ERROR(Insert(m.row()));
+      Flush();
+      return Status::OK();
+    }
+    std::string sql = "UPDATE ";
+    AppendTable(table_, &sql);
+    sql.append(" SET ");
+    bool any = false;
+    for (int r = 0; r < m.row().columns_size() && r < changes_.columns_size(); ++r) {
+      const Value& after = m.row().columns(r);
+      if (!Present(after)) continue;
+      if (r < m.before().columns_size() && SameValue(after, m.before().columns(r))) continue;
+      if (any) sql.append(", ");
+      any = true;
+      AppendIdentifier(changes_.columns(r).name(), &sql);
+      sql.append(" = ");
+      RETURN_IF_ERROR(AppendLiteral(after, &sql));
+    }
+    if (!any) return Status::OK();  // nothing changes
+    bool by_key = false;
+    RETURN_IF_ERROR(AppendWhere(table_, map_, changes_, m.before(), &by_key, &sql));
+    if (!by_key) sql.append(" LIMIT 1");
+    out_->push_back(std::move(sql));
+    return Status::OK();
+  }
+
+  const pb::TableChanges& changes_;
+  const TableSchema& table_;
+  const ColumnMap& map_;
+  const SqlOptions& options_;
+  std::vector<std::string>* out_;
+  Open open_ = Open::kNone;
+  std::string open_head_;
+  std::string current_;
+};
+
+// A key value as the destination compares it: case-insensitive strings folded; false when that
+// cannot be done exactly here (non-ASCII text under a case-insensitive collation).
+bool NormalizedKeyValue(const Value& v, const ColumnSchema& column, std::string* out) {
+  std::string text;
+  switch (v.value_case()) {
+    case Value::kInt64Value:
+      text = fmt::format("i{}", v.int64_value());
+      break;
+    case Value::kUint64Value:
+      text = fmt::format("u{}", v.uint64_value());
+      break;
+    case Value::kDoubleValue:
+      text = fmt::format("d{}", v.double_value());
+      break;
+    case Value::kDecimalValue:
+      text = "n" + v.decimal_value();
+      break;
+    case Value::kStringValue:
+    case Value::kBytesValue: {
+      const std::string& s =
+          v.value_case() == Value::kStringValue ? v.string_value() : v.bytes_value();
+      if (!column.case_insensitive()) {
+        text = "s" + s;
+        break;
+      }
+      text = "s";
+      for (char c : s) {
+        if (static_cast<unsigned char>(c) >= 0x80) return false;
+        text.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      }
+      while (text.size() > 1 && text.back() == ' ') text.pop_back();
+      break;
+    }
+    default:
+      return false;
+  }
+  out->append(std::to_string(text.size()));
+  out->push_back(':');
+  out->append(text);
+  return true;
+}
+
+}  // namespace
+
+void AppendIdentifier(std::string_view name, std::string* out) {
+  out->push_back('`');
+  for (char c : name) {
+    if (c == '`') out->push_back('`');
+    out->push_back(c);
+  }
+  out->push_back('`');
+}
+
+Status AppendLiteral(const Value& v, std::string* out) {
+  switch (v.value_case()) {
+    case Value::kIsNull:
+      out->append("NULL");
+      return Status::OK();
+    case Value::kInt64Value:
+      fmt::format_to(std::back_inserter(*out), "{}", v.int64_value());
+      return Status::OK();
+    case Value::kUint64Value:
+      fmt::format_to(std::back_inserter(*out), "{}", v.uint64_value());
+      return Status::OK();
+    case Value::kDoubleValue:
+      // fmt's shortest form parses back to the same double; a FLOAT was widened exactly.
+      fmt::format_to(std::back_inserter(*out), "{}", v.double_value());
+      return Status::OK();
+    case Value::kDecimalValue:
+      if (!IsDecimalText(v.decimal_value())) {
+        return Status::InvalidArgument(
+            fmt::format("DECIMAL value \"{}\" is not a number", Printable(v.decimal_value())));
+      }
+      out->append(v.decimal_value());
+      return Status::OK();
+    case Value::kStringValue:
+      AppendQuoted(v.string_value(), out);
+      return Status::OK();
+    case Value::kBytesValue:
+      out->append("_binary");
+      AppendQuoted(v.bytes_value(), out);
+      return Status::OK();
+    case Value::VALUE_NOT_SET:
+      break;
+  }
+  return Status::InvalidArgument("a column absent from the row image has no value to write");
+}
+
+Status BuildStatements(const pb::TableChanges& changes, const TableSchema& table,
+                       const SqlOptions& options, std::vector<std::string>* out) {
+  ASSIGN_OR_RETURN(ColumnMap map, MapColumns(changes, table));
+  return Planner(changes, table, map, options, out).Run();
+}
+
+void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,
+                  std::vector<ConflictKey>* out) {
+  const std::string name = TableKey(table.db, table.table);
+  for (const std::string& linked : table.linked_tables) out->push_back({"f:" + linked, true});
+  if (!table.linked_tables.empty()) out->push_back({"f:" + name, true});
+  Result<ColumnMap> map = MapColumns(changes, table);
+  if (!map.ok() || table.unique_keys.empty()) {
+    out->push_back({"t:" + name, true});
+    return;
+  }
+  bool whole_table = false;
+  auto add_row = [&](const pb::Row& row) {
+    for (size_t k = 0; k < table.unique_keys.size(); ++k) {
+      const KeySchema& key = table.unique_keys[k];
+      std::string text = fmt::format("k:{}/{}/", name, k);
+      bool exact = true;
+      for (int d : key.columns) {
+        int r = map->to_record[d];
+        // A NULL in a unique key matches nothing: only the row's other keys locate it.
+        if (r < 0 || r >= row.columns_size() || !Present(row.columns(r))) {
+          exact = false;
+          break;
+        }
+        if (row.columns(r).value_case() == Value::kIsNull) {
+          text.clear();
+          break;
+        }
+        if (!NormalizedKeyValue(row.columns(r), table.columns[d], &text)) {
+          exact = false;
+          break;
+        }
+      }
+      if (!exact) {
+        whole_table = true;
+      } else if (!text.empty()) {
+        out->push_back({std::move(text), true});
+      }
+    }
+  };
+  for (const pb::TableMutation& m : changes.mutations()) {
+    add_row(m.row());
+    if (m.type() == pb::UPDATE) add_row(m.before());
+  }
+  out->push_back({"t:" + name, whole_table});
+}
+
+}  // namespace binlog::replay

@@ -1,0 +1,204 @@
+// SQL planned from row changes against a destination table: literals, statement shapes, keys.
+#include "replay/sql.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "testutil/testutil.h"
+
+namespace binlog::replay {
+namespace {
+
+using ::testing::ElementsAre;
+
+pb::Value Int(int64_t v) {
+  pb::Value x;
+  x.set_int64_value(v);
+  return x;
+}
+pb::Value Str(const std::string& v) {
+  pb::Value x;
+  x.set_string_value(v);
+  return x;
+}
+pb::Value Bytes(const std::string& v) {
+  pb::Value x;
+  x.set_bytes_value(v);
+  return x;
+}
+pb::Value Null() {
+  pb::Value x;
+  x.set_is_null(true);
+  return x;
+}
+
+std::string Lit(const pb::Value& v) {
+  std::string out;
+  EXPECT_OK(AppendLiteral(v, &out));
+  return out;
+}
+
+TEST(SqlLiteralTest, EveryValueReachesTheServerExactly) {
+  EXPECT_EQ(Lit(Int(-9223372036854775807LL - 1)), "-9223372036854775808");
+  pb::Value u;
+  u.set_uint64_value(18446744073709551615ull);
+  EXPECT_EQ(Lit(u), "18446744073709551615");
+  pb::Value d;
+  d.set_double_value(0.1);
+  EXPECT_EQ(Lit(d), "0.1");
+  d.set_double_value(static_cast<double>(1.1f));  // a FLOAT, widened exactly
+  EXPECT_EQ(Lit(d), "1.100000023841858");
+  pb::Value dec;
+  dec.set_decimal_value("-12345678901234567890123456789012345.123456789012345678901234567890");
+  EXPECT_EQ(Lit(dec), dec.decimal_value());
+  dec.set_decimal_value("1); DROP TABLE t; --");
+  std::string out;
+  EXPECT_FALSE(AppendLiteral(dec, &out).ok());
+  EXPECT_EQ(Lit(Str("it's a \\ test\n\r\x1a")), "'it\\'s a \\\\ test\\n\\r\\Z'");
+  EXPECT_EQ(Lit(Bytes(std::string("a\0b\xff", 4))), std::string("_binary'a\\0b\xff'"));
+  EXPECT_EQ(Lit(Null()), "NULL");
+  EXPECT_FALSE(AppendLiteral(pb::Value(), &out).ok());  // absent from the image
+}
+
+TEST(SqlLiteralTest, IdentifiersAreQuoted) {
+  std::string out;
+  AppendIdentifier("we`ird", &out);
+  EXPECT_EQ(out, "`we``ird`");
+}
+
+// A table t(id INT PRIMARY KEY, u VARCHAR UNIQUE NOT NULL (case-insensitive), v INT).
+TableSchema KeyedTable() {
+  TableSchema t;
+  t.db = "db";
+  t.table = "t";
+  t.columns = {{"id", false, "", "int"}, {"u", false, "utf8mb4_general_ci", "varchar"},
+               {"v", true, "", "int"}};
+  t.unique_keys = {{"PRIMARY", {0}, true}, {"u", {1}, true}};
+  t.row_key = 0;
+  return t;
+}
+
+pb::TableChanges Changes(const TableSchema& t) {
+  pb::TableChanges c;
+  c.set_schema_name(t.db);
+  c.set_table_name(t.table);
+  for (const ColumnSchema& col : t.columns) c.add_columns()->set_name(col.name);
+  return c;
+}
+
+void Row(pb::Row* row, std::initializer_list<pb::Value> values) {
+  for (const pb::Value& v : values) *row->add_columns() = v;
+}
+
+pb::TableMutation* Add(pb::TableChanges* c, pb::MutationType type) {
+  pb::TableMutation* m = c->add_mutations();
+  m->set_type(type);
+  return m;
+}
+
+TEST(SqlPlanTest, ConsecutiveInsertsAndDeletesBecomeMultiRowStatements) {
+  TableSchema t = KeyedTable();
+  pb::TableChanges c = Changes(t);
+  Row(Add(&c, pb::INSERT)->mutable_row(), {Int(1), Str("a"), Int(10)});
+  Row(Add(&c, pb::INSERT)->mutable_row(), {Int(2), Str("b"), Null()});
+  Row(Add(&c, pb::DELETE)->mutable_row(), {Int(1), Str("a"), Int(10)});
+  Row(Add(&c, pb::DELETE)->mutable_row(), {Int(2), Str("b"), Null()});
+  std::vector<std::string> sql;
+  ASSERT_OK(BuildStatements(c, t, SqlOptions{}, &sql));
+  EXPECT_THAT(sql, ElementsAre("INSERT INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'a', 10), "
+                               "(2, 'b', NULL)",
+                               "DELETE FROM `db`.`t` WHERE `id` IN (1, 2)"));
+}
+
+TEST(SqlPlanTest, UpdatesGoByKeyAndAKeyChangeIsDeleteThenInsert) {
+  TableSchema t = KeyedTable();
+  pb::TableChanges c = Changes(t);
+  pb::TableMutation* plain = Add(&c, pb::UPDATE);
+  Row(plain->mutable_before(), {Int(1), Str("a"), Int(10)});
+  Row(plain->mutable_row(), {Int(1), Str("a"), Int(11)});
+  pb::TableMutation* moved = Add(&c, pb::UPDATE);
+  Row(moved->mutable_before(), {Int(1), Str("a"), Int(11)});
+  Row(moved->mutable_row(), {Int(1), Str("z"), Int(11)});  // the unique key u changes
+  std::vector<std::string> sql;
+  ASSERT_OK(BuildStatements(c, t, SqlOptions{}, &sql));
+  EXPECT_THAT(sql, ElementsAre("UPDATE `db`.`t` SET `v` = 11 WHERE `id` = 1",
+                               "DELETE FROM `db`.`t` WHERE `id` = 1",
+                               "INSERT INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'z', 11)"));
+
+  SqlOptions safe;
+  safe.safe_mode = true;
+  sql.clear();
+  ASSERT_OK(BuildStatements(c, t, safe, &sql));
+  EXPECT_THAT(sql, ElementsAre("DELETE FROM `db`.`t` WHERE `id` = 1",
+                               "REPLACE INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'a', 11)",
+                               "DELETE FROM `db`.`t` WHERE `id` = 1",
+                               "REPLACE INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'z', 11)"));
+}
+
+TEST(SqlPlanTest, WithoutAUsableKeyRowsAreMatchedOnEveryColumn) {
+  TableSchema t = KeyedTable();
+  t.unique_keys.clear();
+  t.row_key = -1;
+  pb::TableChanges c = Changes(t);
+  Row(Add(&c, pb::DELETE)->mutable_row(), {Int(1), Str("a"), Null()});
+  pb::TableMutation* u = Add(&c, pb::UPDATE);
+  Row(u->mutable_before(), {Int(2), Str("b"), Int(3)});
+  Row(u->mutable_row(), {Int(2), Str("b"), Int(4)});
+  std::vector<std::string> sql;
+  ASSERT_OK(BuildStatements(c, t, SqlOptions{}, &sql));
+  EXPECT_THAT(sql, ElementsAre("DELETE FROM `db`.`t` WHERE `id` <=> 1 AND `u` <=> 'a' AND `v` <=> "
+                               "NULL LIMIT 1",
+                               "UPDATE `db`.`t` SET `v` = 4 WHERE `id` <=> 2 AND `u` <=> 'b' AND "
+                               "`v` <=> 3 LIMIT 1"));
+}
+
+TEST(SqlPlanTest, AColumnTheDestinationLacksIsNamed) {
+  TableSchema t = KeyedTable();
+  pb::TableChanges c = Changes(t);
+  c.add_columns()->set_name("extra");
+  Row(Add(&c, pb::INSERT)->mutable_row(), {Int(1), Str("a"), Int(1), Int(2)});
+  std::vector<std::string> sql;
+  Status s = BuildStatements(c, t, SqlOptions{}, &sql);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("column `extra` of `db`.`t`"));
+}
+
+std::vector<std::string> Keys(const pb::TableChanges& c, const TableSchema& t,
+                              bool* whole_table) {
+  std::vector<ConflictKey> keys;
+  ConflictKeys(c, t, &keys);
+  std::vector<std::string> out;
+  *whole_table = false;
+  for (const ConflictKey& k : keys) {
+    if (k.key == "t:db.t") {
+      *whole_table = k.exclusive;
+      continue;
+    }
+    out.push_back(k.key);
+  }
+  return out;
+}
+
+TEST(SqlKeysTest, CaseInsensitiveKeysConflictAcrossCaseAndNonAsciiTakesTheTable) {
+  TableSchema t = KeyedTable();
+  pb::TableChanges a = Changes(t);
+  Row(Add(&a, pb::INSERT)->mutable_row(), {Int(1), Str("abc"), Int(1)});
+  pb::TableChanges b = Changes(t);
+  Row(Add(&b, pb::INSERT)->mutable_row(), {Int(2), Str("ABC  "), Int(1)});
+  bool whole = false;
+  std::vector<std::string> ka = Keys(a, t, &whole);
+  EXPECT_FALSE(whole);
+  std::vector<std::string> kb = Keys(b, t, &whole);
+  EXPECT_FALSE(whole);
+  // Different primary keys, the same unique key under a _ci collation.
+  EXPECT_NE(ka[0], kb[0]);
+  EXPECT_EQ(ka[1], kb[1]);
+
+  pb::TableChanges c = Changes(t);
+  Row(Add(&c, pb::INSERT)->mutable_row(), {Int(3), Str("caf\xc3\xa9"), Int(1)});
+  Keys(c, t, &whole);
+  EXPECT_TRUE(whole) << "a non-ASCII value under a _ci collation must conflict with the table";
+}
+
+}  // namespace
+}  // namespace binlog::replay

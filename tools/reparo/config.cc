@@ -1,0 +1,271 @@
+// reparo.toml and reparo's flags.
+#include "reparo/config.h"
+
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <sstream>
+
+#include "common/config.h"
+#include "common/logging.h"
+#include "common/tso.h"
+
+namespace binlog::reparo {
+
+namespace po = boost::program_options;
+
+namespace {
+
+po::options_description Describe() {
+  po::options_description d("reparo options (a flag overrides the same key in -config)");
+  auto add = d.add_options();
+  add("config", po::value<std::string>(), "path to the configuration file (reparo.toml)");
+  add("data-dir", po::value<std::string>(),
+      "the directory of segments to replay: a pump's binlog/, a syncer's journal");
+  add("start-datetime", po::value<std::string>(),
+      "replay from this time, \"2006-01-02 15:04:05\" (local time, or -time-zone)");
+  add("stop-datetime", po::value<std::string>(), "replay up to this time, inclusive");
+  add("start-tso", po::value<uint64_t>(), "replay from this commit ts (instead of a datetime)");
+  add("stop-tso", po::value<uint64_t>(), "replay up to this commit ts, inclusive");
+  add("time-zone", po::value<std::string>(),
+      "zone of the datetimes: IANA name, UTC or +08:00 (default: the local zone)");
+  add("dest-type", po::value<std::string>(), "print (default) or mysql ([dest-db])");
+  add("txn-batch", po::value<int>(), "row changes per downstream transaction (default 20)");
+  add("c", po::value<int>(), "worker-count: parallel connections to the destination (default 16)");
+  add("safe-mode", po::value<bool>()->implicit_value(true),
+      "INSERT as REPLACE, UPDATE as DELETE + REPLACE: replay over data a backup already holds");
+  add("task", po::value<std::string>(),
+      "the name this run's progress has in the destination (default \"reparo\")");
+  add("resume", "continue a run that stopped (killed, failed): its progress is in the destination");
+  add("flashback",
+      "undo the window instead: its changes inverted, newest first (not resumable; no DDL)");
+  add("skip-corrupt", "go on past damaged blocks of the input, counting and reporting them");
+  add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
+  add("log-file", po::value<std::string>(), "log file path (default: stderr)");
+  add("V", "print the version and exit");
+  add("version", "print the version and exit");
+  add("h", "print this help and exit");
+  add("help", "print this help and exit");
+  return d;
+}
+
+Status Bad(const std::string& where, std::string_view key, std::string_view expected,
+           std::string_view got) {
+  return Status::InvalidArgument(
+      fmt::format("{}: key \"{}\": expected {}, got \"{}\"", where, key, expected, got));
+}
+
+// TiDB-Binlog's list keys take an array of strings (or, for ignore-schemas, one comma list).
+Status ReadFilter(ConfigFile* f, replay::FilterRules* rules) {
+  ASSIGN_OR_RETURN(rules->do_dbs, f->GetStringList("replicate-do-db"));
+  ASSIGN_OR_RETURN(rules->ignore_dbs, f->GetStringList("replicate-ignore-db"));
+  for (const char* key : {"replicate-do-table", "replicate-ignore-table"}) {
+    ASSIGN_OR_RETURN(auto tables, f->GetTableArray(key, {"db-name", "tbl-name"}));
+    for (size_t i = 0; i < tables.size(); ++i) {
+      auto& t = tables[i];
+      if (t["db-name"].empty() || t["tbl-name"].empty()) {
+        return Bad(f->origin(), fmt::format("{}[{}]", key, i), "db-name and tbl-name", "");
+      }
+      (std::string_view(key) == "replicate-do-table" ? rules->do_tables : rules->ignore_tables)
+          .push_back(replay::TableRule{t["db-name"], t["tbl-name"]});
+    }
+  }
+  ASSIGN_OR_RETURN(std::string schemas, f->GetString("ignore-schemas", ""));
+  for (size_t at = 0; at < schemas.size();) {
+    size_t comma = schemas.find(',', at);
+    std::string one = schemas.substr(at, comma == std::string::npos ? comma : comma - at);
+    if (!one.empty()) rules->ignore_schemas.push_back(one);
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return Status::OK();
+}
+
+struct Window {
+  std::string start_datetime, stop_datetime;
+  std::optional<uint64_t> start_tso, stop_tso;
+  std::string where_start = "the config", where_stop = "the config";
+};
+
+Status ReadFile(ConfigFile* f, ReparoConfig* c, Window* w) {
+  const std::string& file = f->origin();
+  ASSIGN_OR_RETURN(c->data_dir, f->GetString("data-dir", c->data_dir));
+  ASSIGN_OR_RETURN(c->log_file, f->GetString("log-file", c->log_file));
+  ASSIGN_OR_RETURN(c->log_level, f->GetString("log-level", c->log_level));
+  ASSIGN_OR_RETURN(w->start_datetime, f->GetString("start-datetime", ""));
+  ASSIGN_OR_RETURN(w->stop_datetime, f->GetString("stop-datetime", ""));
+  for (const char* key : {"start-tso", "stop-tso"}) {
+    if (!f->Has(key)) continue;
+    ASSIGN_OR_RETURN(int64_t v, f->GetInt(key, 0));
+    if (v < 0) return Bad(file, key, "a TSO (a positive integer)", std::to_string(v));
+    (std::string_view(key) == "start-tso" ? w->start_tso : w->stop_tso) = static_cast<uint64_t>(v);
+  }
+  ASSIGN_OR_RETURN(c->time_zone, f->GetString("time-zone", c->time_zone));
+  ASSIGN_OR_RETURN(c->dest_type, f->GetString("dest-type", c->dest_type));
+  ASSIGN_OR_RETURN(int64_t batch, f->GetInt("txn-batch", c->txn_batch));
+  if (batch < 1 || batch > 100000) {
+    return Bad(file, "txn-batch", "a number of row changes from 1 to 100000",
+               std::to_string(batch));
+  }
+  c->txn_batch = static_cast<int>(batch);
+  ASSIGN_OR_RETURN(int64_t workers, f->GetInt("worker-count", c->worker_count));
+  if (workers < 1 || workers > 256) {
+    return Bad(file, "worker-count", "a number from 1 to 256", std::to_string(workers));
+  }
+  c->worker_count = static_cast<int>(workers);
+  ASSIGN_OR_RETURN(c->safe_mode, f->GetBool("safe-mode", c->safe_mode));
+  ASSIGN_OR_RETURN(int64_t retry, f->GetInt("max-retry", c->max_retry));
+  c->max_retry = static_cast<int>(std::max<int64_t>(retry, 0));
+  ASSIGN_OR_RETURN(c->task, f->GetString("task", c->task));
+  RETURN_IF_ERROR(ReadFilter(f, &c->filter));
+  ASSIGN_OR_RETURN(c->dest.host, f->GetString("dest-db.host", c->dest.host));
+  ASSIGN_OR_RETURN(int64_t port, f->GetInt("dest-db.port", c->dest.port));
+  if (port < 1 || port > 65535)
+    return Bad(file, "dest-db.port", "a TCP port", std::to_string(port));
+  c->dest.port = static_cast<int>(port);
+  ASSIGN_OR_RETURN(c->dest.user, f->GetString("dest-db.user", c->dest.user));
+  ASSIGN_OR_RETURN(c->dest.password, f->GetString("dest-db.password", c->dest.password));
+  ASSIGN_OR_RETURN(c->dest.tls.ca, f->GetString("dest-db.ssl-ca", ""));
+  ASSIGN_OR_RETURN(c->dest.tls.cert, f->GetString("dest-db.ssl-cert", ""));
+  ASSIGN_OR_RETURN(c->dest.tls.key, f->GetString("dest-db.ssl-key", ""));
+  c->dest.tls.enabled = !c->dest.tls.ca.empty() || !c->dest.tls.cert.empty();
+  c->unknown_keys = f->UnknownKeys();
+  return f->CheckMostlyKnown("reparo");
+}
+
+// Resolves the window: a TSO as it is, a datetime as the first (start) or the last (stop) TSO
+// of its millisecond.
+Status ResolveWindow(const Window& w, ReparoConfig* c) {
+  if (w.start_tso && !w.start_datetime.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("{}: start-tso and start-datetime are both set; give one", w.where_start));
+  }
+  if (w.stop_tso && !w.stop_datetime.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("{}: stop-tso and stop-datetime are both set; give one", w.where_stop));
+  }
+  if (w.start_tso) c->start_ts = *w.start_tso;
+  if (w.stop_tso) c->stop_ts = *w.stop_tso;
+  if (!w.start_datetime.empty()) {
+    Result<uint64_t> ts = ParseDatetimeToTS(w.start_datetime, c->time_zone);
+    if (!ts.ok()) {
+      return Status::InvalidArgument(
+          fmt::format("{}: start-datetime: {}", w.where_start, ts.status().message()));
+    }
+    c->start_ts = *ts;
+  }
+  if (!w.stop_datetime.empty()) {
+    Result<uint64_t> ts = ParseDatetimeToTS(w.stop_datetime, c->time_zone);
+    if (!ts.ok()) {
+      return Status::InvalidArgument(
+          fmt::format("{}: stop-datetime: {}", w.where_stop, ts.status().message()));
+    }
+    c->stop_ts = *ts | kLogicalMask;
+  }
+  if (c->stop_ts < c->start_ts) {
+    return Status::InvalidArgument(fmt::format(
+        "the window ends before it starts: stop {} is before start {}", c->stop_ts, c->start_ts));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string Usage() {
+  std::ostringstream out;
+  out << Describe();
+  std::string text = out.str();
+  for (size_t at = text.find("\n  --"); at != std::string::npos; at = text.find("\n  --", at)) {
+    text.replace(at, 5, "\n   -");
+  }
+  return "usage: reparo -config reparo.toml [-resume] [-flashback] [flags]\n"
+         "  replays the changes of a directory of segments between two points in time into a\n"
+         "  MariaDB/MySQL server, or prints them\n" +
+         text;
+}
+
+Result<Command> LoadConfig(int argc, const char* const* argv, ReparoConfig* c) {
+  po::variables_map vm;
+  try {
+    auto style = (po::command_line_style::default_style & ~po::command_line_style::allow_guessing) |
+                 po::command_line_style::allow_long_disguise;
+    po::positional_options_description none;
+    po::store(
+        po::command_line_parser(argc, argv).options(Describe()).positional(none).style(style).run(),
+        vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(e.what());
+  }
+  Command cmd;
+  cmd.help = vm.count("help") > 0 || vm.count("h") > 0;
+  cmd.version = vm.count("V") > 0 || vm.count("version") > 0;
+  if (cmd.help || cmd.version) return cmd;
+  Window w;
+  if (vm.count("config")) {
+    c->config_file = vm["config"].as<std::string>();
+    Result<ConfigFile> file = ConfigFile::Load(c->config_file);
+    if (!file.ok()) {
+      return Status::InvalidArgument(
+          file.status()
+              .WithContext(fmt::format("cannot load config file {}", c->config_file))
+              .message());
+    }
+    RETURN_IF_ERROR(ReadFile(&*file, c, &w));
+  }
+  auto str = [&](const char* name, std::string* out) {
+    if (vm.count(name)) *out = vm[name].as<std::string>();
+  };
+  str("data-dir", &c->data_dir);
+  str("log-file", &c->log_file);
+  str("L", &c->log_level);
+  str("dest-type", &c->dest_type);
+  str("time-zone", &c->time_zone);
+  str("task", &c->task);
+  if (vm.count("start-datetime") || vm.count("start-tso")) {
+    w = Window{vm.count("start-datetime") ? vm["start-datetime"].as<std::string>() : "",
+               w.stop_datetime,
+               std::nullopt,
+               w.stop_tso,
+               "the flags",
+               w.where_stop};
+    if (vm.count("start-tso")) w.start_tso = vm["start-tso"].as<uint64_t>();
+  }
+  if (vm.count("stop-datetime") || vm.count("stop-tso")) {
+    w.stop_datetime = vm.count("stop-datetime") ? vm["stop-datetime"].as<std::string>() : "";
+    w.stop_tso = std::nullopt;
+    if (vm.count("stop-tso")) w.stop_tso = vm["stop-tso"].as<uint64_t>();
+    w.where_stop = "the flags";
+  }
+  if (vm.count("txn-batch")) c->txn_batch = vm["txn-batch"].as<int>();
+  if (vm.count("c")) c->worker_count = vm["c"].as<int>();
+  if (vm.count("safe-mode")) c->safe_mode = vm["safe-mode"].as<bool>();
+  c->resume = vm.count("resume") > 0;
+  c->flashback = vm.count("flashback") > 0;
+  c->skip_corrupt = vm.count("skip-corrupt") > 0;
+
+  const std::string where = c->config_file.empty() ? "the flags" : c->config_file;
+  if (c->data_dir.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "{}: data-dir is not set: it names the directory of segments to replay", where));
+  }
+  if (c->dest_type != "print" && c->dest_type != "mysql") {
+    return Bad(where, "dest-type", "print or mysql", c->dest_type);
+  }
+  if (!ParseLogLevel(c->log_level).ok()) {
+    return Bad(where, "log-level", "debug, info, warn, error or fatal", c->log_level);
+  }
+  if (c->txn_batch < 1 || c->worker_count < 1) {
+    return Status::InvalidArgument("txn-batch and worker-count (-c) must be at least 1");
+  }
+  if (auto zone = FormatTSDatetime(0, c->time_zone); !zone.ok()) {
+    return Bad(where, "time-zone", "an IANA zone, UTC or +08:00", c->time_zone);
+  }
+  if (c->flashback && c->resume) {
+    return Status::InvalidArgument("-flashback keeps no progress: it cannot be resumed");
+  }
+  RETURN_IF_ERROR(ResolveWindow(w, c));
+  return cmd;
+}
+
+}  // namespace binlog::reparo

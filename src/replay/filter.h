@@ -30,19 +30,22 @@ struct FilterRules {
 
 // What a DDL statement names, as far as filtering needs: its schema (the statement's own
 // qualifier, else the current database it ran in) and its table (empty for a database-level
-// statement: CREATE/DROP DATABASE). A RENAME TABLE names each table it moves; the first pair
-// is here, all of them in `renames`.
+// statement: CREATE/ALTER/DROP DATABASE). A RENAME TABLE (or ALTER TABLE ... RENAME) names each
+// table it moves; the first pair is here, all of them in `renames`. A statement that changes
+// several tables (DROP TABLE a, b; a RENAME; ALTER TABLE ... EXCHANGE PARTITION ... WITH TABLE)
+// lists every one in `tables`, in the statement's order; schema and table are the first.
 struct DdlTarget {
   std::string schema;
   std::string table;
   bool database_level = false;
   std::vector<std::pair<TableRule, TableRule>> renames;  // from, to
+  std::vector<TableRule> tables;  // every table created, changed or removed; empty for a database
 };
 
 // Parses the statement shapes filtering needs: CREATE/ALTER/DROP/RENAME/TRUNCATE TABLE,
-// CREATE/DROP DATABASE (and SCHEMA), CREATE/DROP INDEX ... ON. Quoted identifiers (`a``b`),
-// comments and MariaDB's executable comments are understood. InvalidArgument for any other
-// statement, naming it: the caller decides what an unknown DDL means.
+// CREATE/ALTER/DROP DATABASE (and SCHEMA), CREATE/DROP INDEX ... ON. Quoted identifiers
+// (`a``b`), comments and MariaDB's executable comments are understood. InvalidArgument for any
+// other statement, naming it: the caller decides what an unknown DDL means.
 Result<DdlTarget> ParseDdlTarget(std::string_view query, std::string_view current_schema);
 
 class Filter {
@@ -55,9 +58,9 @@ class Filter {
 
   // Whether changes to db.table are applied.
   bool Accepts(std::string_view db, std::string_view table) const;
-  // Whether a DDL is applied: a table-level one as Accepts(schema, table) (a RENAME when every
-  // table it names is accepted), a database-level one when the schema is selected by the db
-  // rules (or any table rule names it) and not ignored.
+  // Whether a DDL is applied: a table-level one when Accepts every table it names (schema and
+  // table, `tables`, both sides of `renames`), a database-level one when the schema is selected
+  // by the db rules (or any do-table rule names it) and no db rule ignores it.
   bool AcceptsDdl(const DdlTarget& target) const;
   // True when no rule is set: everything is accepted.
   bool empty() const;

@@ -190,6 +190,10 @@ class PrintSink : public Sink {
  public:
   explicit PrintSink(std::ostream* out) : out_(out) {}
   int MaxWorkers() const override { return 1; }
+  // One worker: nothing to keep apart.
+  Status ConflictKeys(const pb::Binlog&, std::vector<ConflictKey>*) override {
+    return Status::OK();
+  }
   Result<std::unique_ptr<SinkWorker>> NewWorker() override {
     return std::unique_ptr<SinkWorker>(std::make_unique<PrintWorker>(this));
   }

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -23,10 +24,10 @@
 namespace binlog::mysql {
 
 struct TlsOptions {
-  bool enabled = false;
-  std::string ca;    // file of trusted CA certificates
-  std::string cert;  // client certificate
-  std::string key;   // its key
+  bool enabled = false;  // a server that offers no TLS is then refused, never used in clear text
+  std::string ca;        // file of trusted CA certificates
+  std::string cert;      // client certificate
+  std::string key;       // its key
   bool verify_server_cert = false;
 };
 
@@ -50,6 +51,8 @@ struct ConnectOptions {
 // One result row; nullopt is SQL NULL.
 using Row = std::vector<std::optional<std::string>>;
 
+// One session: never reconnected behind the caller's back (its settings and an open
+// transaction would be lost silently). Not thread-safe.
 class Connection {
  public:
   static Result<std::unique_ptr<Connection>> Open(const ConnectOptions& options);
@@ -61,9 +64,12 @@ class Connection {
   Status Execute(std::string_view sql);
   // Runs one statement and returns its rows as text.
   Result<std::vector<Row>> Query(std::string_view sql);
-  // Rows changed, matched or inserted by the last Execute (mysql_affected_rows).
-  uint64_t affected_rows() const;
-  // The server's error number of the last failure (0: none, or a client-side one).
+  // Rows changed, matched or inserted by the last statement of the last Execute
+  // (mysql_affected_rows). The connection sets CLIENT_FOUND_ROWS: an UPDATE counts the rows it
+  // matched, also those already holding the new values.
+  uint64_t affected_rows() const { return affected_rows_; }
+  // The error number of the last Execute or Query (0: it succeeded): the server's (1000-1999,
+  // 3000 and up) or Connector/C's own (2000-2999, 5000 and up, e.g. CR_SERVER_LOST).
   unsigned last_errno() const { return last_errno_; }
   // "'...'"-free escaping for the connection's charset (mysql_real_escape_string).
   std::string Escape(std::string_view text) const;
@@ -71,12 +77,25 @@ class Connection {
   bool mariadb() const { return version_.find("MariaDB") != std::string::npos; }
   // For Connector/C APIs this wrapper does not cover (the replication API).
   MYSQL* handle() { return mysql_; }
+  // The failure of a Connector/C call made through handle(), classed and worded like this
+  // wrapper's own: "<what> on host:port: <server text> (error N)"; sets last_errno().
+  Status Error(std::string_view what);
 
  private:
-  explicit Connection(MYSQL* mysql) : mysql_(mysql) {}
-  Status Fail(std::string_view what);
+  Connection(MYSQL* mysql, std::string endpoint) : mysql_(mysql), endpoint_(std::move(endpoint)) {}
+  static Result<std::unique_ptr<Connection>> OpenOnce(const ConnectOptions& options);
+  Status SetOptions(const ConnectOptions& options);
+  Status ConnectError(const ConnectOptions& options);
+  // The failure of `sql`: the server's text and number, the statement elided.
+  Status Fail(std::string_view sql);
+  Status Classify(std::string message) const;
+  // Reads and drops the results after the current one, so the connection is ready again.
+  Status DrainResults(std::string_view sql);
+
   MYSQL* mysql_;
+  std::string endpoint_;  // host:port, for messages
   unsigned last_errno_ = 0;
+  uint64_t affected_rows_ = 0;
   std::string version_;
 };
 

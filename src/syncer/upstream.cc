@@ -1,6 +1,5 @@
 #include "syncer/upstream.h"
 
-#include <errmsg.h>
 #include <fmt/format.h>
 #include <mariadb_rpl.h>
 #include <mysqld_error.h>
@@ -8,8 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "common/logging.h"
+#include "common/text.h"
 
 namespace binlog::syncer {
 
@@ -17,11 +18,13 @@ namespace {
 
 constexpr uint32_t kMariaSlaveCapabilityGtid = 4;
 
-std::string Escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
+// The rows of a server variable or SHOW query, SQL NULL read as "".
+Result<std::vector<std::vector<std::string>>> Select(mysql::Connection* conn,
+                                                     std::string_view sql) {
+  ASSIGN_OR_RETURN(std::vector<mysql::Row> rows, conn->Query(sql));
+  std::vector<std::vector<std::string>> out(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (std::optional<std::string>& v : rows[i]) out[i].push_back(std::move(v).value_or(""));
   }
   return out;
 }
@@ -39,77 +42,42 @@ bool IsAccessDenied(unsigned err) {
   return err == ER_ACCESS_DENIED_ERROR || err == ER_SPECIFIC_ACCESS_DENIED_ERROR;
 }
 
-bool IsConnectionError(unsigned err) {
-  return err == CR_SERVER_LOST || err == CR_SERVER_GONE_ERROR || err == CR_CONN_HOST_ERROR ||
-         err == CR_CONNECTION_ERROR || err == CR_UNKNOWN_HOST || err == ER_SERVER_SHUTDOWN ||
-         err == ER_CONNECTION_KILLED || err == ER_QUERY_INTERRUPTED ||
-         err == CR_COMMANDS_OUT_OF_SYNC || err == ER_CON_COUNT_ERROR || err == ER_NET_READ_ERROR ||
-         err == ER_NET_READ_INTERRUPTED || err == CR_SERVER_LOST_EXTENDED || err == 0;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Upstream>> Upstream::Connect(const UpstreamOptions& options) {
   std::unique_ptr<Upstream> up(new Upstream(options));
-  up->mysql_.reset(mysql_init(nullptr));
-  if (up->mysql_ == nullptr) return Status::IOError("mysql_init failed (out of memory?)");
-  unsigned connect_timeout = static_cast<unsigned>(std::max(1.0, options.connect_timeout_seconds));
+  mysql::ConnectOptions co;
+  co.host = options.host;
+  co.port = options.port;
+  co.user = options.user;
+  co.password = options.password;
+  co.connect_timeout_seconds = std::max(1.0, options.connect_timeout_seconds);
   // A dump with heartbeats never stays silent this long unless the connection is dead (a host
   // that vanished sends no FIN).
-  unsigned read_timeout = static_cast<unsigned>(std::max(10.0, options.heartbeat_seconds * 4));
-  mysql_optionsv(up->mysql_.get(), MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
-  mysql_optionsv(up->mysql_.get(), MYSQL_OPT_READ_TIMEOUT, &read_timeout);
-  mysql_optionsv(up->mysql_.get(), MYSQL_OPT_WRITE_TIMEOUT, &read_timeout);
-  mysql_optionsv(up->mysql_.get(), MYSQL_SET_CHARSET_NAME, "utf8mb4");
-  if (mysql_real_connect(up->mysql_.get(), options.host.c_str(), options.user.c_str(),
-                         options.password.c_str(), nullptr, static_cast<unsigned>(options.port),
-                         nullptr, 0) == nullptr) {
-    unsigned err = mysql_errno(up->mysql_.get());
-    std::string msg =
-        fmt::format("connect to the upstream {}:{} as {}: {} (error {})", options.host,
-                    options.port, options.user, mysql_error(up->mysql_.get()), err);
-    if (err == ER_ACCESS_DENIED_ERROR || err == ER_DBACCESS_DENIED_ERROR) {
-      return Status::InvalidArgument(msg + "; check [from] user and password");
+  co.read_timeout_seconds = std::max(10.0, options.heartbeat_seconds * 4);
+  co.write_timeout_seconds = co.read_timeout_seconds;
+  // One attempt: the syncer's own loop reconnects, with its backoff and max-retry.
+  co.connect_attempts = 1;
+  Result<std::unique_ptr<mysql::Connection>> conn = mysql::Connection::Open(co);
+  if (!conn.ok()) {
+    const Status& s = conn.status();
+    if (s.IsInvalidArgument()) {
+      return Status::InvalidArgument(
+          fmt::format("the upstream: {} (the [from] section of the config)", s.message()));
     }
-    return Status::IOError(msg);
+    return s.WithContext("the upstream");
   }
+  up->conn_ = std::move(*conn);
   RETURN_IF_ERROR(up->CheckServer());
   return up;
 }
 
-void Upstream::CloseMysql::operator()(MYSQL* m) const { mysql_close(m); }
 void Upstream::CloseRpl::operator()(MARIADB_RPL* r) const { mariadb_rpl_close(r); }
 void Upstream::FreeEvent::operator()(MARIADB_RPL_EVENT* e) const { mariadb_free_rpl_event(e); }
 
-Status Upstream::MysqlError(std::string_view what) {
-  unsigned err = mysql_errno(mysql_.get());
-  std::string msg = fmt::format("{}: {} (error {})", what, mysql_error(mysql_.get()), err);
-  return IsConnectionError(err) ? Status::IOError(msg) : Status::InvalidArgument(msg);
-}
-
-Status Upstream::Query(std::string_view sql) {
-  if (mysql_real_query(mysql_.get(), sql.data(), sql.size()) != 0) return MysqlError(sql);
-  MYSQL_RES* res = mysql_store_result(mysql_.get());
-  if (res != nullptr) mysql_free_result(res);
-  return Status::OK();
-}
-
-Result<std::vector<std::vector<std::string>>> Upstream::Select(std::string_view sql) {
-  if (mysql_real_query(mysql_.get(), sql.data(), sql.size()) != 0) return MysqlError(sql);
-  MYSQL_RES* res = mysql_store_result(mysql_.get());
-  if (res == nullptr) return MysqlError(sql);
-  std::vector<std::vector<std::string>> rows;
-  unsigned n = mysql_num_fields(res);
-  while (MYSQL_ROW row = mysql_fetch_row(res)) {
-    auto& out = rows.emplace_back();
-    for (unsigned i = 0; i < n; ++i) out.emplace_back(row[i] != nullptr ? row[i] : "");
-  }
-  mysql_free_result(res);
-  return rows;
-}
-
 Status Upstream::CheckServer() {
-  ASSIGN_OR_RETURN(auto rows, Select("SELECT @@version, @@server_id, @@global.log_bin, "
+  ASSIGN_OR_RETURN(auto rows, Select(conn_.get(),
+                                     "SELECT @@version, @@server_id, @@global.log_bin, "
                                      "@@global.binlog_format, @@global.binlog_row_image, "
                                      "@@global.binlog_checksum"));
   if (rows.empty() || rows[0].size() < 6) return Status::IOError("no answer to SELECT @@version");
@@ -133,7 +101,7 @@ Status Upstream::CheckServer() {
   if (r[3] != "ROW") return refuse("binlog_format", r[3], "ROW");
   if (r[4] != "FULL") return refuse("binlog_row_image", r[4], "FULL");
   Result<std::vector<std::vector<std::string>>> meta =
-      Select("SELECT @@global.binlog_row_metadata");
+      Select(conn_.get(), "SELECT @@global.binlog_row_metadata");
   if (!meta.ok()) {
     if (meta.status().IsIOError()) return meta.status();
     return Status::InvalidArgument(fmt::format(
@@ -169,7 +137,7 @@ Status Upstream::CheckServer() {
 // create_tmp_table_for_schema under the tests' load), so a row of such a table fails to decode
 // with a hint instead (rows_event.cc).
 Status Upstream::CheckOldTemporals() {
-  ASSIGN_OR_RETURN(auto format, Select("SELECT @@global.mysql56_temporal_format"));
+  ASSIGN_OR_RETURN(auto format, Select(conn_.get(), "SELECT @@global.mysql56_temporal_format"));
   if (!format.empty() && !format[0].empty() && format[0][0] != "1" && format[0][0] != "ON") {
     return Status::InvalidArgument(fmt::format(
         "the upstream {}:{} has mysql56_temporal_format = OFF: new TIME/DATETIME/TIMESTAMP "
@@ -181,7 +149,7 @@ Status Upstream::CheckOldTemporals() {
 }
 
 Result<std::vector<BinaryLog>> Upstream::ListBinaryLogs() {
-  ASSIGN_OR_RETURN(auto rows, Select("SHOW BINARY LOGS"));
+  ASSIGN_OR_RETURN(auto rows, Select(conn_.get(), "SHOW BINARY LOGS"));
   std::vector<BinaryLog> out;
   for (const auto& row : rows) {
     if (row.size() < 2) continue;
@@ -191,7 +159,7 @@ Result<std::vector<BinaryLog>> Upstream::ListBinaryLogs() {
 }
 
 Result<BinlogPosition> Upstream::CurrentPosition() {
-  ASSIGN_OR_RETURN(auto rows, Select("SHOW MASTER STATUS"));
+  ASSIGN_OR_RETURN(auto rows, Select(conn_.get(), "SHOW MASTER STATUS"));
   if (rows.empty() || rows[0].size() < 2) {
     return Status::InvalidArgument("SHOW MASTER STATUS returned nothing (binary log off?)");
   }
@@ -199,20 +167,21 @@ Result<BinlogPosition> Upstream::CurrentPosition() {
   p.name = rows[0][0];
   p.pos = std::stoull(rows[0][1]);
   if (info_.mariadb) {
-    ASSIGN_OR_RETURN(auto gtid, Select("SELECT @@global.gtid_binlog_pos"));
+    ASSIGN_OR_RETURN(auto gtid, Select(conn_.get(), "SELECT @@global.gtid_binlog_pos"));
     if (!gtid.empty() && !gtid[0].empty()) p.gtid = gtid[0][0];
   }
   return p;
 }
 
 Status Upstream::StartDump(const BinlogPosition& from) {
-  RETURN_IF_ERROR(Query("SET @master_binlog_checksum = @@global.binlog_checksum"));
-  RETURN_IF_ERROR(Query(fmt::format("SET @master_heartbeat_period = {}",
-                                    static_cast<uint64_t>(options_.heartbeat_seconds * 1e9))));
+  RETURN_IF_ERROR(conn_->Execute("SET @master_binlog_checksum = @@global.binlog_checksum"));
+  RETURN_IF_ERROR(
+      conn_->Execute(fmt::format("SET @master_heartbeat_period = {}",
+                                 static_cast<uint64_t>(options_.heartbeat_seconds * 1e9))));
   if (info_.mariadb) {
     // Without it the server rewrites GTID events into BEGIN queries and drops GTID lists.
-    RETURN_IF_ERROR(
-        Query(fmt::format("SET @mariadb_slave_capability = {}", kMariaSlaveCapabilityGtid)));
+    RETURN_IF_ERROR(conn_->Execute(
+        fmt::format("SET @mariadb_slave_capability = {}", kMariaSlaveCapabilityGtid)));
   }
   if (from.name.empty()) {
     if (!info_.mariadb) {
@@ -220,9 +189,10 @@ Status Upstream::StartDump(const BinlogPosition& from) {
           "a start from a GTID alone needs a MariaDB upstream; give syncer.meta a binlog-name and "
           "binlog-pos");
     }
-    RETURN_IF_ERROR(Query(fmt::format("SET @slave_connect_state = '{}'", Escape(from.gtid))));
-    RETURN_IF_ERROR(Query("SET @slave_gtid_strict_mode = 0"));
-    RETURN_IF_ERROR(Query("SET @slave_gtid_ignore_duplicates = 0"));
+    RETURN_IF_ERROR(
+        conn_->Execute(fmt::format("SET @slave_connect_state = '{}'", conn_->Escape(from.gtid))));
+    RETURN_IF_ERROR(conn_->Execute("SET @slave_gtid_strict_mode = 0"));
+    RETURN_IF_ERROR(conn_->Execute("SET @slave_gtid_ignore_duplicates = 0"));
   } else {
     // Checked here to name the oldest file the server still has; the dump would only say
     // "could not find first log file".
@@ -245,8 +215,8 @@ Status Upstream::StartDump(const BinlogPosition& from) {
           KV("error", logs.status()));
     }
   }
-  rpl_.reset(mariadb_rpl_init(mysql_.get()));
-  if (rpl_ == nullptr) return MysqlError("mariadb_rpl_init");
+  rpl_.reset(mariadb_rpl_init(conn_->handle()));
+  if (rpl_ == nullptr) return conn_->Error("mariadb_rpl_init");
   start_file_ = from.name;
   uint32_t server_id = options_.server_id;
   unsigned long start = from.name.empty() ? 4 : static_cast<unsigned long>(from.pos);
@@ -260,10 +230,13 @@ Status Upstream::StartDump(const BinlogPosition& from) {
   mariadb_rpl_optionsv(rpl_.get(), MARIADB_RPL_HOST, host);
   mariadb_rpl_optionsv(rpl_.get(), MARIADB_RPL_PORT, 0);
   if (mariadb_rpl_open(rpl_.get()) != 0) {
-    if (IsAccessDenied(mysql_errno(mysql_.get()))) {
-      return NeedReplicationSlave(mysql_errno(mysql_.get()), options_.user);
+    Status s = conn_->Error(fmt::format("start the binlog dump at {}", from.ToString()));
+    if (IsAccessDenied(conn_->last_errno())) {
+      return NeedReplicationSlave(conn_->last_errno(), options_.user);
     }
-    return MysqlError(fmt::format("start the binlog dump at {}", from.ToString()));
+    // No error number: Connector/C gave up on the connection without saying why.
+    if (conn_->last_errno() == 0) return Status::IOError(s.message());
+    return s;
   }
   return Status::OK();
 }
@@ -272,8 +245,9 @@ Result<std::string_view> Upstream::Fetch() {
   MARIADB_RPL_EVENT* ev = mariadb_rpl_fetch(rpl_.get(), event_.get());
   if (ev == nullptr) {
     (void)event_.release();  // a failed fetch frees the event it was given
-    unsigned err = mysql_errno(mysql_.get());
-    std::string msg = err != 0 ? mysql_error(mysql_.get()) : mariadb_rpl_error(rpl_.get());
+    unsigned err = mysql_errno(conn_->handle());
+    std::string msg =
+        Printable(err != 0 ? mysql_error(conn_->handle()) : mariadb_rpl_error(rpl_.get()), 1024);
     if (interrupted_) return Status::IOError("the binlog stream was interrupted (stopping)");
     if (IsAccessDenied(err)) return NeedReplicationSlave(err, options_.user);
     if (err == ER_MASTER_FATAL_ERROR_READING_BINLOG) {
@@ -302,8 +276,8 @@ Result<std::string_view> Upstream::Fetch() {
 
 void Upstream::Interrupt() {
   interrupted_ = true;
-  if (mysql_ != nullptr) {
-    my_socket fd = mysql_get_socket(mysql_.get());
+  if (conn_ != nullptr) {
+    my_socket fd = mysql_get_socket(conn_->handle());
     if (fd >= 0) shutdown(fd, SHUT_RDWR);
   }
 }

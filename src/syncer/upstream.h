@@ -7,8 +7,6 @@
 // NotFound for a start position the server no longer has.
 #pragma once
 
-#include <mysql.h>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -17,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "mysql/mysql.h"
 #include "syncer/meta.h"
 
 typedef struct st_mariadb_rpl MARIADB_RPL;
@@ -77,13 +76,7 @@ class Upstream {
   explicit Upstream(const UpstreamOptions& options) : options_(options) {}
   Status CheckServer();
   Status CheckOldTemporals();
-  Status Query(std::string_view sql);
-  Result<std::vector<std::vector<std::string>>> Select(std::string_view sql);
-  Status MysqlError(std::string_view what);
 
-  struct CloseMysql {
-    void operator()(MYSQL* m) const;
-  };
   struct CloseRpl {
     void operator()(MARIADB_RPL* r) const;
   };
@@ -94,7 +87,7 @@ class Upstream {
   UpstreamOptions options_;
   UpstreamInfo info_;
   // Declared in the order they depend on each other: destroyed event, dump, connection.
-  std::unique_ptr<MYSQL, CloseMysql> mysql_;
+  std::unique_ptr<mysql::Connection> conn_;
   std::unique_ptr<MARIADB_RPL, CloseRpl> rpl_;
   std::unique_ptr<MARIADB_RPL_EVENT, FreeEvent> event_;
   std::string start_file_;

@@ -96,78 +96,28 @@ Result<std::unique_ptr<MariaDBConnection>> MariaDBConnection::Open(const std::st
                                                                    const std::string& user,
                                                                    const std::string& password,
                                                                    const std::string& database) {
-  MYSQL* m = mysql_init(nullptr);
-  if (m == nullptr) return Status::IOError("mysql_init failed");
-  unsigned int timeout = 5;
-  mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-  mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-  mysql_optionsv(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
-  if (mysql_real_connect(m, host.c_str(), user.c_str(), password.c_str(),
-                         database.empty() ? nullptr : database.c_str(), port, nullptr,
-                         CLIENT_MULTI_STATEMENTS) == nullptr) {
-    Status s = Status::IOError(fmt::format("connect to {}:{} as {}: {} ({})", host, port, user,
-                                           mysql_error(m), mysql_errno(m)));
-    mysql_close(m);
-    return s;
-  }
-  return std::unique_ptr<MariaDBConnection>(new MariaDBConnection(m));
+  mysql::ConnectOptions o;
+  o.host = host;
+  o.port = port;
+  o.user = user;
+  o.password = password;
+  o.database = database;
+  o.connect_timeout_seconds = 5;
+  o.init_statements = {"SET time_zone = '+00:00'"};
+  ASSIGN_OR_RETURN(std::unique_ptr<mysql::Connection> c, mysql::Connection::Open(o));
+  return std::unique_ptr<MariaDBConnection>(new MariaDBConnection(std::move(c)));
 }
 
-MariaDBConnection::~MariaDBConnection() { mysql_close(mysql_); }
-
-Status MariaDBConnection::Exec(std::string_view sql) {
-  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
-    return Status::IOError(
-        fmt::format("{} ({}): {}", mysql_error(mysql_), mysql_errno(mysql_), sql.substr(0, 300)));
-  }
-  // Drain every result of a multi-statement string; an error in a later one is reported.
-  while (true) {
-    MYSQL_RES* res = mysql_store_result(mysql_);
-    if (res != nullptr) mysql_free_result(res);
-    int more = mysql_next_result(mysql_);
-    if (more < 0) break;
-    if (more > 0) {
-      return Status::IOError(fmt::format("{} ({}) in: {}", mysql_error(mysql_), mysql_errno(mysql_),
-                                         sql.substr(0, 300)));
-    }
-  }
-  return Status::OK();
-}
+Status MariaDBConnection::Exec(std::string_view sql) { return conn_->Execute(sql); }
 
 Result<std::vector<SqlRow>> MariaDBConnection::Query(std::string_view sql) {
-  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
-    return Status::IOError(
-        fmt::format("{} ({}): {}", mysql_error(mysql_), mysql_errno(mysql_), sql.substr(0, 300)));
-  }
-  MYSQL_RES* res = mysql_store_result(mysql_);
-  std::vector<SqlRow> rows;
-  if (res == nullptr) {
-    if (mysql_field_count(mysql_) != 0) {
-      return Status::IOError(fmt::format("store result: {}", mysql_error(mysql_)));
-    }
-    return rows;
-  }
-  unsigned int n = mysql_num_fields(res);
-  while (MYSQL_ROW row = mysql_fetch_row(res)) {
-    unsigned long* lengths = mysql_fetch_lengths(res);
-    SqlRow out;
-    for (unsigned int i = 0; i < n; ++i) {
-      if (row[i] == nullptr) {
-        out.emplace_back(std::nullopt);
-      } else {
-        out.emplace_back(std::string(row[i], lengths[i]));
-      }
-    }
-    rows.push_back(std::move(out));
-  }
-  mysql_free_result(res);
-  return rows;
+  return conn_->Query(sql);
 }
 
 Result<std::string> MariaDBConnection::QueryValue(std::string_view sql) {
   ASSIGN_OR_RETURN(std::vector<SqlRow> rows, Query(sql));
   if (rows.empty() || rows[0].empty() || !rows[0][0]) {
-    return Status::InvalidArgument(fmt::format("no value from: {}", sql));
+    return Status::InvalidArgument(fmt::format("no value from: {}", mysql::ElideStatement(sql)));
   }
   return *rows[0][0];
 }

@@ -10,7 +10,6 @@
 // binlog_testutil_mariadb.
 #pragma once
 
-#include <mysql.h>
 #include <sys/types.h>
 
 #include <memory>
@@ -20,13 +19,16 @@
 #include <vector>
 
 #include "common/status.h"
+#include "mysql/mysql.h"
 
 namespace binlog::testing {
 
 // One result row; nullopt is SQL NULL.
-using SqlRow = std::vector<std::optional<std::string>>;
+using SqlRow = mysql::Row;
 
-// A client connection (Connector/C), closed on destruction. Not thread-safe.
+// A client connection (a mysql::Connection with the tests' session settings), closed on
+// destruction. Not thread-safe. Errors are the module's: IOError when transient,
+// InvalidArgument otherwise.
 class MariaDBConnection {
  public:
   // database may be empty. The session uses utf8mb4 and time_zone '+00:00', so TIMESTAMP values
@@ -35,7 +37,7 @@ class MariaDBConnection {
                                                          const std::string& user,
                                                          const std::string& password,
                                                          const std::string& database = "");
-  ~MariaDBConnection();
+  ~MariaDBConnection() = default;
   MariaDBConnection(const MariaDBConnection&) = delete;
   MariaDBConnection& operator=(const MariaDBConnection&) = delete;
 
@@ -45,11 +47,11 @@ class MariaDBConnection {
   Result<std::vector<SqlRow>> Query(std::string_view sql);
   // The first column of the first row (InvalidArgument when there is none or it is NULL).
   Result<std::string> QueryValue(std::string_view sql);
-  MYSQL* handle() { return mysql_; }
+  MYSQL* handle() { return conn_->handle(); }
 
  private:
-  explicit MariaDBConnection(MYSQL* mysql) : mysql_(mysql) {}
-  MYSQL* mysql_;
+  explicit MariaDBConnection(std::unique_ptr<mysql::Connection> conn) : conn_(std::move(conn)) {}
+  std::unique_ptr<mysql::Connection> conn_;
 };
 
 struct MariaDBOptions {

@@ -27,8 +27,8 @@ class RecordingSink : public Sink {
     for (const auto& t : b.tables()) {
       out->push_back({"t:" + t.table_name(), false});
       for (const auto& m : t.mutations()) {
-        out->push_back({t.table_name() + "/" + std::to_string(m.row().columns(0).int64_value()),
-                        true});
+        out->push_back(
+            {t.table_name() + "/" + std::to_string(m.row().columns(0).int64_value()), true});
       }
     }
     return Status::OK();

@@ -71,7 +71,8 @@ TableSchema KeyedTable() {
   TableSchema t;
   t.db = "db";
   t.table = "t";
-  t.columns = {{"id", false, "", "int"}, {"u", false, "utf8mb4_general_ci", "varchar"},
+  t.columns = {{"id", false, "", "int"},
+               {"u", false, "utf8mb4_general_ci", "varchar"},
                {"v", true, "", "int"}};
   t.unique_keys = {{"PRIMARY", {0}, true}, {"u", {1}, true}};
   t.row_key = 0;
@@ -163,8 +164,7 @@ TEST(SqlPlanTest, AColumnTheDestinationLacksIsNamed) {
   EXPECT_THAT(s.message(), ::testing::HasSubstr("column `extra` of `db`.`t`"));
 }
 
-std::vector<std::string> Keys(const pb::TableChanges& c, const TableSchema& t,
-                              bool* whole_table) {
+std::vector<std::string> Keys(const pb::TableChanges& c, const TableSchema& t, bool* whole_table) {
   std::vector<ConflictKey> keys;
   ConflictKeys(c, t, &keys);
   std::vector<std::string> out;

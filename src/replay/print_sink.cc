@@ -205,7 +205,8 @@ class PrintSink : public Sink {
     std::lock_guard lock(mu_);
     out_->write(text.data(), static_cast<std::streamsize>(text.size()));
     out_->flush();
-    if (!out_->good()) return Status::IOError("writing the printed changes failed");
+    // Not transient: output that is gone (a closed pipe) does not come back with a retry.
+    if (!out_->good()) return Status::Aborted("writing the printed changes failed");
     return Status::OK();
   }
 

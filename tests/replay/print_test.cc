@@ -281,9 +281,9 @@ TEST(PrintTest, AFailedWriteIsAnError) {
   const pb::Binlog b = UpdatesAndDeletes();
   const pb::Binlog* group[] = {&b};
   Status s = worker->Apply(group);
-  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_TRUE(s.IsAborted()) << s.ToString();
   s = worker->ApplyDdl(Ddl(1, "", "DROP TABLE x.y"));
-  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_TRUE(s.IsAborted()) << s.ToString();
 }
 
 }  // namespace

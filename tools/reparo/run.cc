@@ -270,9 +270,10 @@ RunResult Run(const ReparoConfig& c) {
   replay::EngineStats st = (*engine)->Stats();
   PrintSummary(c, st, records, **reader, seconds);
   if (!status.ok()) {
+    const bool resumable = c.dest_type == "mysql" && !c.flashback;
     Status s = status.WithContext(fmt::format("stopped; everything up to {} is applied{}",
                                               When(st.progress_ts),
-                                              c.flashback ? "" : ": -resume continues from there"));
+                                              resumable ? ": -resume continues from there" : ""));
     return input_failed ? Failed(s) : FromApply(s);
   }
   if (records == 0 && !(c.resume && has_earlier)) {

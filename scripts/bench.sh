@@ -46,7 +46,7 @@ echo "bench: building Release in $build" >&2
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBINLOG_BENCH=ON >>"$log" 2>&1 ||
   fail "cmake configure failed"
 cmake --build "$build" -j"${BENCH_JOBS:-2}" --target append_bench scan_bench seek_bench pump_bench \
-  syncer_bench >>"$log" 2>&1 || fail "build failed"
+  syncer_bench reparo_bench >>"$log" 2>&1 || fail "build failed"
 
 export BENCH_DIR=${BENCH_DIR:-$build/bench-tmp}
 mkdir -p "$BENCH_DIR"
@@ -60,7 +60,7 @@ echo "bench: scratch dir $BENCH_DIR ($fstype, $(df -h --output=source "$BENCH_DI
 start=$SECONDS
 results=$build/bench.out
 : >"$results"
-for bin in append_bench scan_bench seek_bench pump_bench syncer_bench; do
+for bin in append_bench scan_bench seek_bench pump_bench syncer_bench reparo_bench; do
   echo "== $bin $*" >>"$log"
   (cd "$BENCH_DIR" && "$build/bench/$bin" "$@") 2>>"$log" | tee -a "$results" ||
     fail "$bin failed"

@@ -127,7 +127,10 @@ void Apply() {
 // An archive of 1,000+ segments spanning two hours, and a source binlog of the same size and
 // span (its events' times set with SET TIMESTAMP).
 void StartLatency() {
-  constexpr int64_t kBaseMs = 1767225600000;  // 2026-01-01 00:00:00 UTC
+  // An hour from now: mariadb-binlog starts at the first event at or after --start-datetime and
+  // prints everything from there, so the binlog's own events (server start, CREATE TABLE, now)
+  // must come before the window.
+  const int64_t kBaseMs = (Env::Posix()->NowMicros() / 1000000 + 3600) * 1000;
   constexpr int64_t kSpanMs = 2 * 3600 * 1000;
   std::string dir = FreshDir("reparo_start");
   std::string archive = dir + "/archive";
@@ -161,17 +164,19 @@ void StartLatency() {
         "source settings");
   CreateSbtest(source.get());
   const syncer::BinlogPosition first = EndOfBinlog(source.get());
+  uint64_t written = 0;
+  int64_t last_ms = 0;
   {
     // Event times spread evenly over the span, like the archive's: the first batch tells how
     // many transactions make a binlog of the archive's size.
     auto conn = Check(source->Connect("bench"), "connect");
     uint64_t planned = 1000;
-    uint64_t written = 0;
     while (EndOfBinlog(source.get()).pos - first.pos < bytes) {
       std::string batch;
       for (int k = 0; k < 500; ++k, ++written) {
         int64_t ms = kBaseMs + static_cast<int64_t>(std::min(written, planned - 1)) * kSpanMs /
                                    static_cast<int64_t>(planned);
+        last_ms = ms;
         batch += fmt::format(
             "SET TIMESTAMP = {}; INSERT INTO sbtest VALUES ({}, {}, REPEAT('c', 120), "
             "REPEAT('p', 60));",
@@ -184,9 +189,12 @@ void StartLatency() {
       }
     }
   }
+  // The last minute of what was written (a little short of the span's end).
+  std::string binlog_start =
+      Check(FormatTSDatetime(ComposeTS(last_ms - 60000, 0), "UTC"), "datetime").substr(0, 19);
   std::string file = source->datadir() + "/" + first.name;
   double baseline = TimeToFirst({"/usr/bin/mariadb-binlog", "--base64-output=DECODE-ROWS",
-                                 "--verbose", "--start-datetime=" + start, file},
+                                 "--verbose", "--start-datetime=" + binlog_start, file},
                                 "### INSERT");
   std::cerr << fmt::format(
       "reparo_bench: start latency over {} segments ({:.1f} MB): reparo {:.3f} s; "

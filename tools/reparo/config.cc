@@ -129,6 +129,7 @@ Status ReadFile(ConfigFile* f, ReparoConfig* c, Window* w) {
   ASSIGN_OR_RETURN(c->dest.tls.cert, f->GetString("dest-db.ssl-cert", ""));
   ASSIGN_OR_RETURN(c->dest.tls.key, f->GetString("dest-db.ssl-key", ""));
   c->dest.tls.enabled = !c->dest.tls.ca.empty() || !c->dest.tls.cert.empty();
+  c->dest.tls.verify_server_cert = !c->dest.tls.ca.empty();
   c->unknown_keys = f->UnknownKeys();
   return f->CheckMostlyKnown("reparo");
 }

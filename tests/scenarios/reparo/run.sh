@@ -15,7 +15,9 @@
 #      statement, and -resume with safe-mode then completes
 #   h. print output of fixed archives against testdata/golden/reparo/ (BINLOG_REGEN_GOLDEN=1
 #      rewrites them); damaged input, with and without -skip-corrupt
-# The kill rounds draw from $BINLOG_CRASH_SEED when set (a failure prints the seed to replay).
+# The kill points draw from a fixed seed; a soak takes BINLOG_CRASH_SEED (the seed) and
+# BINLOG_CRASH_TRIALS (how many kills, default 10) from the environment. Kills by time land
+# where the machine's speed puts them: a seed replays the choices, not the exact points.
 set -euo pipefail
 
 REPARO="$BINLOG_TOOLS_DIR/reparo/reparo"
@@ -50,11 +52,13 @@ fail() {
   exit 1
 }
 section() { echo "== $* (at ${SECONDS}s)"; }
-# expect_exit CODE CMD...: runs CMD with stdout in $WORK/out, stderr in $WORK/err.
+# expect_exit CODE CMD...: runs CMD with stdout in $WORK/out, stderr in $WORK/err; a run
+# longer than STEP_SECONDS (default 300) is killed and fails.
 expect_exit() {
   local want=$1 got=0
   shift
-  "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
+  timeout -k 5 "${STEP_SECONDS:-300}" "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
+  [[ $got != 124 ]] || fail "$* did not finish in ${STEP_SECONDS:-300} s"
   [[ $got == "$want" ]] || fail "$* exited $got, want $want; stderr: $(cat "$WORK/err")"
 }
 expect_err() { grep -qF -- "$1" "$WORK/err" || fail "no \"$1\" in: $(cat "$WORK/err")"; }
@@ -126,7 +130,7 @@ port = $DEST_PORT
 user = "root"
 password = ""
 CONF
-replay() { "$REPARO" -config "$WORK/reparo.toml" "$@"; }
+replay=("$REPARO" -config "$WORK/reparo.toml")
 
 # ---- command line --------------------------------------------------------------------------
 expect_exit 0 "$REPARO" -h
@@ -239,7 +243,7 @@ printf 'replicate-do-db = ["~^(shop"]\n' >"$WORK/regex.toml"
 check_bad() {
   local want=$1
   shift
-  expect_exit 2 replay -task bad "$@"
+  expect_exit 2 "${replay[@]}" -task bad "$@"
   expect_err "$want"
 }
 check_bad 'key "dest-type": expected print or mysql, got "kafka"' -dest-type kafka
@@ -271,19 +275,19 @@ X=${TS[2]} Y=${TS[3]} Z=${TS[4]} W=${TS[5]}
 # Between z and w: heartbeats only.
 "$SEGDUMP" --from "$((Z + 1))" --to "$((W - 1))" "$ARCHIVE" >"$WORK/gap.txt"
 grep -q ' FAKE' "$WORK/gap.txt" || fail "no heartbeat between z and w: $(cat "$WORK/gap.txt")"
-expect_exit 1 replay -task gap -start-tso "$((Z + 1))" -stop-tso "$((W - 1))"
+expect_exit 1 "${replay[@]}" -task gap -start-tso "$((Z + 1))" -stop-tso "$((W - 1))"
 expect_err "matches no transaction in $ARCHIVE"
 printed_ts() { sed -n 's/^# commit ts \([0-9]*\) .*/\1/p' "$WORK/out" | tr '\n' ' '; }
-expect_exit 0 replay -dest-type print -start-tso "$Y" -stop-tso "$Y"
+expect_exit 0 "${replay[@]}" -dest-type print -start-tso "$Y" -stop-tso "$Y"
 [[ $(printed_ts) == "$Y " ]] || fail "start = stop = y printed: $(printed_ts)"
 grep -q '^v(varchar(10)): "y"$' "$WORK/out" || fail "y not printed: $(cat "$WORK/out")"
-expect_exit 0 replay -dest-type print -start-tso "$X" -stop-tso "$Z"
+expect_exit 0 "${replay[@]}" -dest-type print -start-tso "$X" -stop-tso "$Z"
 [[ $(printed_ts) == "$X $Y $Z " ]] || fail "x..z printed: $(printed_ts)"
-expect_exit 0 replay -dest-type print -start-tso "$((X + 1))" -stop-tso "$((Z - 1))"
+expect_exit 0 "${replay[@]}" -dest-type print -start-tso "$((X + 1))" -stop-tso "$((Z - 1))"
 [[ $(printed_ts) == "$Y " ]] || fail "x+1..z-1 printed: $(printed_ts)"
 # The same window by datetime: from w's second on.
 W_SECOND=$("$SEGDUMP" --from "$W" --to "$W" "$ARCHIVE" | cut -d' ' -f2,3 | cut -d. -f1)
-expect_exit 0 replay -dest-type print -start-datetime "$W_SECOND" -stop-tso "$W"
+expect_exit 0 "${replay[@]}" -dest-type print -start-datetime "$W_SECOND" -stop-tso "$W"
 [[ $(printed_ts) == "$W " ]] || fail "from $W_SECOND printed: $(printed_ts)"
 
 # ---- c. filters ----------------------------------------------------------------------------
@@ -354,7 +358,7 @@ UPDATE d.t SET c = 1.5 WHERE id = 2;
 DELETE FROM d.t WHERE id = 3;
 SQL
 D1=$(last_ts)
-expect_exit 0 replay -task ddl -start-tso "$((D0 + 1))" -stop-tso "$D1" -c 4
+expect_exit 0 "${replay[@]}" -task ddl -start-tso "$((D0 + 1))" -stop-tso "$D1" -c 4
 expect_err "(7 rows, 4 DDL)"
 diff -u <(rows up d.t id) <(rows dest d.t id) || fail "d.t differs after the DDL"
 diff -u <(up -e "SHOW CREATE TABLE d.t") <(dest -e "SHOW CREATE TABLE d.t") ||
@@ -383,15 +387,15 @@ BEGIN; INSERT INTO fb.notes VALUES (3, 'third'); UPDATE fb.acct SET owner = 'ANN
 SQL
 F2=$(last_ts)
 FB_AFTER=$(rows up fb.acct id; rows up fb.notes "n, txt")
-expect_exit 0 replay -task fb -start-tso "$((F0 + 1))" -stop-tso "$F2"
+expect_exit 0 "${replay[@]}" -task fb -start-tso "$((F0 + 1))" -stop-tso "$F2"
 [[ $(rows dest fb.acct id; rows dest fb.notes "n, txt") == "$FB_AFTER" ]] ||
   fail "fb differs from the upstream after the window"
 # A window with DDL cannot be undone: refused before anything changes.
-expect_exit 2 replay -flashback -start-tso "$((F0 + 1))" -stop-tso "$F2"
+expect_exit 2 "${replay[@]}" -flashback -start-tso "$((F0 + 1))" -stop-tso "$F2"
 expect_err "-flashback cannot undo DDL"
 [[ $(rows dest fb.acct id; rows dest fb.notes "n, txt") == "$FB_AFTER" ]] ||
   fail "a refused flashback changed fb"
-expect_exit 0 replay -flashback -start-tso "$((F1 + 1))" -stop-tso "$F2" -c 4
+expect_exit 0 "${replay[@]}" -flashback -start-tso "$((F1 + 1))" -stop-tso "$F2" -c 4
 expect_err "undid 7 transactions"
 diff -u <(echo "$FB_BEFORE") <(rows dest fb.acct id; rows dest fb.notes "n, txt") ||
   fail "the flashback did not restore fb as it was before the window"
@@ -406,7 +410,7 @@ mapfile -t TS < <(commit_ts_from "$((G1 + 1))")
 TS6=${TS[5]}
 dest -e "CREATE DATABASE dup; CREATE TABLE dup.t (id INT PRIMARY KEY, v VARCHAR(20));
          INSERT INTO dup.t VALUES (6, 'already here')"
-expect_exit 2 replay -task dup -start-tso "$((G1 + 1))" -stop-tso "$G2" -c 1 -txn-batch 1
+expect_exit 2 "${replay[@]}" -task dup -start-tso "$((G1 + 1))" -stop-tso "$G2" -c 1 -txn-batch 1
 expect_err "commit ts $TS6, table dup.t"
 expect_err "Duplicate entry '6'"
 # shellcheck disable=SC2016 # backquotes: the statement's own quoting
@@ -414,9 +418,9 @@ expect_err 'in: INSERT INTO `dup`.`t`'
 expect_err "-resume continues from there"
 [[ $(dest -e "SELECT GROUP_CONCAT(id ORDER BY id) FROM dup.t") == "1,2,3,4,5,6" ]] ||
   fail "after the refusal dup.t holds $(dest -e "SELECT GROUP_CONCAT(id ORDER BY id) FROM dup.t")"
-expect_exit 2 replay -task dup -start-tso "$((G1 + 1))" -stop-tso "$G2"
+expect_exit 2 "${replay[@]}" -task dup -start-tso "$((G1 + 1))" -stop-tso "$G2"
 expect_err "holds the progress of an earlier run"
-expect_exit 0 replay -task dup -start-tso "$((G1 + 1))" -stop-tso "$G2" -resume -safe-mode true
+expect_exit 0 "${replay[@]}" -task dup -start-tso "$((G1 + 1))" -stop-tso "$G2" -resume -safe-mode true
 # Had the progress been lost, safe mode would have applied all ten again, silently.
 expect_err "applied 5 transactions"
 diff -u <(rows up dup.t id) <(rows dest dup.t id) || fail "dup.t differs after -resume -safe-mode"
@@ -428,7 +432,7 @@ K_TABLES="CREATE TABLE k.acct (id INT PRIMARY KEY, bal BIGINT NOT NULL, note VAR
 up -e "CREATE DATABASE k; $K_TABLES"
 E0=$(last_ts)
 # Small transactions into a table with a key and one without, two DDL on the way.
-KILL_TXNS=${REPARO_KILL_TXNS:-4000}
+KILL_TXNS=4000
 awk -v n="$KILL_TXNS" 'BEGIN {
   for (i = 1; i <= n; i++) {
     a = i % 400 + 1
@@ -473,7 +477,7 @@ logged() { dest -e "SELECT COUNT(*) FROM audit.ins"; }
 kill_window=(-start-tso "$((E0 + 1))" -stop-tso "$E1" -c 4 -txn-batch 20)
 reset_k
 t0=$SECONDS
-expect_exit 0 replay -task e-full "${kill_window[@]}"
+expect_exit 0 "${replay[@]}" -task e-full "${kill_window[@]}"
 echo "   uninterrupted: $(grep -o 'applied .*rows/s' "$WORK/err") ($((SECONDS - t0)) s)"
 diff <(rows up k.acct id; rows up k.events "n, acct, v") \
   <(rows dest k.acct id; rows dest k.events "n, acct, v") >/dev/null ||
@@ -484,9 +488,9 @@ FULL_STATE=$(k_state)
 FULL_AUDIT=$(audit_state)
 FULL_LOGGED=$(logged)
 
-SEED=${BINLOG_CRASH_SEED:-$(date +%s)}
+SEED=${BINLOG_CRASH_SEED:-20261203}
 RANDOM=$SEED
-KILLS=${REPARO_KILLS:-10}
+KILLS=${BINLOG_CRASH_TRIALS:-10}
 echo "   kill rounds: seed $SEED (replay: BINLOG_CRASH_SEED=$SEED)"
 kills=0 chains=0 rounds=0 points=""
 while ((kills < KILLS)); do
@@ -513,7 +517,10 @@ while ((kills < KILLS)); do
         done_rows=$(logged)
         share=$((RANDOM % (200 / (KILLS - kills + 1) + 1)))
         target=$((done_rows + (FULL_LOGGED - done_rows) * share / 100))
-        while kill -0 "$REPARO_PID" 2>/dev/null && (($(logged) < target)); do :; done
+        deadline=$((SECONDS + 300))
+        while kill -0 "$REPARO_PID" 2>/dev/null && (($(logged) < target)); do
+          ((SECONDS < deadline)) || fail "round $rounds (seed $SEED) made no progress in 300 s"
+        done
       fi
       if kill -9 "$REPARO_PID" 2>/dev/null; then
         wait "$REPARO_PID" 2>/dev/null || true
@@ -523,6 +530,8 @@ while ((kills < KILLS)); do
         continue
       fi
     fi
+    wait_for 300 bash -c "! kill -0 $REPARO_PID" ||
+      fail "round $rounds (seed $SEED) did not finish in 300 s: $(cat "$WORK/kill.err")"
     code=0
     wait "$REPARO_PID" || code=$?
     REPARO_PID=""

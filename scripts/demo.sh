@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# The main job on the embedded default, end to end on one machine: installs what is missing,
-# builds, starts a pump (embedded registry, loopback ports), then
-#   1. the real pipeline: a private MariaDB (scripts/mariadb-sandbox.sh), the syncer reading it
-#      as a replica and writing to the pump ([to] type = "pump"), a short mixed workload, and
-#      the pump's archive of it shown with segdump (-v: row values);
-#   2. ~100k transactions written through the pump with loadgen as TiDB would (PREWRITE, then
-#      COMMIT), and the pump's commit-ordered archive inspected offline with segdump.
-# Every process and the MariaDB datadir are removed on exit, also on failure.
+# The operator's story, end to end on one machine: installs what is missing, builds, then
+#   1. point-in-time recovery (TiDB-Binlog's "full backup + Reparo" drill, with MariaDB): a
+#      production server, the syncer archiving its binlog from where a full backup ends, the
+#      backup, a day of business, a disaster (DROP DATABASE), the backup restored into a fresh
+#      server, reparo replaying the archive up to just before the disaster, and the rows back;
+#   2. the pump: transactions written through it as TiDB writes them (loadgen), its archive
+#      inspected with segdump, and printed by reparo (which reads a pump's binlog/ as well).
+# Every process and datadir is removed on exit, also on failure. DEMO_DIR keeps the files
+# (default build/demo); DEMO_TXNS sets the size of the day of business (default 20000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"${JOBS:-2}" --target pump loadgen segdump syncer
+cmake --build build -j"${JOBS:-2}" --target pump loadgen segdump syncer reparo
 
 bin=build/tools
 demo=${DEMO_DIR:-build/demo}
+txns=${DEMO_TXNS:-20000}
 rm -rf "$demo"
 mkdir -p "$demo"
-pump_pid=""
+demo=$(cd "$demo" && pwd)
+sandboxes=$(mktemp -d /tmp/binlog-demo.XXXXXX)
 syncer_pid=""
-mariadb_dir=""
+pump_pid=""
 stop_pid() {
   if [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; then
     kill -TERM "$1"
@@ -30,178 +33,204 @@ stop_pid() {
 cleanup() {
   stop_pid "$syncer_pid"
   stop_pid "$pump_pid"
-  if [[ -n $mariadb_dir ]]; then
-    scripts/mariadb-sandbox.sh stop "$mariadb_dir" || true
-    rm -rf "$mariadb_dir"
-  fi
+  for server in production restored; do
+    scripts/mariadb-sandbox.sh stop "$sandboxes/$server" || true
+  done
+  rm -rf "$sandboxes"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+note() { printf '   %s\n' "$*"; }
+production() { mariadb --no-defaults --socket="$sandboxes/production/sock" -uroot "$@"; }
+restored() { mariadb --no-defaults --socket="$sandboxes/restored/sock" -uroot "$@"; }
+next_second() {
+  local now
+  now=$(date +%s)
+  while [[ $(date +%s) == "$now" ]]; do sleep 0.02; done
 }
-grpc_port=$(free_port)
-status_port=$(free_port)
-pump_addr="127.0.0.1:$grpc_port"
-status_addr="127.0.0.1:$status_port"
-
-# Waits up to 10 s until the status server at $1 reports state $2; if process $3 dies first,
-# shows the end of its log $4 and fails.
-wait_state() {
-  for _ in $(seq 100); do
-    curl -sf "http://$1/status" | grep -q "\"state\":\"$2\"" && return 0
-    kill -0 "$3" 2>/dev/null || { tail "$4"; exit 1; }
+# Per table: rows and a checksum of their contents.
+show() { awk '{ printf "   %-10s %8s rows  checksum %s\n", $1, $2, $3 }' "$@"; }
+census() {
+  "$1" -N -e "
+    SELECT 'customers', COUNT(*), BIT_XOR(CRC32(CONCAT_WS('|', id, name, city))) FROM shop.customers
+    UNION ALL
+    SELECT 'orders', COUNT(*), BIT_XOR(CRC32(CONCAT_WS('|', id, customer_id, amount, status, note)))
+      FROM shop.orders
+    UNION ALL
+    SELECT 'stock', COUNT(*), BIT_XOR(CRC32(CONCAT_WS('|', sku, qty, price))) FROM shop.stock"
+}
+# The syncer's durable position has reached the end of the production server's binlog.
+wait_archived() {
+  local file pos
+  read -r file pos < <(production -N -e 'SHOW MASTER STATUS' | cut -f1,2)
+  for _ in $(seq 600); do
+    grep -q "binlog-name = \"$file\"" "$demo/syncer.meta" 2>/dev/null &&
+      grep -q "binlog-pos = $pos\$" "$demo/syncer.meta" && return 0
     sleep 0.1
   done
+  echo "the syncer did not catch up" >&2
+  tail "$demo/syncer.log" >&2
+  exit 1
 }
 
-echo "== pump: gRPC on $pump_addr, status on http://$status_addr, data in $demo/pump"
-"$bin/pump/pump" -addr "$pump_addr" -status-addr "$status_addr" -data-dir "$demo/pump" \
-  -registry-dir "$demo/registry" -log-file "$demo/pump.log" &
-pump_pid=$!
-wait_state "$status_addr" online "$pump_pid" "$demo/pump.log"
-curl -s "http://$status_addr/status"
-echo
+# ---- 1. point-in-time recovery ---------------------------------------------------------------
+say "production: a private MariaDB (ROW binlog, FULL row image and metadata) with a shop"
+port=$(scripts/mariadb-sandbox.sh start "$sandboxes/production")
+note "127.0.0.1:$port, datadir $sandboxes/production"
+# A demo server: no fsync per commit, so the day of business takes seconds.
+production -e "SET GLOBAL innodb_flush_log_at_trx_commit = 2"
+{
+  echo "CREATE DATABASE shop;"
+  echo "CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(40), city VARCHAR(40));"
+  echo "CREATE TABLE shop.orders (id INT PRIMARY KEY, customer_id INT, amount DECIMAL(10,2),"
+  echo "  status ENUM('new','paid','shipped') NOT NULL DEFAULT 'new', note TEXT);"
+  echo "CREATE TABLE shop.stock (sku CHAR(8) PRIMARY KEY, qty INT UNSIGNED, price DOUBLE);"
+  for i in $(seq 1 200); do
+    echo "INSERT INTO shop.customers VALUES ($i, 'customer $i', IF($i % 2, 'Zürich', 'Lyon'));"
+  done
+  for i in $(seq 1 50); do
+    echo "INSERT INTO shop.stock VALUES (CONCAT('SKU-', LPAD($i, 4, '0')), 1000000, $i.5);"
+  done
+} | production
+census production | show
 
-# ---- 1. MariaDB -> syncer -> pump -----------------------------------------------------------
-mariadb_dir=$(mktemp -d /tmp/binlog-demo-mariadb.XXXXXX)
-echo
-echo "== MariaDB: a private server in $mariadb_dir (ROW binlog, FULL row image and metadata)"
-db_port=$(scripts/mariadb-sandbox.sh start "$mariadb_dir")
-sql() { mariadb --no-defaults --socket="$mariadb_dir/sock" -uroot "$@"; }
-sql -e "SELECT VERSION() AS version, @@server_id AS server_id, @@binlog_format AS binlog_format,
-               @@binlog_row_image AS row_image, @@binlog_row_metadata AS row_metadata"
-
-syncer_status="127.0.0.1:$(free_port)"
+say "the syncer archives production's binlog into $demo/archive"
 cat >"$demo/syncer.toml" <<TOML
 log-file = "$demo/syncer.log"
 server-id = 101
 meta = "$demo/syncer.meta"
 flavor = "mariadb"
-status-addr = "$syncer_status"
-batch = 100
-max-retry = 10
-
+status-addr = ""
 [from]
 host = "127.0.0.1"
-port = $db_port
+port = $port
 user = "repl"
 password = "repl-pw"
-
 [to]
-type = "pump"
-pump-addrs = ["$pump_addr"]
+type = "journal"
+dir = "$demo/archive"
 TOML
-echo
-echo "== syncer: replica of 127.0.0.1:$db_port, writing to the pump $pump_addr ($demo/syncer.toml)"
-"$bin/syncer/syncer" -config "$demo/syncer.toml" &
+sed 's/^/   /' "$demo/syncer.toml"
+
+say "the full backup: mariadb-dump --master-data=2 --single-transaction (BR's role)"
+backup_time=$(date '+%F %T')
+mariadb-dump --no-defaults --socket="$sandboxes/production/sock" -uroot --master-data=2 \
+  --single-transaction --databases shop >"$demo/full_backup.sql"
+note "$backup_time: $demo/full_backup.sql, $(wc -c <"$demo/full_backup.sql") bytes, ending at"
+note "$(grep -m1 -o "CHANGE MASTER TO.*" "$demo/full_backup.sql")"
+"$bin/syncer/syncer" -config "$demo/syncer.toml" -meta-from "$demo/full_backup.sql" &
 syncer_pid=$!
-wait_state "$syncer_status" running "$syncer_pid" "$demo/syncer.log"
+note "syncer -meta-from the dump: the archive starts with the first change after the backup"
 
-echo
-echo "== workload on MariaDB: 3 tables, inserts, updates, deletes, a DDL between DML"
-{
-  echo "CREATE DATABASE shop;"
-  echo "CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(40), city VARCHAR(40));"
-  echo "CREATE TABLE shop.orders (id INT PRIMARY KEY, customer_id INT, amount DECIMAL(10,2),"
-  echo "  placed DATETIME(3), note TEXT);"
-  echo "CREATE TABLE shop.stock (sku CHAR(8) PRIMARY KEY, qty INT UNSIGNED, price DOUBLE);"
-  for i in $(seq 1 20); do
-    echo "INSERT INTO shop.customers VALUES ($i, 'customer $i', IF($i % 2, 'Zürich', 'Lyon'));"
-    echo "INSERT INTO shop.stock VALUES (CONCAT('SKU-', LPAD($i, 4, '0')), $((i * 10)), $i.5);"
-  done
-  for i in $(seq 1 60); do
-    echo "BEGIN;"
-    echo "INSERT INTO shop.orders VALUES ($i, $((i % 20 + 1)), $i.99, '2024-05-0$((i % 9 + 1)) 12:00:00.$((i % 1000))', NULL);"
-    echo "UPDATE shop.stock SET qty = qty - 1 WHERE sku = CONCAT('SKU-', LPAD($((i % 20 + 1)), 4, '0'));"
-    echo "COMMIT;"
-  done
-  echo "ALTER TABLE shop.orders ADD COLUMN status ENUM('new','paid','shipped') NOT NULL DEFAULT 'new';"
-  echo "UPDATE shop.orders SET status = 'paid', note = 'paid by card' WHERE id % 3 = 0;"
-  echo "DELETE FROM shop.orders WHERE id > 55;"
-  echo "UPDATE shop.customers SET city = NULL WHERE id = 7;"
-} | sql
-sql -e "SELECT (SELECT COUNT(*) FROM shop.orders) AS orders, (SELECT COUNT(*) FROM shop.customers) AS customers;
-        SHOW MASTER STATUS"
+say "a day of business: $txns orders placed, then paid, shipped, some cancelled"
+awk -v n="$txns" 'BEGIN {
+  srand(42)
+  for (i = 1; i <= n; i++) {
+    c = int(rand() * 200) + 1; s = sprintf("SKU-%04d", int(rand() * 50) + 1)
+    print "BEGIN;"
+    print "INSERT INTO shop.orders VALUES (" i ", " c ", " int(rand() * 10000) / 100 ", \"new\", NULL);"
+    print "UPDATE shop.stock SET qty = qty - 1 WHERE sku = \"" s "\";"
+    print "COMMIT;"
+    if (i % 3 == 0) print "UPDATE shop.orders SET status = \"paid\" WHERE id = " i - 2 ";"
+    if (i % 7 == 0) print "UPDATE shop.orders SET status = \"shipped\", note = \"tracking " i "\" WHERE id = " i - 6 ";"
+    if (i % 50 == 0) print "DELETE FROM shop.orders WHERE id = " i - 25 ";"
+    if (i % 500 == 0) print "UPDATE shop.customers SET city = \"Genève\" WHERE id = " c ";"
+  }
+}' | production
+wait_archived
+census production >"$demo/before-the-disaster.txt"
+show "$demo/before-the-disaster.txt"
+next_second
+stop_time=$(date '+%F %T')
+note "$stop_time: the last good moment"
+next_second
 
-# Caught up: the syncer's durable position is the server's end of binlog, and the pump has
-# written what the syncer sent to binlog/ (commit order).
-read -r master_file master_pos < <(sql -N -e "SHOW MASTER STATUS" | cut -f1,2)
-for _ in $(seq 300); do
-  st=$(curl -s "http://$syncer_status/status")
-  pos=$(jq -r '."binlog-pos"' <<<"$st")
-  file=$(jq -r '."binlog-name"' <<<"$st")
-  [[ $file == "$master_file" && $pos -ge $master_pos ]] && break
-  sleep 0.1
-done
-[[ $file == "$master_file" && $pos -ge $master_pos ]] ||
-  { echo "the syncer did not catch up: $st" >&2; tail "$demo/syncer.log" >&2; exit 1; }
-# sed, not jq: jq 1.6 reads numbers as doubles, and a TSO has more digits than a double keeps.
-syncer_last=$(curl -s "http://$syncer_status/status" | sed -n 's/.*"last-ts":\([0-9]*\).*/\1/p')
-for _ in $(seq 300); do
-  emitted=$(curl -s "http://$status_addr/status" | sed -n 's/.*"emitted-ts":\([0-9]*\).*/\1/p')
-  [[ $emitted -ge $syncer_last ]] && break
-  sleep 0.1
-done
-echo
-echo "== syncer status"
-curl -s "http://$syncer_status/status"
-echo
-echo
-# Files rather than pipes into head: a reader closing early must not fail the script.
-echo "== segdump: the pump's archive of the MariaDB changes (heartbeats left out)"
-"$bin/segdump/segdump" "$demo/pump/binlog" >"$demo/syncer-archive.txt"
-grep -v FAKE "$demo/syncer-archive.txt" >"$demo/syncer-commits.txt" || true
-sed -n '1,12p' "$demo/syncer-commits.txt"
-echo "   ... $(wc -l <"$demo/syncer-commits.txt") lines in all ($demo/syncer-commits.txt)"
-echo
-echo "== segdump -v: the DDL and the transactions after it, with row values"
-"$bin/segdump/segdump" --format json "$demo/pump/binlog" >"$demo/syncer-archive.json"
-ddl_ts=$(sed -n 's/^{"version":1,"ts":"\([0-9]*\)",.*"query":"ALTER.*/\1/p' \
-  "$demo/syncer-archive.json" | sed -n 1p)
-"$bin/segdump/segdump" -v --from "$ddl_ts" "$demo/pump/binlog" >"$demo/syncer-after-ddl.txt"
-grep -v FAKE "$demo/syncer-after-ddl.txt" | sed -n '1,40p' || true
-echo
-echo "== stopping the syncer (SIGTERM); its position is in $demo/syncer.meta"
+say "the disaster: DROP DATABASE shop"
+production -e "DROP DATABASE shop"
+wait_archived
+note "the archive holds it, after the last good moment:"
+"$bin/segdump/segdump" "$demo/archive" | grep -i 'drop database' | sed 's/^/   /'
+"$bin/segdump/segdump" --stats "$demo/archive" | grep -E '^(records|first ts|last ts)' | sed 's/^/   /'
 stop_pid "$syncer_pid"
 syncer_pid=""
-cat "$demo/syncer.meta"
 
-# ---- 2. loadgen -> pump ----------------------------------------------------------------------
+say "restore the full backup into a fresh server"
+restored_port=$(scripts/mariadb-sandbox.sh start "$sandboxes/restored")
+restored <"$demo/full_backup.sql"
+note "127.0.0.1:$restored_port now holds the shop as it was at $backup_time:"
+census restored | show
+
+say "reparo: the archive from the backup up to the last good moment"
+cat >"$demo/reparo.toml" <<TOML
+data-dir = "$demo/archive"
+log-file = "$demo/reparo.log"
+start-datetime = "$backup_time"
+stop-datetime = "$stop_time"
+dest-type = "mysql"
+txn-batch = 20
+worker-count = 16
+safe-mode = false
+
+[dest-db]
+host = "127.0.0.1"
+port = $restored_port
+user = "root"
+password = ""
+TOML
+sed 's/^/   /' "$demo/reparo.toml"
+echo "   \$ reparo -config $demo/reparo.toml    (on a terminal: a progress line each second)"
+"$bin/reparo/reparo" -config "$demo/reparo.toml"
+
+say "the rows are back"
+census restored >"$demo/after-the-restore.txt"
+paste "$demo/after-the-restore.txt" "$demo/before-the-disaster.txt" |
+  awk '{ printf "   %-10s %8s rows  checksum %-10s %s\n", $1, $2, $3,
+           ($2 == $5 && $3 == $6 ? "as before the disaster" : "DIFFERENT from " $5 " " $6) }'
+cmp -s "$demo/after-the-restore.txt" "$demo/before-the-disaster.txt" ||
+  { echo "the restored shop differs from production before the disaster" >&2; exit 1; }
+note "progress kept in the restored server (a killed run continues with -resume):"
+restored -e "SELECT task, low_ts, updated FROM tidb_binlog.replay_progress" | sed 's/^/   /'
+
+# ---- 2. the pump -----------------------------------------------------------------------------
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+pump_addr="127.0.0.1:$(free_port)"
+status_addr="127.0.0.1:$(free_port)"
+say "a pump: gRPC on $pump_addr, status on http://$status_addr, data in $demo/pump"
+"$bin/pump/pump" -addr "$pump_addr" -status-addr "$status_addr" -data-dir "$demo/pump" \
+  -registry-dir "$demo/registry" -log-file "$demo/pump.log" &
+pump_pid=$!
+for _ in $(seq 100); do
+  curl -sf "http://$status_addr/status" | grep -q '"state":"online"' && break
+  kill -0 "$pump_pid" 2>/dev/null || { tail "$demo/pump.log"; exit 1; }
+  sleep 0.1
+done
+curl -s "http://$status_addr/status" | sed 's/^/   /'
 echo
-echo "== loadgen: 100000 transactions through the pump (8 producers, 16 per call)"
-"$bin/loadgen/loadgen" --pump "$pump_addr" --count 100000 --threads 8 --batch 16 --seed 42 \
-  --ack-log "$demo/acked.log"
-acked_last=$(tail -n 1 "$demo/acked.log")
+
+say "loadgen: 20000 transactions through the pump as TiDB writes them (PREWRITE, then COMMIT)"
+"$bin/loadgen/loadgen" --pump "$pump_addr" --count 20000 --threads 4 --batch 16 --seed 42 \
+  --ack-log "$demo/acked.log" --log-level warn
+acked_last=$(sort -n "$demo/acked.log" | tail -1)
 for _ in $(seq 100); do
   emitted=$(curl -s "http://$status_addr/status" | sed -n 's/.*"emitted-ts":\([0-9]*\).*/\1/p')
   [[ -n $emitted && $emitted -ge $acked_last ]] && break
   sleep 0.1
 done
+note "acknowledged: $(wc -l <"$demo/acked.log") transactions"
 
-echo
-echo "== the pump's registry record and status"
-cat "$demo/registry/pumps/$pump_addr.json"
-curl -s "http://$status_addr/status"
-echo
-echo
-loadgen_first=$(sort -n "$demo/acked.log" | sed -n 1p)
-echo "== segdump: the first loadgen transactions in $demo/pump/binlog"
-"$bin/segdump/segdump" --from "$loadgen_first" --limit 6 "$demo/pump/binlog"
-echo
-echo "== segdump -v: one record with its row values"
-"$bin/segdump/segdump" -v --from "$loadgen_first" --limit 1 "$demo/pump/binlog"
-echo
-echo "== segdump --stats"
-"$bin/segdump/segdump" --stats "$demo/pump/binlog"
-echo
-echo "== segdump --verify"
-"$bin/segdump/segdump" --verify "$demo/pump/binlog"
-echo
-echo "== stopping the pump (SIGTERM: it stays registered as paused)"
-kill -TERM "$pump_pid"
-wait "$pump_pid" || true
+say "segdump: the pump's commit-ordered archive"
+first=$(sort -n "$demo/acked.log" | sed -n 1p)
+"$bin/segdump/segdump" --from "$first" --limit 4 "$demo/pump/binlog" | sed 's/^/   /'
+"$bin/segdump/segdump" --stats "$demo/pump/binlog" | sed 's/^/   /'
+"$bin/segdump/segdump" --verify "$demo/pump/binlog" | tail -1 | sed 's/^/   /'
+
+say "reparo -dest-type print: the first transaction of the pump's archive"
+"$bin/reparo/reparo" -data-dir "$demo/pump/binlog" -start-tso "$first" -stop-tso "$first" \
+  -log-file "$demo/reparo-print.log" 2>/dev/null | sed 's/^/   /'
+stop_pid "$pump_pid"
 pump_pid=""
-cat "$demo/registry/pumps/$pump_addr.json"
-echo
-echo "acknowledged transactions: $(wc -l <"$demo/acked.log") (in $demo/acked.log); pump log: $demo/pump.log"
+say "done: files in $demo (syncer, reparo and pump logs, the backup, the archives)"

@@ -25,8 +25,9 @@ po::options_description Describe() {
   add("start-datetime", po::value<std::string>(),
       "replay from this time, \"2006-01-02 15:04:05\" (local time, or -time-zone)");
   add("stop-datetime", po::value<std::string>(), "replay up to this time, inclusive");
-  add("start-tso", po::value<uint64_t>(), "replay from this commit ts (instead of a datetime)");
-  add("stop-tso", po::value<uint64_t>(), "replay up to this commit ts, inclusive");
+  add("start-tso", po::value<uint64_t>(),
+      "replay from this commit ts (instead of a datetime); 0: from the beginning");
+  add("stop-tso", po::value<uint64_t>(), "replay up to this commit ts, inclusive; 0: to the end");
   add("time-zone", po::value<std::string>(),
       "zone of the datetimes: IANA name, UTC or +08:00 (default: the local zone)");
   add("dest-type", po::value<std::string>(), "print (default) or mysql ([dest-db])");
@@ -89,6 +90,7 @@ struct Window {
 
 Status ReadFile(ConfigFile* f, ReparoConfig* c, Window* w) {
   const std::string& file = f->origin();
+  w->where_start = w->where_stop = file;
   ASSIGN_OR_RETURN(c->data_dir, f->GetString("data-dir", c->data_dir));
   ASSIGN_OR_RETURN(c->log_file, f->GetString("log-file", c->log_file));
   ASSIGN_OR_RETURN(c->log_level, f->GetString("log-level", c->log_level));
@@ -98,6 +100,9 @@ Status ReadFile(ConfigFile* f, ReparoConfig* c, Window* w) {
     if (!f->Has(key)) continue;
     ASSIGN_OR_RETURN(int64_t v, f->GetInt(key, 0));
     if (v < 0) return Bad(file, key, "a TSO (a positive integer)", std::to_string(v));
+    // 0 is TiDB-Binlog's default and means unset (from the beginning, to the end): its
+    // reparo.toml carries "stop-tso = 0" beside a stop-datetime.
+    if (v == 0) continue;
     (std::string_view(key) == "start-tso" ? w->start_tso : w->stop_tso) = static_cast<uint64_t>(v);
   }
   ASSIGN_OR_RETURN(c->time_zone, f->GetString("time-zone", c->time_zone));
@@ -164,8 +169,15 @@ Status ResolveWindow(const Window& w, ReparoConfig* c) {
     c->stop_ts = *ts | kLogicalMask;
   }
   if (c->stop_ts < c->start_ts) {
-    return Status::InvalidArgument(fmt::format(
-        "the window ends before it starts: stop {} is before start {}", c->stop_ts, c->start_ts));
+    auto named = [](const std::optional<uint64_t>& tso, const std::string& datetime,
+                    const char* side, const std::string& where) {
+      return tso ? fmt::format("{}-tso {} ({})", side, *tso, where)
+                 : fmt::format("{}-datetime \"{}\" ({})", side, datetime, where);
+    };
+    return Status::InvalidArgument(
+        fmt::format("the window ends before it starts: {} is before {}",
+                    named(w.stop_tso, w.stop_datetime, "stop", w.where_stop),
+                    named(w.start_tso, w.start_datetime, "start", w.where_start)));
   }
   return Status::OK();
 }
@@ -230,12 +242,16 @@ Result<Command> LoadConfig(int argc, const char* const* argv, ReparoConfig* c) {
                w.stop_tso,
                "the flags",
                w.where_stop};
-    if (vm.count("start-tso")) w.start_tso = vm["start-tso"].as<uint64_t>();
+    if (vm.count("start-tso") && vm["start-tso"].as<uint64_t>() != 0) {
+      w.start_tso = vm["start-tso"].as<uint64_t>();
+    }
   }
   if (vm.count("stop-datetime") || vm.count("stop-tso")) {
     w.stop_datetime = vm.count("stop-datetime") ? vm["stop-datetime"].as<std::string>() : "";
     w.stop_tso = std::nullopt;
-    if (vm.count("stop-tso")) w.stop_tso = vm["stop-tso"].as<uint64_t>();
+    if (vm.count("stop-tso") && vm["stop-tso"].as<uint64_t>() != 0) {
+      w.stop_tso = vm["stop-tso"].as<uint64_t>();
+    }
     w.where_stop = "the flags";
   }
   if (vm.count("txn-batch")) c->txn_batch = vm["txn-batch"].as<int>();

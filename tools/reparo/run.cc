@@ -246,6 +246,7 @@ RunResult Run(const ReparoConfig& c) {
   Progress progress(engine->get(), std::max(start, range->first_ts),
                     std::min(c.stop_ts, range->last_ts), c.flashback);
   uint64_t records = 0;
+  uint64_t commits = 0;  // heartbeats (FAKE) and a pump's PREWRITE/ROLLBACK are not changes
   Status status;
   bool input_failed = false;
   pb::Binlog b;
@@ -258,6 +259,7 @@ RunResult Run(const ReparoConfig& c) {
     }
     if (!*more) break;
     ++records;
+    if (b.tp() == pb::COMMIT) ++commits;
     progress.At(static_cast<uint64_t>(b.commit_ts()));
     if (c.flashback) Invert(&b);
     status = (*engine)->Submit(std::move(b));
@@ -276,12 +278,13 @@ RunResult Run(const ReparoConfig& c) {
                                               resumable ? ": -resume continues from there" : ""));
     return input_failed ? Failed(s) : FromApply(s);
   }
-  if (records == 0 && !(c.resume && has_earlier)) {
-    return RunResult{Outcome::kEmpty,
-                     Status::NotFound(fmt::format(
-                         "the window from {} to {} matches nothing in {}, which holds {} to {}",
-                         When(c.start_ts), When(c.stop_ts), c.data_dir, When(range->first_ts),
-                         When(range->last_ts)))};
+  if (commits == 0 && !(c.resume && has_earlier)) {
+    return RunResult{
+        Outcome::kEmpty,
+        Status::NotFound(fmt::format(
+            "the window from {} to {} matches no transaction in {}, which holds {} to {}",
+            When(c.start_ts), When(c.stop_ts), c.data_dir, When(range->first_ts),
+            When(range->last_ts)))};
   }
   return RunResult{};
 }

@@ -33,9 +33,16 @@ size_t RowCount(const pb::Binlog& b) {
 bool ApplyFilter(const Filter& filter, pb::Binlog* b) {
   if (!b->ddl_query().empty() && !filter.empty()) {
     Result<DdlTarget> target = ParseDdlTarget(b->ddl_query(), b->ddl_schema());
-    // A statement the parser does not know is applied: dropping DDL unseen would leave the
-    // destination behind what the changes after it expect.
-    if (target.ok() && !filter.AcceptsDdl(*target)) b->clear_ddl_query();
+    if (!target.ok()) {
+      // A shape the parser does not know (a view, a user, a grant) goes by the database it ran
+      // in, as a native replica's replicate-do-db treats a statement: with a do-list, one run
+      // outside every database is not applied.
+      DdlTarget by_database;
+      by_database.schema = b->ddl_schema();
+      by_database.database_level = true;
+      target = std::move(by_database);
+    }
+    if (!filter.AcceptsDdl(*target)) b->clear_ddl_query();
   }
   if (!filter.empty()) {
     auto* tables = b->mutable_tables();
@@ -125,6 +132,7 @@ struct Engine::Impl {
     done[seq] = true;
     while (!order.empty() && done[order.front().first]) {
       stats.progress_ts = std::max(stats.progress_ts, order.front().second);
+      stats.applied_through_ts = order.front().second;
       done.erase(order.front().first);
       order.pop_front();
     }

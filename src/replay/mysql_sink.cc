@@ -307,10 +307,14 @@ Status MysqlWorker::ApplyDdl(const pb::Binlog& binlog) {
   }
   Status s = conn_->Execute(binlog.ddl_query());
   if (!s.ok()) {
-    if (ts != sink_->resumed_ddl_ts() || !AlreadyDone(conn_->last_errno())) {
-      return Failed(s.WithContext(fmt::format("DDL at commit ts {}", ts)));
+    // Safe mode replays over a backup, which may hold what a DDL makes already.
+    const bool resumed = ts == sink_->resumed_ddl_ts();
+    if (!(resumed || sink_->options().safe_mode) || !AlreadyDone(conn_->last_errno())) {
+      return Failed(s);  // the engine names the commit ts
     }
-    LOG_WARN("the DDL an interrupted run started had already run; taken as applied",
+    LOG_WARN(resumed ? "the DDL an interrupted run started had already run; taken as applied"
+                     : "safe mode: the destination already holds what the DDL makes; taken as "
+                       "applied",
              KV("commit-ts", ts), KV("error", s));
   }
   sink_->schemas().InvalidateAll();

@@ -97,6 +97,7 @@ struct EngineStats {
   uint64_t groups = 0;    // downstream transactions
   uint64_t retries = 0;
   uint64_t progress_ts = 0;                       // every transaction at or below it is applied
+  uint64_t applied_through_ts = 0;  // ts of the last submitted binlog with all before it applied
   std::map<std::string, uint64_t> rows_by_table;  // "db.table"
 };
 

@@ -193,6 +193,52 @@ TEST(EngineTest, WhatAnEarlierRunAppliedIsSkippedAndTheFilterDropsTheRest) {
   EXPECT_EQ(st.progress_ts, 10u);
 }
 
+pb::Binlog Statement(uint64_t ts, std::string_view schema, std::string_view query) {
+  pb::Binlog b = Ddl(ts);
+  b.set_ddl_schema(std::string(schema));
+  b.set_ddl_query(std::string(query));
+  return b;
+}
+
+// A statement whose tables the parser cannot name (a user, a grant, a view) goes by the database
+// it ran in, as a replica's replicate-do-db treats one.
+TEST(EngineTest, AStatementOfUnknownShapeGoesByTheDatabaseItRanIn) {
+  RecordingSink sink(1);
+  FilterRules rules;
+  rules.do_dbs = {"probe"};
+  ASSERT_OK_AND_ASSIGN(Filter filter, Filter::Make(rules));
+  ASSERT_OK_AND_ASSIGN(auto engine, Engine::Start(&sink, std::move(filter), EngineOptions{}));
+  ASSERT_OK(engine->Submit(Statement(1, "", "CREATE USER u IDENTIFIED BY 'pw'")));
+  ASSERT_OK(engine->Submit(Statement(2, "other", "CREATE VIEW v AS SELECT 1")));
+  ASSERT_OK(engine->Submit(Statement(3, "probe", "CREATE VIEW v AS SELECT 1")));
+  ASSERT_OK(engine->Finish());
+  EXPECT_EQ(sink.ddl, (std::vector<uint64_t>{3}));
+  EngineStats st = engine->Stats();
+  EXPECT_EQ(st.filtered, 2u);
+  EXPECT_EQ(st.applied_through_ts, 3u);
+
+  RecordingSink all(1);
+  rules = FilterRules{};
+  rules.ignore_dbs = {"other"};
+  ASSERT_OK_AND_ASSIGN(filter, Filter::Make(rules));
+  ASSERT_OK_AND_ASSIGN(engine, Engine::Start(&all, std::move(filter), EngineOptions{}));
+  ASSERT_OK(engine->Submit(Statement(1, "", "GRANT SELECT ON probe.* TO u")));
+  ASSERT_OK(engine->Submit(Statement(2, "other", "CREATE VIEW v AS SELECT 1")));
+  ASSERT_OK(engine->Finish());
+  EXPECT_EQ(all.ddl, (std::vector<uint64_t>{1}));
+}
+
+// Flashback submits newest first: the progress it shows is the last one applied in that order.
+TEST(EngineTest, AppliedThroughFollowsTheOrderOfSubmission) {
+  RecordingSink sink(2);
+  ASSERT_OK_AND_ASSIGN(auto engine, Engine::Start(&sink, NoFilter(), EngineOptions{}));
+  for (uint64_t ts = 10; ts >= 1; --ts) {
+    ASSERT_OK(engine->Submit(Txn(ts, "db", "t", {static_cast<int64_t>(ts)})));
+  }
+  ASSERT_OK(engine->Finish());
+  EXPECT_EQ(engine->Stats().applied_through_ts, 1u);
+}
+
 TEST(EngineTest, TransientFailuresAreRetriedAPermanentOneStopsWithProgressBelowIt) {
   RecordingSink sink(2);
   sink.transient_failures = 3;

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <iostream>
@@ -50,7 +49,8 @@ void Invert(pb::Binlog* b) {
 }
 
 // Prints where the run is, once a second on a terminal (one line, rewritten), every ten seconds
-// as a log line otherwise.
+// as a log line otherwise. "At" is what is applied, not what is read: reading runs ahead by up
+// to the engine's pending limit.
 class Progress {
  public:
   Progress(const replay::Engine* engine, uint64_t from, uint64_t to, bool backward)
@@ -67,8 +67,6 @@ class Progress {
     if (thread_.joinable()) thread_.join();
     if (tty_ && printed_) std::cerr << "\n";
   }
-  void At(uint64_t ts) { at_.store(ts, std::memory_order_relaxed); }
-
  private:
   void Loop() {
     const auto begin = Clock::now();
@@ -77,7 +75,7 @@ class Progress {
     while (!cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; })) {
       replay::EngineStats st = engine_->Stats();
       double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
-      uint64_t at = at_.load(std::memory_order_relaxed);
+      const uint64_t at = st.applied_through_ts;
       double done = 0;
       if (to_ > from_ && at != 0) {
         double span = static_cast<double>(to_ - from_);
@@ -104,7 +102,6 @@ class Progress {
   const uint64_t from_, to_;
   const bool backward_, tty_;
   bool printed_ = false;
-  std::atomic<uint64_t> at_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -260,7 +257,6 @@ RunResult Run(const ReparoConfig& c) {
     if (!*more) break;
     ++records;
     if (b.tp() == pb::COMMIT) ++commits;
-    progress.At(static_cast<uint64_t>(b.commit_ts()));
     if (c.flashback) Invert(&b);
     status = (*engine)->Submit(std::move(b));
     b.Clear();
@@ -273,9 +269,16 @@ RunResult Run(const ReparoConfig& c) {
   PrintSummary(c, st, records, **reader, seconds);
   if (!status.ok()) {
     const bool resumable = c.dest_type == "mysql" && !c.flashback;
-    Status s = status.WithContext(fmt::format("stopped; everything up to {} is applied{}",
-                                              When(st.progress_ts),
-                                              resumable ? ": -resume continues from there" : ""));
+    // A statement the destination refused is refused again until its cause is dealt with.
+    const char* resume_hint = !resumable                ? ""
+                              : status.IsInvalidArgument()
+                                  ? ": once the cause is dealt with, -resume continues from there"
+                                  : ": -resume continues from there";
+    Status s = status.WithContext(
+        c.flashback ? fmt::format("stopped; everything back to {} is undone",
+                                  When(st.applied_through_ts))
+                    : fmt::format("stopped; everything up to {} is applied{}",
+                                  When(st.progress_ts), resume_hint));
     return input_failed ? Failed(s) : FromApply(s);
   }
   if (commits == 0 && !(c.resume && has_earlier)) {

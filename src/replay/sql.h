@@ -3,9 +3,10 @@
 //
 // Every value is a literal that reaches the server exactly: integers and DECIMAL as their text,
 // doubles in their shortest exact form, strings quoted with every special byte escaped, bytes as
-// _binary'...' (taken as they are, whatever the column's charset), SQL NULL as NULL. The session
-// this SQL runs in must have sql_mode without NO_BACKSLASH_ESCAPES (the mysql sink sets it).
-// Identifiers are quoted with backquotes.
+// _binary'...' (taken as they are, whatever the column's charset) except a BIT value, which
+// goes as its unsigned integer (BIT never compares equal to a string), SQL NULL as NULL. The
+// session this SQL runs in must have sql_mode without NO_BACKSLASH_ESCAPES (the mysql sink sets
+// it). Identifiers are quoted with backquotes.
 #pragma once
 
 #include <string>

@@ -440,6 +440,9 @@ void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,
   }
   bool whole_table = false;
   auto add_row = [&](const pb::Row& row) {
+    // A row with NULL in every unique key has no key of its own: it is found by all its columns
+    // (LIMIT 1), so it must keep its order with every other change to the table.
+    bool located = false;
     for (size_t k = 0; k < table.unique_keys.size(); ++k) {
       const KeySchema& key = table.unique_keys[k];
       std::string text = fmt::format("k:{}/{}/", name, k);
@@ -464,8 +467,10 @@ void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,
         whole_table = true;
       } else if (!text.empty()) {
         out->push_back({std::move(text), true});
+        located = true;
       }
     }
+    if (!located) whole_table = true;
   };
   for (const pb::TableMutation& m : changes.mutations()) {
     add_row(m.row());

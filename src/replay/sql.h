@@ -40,7 +40,8 @@ Status BuildStatements(const pb::TableChanges& changes, const TableSchema& table
 // The keys a change touches, for conflict detection: the table's, shared; one per unique key of
 // the table for the row before and after, exclusive, values normalized by the column's
 // collation (a case-insensitive key ignores case and trailing spaces). A table without a usable
-// key, or a value that cannot be normalized exactly here, takes the table's key exclusive.
+// key, a row with NULL in every unique key, or a value that cannot be normalized exactly here,
+// takes the table's key exclusive.
 // Tables linked by foreign keys take each other's link keys exclusive: their changes keep their
 // order.
 void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,

@@ -432,5 +432,129 @@ TEST_F(WorkloadTest, HundredThousandRandomChangesInEveryConfiguration) {
   std::cout << times << "\n";
 }
 
+// Parents, their children and the children's toys, linked by foreign keys (ON DELETE RESTRICT):
+// a child is inserted after its parent, a toy after its child, and deleted before them, each in
+// a transaction of its own, so 16 workers would break a foreign key at once if they let a
+// change to one table pass a change to a linked one. Notes go with their parent (ON DELETE
+// CASCADE): A's binlog does not carry what the cascade deletes, B's own cascade must.
+class FamilyWorkload {
+ public:
+  static constexpr const char* kSchema =
+      "CREATE DATABASE fk; "
+      "CREATE TABLE fk.parent (id INT PRIMARY KEY, v INT); "
+      "CREATE TABLE fk.child (id INT PRIMARY KEY, parent_id INT NOT NULL, v INT, "
+      "  FOREIGN KEY (parent_id) REFERENCES fk.parent (id) ON DELETE RESTRICT); "
+      "CREATE TABLE fk.toy (id INT PRIMARY KEY, child_id INT NOT NULL, "
+      "  FOREIGN KEY (child_id) REFERENCES fk.child (id) ON DELETE RESTRICT); "
+      "CREATE TABLE fk.note (id INT PRIMARY KEY, parent_id INT NOT NULL, "
+      "  FOREIGN KEY (parent_id) REFERENCES fk.parent (id) ON DELETE CASCADE)";
+
+  explicit FamilyWorkload(uint64_t seed) : rng_(seed) {}
+
+  // One change, committed on its own.
+  std::string Transaction(int* changes) {
+    std::vector<std::string> stmts;
+    while (stmts.empty()) Change(&stmts);
+    ++*changes;
+    return stmts[0];
+  }
+
+ private:
+  void Change(std::vector<std::string>* out) {
+    // Half the changes are to parents that stay: they keep a worker busy with parents while
+    // children of a new parent could get ahead of it on another.
+    if (rng_.OneIn(2) && parents_.size() > 0) {
+      out->push_back(
+          fmt::format("UPDATE fk.parent SET v = v + 1 WHERE id = {}", parents_.Pick(rng_)));
+      return;
+    }
+    int r = rng_.Below(100);
+    if (r < 15 || parents_.size() == 0) {
+      // Ids come back after their parent is gone: a new parent with an old id.
+      int id = 1 + rng_.Below(200);
+      if (parents_.Has(id)) return;
+      parents_.Add(id);
+      out->push_back(fmt::format("INSERT INTO fk.parent VALUES ({}, {})", id, rng_.Below(100)));
+    } else if (r < 40) {
+      int id = 1 + rng_.Below(600);
+      if (children_.Has(id)) return;
+      int parent = parents_.Pick(rng_);
+      children_.Add(id);
+      parent_of_[id] = parent;
+      out->push_back(fmt::format("INSERT INTO fk.child VALUES ({}, {}, 0)", id, parent));
+    } else if (r < 55 && children_.size() > 0) {
+      int id = 1 + rng_.Below(1000);
+      if (toys_.Has(id)) return;
+      int child = children_.Pick(rng_);
+      toys_.Add(id);
+      child_of_[id] = child;
+      out->push_back(fmt::format("INSERT INTO fk.toy VALUES ({}, {})", id, child));
+    } else if (r < 65 && children_.size() > 0) {  // a child moves to another parent
+      int id = children_.Pick(rng_);
+      int to = parents_.Pick(rng_);
+      if (to == parent_of_[id]) return;
+      parent_of_[id] = to;
+      out->push_back(fmt::format("UPDATE fk.child SET parent_id = {} WHERE id = {}", to, id));
+    } else if (r < 70) {
+      int id = 1 + rng_.Below(1000);
+      if (notes_.Has(id)) return;
+      int parent = parents_.Pick(rng_);
+      notes_.Add(id);
+      note_parent_[id] = parent;
+      out->push_back(fmt::format("INSERT INTO fk.note VALUES ({}, {})", id, parent));
+    } else if (r < 80 && toys_.size() > 0) {
+      int id = toys_.Pick(rng_);
+      toys_.Remove(id);
+      out->push_back(fmt::format("DELETE FROM fk.toy WHERE id = {}", id));
+    } else if (r < 92 && children_.size() > 0) {  // a child without toys goes
+      int id = children_.Pick(rng_);
+      for (const auto& [toy, child] : child_of_) {
+        if (child == id && toys_.Has(toy)) return;
+      }
+      children_.Remove(id);
+      out->push_back(fmt::format("DELETE FROM fk.child WHERE id = {}", id));
+    } else {  // a parent without children goes
+      int id = parents_.Pick(rng_);
+      for (const auto& [child, parent] : parent_of_) {
+        if (parent == id && children_.Has(child)) return;
+      }
+      parents_.Remove(id);
+      for (const auto& [note, parent] : note_parent_) {
+        if (parent == id && notes_.Has(note)) notes_.Remove(note);
+      }
+      out->push_back(fmt::format("DELETE FROM fk.parent WHERE id = {}", id));
+    }
+  }
+
+  Rng rng_;
+  KeySet<int> parents_, children_, toys_, notes_;
+  std::unordered_map<int, int> parent_of_, child_of_, note_parent_;
+};
+
+class ForeignKeyTest : public TwoServersTest {
+ protected:
+  void ReplayFamilies(bool safe) {
+    ASSERT_OK(a_->Exec(FamilyWorkload::kSchema));
+    FamilyWorkload w(7);
+    int changes = 0;
+    while (changes < 30000) ASSERT_OK(a_->Exec(w.Transaction(&changes)));
+    ASSERT_NE(*a_->QueryValue("SELECT COUNT(*) FROM fk.note"), "0");
+    std::vector<pb::Binlog> binlogs = Archive();
+    ASSERT_GE(RowChanges(binlogs), 30000u);
+    auto st = Replay(binlogs, b_.get(), 16, safe);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    EXPECT_EQ(st->rows, RowChanges(binlogs));
+    ExpectSameDatabase(a_.get(), b_.get(), "fk");
+  }
+};
+
+TEST_F(ForeignKeyTest, LinkedTablesKeepTheirOrderWithSixteenWorkers) { ReplayFamilies(false); }
+
+// In safe mode an UPDATE is a DELETE and a REPLACE: RESTRICT refuses the DELETE of a parent
+// that has children ("Cannot delete or update a parent row", error 1451), and with the checks
+// off a real DELETE would not cascade. Disabled until safe mode has a form that keeps the row
+// (INSERT ... ON DUPLICATE KEY UPDATE?).
+TEST_F(ForeignKeyTest, DISABLED_LinkedTablesInSafeMode) { ReplayFamilies(true); }
+
 }  // namespace
 }  // namespace binlog::replay::testing

@@ -115,11 +115,26 @@ void AppendKeyColumns(const KeySchema& key, const TableSchema& table, std::strin
   if (key.columns.size() > 1) out->push_back(')');
 }
 
-Status AppendKeyTuple(const std::vector<const Value*>& values, std::string* out) {
+// A value as a literal for `column`. A BIT value too wide for int64 is carried as its bytes,
+// which BIT stores but never compares equal to (a string is compared as a number): it goes as
+// the unsigned integer it is.
+Status AppendColumnLiteral(const Value& v, const ColumnSchema& column, std::string* out) {
+  if (v.value_case() == Value::kBytesValue && column.data_type == "bit" &&
+      v.bytes_value().size() <= 8) {
+    uint64_t n = 0;
+    for (char c : v.bytes_value()) n = (n << 8) | static_cast<uint8_t>(c);
+    fmt::format_to(std::back_inserter(*out), "{}", n);
+    return Status::OK();
+  }
+  return AppendLiteral(v, out);
+}
+
+Status AppendKeyTuple(const KeySchema& key, const TableSchema& table,
+                      const std::vector<const Value*>& values, std::string* out) {
   if (values.size() > 1) out->push_back('(');
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out->append(", ");
-    RETURN_IF_ERROR(AppendLiteral(*values[i], out));
+    RETURN_IF_ERROR(AppendColumnLiteral(*values[i], table.columns[key.columns[i]], out));
   }
   if (values.size() > 1) out->push_back(')');
   return Status::OK();
@@ -138,7 +153,7 @@ Status AppendWhere(const TableSchema& table, const ColumnMap& map, const pb::Tab
       if (i > 0) out->append(" AND ");
       AppendIdentifier(table.columns[key->columns[i]].name, out);
       out->append(" = ");
-      RETURN_IF_ERROR(AppendLiteral(*values[i], out));
+      RETURN_IF_ERROR(AppendColumnLiteral(*values[i], table.columns[key->columns[i]], out));
     }
     return Status::OK();
   }
@@ -149,7 +164,7 @@ Status AppendWhere(const TableSchema& table, const ColumnMap& map, const pb::Tab
     first = false;
     AppendIdentifier(changes.columns(r).name(), out);
     out->append(" <=> ");
-    RETURN_IF_ERROR(AppendLiteral(row.columns(r), out));
+    RETURN_IF_ERROR(AppendColumnLiteral(row.columns(r), table.columns[map.to_dest[r]], out));
   }
   if (first) return Status::InvalidArgument("a row image with no column to find the row by");
   return Status::OK();
@@ -227,7 +242,8 @@ class Planner {
       if (!Present(row.columns(r))) continue;
       if (!first) current_.append(", ");
       first = false;
-      RETURN_IF_ERROR(AppendLiteral(row.columns(r), &current_));
+      RETURN_IF_ERROR(
+          AppendColumnLiteral(row.columns(r), table_.columns[map_.to_dest[r]], &current_));
     }
     current_.push_back(')');
     return Status::OK();
@@ -251,7 +267,7 @@ class Planner {
     } else {
       current_.append(", ");
     }
-    return AppendKeyTuple(values, &current_);
+    return AppendKeyTuple(*key, table_, values, &current_);
   }
 
   Status DeleteOne(const pb::Row& row) {
@@ -298,7 +314,7 @@ class Planner {
       any = true;
       AppendIdentifier(changes_.columns(r).name(), &sql);
       sql.append(" = ");
-      RETURN_IF_ERROR(AppendLiteral(after, &sql));
+      RETURN_IF_ERROR(AppendColumnLiteral(after, table_.columns[map_.to_dest[r]], &sql));
     }
     if (!any) return Status::OK();  // nothing changes
     bool by_key = false;
@@ -424,6 +440,9 @@ void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,
   }
   bool whole_table = false;
   auto add_row = [&](const pb::Row& row) {
+    // A row with NULL in every unique key has no key of its own: it is found by all its columns
+    // (LIMIT 1), so it must keep its order with every other change to the table.
+    bool located = false;
     for (size_t k = 0; k < table.unique_keys.size(); ++k) {
       const KeySchema& key = table.unique_keys[k];
       std::string text = fmt::format("k:{}/{}/", name, k);
@@ -448,8 +467,10 @@ void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,
         whole_table = true;
       } else if (!text.empty()) {
         out->push_back({std::move(text), true});
+        located = true;
       }
     }
+    if (!located) whole_table = true;
   };
   for (const pb::TableMutation& m : changes.mutations()) {
     add_row(m.row());

@@ -3,9 +3,10 @@
 //
 // Every value is a literal that reaches the server exactly: integers and DECIMAL as their text,
 // doubles in their shortest exact form, strings quoted with every special byte escaped, bytes as
-// _binary'...' (taken as they are, whatever the column's charset), SQL NULL as NULL. The session
-// this SQL runs in must have sql_mode without NO_BACKSLASH_ESCAPES (the mysql sink sets it).
-// Identifiers are quoted with backquotes.
+// _binary'...' (taken as they are, whatever the column's charset) except a BIT value, which
+// goes as its unsigned integer (BIT never compares equal to a string), SQL NULL as NULL. The
+// session this SQL runs in must have sql_mode without NO_BACKSLASH_ESCAPES (the mysql sink sets
+// it). Identifiers are quoted with backquotes.
 #pragma once
 
 #include <string>
@@ -39,7 +40,8 @@ Status BuildStatements(const pb::TableChanges& changes, const TableSchema& table
 // The keys a change touches, for conflict detection: the table's, shared; one per unique key of
 // the table for the row before and after, exclusive, values normalized by the column's
 // collation (a case-insensitive key ignores case and trailing spaces). A table without a usable
-// key, or a value that cannot be normalized exactly here, takes the table's key exclusive.
+// key, a row with NULL in every unique key, or a value that cannot be normalized exactly here,
+// takes the table's key exclusive.
 // Tables linked by foreign keys take each other's link keys exclusive: their changes keep their
 // order.
 void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,

@@ -9,32 +9,7 @@
 namespace binlog::replay::testing {
 namespace {
 
-class RoundTripTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto a = MariaDBServer::Start();
-    ASSERT_TRUE(a.ok()) << a.status().ToString();
-    a_ = std::move(*a);
-    auto b = MariaDBServer::Start();
-    ASSERT_TRUE(b.ok()) << b.status().ToString();
-    b_ = std::move(*b);
-    auto from = binlog::testing::EndOfServerBinlog(a_.get());
-    ASSERT_TRUE(from.ok());
-    from_ = *from;
-  }
-
-  std::vector<pb::Binlog> Archive() {
-    auto s = binlog::testing::ArchiveUntilNow(a_.get(), from_, dir_.Sub("archive"));
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    auto binlogs = ReadJournal(dir_.Sub("archive"));
-    EXPECT_TRUE(binlogs.ok()) << binlogs.status().ToString();
-    return binlogs.ok() ? *binlogs : std::vector<pb::Binlog>{};
-  }
-
-  binlog::testing::TempDir dir_;
-  std::unique_ptr<MariaDBServer> a_, b_;
-  syncer::BinlogPosition from_;
-};
+using RoundTripTest = TwoServersTest;
 
 TEST_F(RoundTripTest, KeysOfEveryKindAndADdlInTheMiddle) {
   ASSERT_OK(

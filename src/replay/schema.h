@@ -22,6 +22,7 @@ struct ColumnSchema {
   bool nullable = true;
   std::string collation;  // "utf8mb4_general_ci"; empty for columns without one
   std::string data_type;  // "int", "varchar", "decimal", ...
+  bool generated = false;  // AS (expr), VIRTUAL or STORED: the server computes it, none is written
   // A string compared without regard to case (and trailing spaces): keys normalize it.
   bool case_insensitive() const;
 };

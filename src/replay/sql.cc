@@ -68,6 +68,7 @@ bool IsDecimalText(std::string_view s) {
 struct ColumnMap {
   std::vector<int> to_dest;    // record column -> destination column
   std::vector<int> to_record;  // destination column -> record column, -1 when the record has none
+  std::vector<bool> written;   // record column -> a value statements write or match on
 };
 
 Result<ColumnMap> MapColumns(const pb::TableChanges& changes, const TableSchema& table) {
@@ -83,6 +84,7 @@ Result<ColumnMap> MapColumns(const pb::TableChanges& changes, const TableSchema&
     }
     m.to_dest.push_back(d);
     m.to_record[d] = i;
+    m.written.push_back(!table.columns[d].generated);
   }
   return m;
 }
@@ -159,7 +161,7 @@ Status AppendWhere(const TableSchema& table, const ColumnMap& map, const pb::Tab
   }
   bool first = true;
   for (int r = 0; r < row.columns_size() && r < changes.columns_size(); ++r) {
-    if (!Present(row.columns(r))) continue;
+    if (!Present(row.columns(r)) || !map.written[r]) continue;
     if (!first) out->append(" AND ");
     first = false;
     AppendIdentifier(changes.columns(r).name(), out);
@@ -216,7 +218,7 @@ class Planner {
     head.append(" (");
     bool first = true;
     for (int r = 0; r < row.columns_size() && r < changes_.columns_size(); ++r) {
-      if (!Present(row.columns(r))) continue;
+      if (!Present(row.columns(r)) || !map_.written[r]) continue;
       if (!first) head.append(", ");
       first = false;
       AppendIdentifier(changes_.columns(r).name(), &head);
@@ -239,7 +241,7 @@ class Planner {
     current_.push_back('(');
     bool first = true;
     for (int r = 0; r < row.columns_size() && r < changes_.columns_size(); ++r) {
-      if (!Present(row.columns(r))) continue;
+      if (!Present(row.columns(r)) || !map_.written[r]) continue;
       if (!first) current_.append(", ");
       first = false;
       RETURN_IF_ERROR(
@@ -308,7 +310,7 @@ class Planner {
     bool any = false;
     for (int r = 0; r < m.row().columns_size() && r < changes_.columns_size(); ++r) {
       const Value& after = m.row().columns(r);
-      if (!Present(after)) continue;
+      if (!Present(after) || !map_.written[r]) continue;
       if (r < m.before().columns_size() && SameValue(after, m.before().columns(r))) continue;
       if (any) sql.append(", ");
       any = true;

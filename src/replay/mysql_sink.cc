@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "common/text.h"
+#include "replay/conflict.h"
 #include "replay/replay.h"
 #include "replay/schema.h"
 #include "replay/sql.h"

@@ -336,48 +336,6 @@ class Planner {
   std::string current_;
 };
 
-// A key value as the destination compares it: case-insensitive strings folded; false when that
-// cannot be done exactly here (non-ASCII text under a case-insensitive collation).
-bool NormalizedKeyValue(const Value& v, const ColumnSchema& column, std::string* out) {
-  std::string text;
-  switch (v.value_case()) {
-    case Value::kInt64Value:
-      text = fmt::format("i{}", v.int64_value());
-      break;
-    case Value::kUint64Value:
-      text = fmt::format("u{}", v.uint64_value());
-      break;
-    case Value::kDoubleValue:
-      text = fmt::format("d{}", v.double_value());
-      break;
-    case Value::kDecimalValue:
-      text = "n" + v.decimal_value();
-      break;
-    case Value::kStringValue:
-    case Value::kBytesValue: {
-      const std::string& s =
-          v.value_case() == Value::kStringValue ? v.string_value() : v.bytes_value();
-      if (!column.case_insensitive()) {
-        text = "s" + s;
-        break;
-      }
-      text = "s";
-      for (char c : s) {
-        if (static_cast<unsigned char>(c) >= 0x80) return false;
-        text.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-      }
-      while (text.size() > 1 && text.back() == ' ') text.pop_back();
-      break;
-    }
-    default:
-      return false;
-  }
-  out->append(std::to_string(text.size()));
-  out->push_back(':');
-  out->append(text);
-  return true;
-}
-
 }  // namespace
 
 void AppendIdentifier(std::string_view name, std::string* out) {
@@ -428,57 +386,6 @@ Status BuildStatements(const pb::TableChanges& changes, const TableSchema& table
                        const SqlOptions& options, std::vector<std::string>* out) {
   ASSIGN_OR_RETURN(ColumnMap map, MapColumns(changes, table));
   return Planner(changes, table, map, options, out).Run();
-}
-
-void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,
-                  std::vector<ConflictKey>* out) {
-  const std::string name = TableKey(table.db, table.table);
-  for (const std::string& linked : table.linked_tables) out->push_back({"f:" + linked, true});
-  if (!table.linked_tables.empty()) out->push_back({"f:" + name, true});
-  Result<ColumnMap> map = MapColumns(changes, table);
-  if (!map.ok() || table.unique_keys.empty()) {
-    out->push_back({"t:" + name, true});
-    return;
-  }
-  bool whole_table = false;
-  auto add_row = [&](const pb::Row& row) {
-    // A row with NULL in every unique key has no key of its own: it is found by all its columns
-    // (LIMIT 1), so it must keep its order with every other change to the table.
-    bool located = false;
-    for (size_t k = 0; k < table.unique_keys.size(); ++k) {
-      const KeySchema& key = table.unique_keys[k];
-      std::string text = fmt::format("k:{}/{}/", name, k);
-      bool exact = true;
-      for (int d : key.columns) {
-        int r = map->to_record[d];
-        // A NULL in a unique key matches nothing: only the row's other keys locate it.
-        if (r < 0 || r >= row.columns_size() || !Present(row.columns(r))) {
-          exact = false;
-          break;
-        }
-        if (row.columns(r).value_case() == Value::kIsNull) {
-          text.clear();
-          break;
-        }
-        if (!NormalizedKeyValue(row.columns(r), table.columns[d], &text)) {
-          exact = false;
-          break;
-        }
-      }
-      if (!exact) {
-        whole_table = true;
-      } else if (!text.empty()) {
-        out->push_back({std::move(text), true});
-        located = true;
-      }
-    }
-    if (!located) whole_table = true;
-  };
-  for (const pb::TableMutation& m : changes.mutations()) {
-    add_row(m.row());
-    if (m.type() == pb::UPDATE) add_row(m.before());
-  }
-  out->push_back({"t:" + name, whole_table});
 }
 
 }  // namespace binlog::replay

@@ -37,14 +37,4 @@ struct SqlOptions {
 Status BuildStatements(const pb::TableChanges& changes, const TableSchema& table,
                        const SqlOptions& options, std::vector<std::string>* out);
 
-// The keys a change touches, for conflict detection: the table's, shared; one per unique key of
-// the table for the row before and after, exclusive, values normalized by the column's
-// collation (a case-insensitive key ignores case and trailing spaces). A table without a usable
-// key, a row with NULL in every unique key, or a value that cannot be normalized exactly here,
-// takes the table's key exclusive.
-// Tables linked by foreign keys take each other's link keys exclusive: their changes keep their
-// order.
-void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,
-                  std::vector<ConflictKey>* out);
-
 }  // namespace binlog::replay

@@ -1,6 +1,8 @@
 // SQL planned from row changes against a destination table: literals, statement shapes, keys.
 #include "replay/sql.h"
 
+#include "replay/conflict.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

@@ -33,11 +33,14 @@ namespace {
 using testing::MariaDBOptions;
 using testing::MariaDBServer;
 
-// Destinations get the room a production server has; the source is the tests' own.
+// Destinations get the room a production server has; the source is the tests' own. Every
+// contestant's changes go to the destination's binlog: reparo's and mariadb's sessions are
+// logged as any client's are, and --log-slave-updates logs the replica's the same way.
 MariaDBOptions DestinationOptions(int server_id) {
   MariaDBOptions o;
   o.extra_args = {"--innodb-buffer-pool-size=512M", "--innodb-log-file-size=512M",
-                  fmt::format("--server-id={}", server_id), "--max-allowed-packet=256M"};
+                  fmt::format("--server-id={}", server_id), "--max-allowed-packet=256M",
+                  "--log-slave-updates"};
   return o;
 }
 

@@ -67,10 +67,12 @@ struct Engine::Impl {
     size_t bytes = 0;
     int worker = -1;
   };
-  struct Holder {
-    uint64_t seq;
+  // A key's pending users on one worker. Counts, not a list of transactions: a table's shared
+  // key is held by every pending change to the table, thousands of them.
+  struct KeyUse {
     int worker;
-    bool exclusive;
+    uint32_t shared = 0;
+    uint32_t exclusive = 0;
   };
   struct Worker {
     std::unique_ptr<SinkWorker> sink;
@@ -88,7 +90,7 @@ struct Engine::Impl {
   std::condition_variable changed;  // a transaction finished, or the engine stopped
   std::condition_variable work;     // a worker's queue got something
   std::vector<Worker> workers;
-  std::unordered_map<std::string, std::vector<Holder>> holders;  // pending users of each key
+  std::unordered_map<std::string, std::vector<KeyUse>> holders;  // at most one per worker
   std::unordered_map<uint64_t, int> pending_on;                  // seq -> worker
   // Every transaction submitted and not yet known applied, in order, with its commit ts: the
   // progress is the commit ts before the first one not done.
@@ -108,10 +110,10 @@ struct Engine::Impl {
     for (const ConflictKey& k : keys) {
       auto it = holders.find(k.key);
       if (it == holders.end()) continue;
-      for (const Holder& h : it->second) {
-        if ((k.exclusive || h.exclusive) &&
-            std::find(out.begin(), out.end(), h.worker) == out.end()) {
-          out.push_back(h.worker);
+      for (const KeyUse& u : it->second) {
+        if ((u.exclusive > 0 || (k.exclusive && u.shared > 0)) &&
+            std::find(out.begin(), out.end(), u.worker) == out.end()) {
+          out.push_back(u.worker);
         }
       }
     }
@@ -149,12 +151,27 @@ struct Engine::Impl {
     work.notify_all();
   }
 
+  // REQUIRES: mu.
+  void Hold(const ConflictKey& k, int worker) {
+    std::vector<KeyUse>& uses = holders[k.key];
+    auto u = std::find_if(uses.begin(), uses.end(),
+                          [&](const KeyUse& x) { return x.worker == worker; });
+    if (u == uses.end()) u = uses.insert(uses.end(), KeyUse{worker});
+    ++(k.exclusive ? u->exclusive : u->shared);
+  }
+
   void Release(const Txn& t) {
     for (const ConflictKey& k : t.keys) {
       auto it = holders.find(k.key);
       if (it == holders.end()) continue;
-      std::erase_if(it->second, [&](const Holder& h) { return h.seq == t.seq; });
-      if (it->second.empty()) holders.erase(it);
+      std::vector<KeyUse>& uses = it->second;
+      for (size_t i = 0; i < uses.size(); ++i) {
+        if (uses[i].worker != t.worker) continue;
+        --(k.exclusive ? uses[i].exclusive : uses[i].shared);
+        if (uses[i].shared == 0 && uses[i].exclusive == 0) uses.erase(uses.begin() + i);
+        break;
+      }
+      if (uses.empty()) holders.erase(it);
     }
     pending_on.erase(t.seq);
     pending_bytes -= t.bytes;
@@ -325,7 +342,7 @@ struct Engine::Impl {
     });
     if (!error.ok()) return error;
     t->worker = target;
-    for (const ConflictKey& k : t->keys) holders[k.key].push_back({t->seq, target, k.exclusive});
+    for (const ConflictKey& k : t->keys) Hold(k, target);
     pending_on[t->seq] = target;
     workers[target].queue.push_back(std::move(t));
     work.notify_all();

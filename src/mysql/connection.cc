@@ -158,7 +158,9 @@ Status Connection::Error(std::string_view what) {
 
 Connection::~Connection() { mysql_close(mysql_); }
 
-Status Connection::Execute(std::string_view sql) {
+Status Connection::Execute(std::string_view sql) { return Execute(sql, nullptr); }
+
+Status Connection::Execute(std::string_view sql, std::vector<uint64_t>* affected) {
   last_errno_ = 0;
   if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return Fail(sql);
   // Every result of a multi-statement is read: one left unread makes the next call fail with
@@ -171,6 +173,7 @@ Status Connection::Execute(std::string_view sql) {
       return Fail(sql);  // a result set that could not be read
     }
     affected_rows_ = mysql_affected_rows(mysql_);
+    if (affected != nullptr) affected->push_back(affected_rows_);
     int more = mysql_next_result(mysql_);
     if (more < 0) return Status::OK();
     if (more > 0) return Fail(sql);

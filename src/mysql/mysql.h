@@ -62,6 +62,9 @@ class Connection {
 
   // Runs one statement (or several separated by ';'), discarding any result set.
   Status Execute(std::string_view sql);
+  // The same, and the rows each statement changed or matched, in order (as affected_rows()):
+  // as many as succeeded.
+  Status Execute(std::string_view sql, std::vector<uint64_t>* affected);
   // Runs one statement and returns its rows as text.
   Result<std::vector<Row>> Query(std::string_view sql);
   // Rows changed, matched or inserted by the last statement of the last Execute

@@ -1,16 +1,18 @@
 // The MariaDB/MySQL destination: each group of transactions is one downstream transaction that
-// also records them in tidb_binlog.replay_applied; replay_progress keeps the low ts below which
+// also records them in tidb_binlog.replay_applied (one row); replay_progress keeps the low ts below which
 // everything is applied (and the DDL under way), so a restart skips exactly what committed.
 #include <errmsg.h>
 #include <fmt/format.h>
 #include <mysqld_error.h>
 
 #include <algorithm>
+#include <charconv>
 #include <mutex>
 
 #include "common/logging.h"
 #include "common/text.h"
 #include "replay/conflict.h"
+#include "replay/group.h"
 #include "replay/replay.h"
 #include "replay/schema.h"
 #include "replay/sql.h"
@@ -28,8 +30,8 @@ constexpr char kCreateProgress[] =
     "updated TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)"
     ") ENGINE = InnoDB; "
     "CREATE TABLE IF NOT EXISTS tidb_binlog.replay_applied ("
-    "task VARCHAR(128) NOT NULL, commit_ts BIGINT UNSIGNED NOT NULL, "
-    "PRIMARY KEY (task, commit_ts)) ENGINE = InnoDB";
+    "task VARCHAR(128) NOT NULL, commit_ts BIGINT UNSIGNED NOT NULL, below_ts MEDIUMTEXT NOT "
+    "NULL, PRIMARY KEY (task, commit_ts)) ENGINE = InnoDB";
 
 // Statements of one group sent as one multi-statement query up to this size (one round trip);
 // a larger group goes statement by statement.
@@ -58,6 +60,18 @@ bool ConnectionGone(unsigned err) {
          err == CR_COMMANDS_OUT_OF_SYNC;
 }
 
+// A number tidb_binlog's tables hold; Corruption when it is not one (the table was edited).
+Result<uint64_t> ParseTs(std::string_view text) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+    return Status::Corruption(fmt::format("tidb_binlog.replay_applied holds \"{}\" where a "
+                                          "commit ts should be",
+                                          Printable(text)));
+  }
+  return v;
+}
+
 std::string Literal(std::string_view text) {
   std::string out;
   pb::Value v;
@@ -75,17 +89,12 @@ class MysqlWorker : public SinkWorker {
   Status ApplyDdl(const pb::Binlog& binlog) override;
 
  private:
-  // What each statement of a group applies, for messages.
-  struct Origin {
-    uint64_t commit_ts = 0;
-    std::string table;  // "db.table"; empty for the progress record
-  };
   Status Connected();
-  Status Plan(std::span<const pb::Binlog* const> txns, std::vector<std::string>* sql,
-              std::vector<Origin>* origins);
-  Status Run(const std::vector<std::string>& sql);
-  Status Diagnose(const std::vector<std::string>& sql, const std::vector<Origin>& origins,
-                  const Status& first);
+  // The group's statements and its progress record (table ""), merged or one by one.
+  Status Plan(std::span<const pb::Binlog* const> txns, bool merge,
+              std::vector<PlannedStatement>* plan);
+  Status Run(const std::vector<PlannedStatement>& plan);
+  Status Diagnose(std::span<const pb::Binlog* const> txns, const Status& first);
   Status Failed(const Status& s);
 
   MysqlSink* sink_;
@@ -144,11 +153,22 @@ class MysqlSink : public Sink {
       state.low_ts = std::stoull(rows[0][0].value_or("0"));
       resumed_ddl_ts_ = std::stoull(rows[0][1].value_or("0"));
     }
-    ASSIGN_OR_RETURN(auto applied,
-                     meta_->Query(fmt::format("SELECT commit_ts FROM tidb_binlog.replay_applied "
-                                              "WHERE task = {} AND commit_ts > {}",
-                                              Literal(options_.task), state.low_ts)));
-    for (const auto& row : applied) state.applied.insert(std::stoull(row[0].value_or("0")));
+    ASSIGN_OR_RETURN(auto applied, meta_->Query(fmt::format(
+                                       "SELECT commit_ts, below_ts FROM tidb_binlog.replay_applied "
+                                       "WHERE task = {} AND commit_ts > {}",
+                                       Literal(options_.task), state.low_ts)));
+    for (const auto& row : applied) {
+      ASSIGN_OR_RETURN(uint64_t top, ParseTs(row[0].value_or("")));
+      state.applied.insert(top);
+      std::string_view below = row[1].value_or("");
+      while (!below.empty()) {
+        size_t comma = std::min(below.find(','), below.size());
+        ASSIGN_OR_RETURN(uint64_t d, ParseTs(below.substr(0, comma)));
+        if (d > top) return Status::Corruption("tidb_binlog.replay_applied: below_ts above commit_ts");
+        state.applied.insert(top - d);
+        below.remove_prefix(std::min(comma + 1, below.size()));
+      }
+    }
     return state;
   }
 
@@ -174,14 +194,19 @@ class MysqlSink : public Sink {
   const MysqlSinkOptions& options() const { return options_; }
   SchemaCache& schemas() { return schemas_; }
   uint64_t resumed_ddl_ts() const { return resumed_ddl_ts_; }
+  // One row per downstream transaction: its highest commit ts, and how far below it each of
+  // the others lies.
   std::string ProgressRecord(std::span<const pb::Binlog* const> txns) const {
-    std::string sql = "INSERT INTO tidb_binlog.replay_applied (task, commit_ts) VALUES ";
-    std::string task = Literal(options_.task);
-    for (size_t i = 0; i < txns.size(); ++i) {
-      fmt::format_to(std::back_inserter(sql), "{}({}, {})", i > 0 ? ", " : "", task,
-                     static_cast<uint64_t>(txns[i]->commit_ts()));
+    uint64_t top = 0;
+    for (const pb::Binlog* b : txns) top = std::max(top, static_cast<uint64_t>(b->commit_ts()));
+    std::string below;
+    for (const pb::Binlog* b : txns) {
+      const auto ts = static_cast<uint64_t>(b->commit_ts());
+      if (ts != top) fmt::format_to(std::back_inserter(below), "{}{}", below.empty() ? "" : ",", top - ts);
     }
-    return sql;
+    return fmt::format(
+        "INSERT INTO tidb_binlog.replay_applied (task, commit_ts, below_ts) VALUES ({}, {}, '{}')",
+        Literal(options_.task), top, below);
   }
 
  private:
@@ -215,75 +240,93 @@ Status MysqlWorker::Failed(const Status& s) {
   return s;
 }
 
-Status MysqlWorker::Plan(std::span<const pb::Binlog* const> txns, std::vector<std::string>* sql,
-                         std::vector<Origin>* origins) {
+Status MysqlWorker::Plan(std::span<const pb::Binlog* const> txns, bool merge,
+                         std::vector<PlannedStatement>* plan) {
   SqlOptions options;
   options.safe_mode = sink_->options().safe_mode;
-  for (const pb::Binlog* b : txns) {
-    for (const pb::TableChanges& t : b->tables()) {
-      ASSIGN_OR_RETURN(auto table, sink_->Table(t));
-      Status s = BuildStatements(t, *table, options, sql);
-      if (!s.ok()) {
-        return s.WithContext(fmt::format("commit ts {}, table `{}`.`{}`", b->commit_ts(),
-                                         Printable(t.schema_name()), Printable(t.table_name())));
-      }
-      origins->resize(sql->size(), Origin{static_cast<uint64_t>(b->commit_ts()),
-                                          t.schema_name() + "." + t.table_name()});
-    }
-  }
+  RETURN_IF_ERROR(PlanGroup(
+      txns, [this](const pb::TableChanges& t) { return sink_->Table(t); }, options, merge, plan));
   if (sink_->options().track_progress) {
-    sql->push_back(sink_->ProgressRecord(txns));
-    origins->push_back(Origin{static_cast<uint64_t>(txns.back()->commit_ts()), ""});
+    plan->push_back(PlannedStatement{Statement{sink_->ProgressRecord(txns)},
+                                     static_cast<uint64_t>(txns.back()->commit_ts()), ""});
   }
   return Status::OK();
 }
 
-Status MysqlWorker::Run(const std::vector<std::string>& sql) {
+// One downstream transaction, committed only when every UPDATE and DELETE matched its rows (a
+// count that does not hold is InvalidArgument, named by Diagnose). One round trip when nothing
+// needs counting, two otherwise.
+Status MysqlWorker::Run(const std::vector<PlannedStatement>& plan) {
+  const bool counted = std::any_of(plan.begin(), plan.end(), [](const PlannedStatement& p) {
+    return p.statement.rows != 0;
+  });
   size_t total = 0;
-  for (const std::string& s : sql) total += s.size() + 2;
+  for (const PlannedStatement& p : plan) total += p.statement.sql.size() + 2;
+  std::vector<uint64_t> affected;
   if (total <= kOneQueryBytes) {
     std::string all = "START TRANSACTION";
-    for (const std::string& s : sql) {
+    for (const PlannedStatement& p : plan) {
       all.append("; ");
-      all.append(s);
+      all.append(p.statement.sql);
     }
-    all.append("; COMMIT");
-    return conn_->Execute(all);
+    if (!counted) return conn_->Execute(all + "; COMMIT");
+    RETURN_IF_ERROR(conn_->Execute(all, &affected));
+    affected.erase(affected.begin());  // START TRANSACTION's
+  } else {
+    RETURN_IF_ERROR(conn_->Execute("START TRANSACTION"));
+    for (const PlannedStatement& p : plan) {
+      RETURN_IF_ERROR(conn_->Execute(p.statement.sql));
+      affected.push_back(conn_->affected_rows());
+    }
   }
-  RETURN_IF_ERROR(conn_->Execute("START TRANSACTION"));
-  for (const std::string& s : sql) RETURN_IF_ERROR(conn_->Execute(s));
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const uint64_t want = plan[i].statement.rows;
+    if (want != 0 && (i >= affected.size() || affected[i] != want)) {
+      return Status::InvalidArgument("a statement did not match the rows it changes");
+    }
+  }
   return conn_->Execute("COMMIT");
 }
 
-// Runs the group again statement by statement to name the one the server refuses, and rolls
-// back: the group is applied whole or not at all.
-Status MysqlWorker::Diagnose(const std::vector<std::string>& sql,
-                             const std::vector<Origin>& origins, const Status& first) {
-  if (!conn_ || !conn_->Execute("START TRANSACTION").ok()) return first;
-  for (size_t i = 0; i < sql.size(); ++i) {
-    Status s = conn_->Execute(sql[i]);
+// Runs the group again, transaction by transaction and statement by statement, to name the
+// statement the server refuses or that misses rows, and rolls back: the group is applied whole
+// or not at all.
+Status MysqlWorker::Diagnose(std::span<const pb::Binlog* const> txns, const Status& first) {
+  std::vector<PlannedStatement> plan;
+  if (!Plan(txns, false, &plan).ok() || !conn_ || !conn_->Execute("START TRANSACTION").ok()) {
+    return first;
+  }
+  for (const PlannedStatement& p : plan) {
+    std::vector<uint64_t> affected;
+    Status s = conn_->Execute(p.statement.sql, &affected);
+    const uint64_t want = p.statement.rows;
+    if (s.ok() && want != 0 && (affected.empty() || affected[0] != want)) {
+      s = Status::InvalidArgument(fmt::format(
+          "the destination has {} of the {} rows this statement changes: it is not what the "
+          "source was when the binlog was written (-safe-mode applies the change regardless) "
+          "in: {}",
+          affected.empty() ? 0 : affected[0], want, mysql::ElideStatement(p.statement.sql)));
+    }
     if (s.ok()) continue;
     conn_->Execute("ROLLBACK").IgnoreError();
-    const Origin& o = origins[i];
-    std::string what = o.table.empty()
-                           ? fmt::format("recording commit ts up to {} as applied", o.commit_ts)
-                           : fmt::format("commit ts {}, table {}", o.commit_ts, Printable(o.table));
-    return s.WithContext(what);
+    return s.WithContext(
+        p.table.empty()
+            ? fmt::format("recording commit ts up to {} as applied", p.commit_ts)
+            : fmt::format("commit ts {}, table {}", p.commit_ts, Printable(p.table)));
   }
   conn_->Execute("ROLLBACK").IgnoreError();
   return first;
 }
 
 Status MysqlWorker::Apply(std::span<const pb::Binlog* const> txns) {
-  std::vector<std::string> sql;
-  std::vector<Origin> origins;
-  RETURN_IF_ERROR(Plan(txns, &sql, &origins));
+  std::vector<PlannedStatement> plan;
+  RETURN_IF_ERROR(Plan(txns, true, &plan));
   RETURN_IF_ERROR(Connected());
-  Status s = Run(sql);
+  Status s = Run(plan);
   if (s.ok()) return s;
   Failed(s).IgnoreError();
   if (s.IsIOError() || !conn_) return s;
-  return Diagnose(sql, origins, s);
+  return Diagnose(txns, s);
 }
 
 Status MysqlWorker::ApplyDdl(const pb::Binlog& binlog) {

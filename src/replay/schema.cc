@@ -80,14 +80,15 @@ Result<std::shared_ptr<const TableSchema>> SchemaCache::Load(const std::string& 
       fmt::format("TABLE_SCHEMA = {} AND TABLE_NAME = {}", Quote(db), Quote(table));
   ASSIGN_OR_RETURN(auto columns,
                    query_("SELECT COLUMN_NAME, IS_NULLABLE, COLLATION_NAME, DATA_TYPE, "
-                          "IS_GENERATED FROM information_schema.COLUMNS WHERE " +
+                          "IS_GENERATED, EXTRA FROM information_schema.COLUMNS WHERE " +
                           where + " ORDER BY ORDINAL_POSITION"));
   if (columns.empty()) {
     return Status::NotFound(fmt::format("the destination has no table `{}`.`{}`", db, table));
   }
   for (const auto& row : columns) {
     t->columns.push_back(ColumnSchema{Text(row[0]), Text(row[1]) == "YES", Text(row[2]),
-                                      Lower(Text(row[3])), Text(row[4]) == "ALWAYS"});
+                                      Lower(Text(row[3])), Text(row[4]) == "ALWAYS",
+                                      Lower(Text(row[5])).find("on update") != std::string::npos});
   }
   ASSIGN_OR_RETURN(auto keys, query_("SELECT INDEX_NAME, COLUMN_NAME FROM "
                                      "information_schema.STATISTICS WHERE " +

@@ -23,6 +23,9 @@ struct ColumnSchema {
   std::string collation;  // "utf8mb4_general_ci"; empty for columns without one
   std::string data_type;  // "int", "varchar", "decimal", ...
   bool generated = false;  // AS (expr), VIRTUAL or STORED: the server computes it, none is written
+  // ON UPDATE CURRENT_TIMESTAMP: an UPDATE that does not set it sets it to the destination's
+  // clock, so every UPDATE sets it, also to the value it had.
+  bool on_update = false;
   // A string compared without regard to case (and trailing spaces): keys normalize it.
   bool case_insensitive() const;
 };

@@ -176,7 +176,7 @@ Status AppendWhere(const TableSchema& table, const ColumnMap& map, const pb::Tab
 class Planner {
  public:
   Planner(const pb::TableChanges& changes, const TableSchema& table, const ColumnMap& map,
-          const SqlOptions& options, std::vector<std::string>* out)
+          const SqlOptions& options, std::vector<Statement>* out)
       : changes_(changes), table_(table), map_(map), options_(options), out_(out) {}
 
   Status Run() {
@@ -201,14 +201,33 @@ class Planner {
   }
 
  private:
-  enum class Open { kNone, kInsert, kDelete };
-
   void Flush() {
-    if (open_ == Open::kNone) return;
-    if (open_ == Open::kDelete) current_.push_back(')');
+    if (!open_) return;
+    if (current_.kind == Statement::Kind::kDeleteIn) current_.sql.push_back(')');
     out_->push_back(std::move(current_));
-    current_.clear();
-    open_ = Open::kNone;
+    current_ = Statement{};
+    open_ = false;
+  }
+
+  // Opens a multi-row statement with `head` unless the open one has it and room.
+  void Open(Statement::Kind kind, std::string head) {
+    if (open_ && current_.kind == kind && current_.sql.compare(0, current_.head, head) == 0 &&
+        current_.head == head.size() && current_.sql.size() < options_.max_statement_bytes) {
+      current_.sql.append(", ");
+      return;
+    }
+    Flush();
+    open_ = true;
+    current_.kind = kind;
+    current_.head = head.size();
+    current_.sql = std::move(head);
+  }
+
+  // What an UPDATE or DELETE is checked to match: nothing in safe mode.
+  uint64_t Expect(uint64_t rows) const { return options_.safe_mode ? 0 : rows; }
+
+  void Emit(std::string sql, uint64_t rows) {
+    out_->push_back(Statement{std::move(sql), Statement::Kind::kOther, 0, Expect(rows)});
   }
 
   // The columns an INSERT names: those the row image has.
@@ -228,26 +247,17 @@ class Planner {
   }
 
   Status Insert(const pb::Row& row) {
-    std::string head = InsertHead(row);
-    if (open_ != Open::kInsert || head != open_head_ ||
-        current_.size() >= options_.max_statement_bytes) {
-      Flush();
-      open_ = Open::kInsert;
-      open_head_ = head;
-      current_ = head;
-    } else {
-      current_.append(", ");
-    }
-    current_.push_back('(');
+    Open(Statement::Kind::kInsert, InsertHead(row));
+    std::string& sql = current_.sql;
+    sql.push_back('(');
     bool first = true;
     for (int r = 0; r < row.columns_size() && r < changes_.columns_size(); ++r) {
       if (!Present(row.columns(r)) || !map_.written[r]) continue;
-      if (!first) current_.append(", ");
+      if (!first) sql.append(", ");
       first = false;
-      RETURN_IF_ERROR(
-          AppendColumnLiteral(row.columns(r), table_.columns[map_.to_dest[r]], &current_));
+      RETURN_IF_ERROR(AppendColumnLiteral(row.columns(r), table_.columns[map_.to_dest[r]], &sql));
     }
-    current_.push_back(')');
+    sql.push_back(')');
     return Status::OK();
   }
 
@@ -258,18 +268,14 @@ class Planner {
       Flush();
       return DeleteOne(row);
     }
-    if (open_ != Open::kDelete || current_.size() >= options_.max_statement_bytes) {
-      Flush();
-      open_ = Open::kDelete;
-      current_ = "DELETE FROM ";
-      AppendTable(table_, &current_);
-      current_.append(" WHERE ");
-      AppendKeyColumns(*key, table_, &current_);
-      current_.append(" IN (");
-    } else {
-      current_.append(", ");
-    }
-    return AppendKeyTuple(*key, table_, values, &current_);
+    std::string head = "DELETE FROM ";
+    AppendTable(table_, &head);
+    head.append(" WHERE ");
+    AppendKeyColumns(*key, table_, &head);
+    head.append(" IN (");
+    Open(Statement::Kind::kDeleteIn, std::move(head));
+    current_.rows += Expect(1);
+    return AppendKeyTuple(*key, table_, values, &current_.sql);
   }
 
   Status DeleteOne(const pb::Row& row) {
@@ -278,7 +284,7 @@ class Planner {
     bool by_key = false;
     RETURN_IF_ERROR(AppendWhere(table_, map_, changes_, row, &by_key, &sql));
     if (!by_key) sql.append(" LIMIT 1");
-    out_->push_back(std::move(sql));
+    Emit(std::move(sql), 1);
     return Status::OK();
   }
 
@@ -311,7 +317,10 @@ class Planner {
     for (int r = 0; r < m.row().columns_size() && r < changes_.columns_size(); ++r) {
       const Value& after = m.row().columns(r);
       if (!Present(after) || !map_.written[r]) continue;
-      if (r < m.before().columns_size() && SameValue(after, m.before().columns(r))) continue;
+      if (r < m.before().columns_size() && SameValue(after, m.before().columns(r)) &&
+          !table_.columns[map_.to_dest[r]].on_update) {
+        continue;
+      }
       if (any) sql.append(", ");
       any = true;
       AppendIdentifier(changes_.columns(r).name(), &sql);
@@ -322,7 +331,7 @@ class Planner {
     bool by_key = false;
     RETURN_IF_ERROR(AppendWhere(table_, map_, changes_, m.before(), &by_key, &sql));
     if (!by_key) sql.append(" LIMIT 1");
-    out_->push_back(std::move(sql));
+    Emit(std::move(sql), 1);
     return Status::OK();
   }
 
@@ -330,10 +339,9 @@ class Planner {
   const TableSchema& table_;
   const ColumnMap& map_;
   const SqlOptions& options_;
-  std::vector<std::string>* out_;
-  Open open_ = Open::kNone;
-  std::string open_head_;
-  std::string current_;
+  std::vector<Statement>* out_;
+  bool open_ = false;
+  Statement current_;
 };
 
 }  // namespace
@@ -383,9 +391,22 @@ Status AppendLiteral(const Value& v, std::string* out) {
 }
 
 Status BuildStatements(const pb::TableChanges& changes, const TableSchema& table,
-                       const SqlOptions& options, std::vector<std::string>* out) {
+                       const SqlOptions& options, std::vector<Statement>* out) {
   ASSIGN_OR_RETURN(ColumnMap map, MapColumns(changes, table));
   return Planner(changes, table, map, options, out).Run();
+}
+
+bool MergeStatements(Statement* into, const Statement& next, size_t max_bytes) {
+  if (into->kind == Statement::Kind::kOther || into->kind != next.kind ||
+      into->head != next.head || into->sql.size() + next.sql.size() > max_bytes ||
+      into->sql.compare(0, into->head, next.sql, 0, next.head) != 0) {
+    return false;
+  }
+  if (into->kind == Statement::Kind::kDeleteIn) into->sql.pop_back();  // its ')'
+  into->sql.append(", ");
+  into->sql.append(next.sql, next.head);
+  into->rows += next.rows;
+  return true;
 }
 
 }  // namespace binlog::replay

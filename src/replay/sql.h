@@ -9,6 +9,7 @@
 // it). Identifiers are quoted with backquotes.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,11 +31,28 @@ struct SqlOptions {
   size_t max_statement_bytes = 1 << 20;  // multi-row statements are cut there
 };
 
+struct Statement {
+  enum class Kind : uint8_t { kInsert, kDeleteIn, kOther };
+  std::string sql;
+  Kind kind = Kind::kOther;
+  // kInsert, kDeleteIn: sql's bytes before the first row ("INSERT INTO t (a, b) VALUES ",
+  // "DELETE FROM t WHERE k IN ("); statements with the same head can be one.
+  size_t head = 0;
+  // The rows an UPDATE or DELETE must match, checked after it runs (a row that is not there
+  // means the destination is not what the binlog was written against); 0: not checked (INSERT,
+  // which fails by itself on a duplicate, and safe mode, which expects rows to be or not be).
+  uint64_t rows = 0;
+};
+
 // The statements that apply `changes` (one table's row changes of one transaction, in order)
 // to `table`: consecutive INSERTs as one multi-row INSERT, consecutive DELETEs by key as one
 // DELETE ... IN, an UPDATE by the row key (DELETE then INSERT when it changes a unique key),
 // rows of a table without a usable key matched on every column with LIMIT 1.
 Status BuildStatements(const pb::TableChanges& changes, const TableSchema& table,
-                       const SqlOptions& options, std::vector<std::string>* out);
+                       const SqlOptions& options, std::vector<Statement>* out);
+
+// Makes `next` part of `into` when both are multi-row statements with the same head and the
+// result stays within max_bytes; false (nothing changed) otherwise.
+bool MergeStatements(Statement* into, const Statement& next, size_t max_bytes);
 
 }  // namespace binlog::replay

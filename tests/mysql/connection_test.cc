@@ -98,6 +98,16 @@ TEST(ConnectionTest, AffectedRowsCountMatchedRows) {
   // A multi-statement: the last statement's count.
   ASSERT_OK(c->Execute("DELETE FROM t WHERE id = 1; DELETE FROM t WHERE id > 1"));
   EXPECT_EQ(c->affected_rows(), 2u);
+  // Each statement's count, as far as the statements succeed.
+  std::vector<uint64_t> each;
+  ASSERT_OK(c->Execute("INSERT INTO t VALUES (1, 1), (2, 2); UPDATE t SET v = 5 WHERE id = 9; "
+                       "DELETE FROM t",
+                       &each));
+  EXPECT_EQ(each, (std::vector<uint64_t>{2, 0, 2}));
+  each.clear();
+  EXPECT_FALSE(c->Execute("INSERT INTO t VALUES (1, 1); INSERT INTO t VALUES (1, 1); DO 1", &each)
+                   .ok());
+  EXPECT_EQ(each, (std::vector<uint64_t>{1}));
 }
 
 TEST(ConnectionTest, MultiStatementLeavesTheConnectionUsable) {

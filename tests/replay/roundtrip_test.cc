@@ -44,6 +44,47 @@ TEST_F(RoundTripTest, KeysOfEveryKindAndADdlInTheMiddle) {
   EXPECT_GT(again.already, 10u);
 }
 
+// A native replica stops when a row an UPDATE or DELETE changes is not there; so does the
+// replay, naming the transaction, and applies none of its group. Safe mode applies it anyway.
+TEST_F(RoundTripTest, ARowTheDestinationLacksStopsTheReplay) {
+  ASSERT_OK(b_->Exec("CREATE DATABASE miss; CREATE TABLE miss.t (id INT PRIMARY KEY, v INT)"));
+  ASSERT_OK(a_->Exec("CREATE DATABASE miss; CREATE TABLE miss.t (id INT PRIMARY KEY, v INT); "
+                     "INSERT INTO miss.t VALUES (1, 1), (2, 2)"));
+  from_ = *binlog::testing::EndOfServerBinlog(a_.get());
+  ASSERT_OK(b_->Exec("INSERT INTO miss.t VALUES (1, 1)"));  // row 2 is missing downstream
+  ASSERT_OK(a_->Exec("INSERT INTO miss.t VALUES (3, 3); UPDATE miss.t SET v = 20 WHERE id = 2; "
+                     "INSERT INTO miss.t VALUES (4, 4)"));
+  std::vector<pb::Binlog> binlogs = Archive();
+  Result<EngineStats> stopped = Replay(binlogs, b_.get(), 1, false, "strict");
+  ASSERT_FALSE(stopped.ok());
+  const std::string message = stopped.status().ToString();
+  EXPECT_NE(message.find("has 0 of the 1 rows"), std::string::npos) << message;
+  EXPECT_NE(message.find("miss.t"), std::string::npos) << message;
+  EXPECT_NE(message.find("UPDATE `miss`.`t` SET `v` = 20 WHERE `id` = 2"), std::string::npos)
+      << message;
+  auto rows = b_->Query("SELECT COUNT(*) FROM miss.t WHERE id = 4");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ((*rows)[0][0].value_or(""), "0") << "a change after the update was applied";
+
+  ASSERT_OK_AND_ASSIGN(EngineStats safe, Replay(binlogs, b_.get(), 1, true, "safe"));
+  EXPECT_EQ(safe.transactions, 3u);
+  ExpectSameTable(a_.get(), b_.get(), "miss", "t");
+}
+
+// An UPDATE that leaves an ON UPDATE CURRENT_TIMESTAMP column as it was (same second) must not
+// let the destination stamp it with its own clock.
+TEST_F(RoundTripTest, AnOnUpdateTimestampKeepsTheSourcesValue) {
+  ASSERT_OK(a_->Exec(
+      "CREATE DATABASE stamp; CREATE TABLE stamp.t (id INT PRIMARY KEY, v INT, "
+      "ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP); "
+      "SET timestamp = 1700000000; INSERT INTO stamp.t (id, v) VALUES (1, 1); "
+      "UPDATE stamp.t SET v = 2 WHERE id = 1; SET timestamp = DEFAULT"));
+  std::vector<pb::Binlog> binlogs = Archive();
+  ASSERT_OK_AND_ASSIGN(EngineStats st, Replay(binlogs, b_.get(), 1, false));
+  EXPECT_EQ(st.rows, 2u);
+  ExpectSameTable(a_.get(), b_.get(), "stamp", "t");
+}
+
 // The server computes generated columns: statements name none of them, also when a row is
 // found by all its columns.
 TEST_F(RoundTripTest, GeneratedColumnsAreLeftToTheServer) {

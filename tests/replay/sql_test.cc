@@ -93,6 +93,18 @@ void Row(pb::Row* row, std::initializer_list<pb::Value> values) {
   for (const pb::Value& v : values) *row->add_columns() = v;
 }
 
+// The statements' text; their row counts in `rows` when given.
+Status Build(const pb::TableChanges& c, const TableSchema& t, const SqlOptions& o,
+             std::vector<std::string>* sql, std::vector<uint64_t>* rows = nullptr) {
+  std::vector<Statement> built;
+  RETURN_IF_ERROR(BuildStatements(c, t, o, &built));
+  for (const Statement& st : built) {
+    sql->push_back(st.sql);
+    if (rows != nullptr) rows->push_back(st.rows);
+  }
+  return Status::OK();
+}
+
 pb::TableMutation* Add(pb::TableChanges* c, pb::MutationType type) {
   pb::TableMutation* m = c->add_mutations();
   m->set_type(type);
@@ -107,10 +119,34 @@ TEST(SqlPlanTest, ConsecutiveInsertsAndDeletesBecomeMultiRowStatements) {
   Row(Add(&c, pb::DELETE)->mutable_row(), {Int(1), Str("a"), Int(10)});
   Row(Add(&c, pb::DELETE)->mutable_row(), {Int(2), Str("b"), Null()});
   std::vector<std::string> sql;
-  ASSERT_OK(BuildStatements(c, t, SqlOptions{}, &sql));
+  std::vector<uint64_t> rows;
+  ASSERT_OK(Build(c, t, SqlOptions{}, &sql, &rows));
   EXPECT_THAT(sql, ElementsAre("INSERT INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'a', 10), "
                                "(2, 'b', NULL)",
                                "DELETE FROM `db`.`t` WHERE `id` IN (1, 2)"));
+  EXPECT_THAT(rows, ElementsAre(0, 2)) << "a DELETE must find each of its rows";
+}
+
+TEST(SqlPlanTest, StatementsWithTheSameHeadMerge) {
+  TableSchema t = KeyedTable();
+  std::vector<Statement> built;
+  for (int id : {1, 2}) {
+    pb::TableChanges c = Changes(t);
+    Row(Add(&c, pb::INSERT)->mutable_row(), {Int(id), Str("x"), Null()});
+    Row(Add(&c, pb::DELETE)->mutable_row(), {Int(id + 10), Str("y"), Null()});
+    ASSERT_OK(BuildStatements(c, t, SqlOptions{}, &built));
+  }
+  ASSERT_EQ(built.size(), 4u);
+  EXPECT_FALSE(MergeStatements(&built[0], built[1], 1 << 20)) << "an INSERT and a DELETE";
+  ASSERT_TRUE(MergeStatements(&built[0], built[2], 1 << 20));
+  ASSERT_TRUE(MergeStatements(&built[1], built[3], 1 << 20));
+  EXPECT_EQ(built[0].sql, "INSERT INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'x', NULL), "
+                          "(2, 'x', NULL)");
+  EXPECT_EQ(built[1].sql, "DELETE FROM `db`.`t` WHERE `id` IN (11, 12)");
+  EXPECT_EQ(built[1].rows, 2u);
+  EXPECT_FALSE(MergeStatements(&built[0], built[2], built[0].sql.size() + 10)) << "too big";
+  Statement update{"UPDATE `db`.`t` SET `v` = 1 WHERE `id` = 1", Statement::Kind::kOther, 0, 1};
+  EXPECT_FALSE(MergeStatements(&update, update, 1 << 20));
 }
 
 TEST(SqlPlanTest, UpdatesGoByKeyAndAKeyChangeIsDeleteThenInsert) {
@@ -123,15 +159,19 @@ TEST(SqlPlanTest, UpdatesGoByKeyAndAKeyChangeIsDeleteThenInsert) {
   Row(moved->mutable_before(), {Int(1), Str("a"), Int(11)});
   Row(moved->mutable_row(), {Int(1), Str("z"), Int(11)});  // the unique key u changes
   std::vector<std::string> sql;
-  ASSERT_OK(BuildStatements(c, t, SqlOptions{}, &sql));
+  std::vector<uint64_t> rows;
+  ASSERT_OK(Build(c, t, SqlOptions{}, &sql, &rows));
   EXPECT_THAT(sql, ElementsAre("UPDATE `db`.`t` SET `v` = 11 WHERE `id` = 1",
                                "DELETE FROM `db`.`t` WHERE `id` = 1",
                                "INSERT INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'z', 11)"));
+  EXPECT_THAT(rows, ElementsAre(1, 1, 0));
 
   SqlOptions safe;
   safe.safe_mode = true;
   sql.clear();
-  ASSERT_OK(BuildStatements(c, t, safe, &sql));
+  rows.clear();
+  ASSERT_OK(Build(c, t, safe, &sql, &rows));
+  EXPECT_THAT(rows, ElementsAre(0, 0, 0, 0)) << "safe mode takes rows as they are";
   EXPECT_THAT(sql, ElementsAre("DELETE FROM `db`.`t` WHERE `id` = 1",
                                "REPLACE INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'a', 11)",
                                "DELETE FROM `db`.`t` WHERE `id` = 1",
@@ -148,7 +188,7 @@ TEST(SqlPlanTest, WithoutAUsableKeyRowsAreMatchedOnEveryColumn) {
   Row(u->mutable_before(), {Int(2), Str("b"), Int(3)});
   Row(u->mutable_row(), {Int(2), Str("b"), Int(4)});
   std::vector<std::string> sql;
-  ASSERT_OK(BuildStatements(c, t, SqlOptions{}, &sql));
+  ASSERT_OK(Build(c, t, SqlOptions{}, &sql));
   EXPECT_THAT(sql, ElementsAre("DELETE FROM `db`.`t` WHERE `id` <=> 1 AND `u` <=> 'a' AND `v` <=> "
                                "NULL LIMIT 1",
                                "UPDATE `db`.`t` SET `v` = 4 WHERE `id` <=> 2 AND `u` <=> 'b' AND "
@@ -168,7 +208,7 @@ TEST(SqlPlanTest, AWideBitValueIsWrittenAsTheUnsignedIntegerItIs) {
   Row(u->mutable_before(), {Bytes(top), Bytes(top)});
   Row(u->mutable_row(), {Bytes(std::string(8, '\xff')), Bytes(top)});
   std::vector<std::string> sql;
-  ASSERT_OK(BuildStatements(c, t, SqlOptions{}, &sql));
+  ASSERT_OK(Build(c, t, SqlOptions{}, &sql));
   EXPECT_THAT(sql,
               ElementsAre("UPDATE `db`.`t` SET `b` = 18446744073709551615 WHERE `b` <=> "
                           "9223372036854775809 AND `x` <=> _binary'\x80\\0\\0\\0\\0\\0\\0\x01' "
@@ -181,7 +221,7 @@ TEST(SqlPlanTest, AColumnTheDestinationLacksIsNamed) {
   c.add_columns()->set_name("extra");
   Row(Add(&c, pb::INSERT)->mutable_row(), {Int(1), Str("a"), Int(1), Int(2)});
   std::vector<std::string> sql;
-  Status s = BuildStatements(c, t, SqlOptions{}, &sql);
+  Status s = Build(c, t, SqlOptions{}, &sql);
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.message(), ::testing::HasSubstr("column `extra` of `db`.`t`"));
 }

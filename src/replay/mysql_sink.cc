@@ -160,7 +160,8 @@ class MysqlSink : public Sink {
     for (const auto& row : applied) {
       ASSIGN_OR_RETURN(uint64_t top, ParseTs(row[0].value_or("")));
       state.applied.insert(top);
-      std::string_view below = row[1].value_or("");
+      const std::string below_text = row[1].value_or("");
+      std::string_view below = below_text;
       while (!below.empty()) {
         size_t comma = std::min(below.find(','), below.size());
         ASSIGN_OR_RETURN(uint64_t d, ParseTs(below.substr(0, comma)));

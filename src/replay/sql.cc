@@ -1,3 +1,4 @@
+// Planning the statements of one table's row changes.
 #include "replay/sql.h"
 
 #include <fmt/format.h>
@@ -18,50 +19,6 @@ bool Present(const Value& v) { return v.value_case() != Value::VALUE_NOT_SET; }
 
 bool SameValue(const Value& a, const Value& b) {
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
-}
-
-void AppendQuoted(std::string_view s, std::string* out) {
-  out->push_back('\'');
-  for (char c : s) {
-    switch (c) {
-      case '\0':
-        out->append("\\0");
-        break;
-      case '\'':
-        out->append("\\'");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\x1a':
-        out->append("\\Z");
-        break;
-      default:
-        out->push_back(c);
-    }
-  }
-  out->push_back('\'');
-}
-
-bool IsDecimalText(std::string_view s) {
-  size_t i = s.size() > 0 && (s[0] == '-' || s[0] == '+') ? 1 : 0;
-  bool digits = false, dot = false;
-  for (; i < s.size(); ++i) {
-    if (std::isdigit(static_cast<unsigned char>(s[i]))) {
-      digits = true;
-    } else if (s[i] == '.' && !dot) {
-      dot = true;
-    } else {
-      return false;
-    }
-  }
-  return digits;
 }
 
 // How the record's columns map onto the destination table's, by name.
@@ -115,20 +72,6 @@ void AppendKeyColumns(const KeySchema& key, const TableSchema& table, std::strin
     AppendIdentifier(table.columns[key.columns[i]].name, out);
   }
   if (key.columns.size() > 1) out->push_back(')');
-}
-
-// A value as a literal for `column`. A BIT value too wide for int64 is carried as its bytes,
-// which BIT stores but never compares equal to (a string is compared as a number): it goes as
-// the unsigned integer it is.
-Status AppendColumnLiteral(const Value& v, const ColumnSchema& column, std::string* out) {
-  if (v.value_case() == Value::kBytesValue && column.data_type == "bit" &&
-      v.bytes_value().size() <= 8) {
-    uint64_t n = 0;
-    for (char c : v.bytes_value()) n = (n << 8) | static_cast<uint8_t>(c);
-    fmt::format_to(std::back_inserter(*out), "{}", n);
-    return Status::OK();
-  }
-  return AppendLiteral(v, out);
 }
 
 Status AppendKeyTuple(const KeySchema& key, const TableSchema& table,
@@ -204,9 +147,31 @@ class Planner {
   void Flush() {
     if (!open_) return;
     if (current_.kind == Statement::Kind::kDeleteIn) current_.sql.push_back(')');
+    if (relax_open_) Relax(&current_);
     out_->push_back(std::move(current_));
     current_ = Statement{};
     open_ = false;
+    relax_open_ = false;
+  }
+
+  // An ENUM value a non-strict upstream stored for a string that is no member (index 0, read
+  // as ''): a strict session refuses to write it back, so its statement runs without strict
+  // mode (MariaDB's SET STATEMENT).
+  bool NeedsRelax(const pb::Row& row) const {
+    for (int r = 0; r < row.columns_size() && r < changes_.columns_size(); ++r) {
+      const Value& v = row.columns(r);
+      if (v.value_case() == Value::kStringValue && v.string_value().empty() &&
+          table_.columns[map_.to_dest[r]].data_type == "enum") {
+        return true;
+      }
+    }
+    return false;
+  }
+  static void Relax(Statement* st) {
+    static constexpr std::string_view kPrefix =
+        "SET STATEMENT sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION' FOR ";
+    st->sql.insert(0, kPrefix);
+    if (st->kind != Statement::Kind::kOther) st->head += kPrefix.size();
   }
 
   // Opens a multi-row statement with `head` unless the open one has it and room.
@@ -226,13 +191,14 @@ class Planner {
   // What an UPDATE or DELETE is checked to match: nothing in safe mode.
   uint64_t Expect(uint64_t rows) const { return options_.safe_mode ? 0 : rows; }
 
-  void Emit(std::string sql, uint64_t rows) {
+  void Emit(std::string sql, uint64_t rows, const pb::Row& row) {
     out_->push_back(Statement{std::move(sql), Statement::Kind::kOther, 0, Expect(rows)});
+    if (NeedsRelax(row)) Relax(&out_->back());
   }
 
   // The columns an INSERT names: those the row image has.
-  std::string InsertHead(const pb::Row& row) const {
-    std::string head = options_.safe_mode ? "REPLACE INTO " : "INSERT INTO ";
+  std::string InsertHead(const pb::Row& row, std::string_view verb) const {
+    std::string head(verb);
     AppendTable(table_, &head);
     head.append(" (");
     bool first = true;
@@ -246,19 +212,30 @@ class Planner {
     return head;
   }
 
-  Status Insert(const pb::Row& row) {
-    Open(Statement::Kind::kInsert, InsertHead(row));
-    std::string& sql = current_.sql;
-    sql.push_back('(');
+  Status AppendValues(const pb::Row& row, std::string* sql) const {
+    sql->push_back('(');
     bool first = true;
     for (int r = 0; r < row.columns_size() && r < changes_.columns_size(); ++r) {
       if (!Present(row.columns(r)) || !map_.written[r]) continue;
-      if (!first) sql.append(", ");
+      if (!first) sql->append(", ");
       first = false;
-      RETURN_IF_ERROR(AppendColumnLiteral(row.columns(r), table_.columns[map_.to_dest[r]], &sql));
+      RETURN_IF_ERROR(AppendColumnLiteral(row.columns(r), table_.columns[map_.to_dest[r]], sql));
     }
-    sql.push_back(')');
+    sql->push_back(')');
     return Status::OK();
+  }
+
+  // Safe mode's INSERT is a REPLACE, or an upsert on a table in a foreign key (a REPLACE of a
+  // parent deletes it first, which its children's ON DELETE rule refuses or cascades).
+  Status Insert(const pb::Row& row) {
+    if (options_.safe_mode && !table_.linked_tables.empty()) {
+      Flush();
+      return Upsert(row);
+    }
+    Open(Statement::Kind::kInsert,
+         InsertHead(row, options_.safe_mode ? "REPLACE INTO " : "INSERT INTO "));
+    relax_open_ = relax_open_ || NeedsRelax(row);
+    return AppendValues(row, &current_.sql);
   }
 
   Status Delete(const pb::Row& row) {
@@ -274,6 +251,7 @@ class Planner {
     AppendKeyColumns(*key, table_, &head);
     head.append(" IN (");
     Open(Statement::Kind::kDeleteIn, std::move(head));
+    relax_open_ = relax_open_ || NeedsRelax(row);
     current_.rows += Expect(1);
     return AppendKeyTuple(*key, table_, values, &current_.sql);
   }
@@ -284,32 +262,23 @@ class Planner {
     bool by_key = false;
     RETURN_IF_ERROR(AppendWhere(table_, map_, changes_, row, &by_key, &sql));
     if (!by_key) sql.append(" LIMIT 1");
-    Emit(std::move(sql), 1);
+    Emit(std::move(sql), 1, row);
     return Status::OK();
   }
 
-  // Whether the update moves the row to another value of a unique key.
-  bool ChangesAUniqueKey(const pb::TableMutation& m) const {
-    for (const KeySchema& key : table_.unique_keys) {
-      for (int d : key.columns) {
-        int r = map_.to_record[d];
-        if (r < 0 || r >= m.row().columns_size() || r >= m.before().columns_size()) continue;
-        const Value& a = m.before().columns(r);
-        const Value& b = m.row().columns(r);
-        if (Present(a) && Present(b) && !SameValue(a, b)) return true;
-      }
-    }
-    return false;
-  }
-
+  // A key change is an UPDATE too: the destination's ON UPDATE actions and triggers then
+  // follow, as they did upstream (a DELETE would run the ON DELETE ones).
   Status Update(const pb::TableMutation& m) {
     Flush();
-    if (options_.safe_mode || ChangesAUniqueKey(m)) {
+    if (options_.safe_mode && table_.linked_tables.empty()) {
       RETURN_IF_ERROR(DeleteOne(m.before()));
       RETURN_IF_ERROR(Insert(m.row()));
       Flush();
       return Status::OK();
     }
+    // Safe mode on a table in a foreign key: a DELETE or REPLACE of a parent would cascade or be
+    // refused, so the row is moved in place if there and then made to exist.
+    const bool every_column = options_.safe_mode;
     std::string sql = "UPDATE ";
     AppendTable(table_, &sql);
     sql.append(" SET ");
@@ -317,8 +286,8 @@ class Planner {
     for (int r = 0; r < m.row().columns_size() && r < changes_.columns_size(); ++r) {
       const Value& after = m.row().columns(r);
       if (!Present(after) || !map_.written[r]) continue;
-      if (r < m.before().columns_size() && SameValue(after, m.before().columns(r)) &&
-          !table_.columns[map_.to_dest[r]].on_update) {
+      if (!every_column && r < m.before().columns_size() &&
+          SameValue(after, m.before().columns(r)) && !table_.columns[map_.to_dest[r]].on_update) {
         continue;
       }
       if (any) sql.append(", ");
@@ -327,11 +296,31 @@ class Planner {
       sql.append(" = ");
       RETURN_IF_ERROR(AppendColumnLiteral(after, table_.columns[map_.to_dest[r]], &sql));
     }
-    if (!any) return Status::OK();  // nothing changes
-    bool by_key = false;
-    RETURN_IF_ERROR(AppendWhere(table_, map_, changes_, m.before(), &by_key, &sql));
-    if (!by_key) sql.append(" LIMIT 1");
-    Emit(std::move(sql), 1);
+    if (any) {
+      bool by_key = false;
+      RETURN_IF_ERROR(AppendWhere(table_, map_, changes_, m.before(), &by_key, &sql));
+      if (!by_key) sql.append(" LIMIT 1");
+      Emit(std::move(sql), 1, NeedsRelax(m.before()) ? m.before() : m.row());
+    }
+    return options_.safe_mode ? Upsert(m.row()) : Status::OK();
+  }
+
+  // INSERT ... ON DUPLICATE KEY UPDATE: safe mode's INSERT on a table in a foreign key.
+  Status Upsert(const pb::Row& row) {
+    std::string sql = InsertHead(row, "INSERT INTO ");
+    RETURN_IF_ERROR(AppendValues(row, &sql));
+    sql.append(" ON DUPLICATE KEY UPDATE ");
+    bool first = true;
+    for (int r = 0; r < row.columns_size() && r < changes_.columns_size(); ++r) {
+      if (!Present(row.columns(r)) || !map_.written[r]) continue;
+      if (!first) sql.append(", ");
+      first = false;
+      AppendIdentifier(changes_.columns(r).name(), &sql);
+      sql.append(" = VALUES(");
+      AppendIdentifier(changes_.columns(r).name(), &sql);
+      sql.push_back(')');
+    }
+    Emit(std::move(sql), 0, row);
     return Status::OK();
   }
 
@@ -341,54 +330,11 @@ class Planner {
   const SqlOptions& options_;
   std::vector<Statement>* out_;
   bool open_ = false;
+  bool relax_open_ = false;  // the open statement needs Relax
   Statement current_;
 };
 
 }  // namespace
-
-void AppendIdentifier(std::string_view name, std::string* out) {
-  out->push_back('`');
-  for (char c : name) {
-    if (c == '`') out->push_back('`');
-    out->push_back(c);
-  }
-  out->push_back('`');
-}
-
-Status AppendLiteral(const Value& v, std::string* out) {
-  switch (v.value_case()) {
-    case Value::kIsNull:
-      out->append("NULL");
-      return Status::OK();
-    case Value::kInt64Value:
-      fmt::format_to(std::back_inserter(*out), "{}", v.int64_value());
-      return Status::OK();
-    case Value::kUint64Value:
-      fmt::format_to(std::back_inserter(*out), "{}", v.uint64_value());
-      return Status::OK();
-    case Value::kDoubleValue:
-      // fmt's shortest form parses back to the same double; a FLOAT was widened exactly.
-      fmt::format_to(std::back_inserter(*out), "{}", v.double_value());
-      return Status::OK();
-    case Value::kDecimalValue:
-      if (!IsDecimalText(v.decimal_value())) {
-        return Status::InvalidArgument(
-            fmt::format("DECIMAL value \"{}\" is not a number", Printable(v.decimal_value())));
-      }
-      out->append(v.decimal_value());
-      return Status::OK();
-    case Value::kStringValue:
-      AppendQuoted(v.string_value(), out);
-      return Status::OK();
-    case Value::kBytesValue:
-      out->append("_binary");
-      AppendQuoted(v.bytes_value(), out);
-      return Status::OK();
-    case Value::VALUE_NOT_SET:
-      break;
-  }
-  return Status::InvalidArgument("a column absent from the row image has no value to write");
-}
 
 Status BuildStatements(const pb::TableChanges& changes, const TableSchema& table,
                        const SqlOptions& options, std::vector<Statement>* out) {

@@ -25,6 +25,8 @@ void AppendIdentifier(std::string_view name, std::string* out);
 // InvalidArgument for a value with no field set (a column absent from the row image) or a
 // DECIMAL that is not a number.
 Status AppendLiteral(const pb::Value& v, std::string* out);
+// As AppendLiteral, in the form `column` compares equal to (BIT takes an integer).
+Status AppendColumnLiteral(const pb::Value& v, const ColumnSchema& column, std::string* out);
 
 struct SqlOptions {
   bool safe_mode = false;                // INSERT -> REPLACE, UPDATE -> DELETE + REPLACE

@@ -85,6 +85,22 @@ TEST_F(RoundTripTest, AnOnUpdateTimestampKeepsTheSourcesValue) {
   ExpectSameTable(a_.get(), b_.get(), "stamp", "t");
 }
 
+// A parent's key changes upstream and ON UPDATE CASCADE moves its children there; the replay's
+// UPDATE of the key does the same downstream (a DELETE would run ON DELETE instead).
+TEST_F(RoundTripTest, AParentsKeyChangeCascadesAsUpstream) {
+  const char* schema =
+      "CREATE DATABASE fam; CREATE TABLE fam.p (id INT PRIMARY KEY, v INT); "
+      "CREATE TABLE fam.c (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES fam.p (id) "
+      "ON UPDATE CASCADE ON DELETE CASCADE)";
+  ASSERT_OK(a_->Exec(schema));
+  ASSERT_OK(a_->Exec("INSERT INTO fam.p VALUES (1, 1), (2, 2); INSERT INTO fam.c VALUES (10, 1), "
+                     "(11, 1), (12, 2); UPDATE fam.p SET id = 5 WHERE id = 1"));
+  std::vector<pb::Binlog> binlogs = Archive();
+  ASSERT_OK_AND_ASSIGN(EngineStats st, Replay(binlogs, b_.get(), 4, false));
+  ExpectSameTable(a_.get(), b_.get(), "fam", "p");
+  ExpectSameTable(a_.get(), b_.get(), "fam", "c");
+}
+
 // The server computes generated columns: statements name none of them, also when a row is
 // found by all its columns.
 TEST_F(RoundTripTest, GeneratedColumnsAreLeftToTheServer) {

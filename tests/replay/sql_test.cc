@@ -149,7 +149,7 @@ TEST(SqlPlanTest, StatementsWithTheSameHeadMerge) {
   EXPECT_FALSE(MergeStatements(&update, update, 1 << 20));
 }
 
-TEST(SqlPlanTest, UpdatesGoByKeyAndAKeyChangeIsDeleteThenInsert) {
+TEST(SqlPlanTest, UpdatesGoByKeyAlsoWhenTheyChangeIt) {
   TableSchema t = KeyedTable();
   pb::TableChanges c = Changes(t);
   pb::TableMutation* plain = Add(&c, pb::UPDATE);
@@ -162,9 +162,8 @@ TEST(SqlPlanTest, UpdatesGoByKeyAndAKeyChangeIsDeleteThenInsert) {
   std::vector<uint64_t> rows;
   ASSERT_OK(Build(c, t, SqlOptions{}, &sql, &rows));
   EXPECT_THAT(sql, ElementsAre("UPDATE `db`.`t` SET `v` = 11 WHERE `id` = 1",
-                               "DELETE FROM `db`.`t` WHERE `id` = 1",
-                               "INSERT INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'z', 11)"));
-  EXPECT_THAT(rows, ElementsAre(1, 1, 0));
+                               "UPDATE `db`.`t` SET `u` = 'z' WHERE `id` = 1"));
+  EXPECT_THAT(rows, ElementsAre(1, 1));
 
   SqlOptions safe;
   safe.safe_mode = true;
@@ -176,6 +175,49 @@ TEST(SqlPlanTest, UpdatesGoByKeyAndAKeyChangeIsDeleteThenInsert) {
                                "REPLACE INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'a', 11)",
                                "DELETE FROM `db`.`t` WHERE `id` = 1",
                                "REPLACE INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'z', 11)"));
+}
+
+// A REPLACE or DELETE of a parent row would run its children's ON DELETE rule.
+TEST(SqlPlanTest, SafeModeOnATableInAForeignKeyUpdatesInPlaceAndUpserts) {
+  TableSchema t = KeyedTable();
+  t.linked_tables = {"db.child"};
+  pb::TableChanges c = Changes(t);
+  Row(Add(&c, pb::INSERT)->mutable_row(), {Int(1), Str("a"), Int(10)});
+  pb::TableMutation* u = Add(&c, pb::UPDATE);
+  Row(u->mutable_before(), {Int(1), Str("a"), Int(10)});
+  Row(u->mutable_row(), {Int(2), Str("a"), Int(10)});
+  SqlOptions safe;
+  safe.safe_mode = true;
+  std::vector<std::string> sql;
+  ASSERT_OK(Build(c, t, safe, &sql));
+  EXPECT_THAT(
+      sql, ElementsAre("INSERT INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'a', 10) ON DUPLICATE KEY "
+                       "UPDATE `id` = VALUES(`id`), `u` = VALUES(`u`), `v` = VALUES(`v`)",
+                       "UPDATE `db`.`t` SET `id` = 2, `u` = 'a', `v` = 10 WHERE `id` = 1",
+                       "INSERT INTO `db`.`t` (`id`, `u`, `v`) VALUES (2, 'a', 10) ON DUPLICATE KEY "
+                       "UPDATE `id` = VALUES(`id`), `u` = VALUES(`u`), `v` = VALUES(`v`)"));
+}
+
+// '' in an ENUM that has no such member: what a non-strict upstream stores for a bad value.
+TEST(SqlPlanTest, AnEnumsEmptyValueIsWrittenWithoutStrictMode) {
+  TableSchema t = KeyedTable();
+  t.columns[2].data_type = "enum";
+  pb::TableChanges c = Changes(t);
+  Row(Add(&c, pb::INSERT)->mutable_row(), {Int(1), Str("a"), Str("x")});
+  Row(Add(&c, pb::INSERT)->mutable_row(), {Int(2), Str("b"), Str("")});
+  pb::TableMutation* u = Add(&c, pb::UPDATE);
+  Row(u->mutable_before(), {Int(3), Str("c"), Str("x")});
+  Row(u->mutable_row(), {Int(3), Str("c"), Str("")});
+  std::vector<Statement> built;
+  ASSERT_OK(BuildStatements(c, t, SqlOptions{}, &built));
+  ASSERT_EQ(built.size(), 2u);
+  const std::string relax =
+      "SET STATEMENT sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION' FOR ";
+  EXPECT_EQ(built[0].sql, relax + "INSERT INTO `db`.`t` (`id`, `u`, `v`) VALUES (1, 'a', 'x'), "
+                                  "(2, 'b', '')");
+  EXPECT_EQ(built[0].sql.substr(0, built[0].head), relax + "INSERT INTO `db`.`t` (`id`, `u`, "
+                                                           "`v`) VALUES ");
+  EXPECT_EQ(built[1].sql, relax + "UPDATE `db`.`t` SET `v` = '' WHERE `id` = 3");
 }
 
 TEST(SqlPlanTest, WithoutAUsableKeyRowsAreMatchedOnEveryColumn) {

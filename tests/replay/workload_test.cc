@@ -550,11 +550,9 @@ class ForeignKeyTest : public TwoServersTest {
 
 TEST_F(ForeignKeyTest, LinkedTablesKeepTheirOrderWithSixteenWorkers) { ReplayFamilies(false); }
 
-// In safe mode an UPDATE is a DELETE and a REPLACE: RESTRICT refuses the DELETE of a parent
-// that has children ("Cannot delete or update a parent row", error 1451), and with the checks
-// off a real DELETE would not cascade. Disabled until safe mode has a form that keeps the row
-// (INSERT ... ON DUPLICATE KEY UPDATE?).
-TEST_F(ForeignKeyTest, DISABLED_LinkedTablesInSafeMode) { ReplayFamilies(true); }
+// Safe mode's DELETE + REPLACE would delete a parent that has children (RESTRICT refuses it,
+// CASCADE takes the children along): on tables in a foreign key it updates in place and upserts.
+TEST_F(ForeignKeyTest, LinkedTablesInSafeMode) { ReplayFamilies(true); }
 
 }  // namespace
 }  // namespace binlog::replay::testing

@@ -135,7 +135,7 @@ class MysqlSink : public Sink {
     ResumeState state;
     if (!options_.track_progress) return state;
     std::lock_guard<std::mutex> g(meta_mu_);
-    ASSIGN_OR_RETURN(auto rows, meta_->Query(fmt::format(
+    ASSIGN_OR_RETURN(auto rows, MetaQueryLocked(fmt::format(
                                     "SELECT low_ts, ddl_ts FROM tidb_binlog.replay_progress "
                                     "WHERE task = {}",
                                     Literal(options_.task))));
@@ -144,9 +144,9 @@ class MysqlSink : public Sink {
       resumed_ddl_ts_ = std::stoull(rows[0][1].value_or("0"));
     }
     ASSIGN_OR_RETURN(auto applied,
-                     meta_->Query(fmt::format("SELECT commit_ts FROM tidb_binlog.replay_applied "
-                                              "WHERE task = {} AND commit_ts > {}",
-                                              Literal(options_.task), state.low_ts)));
+                     MetaQueryLocked(fmt::format("SELECT commit_ts FROM tidb_binlog.replay_applied "
+                                                 "WHERE task = {} AND commit_ts > {}",
+                                                 Literal(options_.task), state.low_ts)));
     for (const auto& row : applied) state.applied.insert(std::stoull(row[0].value_or("0")));
     return state;
   }
@@ -155,12 +155,13 @@ class MysqlSink : public Sink {
     if (!options_.track_progress) return Status::OK();
     std::lock_guard<std::mutex> g(meta_mu_);
     std::string task = Literal(options_.task);
-    return meta_->Execute(fmt::format(
+    RETURN_IF_ERROR(MetaConnected());
+    return MetaFailed(meta_->Execute(fmt::format(
         "START TRANSACTION; "
         "INSERT INTO tidb_binlog.replay_progress (task, low_ts) VALUES ({0}, {1}) "
         "ON DUPLICATE KEY UPDATE low_ts = GREATEST(low_ts, VALUES(low_ts)); "
         "DELETE FROM tidb_binlog.replay_applied WHERE task = {0} AND commit_ts <= {1}; COMMIT",
-        task, ts));
+        task, ts)));
   }
 
   Result<std::shared_ptr<const TableSchema>> Table(const pb::TableChanges& t) {
@@ -186,7 +187,26 @@ class MysqlSink : public Sink {
  private:
   Result<std::vector<std::vector<std::optional<std::string>>>> MetaQuery(std::string_view sql) {
     std::lock_guard<std::mutex> g(meta_mu_);
-    return meta_->Query(sql);
+    return MetaQueryLocked(sql);
+  }
+
+  // The meta connection is opened again after a transient failure (the destination restarted),
+  // as the workers' are. REQUIRES: meta_mu_ for these three.
+  Status MetaConnected() {
+    if (meta_) return Status::OK();
+    ASSIGN_OR_RETURN(meta_, mysql::Connection::Open(options_.connect));
+    return Status::OK();
+  }
+  Status MetaFailed(Status s) {
+    if (s.IsIOError()) meta_.reset();
+    return s;
+  }
+  Result<std::vector<std::vector<std::optional<std::string>>>> MetaQueryLocked(
+      std::string_view sql) {
+    RETURN_IF_ERROR(MetaConnected());
+    auto rows = meta_->Query(sql);
+    if (!rows.ok()) return MetaFailed(rows.status());
+    return rows;
   }
 
   MysqlSinkOptions options_;

@@ -265,7 +265,7 @@ struct Engine::Impl {
   Status RunDdl(Txn& t, std::unique_lock<std::mutex>& lock) {
     RETURN_IF_ERROR(WaitIdle(lock));
     lock.unlock();
-    Status s = ddl_worker->ApplyDdl(t.binlog);
+    Status s = WithRetry([&] { return ddl_worker->ApplyDdl(t.binlog); }, "applying a DDL");
     lock.lock();
     if (!s.ok()) {
       Fail(s.WithContext(fmt::format("applying the DDL at commit ts {}", t.binlog.commit_ts())));

@@ -82,13 +82,19 @@ class MysqlWorker : public SinkWorker {
   Status Connected();
   Status Plan(std::span<const pb::Binlog* const> txns, std::vector<std::string>* sql,
               std::vector<Origin>* origins);
-  Status Run(const std::vector<std::string>& sql);
+  Status Run(const std::vector<std::string>& sql, bool begun);
+  Result<bool> RecordedBefore(const std::string& record);
   Status Diagnose(const std::vector<std::string>& sql, const std::vector<Origin>& origins,
                   const Status& first);
   Status Failed(const Status& s);
 
   MysqlSink* sink_;
   std::unique_ptr<mysql::Connection> conn_;
+  // The last Apply failed transiently, perhaps after its COMMIT ran: the answer may be all that
+  // was lost.
+  bool answer_lost_ = false;
+  // The DDL whose last attempt failed transiently (0: none): it may have run.
+  uint64_t ddl_answer_lost_ts_ = 0;
 };
 
 class MysqlSink : public Sink {
@@ -257,19 +263,20 @@ Status MysqlWorker::Plan(std::span<const pb::Binlog* const> txns, std::vector<st
   return Status::OK();
 }
 
-Status MysqlWorker::Run(const std::vector<std::string>& sql) {
+// `begun`: the transaction is open already.
+Status MysqlWorker::Run(const std::vector<std::string>& sql, bool begun) {
   size_t total = 0;
   for (const std::string& s : sql) total += s.size() + 2;
   if (total <= kOneQueryBytes) {
-    std::string all = "START TRANSACTION";
+    std::string all = begun ? "" : "START TRANSACTION; ";
     for (const std::string& s : sql) {
-      all.append("; ");
       all.append(s);
+      all.append("; ");
     }
-    all.append("; COMMIT");
+    all.append("COMMIT");
     return conn_->Execute(all);
   }
-  RETURN_IF_ERROR(conn_->Execute("START TRANSACTION"));
+  if (!begun) RETURN_IF_ERROR(conn_->Execute("START TRANSACTION"));
   for (const std::string& s : sql) RETURN_IF_ERROR(conn_->Execute(s));
   return conn_->Execute("COMMIT");
 }
@@ -293,12 +300,40 @@ Status MysqlWorker::Diagnose(const std::vector<std::string>& sql,
   return first;
 }
 
+// Opens a transaction with the group's record of what it applies: true (and rolled back) when
+// the record is there already, i.e. an attempt whose answer was lost did commit. An attempt
+// still running on the server holds the record's row: the insert waits for it.
+Result<bool> MysqlWorker::RecordedBefore(const std::string& record) {
+  Status s = conn_->Execute("START TRANSACTION; " + record);
+  if (s.ok()) return false;
+  const bool recorded = conn_->last_errno() == ER_DUP_ENTRY;
+  Failed(s).IgnoreError();
+  if (recorded) return true;
+  return s;
+}
+
 Status MysqlWorker::Apply(std::span<const pb::Binlog* const> txns) {
   std::vector<std::string> sql;
   std::vector<Origin> origins;
   RETURN_IF_ERROR(Plan(txns, &sql, &origins));
   RETURN_IF_ERROR(Connected());
-  Status s = Run(sql);
+  bool begun = false;
+  if (answer_lost_ && sink_->options().track_progress) {
+    Result<bool> recorded = RecordedBefore(sql.back());
+    answer_lost_ = !recorded.ok() && recorded.status().IsIOError();
+    RETURN_IF_ERROR(recorded.status());
+    if (*recorded) {
+      LOG_INFO("a group whose answer was lost had been applied",
+               KV("commit-ts-from", txns.front()->commit_ts()),
+               KV("commit-ts-to", txns.back()->commit_ts()));
+      return Status::OK();
+    }
+    sql.pop_back();
+    origins.pop_back();
+    begun = true;
+  }
+  Status s = Run(sql, begun);
+  answer_lost_ = s.IsIOError();
   if (s.ok()) return s;
   Failed(s).IgnoreError();
   if (s.IsIOError() || !conn_) return s;
@@ -327,18 +362,26 @@ Status MysqlWorker::ApplyDdl(const pb::Binlog& binlog) {
   }
   Status s = conn_->Execute(binlog.ddl_query());
   if (!s.ok()) {
-    if (ts != sink_->resumed_ddl_ts() || !AlreadyDone(conn_->last_errno())) {
+    const bool maybe_ran = ts == sink_->resumed_ddl_ts() || ts == ddl_answer_lost_ts_;
+    if (!maybe_ran || !AlreadyDone(conn_->last_errno())) {
+      if (s.IsIOError()) ddl_answer_lost_ts_ = ts;
       return Failed(s.WithContext(fmt::format("DDL at commit ts {}", ts)));
     }
-    LOG_WARN("the DDL an interrupted run started had already run; taken as applied",
+    LOG_WARN("the DDL an interrupted attempt started had already run; taken as applied",
              KV("commit-ts", ts), KV("error", s));
   }
   sink_->schemas().InvalidateAll();
   if (track && binlog.tables_size() == 0) {
     const pb::Binlog* one[] = {&binlog};
     Status r = conn_->Execute("START TRANSACTION; " + sink_->ProgressRecord(one) + "; COMMIT");
-    if (!r.ok()) return Failed(r);
+    if (!r.ok() && conn_->last_errno() == ER_DUP_ENTRY && ts == ddl_answer_lost_ts_) {
+      Failed(r).IgnoreError();  // an attempt whose answer was lost recorded it
+    } else if (!r.ok()) {
+      if (r.IsIOError()) ddl_answer_lost_ts_ = ts;
+      return Failed(r);
+    }
   }
+  ddl_answer_lost_ts_ = 0;
   return Status::OK();
 }
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -191,29 +192,34 @@ struct Engine::Impl {
     return group;
   }
 
-  Status ApplyWithRetry(SinkWorker* sink_worker, const std::vector<std::shared_ptr<Txn>>& group) {
-    std::vector<const pb::Binlog*> binlogs;
-    for (const auto& t : group) binlogs.push_back(&t->binlog);
+  // Runs fn until it succeeds, fails for good (not IOError), fails transiently max_retry times
+  // in a row, or the engine stops; a doubling backoff between attempts. REQUIRES: mu not held.
+  Status WithRetry(const std::function<Status()>& fn, std::string_view what) {
     double backoff = options.retry_base_seconds;
     for (int attempt = 0;; ++attempt) {
-      Status s = sink_worker->Apply(binlogs);
-      if (s.ok() || !s.IsIOError() || attempt >= options.max_retry) {
-        return s.ok() ? s
-                      : s.WithContext(fmt::format("applying commit ts {}..{}",
-                                                  group.front()->binlog.commit_ts(),
-                                                  group.back()->binlog.commit_ts()));
-      }
+      Status s = fn();
+      if (s.ok() || !s.IsIOError() || attempt >= options.max_retry) return s;
       {
         std::unique_lock<std::mutex> lock(mu);
         ++stats.retries;
         if (stopping) return s;
       }
-      LOG_WARN("applying failed; retrying", KV("error", s), KV("attempt", attempt + 1),
+      LOG_WARN("failed; retrying", KV("what", what), KV("error", s), KV("attempt", attempt + 1),
                KV("max-retry", options.max_retry));
       std::unique_lock<std::mutex> lock(mu);
       changed.wait_for(lock, std::chrono::duration<double>(backoff), [&] { return stopping; });
       backoff = std::min(backoff * 2, options.retry_max_seconds);
     }
+  }
+
+  Status ApplyWithRetry(SinkWorker* sink_worker, const std::vector<std::shared_ptr<Txn>>& group) {
+    std::vector<const pb::Binlog*> binlogs;
+    for (const auto& t : group) binlogs.push_back(&t->binlog);
+    Status s = WithRetry([&] { return sink_worker->Apply(binlogs); }, "applying");
+    return s.ok() ? s
+                  : s.WithContext(fmt::format("applying commit ts {}..{}",
+                                              group.front()->binlog.commit_ts(),
+                                              group.back()->binlog.commit_ts()));
   }
 
   void WorkerLoop(int index) {
@@ -247,7 +253,9 @@ struct Engine::Impl {
   }
 
   // REQUIRES: mu held through `lock`. Tells the sink the progress, at most every interval
-  // (always with `force`).
+  // (always with `force`, retrying transient failures). What is applied is recorded with it
+  // already: a transient failure here only delays the record, and is tried again at the next
+  // interval.
   Status TellLow(std::unique_lock<std::mutex>& lock, bool force) {
     auto now = std::chrono::steady_clock::now();
     uint64_t low = stats.progress_ts;
@@ -256,8 +264,15 @@ struct Engine::Impl {
       return Status::OK();
     }
     lock.unlock();
-    Status s = sink->AdvanceLow(low);
+    Status s = force ? WithRetry([&] { return sink->AdvanceLow(low); }, "recording the progress")
+                     : sink->AdvanceLow(low);
     lock.lock();
+    if (!s.ok() && s.IsIOError() && !force) {
+      LOG_WARN("recording the progress failed; trying again later", KV("error", s),
+               KV("progress-ts", low));
+      last_told = now;
+      return Status::OK();
+    }
     if (!s.ok()) return s.WithContext("recording the progress in the destination");
     told_low = low;
     last_told = now;
@@ -275,7 +290,7 @@ struct Engine::Impl {
   Status RunDdl(Txn& t, std::unique_lock<std::mutex>& lock) {
     RETURN_IF_ERROR(WaitIdle(lock));
     lock.unlock();
-    Status s = ddl_worker->ApplyDdl(t.binlog);
+    Status s = WithRetry([&] { return ddl_worker->ApplyDdl(t.binlog); }, "applying a DDL");
     lock.lock();
     if (!s.ok()) {
       Fail(s.WithContext(fmt::format("applying the DDL at commit ts {}", t.binlog.commit_ts())));
@@ -326,7 +341,12 @@ struct Engine::Impl {
       if (t->binlog.tables_size() == 0) return TellLow(lock, false);
     }
     lock.unlock();
-    Status keys = sink->ConflictKeys(t->binlog, &t->keys);
+    Status keys = WithRetry(
+        [&] {
+          t->keys.clear();
+          return sink->ConflictKeys(t->binlog, &t->keys);
+        },
+        "reading the destination's tables");
     lock.lock();
     if (!keys.ok()) {
       Fail(keys.WithContext(fmt::format("commit ts {}", commit_ts)));

@@ -93,12 +93,18 @@ class MysqlWorker : public SinkWorker {
   // The group's statements and its progress record (table ""), merged or one by one.
   Status Plan(std::span<const pb::Binlog* const> txns, bool merge,
               std::vector<PlannedStatement>* plan);
-  Status Run(const std::vector<PlannedStatement>& plan);
+  Status Run(const std::vector<PlannedStatement>& plan, bool begun);
+  Result<bool> RecordedBefore(const std::string& record);
   Status Diagnose(std::span<const pb::Binlog* const> txns, const Status& first);
   Status Failed(const Status& s);
 
   MysqlSink* sink_;
   std::unique_ptr<mysql::Connection> conn_;
+  // The last Apply failed transiently, perhaps after its COMMIT ran: the answer may be all that
+  // was lost.
+  bool answer_lost_ = false;
+  // The DDL whose last attempt failed transiently (0: none): it may have run.
+  uint64_t ddl_answer_lost_ts_ = 0;
 };
 
 class MysqlSink : public Sink {
@@ -145,7 +151,7 @@ class MysqlSink : public Sink {
     ResumeState state;
     if (!options_.track_progress) return state;
     std::lock_guard<std::mutex> g(meta_mu_);
-    ASSIGN_OR_RETURN(auto rows, meta_->Query(fmt::format(
+    ASSIGN_OR_RETURN(auto rows, MetaQueryLocked(fmt::format(
                                     "SELECT low_ts, ddl_ts FROM tidb_binlog.replay_progress "
                                     "WHERE task = {}",
                                     Literal(options_.task))));
@@ -153,7 +159,7 @@ class MysqlSink : public Sink {
       state.low_ts = std::stoull(rows[0][0].value_or("0"));
       resumed_ddl_ts_ = std::stoull(rows[0][1].value_or("0"));
     }
-    ASSIGN_OR_RETURN(auto applied, meta_->Query(fmt::format(
+    ASSIGN_OR_RETURN(auto applied, MetaQueryLocked(fmt::format(
                                        "SELECT commit_ts, below_ts FROM tidb_binlog.replay_applied "
                                        "WHERE task = {} AND commit_ts > {}",
                                        Literal(options_.task), state.low_ts)));
@@ -177,12 +183,13 @@ class MysqlSink : public Sink {
     if (!options_.track_progress) return Status::OK();
     std::lock_guard<std::mutex> g(meta_mu_);
     std::string task = Literal(options_.task);
-    return meta_->Execute(fmt::format(
+    RETURN_IF_ERROR(MetaConnected());
+    return MetaFailed(meta_->Execute(fmt::format(
         "START TRANSACTION; "
         "INSERT INTO tidb_binlog.replay_progress (task, low_ts) VALUES ({0}, {1}) "
         "ON DUPLICATE KEY UPDATE low_ts = GREATEST(low_ts, VALUES(low_ts)); "
         "DELETE FROM tidb_binlog.replay_applied WHERE task = {0} AND commit_ts <= {1}; COMMIT",
-        task, ts));
+        task, ts)));
   }
 
   Result<std::shared_ptr<const TableSchema>> Table(const pb::TableChanges& t) {
@@ -213,7 +220,26 @@ class MysqlSink : public Sink {
  private:
   Result<std::vector<std::vector<std::optional<std::string>>>> MetaQuery(std::string_view sql) {
     std::lock_guard<std::mutex> g(meta_mu_);
-    return meta_->Query(sql);
+    return MetaQueryLocked(sql);
+  }
+
+  // The meta connection is opened again after a transient failure (the destination restarted),
+  // as the workers' are. REQUIRES: meta_mu_ for these three.
+  Status MetaConnected() {
+    if (meta_) return Status::OK();
+    ASSIGN_OR_RETURN(meta_, mysql::Connection::Open(options_.connect));
+    return Status::OK();
+  }
+  Status MetaFailed(Status s) {
+    if (s.IsIOError()) meta_.reset();
+    return s;
+  }
+  Result<std::vector<std::vector<std::optional<std::string>>>> MetaQueryLocked(
+      std::string_view sql) {
+    RETURN_IF_ERROR(MetaConnected());
+    auto rows = meta_->Query(sql);
+    if (!rows.ok()) return MetaFailed(rows.status());
+    return rows;
   }
 
   MysqlSinkOptions options_;
@@ -256,8 +282,9 @@ Status MysqlWorker::Plan(std::span<const pb::Binlog* const> txns, bool merge,
 
 // One downstream transaction, committed only when every UPDATE and DELETE matched its rows (a
 // count that does not hold is InvalidArgument, named by Diagnose). One round trip when nothing
-// needs counting, two otherwise.
-Status MysqlWorker::Run(const std::vector<PlannedStatement>& plan) {
+// needs counting, two otherwise. `begun`: the transaction is open already.
+Status MysqlWorker::Run(const std::vector<PlannedStatement>& plan, bool begun) {
+  if (plan.empty()) return conn_->Execute(begun ? "COMMIT" : "START TRANSACTION; COMMIT");
   const bool counted = std::any_of(plan.begin(), plan.end(), [](const PlannedStatement& p) {
     return p.statement.rows != 0;
   });
@@ -265,16 +292,16 @@ Status MysqlWorker::Run(const std::vector<PlannedStatement>& plan) {
   for (const PlannedStatement& p : plan) total += p.statement.sql.size() + 2;
   std::vector<uint64_t> affected;
   if (total <= kOneQueryBytes) {
-    std::string all = "START TRANSACTION";
+    std::string all = begun ? "" : "START TRANSACTION";
     for (const PlannedStatement& p : plan) {
-      all.append("; ");
+      if (!all.empty()) all.append("; ");
       all.append(p.statement.sql);
     }
     if (!counted) return conn_->Execute(all + "; COMMIT");
     RETURN_IF_ERROR(conn_->Execute(all, &affected));
-    affected.erase(affected.begin());  // START TRANSACTION's
+    if (!begun) affected.erase(affected.begin());  // START TRANSACTION's
   } else {
-    RETURN_IF_ERROR(conn_->Execute("START TRANSACTION"));
+    if (!begun) RETURN_IF_ERROR(conn_->Execute("START TRANSACTION"));
     for (const PlannedStatement& p : plan) {
       RETURN_IF_ERROR(conn_->Execute(p.statement.sql));
       affected.push_back(conn_->affected_rows());
@@ -319,11 +346,38 @@ Status MysqlWorker::Diagnose(std::span<const pb::Binlog* const> txns, const Stat
   return first;
 }
 
+// Opens a transaction with the group's record of what it applies: true (and rolled back) when
+// the record is there already, i.e. an attempt whose answer was lost did commit. An attempt
+// still running on the server holds the record's row: the insert waits for it.
+Result<bool> MysqlWorker::RecordedBefore(const std::string& record) {
+  Status s = conn_->Execute("START TRANSACTION; " + record);
+  if (s.ok()) return false;
+  const bool recorded = conn_->last_errno() == ER_DUP_ENTRY;
+  Failed(s).IgnoreError();
+  if (recorded) return true;
+  return s;
+}
+
 Status MysqlWorker::Apply(std::span<const pb::Binlog* const> txns) {
   std::vector<PlannedStatement> plan;
   RETURN_IF_ERROR(Plan(txns, true, &plan));
   RETURN_IF_ERROR(Connected());
-  Status s = Run(plan);
+  bool begun = false;
+  if (answer_lost_ && sink_->options().track_progress) {
+    Result<bool> recorded = RecordedBefore(plan.back().statement.sql);
+    answer_lost_ = !recorded.ok() && recorded.status().IsIOError();
+    RETURN_IF_ERROR(recorded.status());
+    if (*recorded) {
+      LOG_INFO("a group whose answer was lost had been applied",
+               KV("commit-ts-from", txns.front()->commit_ts()),
+               KV("commit-ts-to", txns.back()->commit_ts()));
+      return Status::OK();
+    }
+    plan.pop_back();
+    begun = true;
+  }
+  Status s = Run(plan, begun);
+  answer_lost_ = s.IsIOError();
   if (s.ok()) return s;
   Failed(s).IgnoreError();
   if (s.IsIOError() || !conn_) return s;
@@ -352,12 +406,14 @@ Status MysqlWorker::ApplyDdl(const pb::Binlog& binlog) {
   }
   Status s = conn_->Execute(binlog.ddl_query());
   if (!s.ok()) {
-    // Safe mode replays over a backup, which may hold what a DDL makes already.
-    const bool resumed = ts == sink_->resumed_ddl_ts();
+    // Safe mode replays over a backup, which may hold what a DDL makes already; an interrupted
+    // run or an attempt whose answer was lost may have run it.
+    const bool resumed = ts == sink_->resumed_ddl_ts() || ts == ddl_answer_lost_ts_;
     if (!(resumed || sink_->options().safe_mode) || !AlreadyDone(conn_->last_errno())) {
+      if (s.IsIOError()) ddl_answer_lost_ts_ = ts;
       return Failed(s);  // the engine names the commit ts
     }
-    LOG_WARN(resumed ? "the DDL an interrupted run started had already run; taken as applied"
+    LOG_WARN(resumed ? "the DDL an interrupted attempt started had already run; taken as applied"
                      : "safe mode: the destination already holds what the DDL makes; taken as "
                        "applied",
              KV("commit-ts", ts), KV("error", s));
@@ -366,8 +422,14 @@ Status MysqlWorker::ApplyDdl(const pb::Binlog& binlog) {
   if (track && binlog.tables_size() == 0) {
     const pb::Binlog* one[] = {&binlog};
     Status r = conn_->Execute("START TRANSACTION; " + sink_->ProgressRecord(one) + "; COMMIT");
-    if (!r.ok()) return Failed(r);
+    if (!r.ok() && conn_->last_errno() == ER_DUP_ENTRY && ts == ddl_answer_lost_ts_) {
+      Failed(r).IgnoreError();  // an attempt whose answer was lost recorded it
+    } else if (!r.ok()) {
+      if (r.IsIOError()) ddl_answer_lost_ts_ = ts;
+      return Failed(r);
+    }
   }
+  ddl_answer_lost_ts_ = 0;
   return Status::OK();
 }
 

@@ -54,12 +54,14 @@ class SinkWorker {
   virtual ~SinkWorker() = default;
   // Applies the row changes of `txns` (COMMIT binlogs, ascending commit ts, no DDL) as one
   // downstream transaction, with the record that each is applied. Transient failures
-  // (connection lost, deadlock) are IOError: nothing of the group is applied, it may be retried.
+  // (connection lost, deadlock) are IOError and may be retried with the same group: when only
+  // the answer was lost and the group committed, the retry finds its record and applies nothing.
   virtual Status Apply(std::span<const pb::Binlog* const> txns) = 0;
   // Runs the DDL of `binlog` alone (in its current database), with the record that it is
   // applied. When the binlog also has row changes (CREATE TABLE ... SELECT), they come next in
-  // Apply, which records the transaction applied; a restart between the two runs the DDL again,
-  // and the sink takes the error "already done" for success there.
+  // Apply, which records the transaction applied; a restart between the two, or a retry after
+  // a transient failure, runs the DDL again, and the sink takes the error "already done" for
+  // success there.
   virtual Status ApplyDdl(const pb::Binlog& binlog) = 0;
 };
 

@@ -45,22 +45,30 @@ inline Result<std::vector<pb::Binlog>> ReadJournal(const std::string& dir) {
   }
 }
 
-// Replays the binlogs into `dest` through a mysql sink; the engine's stats.
-inline Result<EngineStats> Replay(const std::vector<pb::Binlog>& binlogs, MariaDBServer* dest,
-                                  int workers, bool safe_mode, const std::string& task = "test",
+// Replays the binlogs into `dest` through a mysql sink with the engine's options; its stats.
+inline Result<EngineStats> Replay(const std::vector<pb::Binlog>& binlogs,
+                                  const mysql::ConnectOptions& dest, const EngineOptions& eo,
+                                  bool safe_mode, const std::string& task = "test",
                                   FilterRules rules = {}) {
   MysqlSinkOptions so;
-  so.connect = DestOptions(dest);
+  so.connect = dest;
   so.task = task;
   so.safe_mode = safe_mode;
   ASSIGN_OR_RETURN(auto sink, NewMysqlSink(so));
   ASSIGN_OR_RETURN(Filter filter, Filter::Make(rules));
-  EngineOptions eo;
-  eo.worker_count = workers;
   ASSIGN_OR_RETURN(auto engine, Engine::Start(sink.get(), std::move(filter), eo));
   for (const pb::Binlog& b : binlogs) RETURN_IF_ERROR(engine->Submit(b));
   RETURN_IF_ERROR(engine->Finish());
   return engine->Stats();
+}
+
+// Replays the binlogs into `dest` through a mysql sink; the engine's stats.
+inline Result<EngineStats> Replay(const std::vector<pb::Binlog>& binlogs, MariaDBServer* dest,
+                                  int workers, bool safe_mode, const std::string& task = "test",
+                                  FilterRules rules = {}) {
+  EngineOptions eo;
+  eo.worker_count = workers;
+  return Replay(binlogs, DestOptions(dest), eo, safe_mode, task, std::move(rules));
 }
 
 // The rows of both servers through `select` (with its own ORDER BY): the first that differs,

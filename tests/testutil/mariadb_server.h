@@ -84,7 +84,8 @@ class MariaDBServer {
   Status Stop();
   // SIGKILL: a crash.
   Status Kill();
-  // Starts it again on the same datadir and port (after Stop or Kill).
+  // Starts it again on the same datadir and port (after Stop or Kill). The server gets SIGKILL
+  // when the thread that started it exits (PR_SET_PDEATHSIG): call this from the test's thread.
   Status Restart();
 
   // A new root connection.

@@ -30,31 +30,6 @@ size_t RowCount(const pb::Binlog& b) {
   return n;
 }
 
-// Keeps the tables the filter accepts; false when nothing is left to apply.
-bool ApplyFilter(const Filter& filter, pb::Binlog* b) {
-  if (!b->ddl_query().empty() && !filter.empty()) {
-    Result<DdlTarget> target = ParseDdlTarget(b->ddl_query(), b->ddl_schema());
-    if (!target.ok()) {
-      // A shape the parser does not know (a view, a user, a grant) goes by the database it ran
-      // in, as a native replica's replicate-do-db treats a statement: with a do-list, one run
-      // outside every database is not applied.
-      DdlTarget by_database;
-      by_database.schema = b->ddl_schema();
-      by_database.database_level = true;
-      target = std::move(by_database);
-    }
-    if (!filter.AcceptsDdl(*target)) b->clear_ddl_query();
-  }
-  if (!filter.empty()) {
-    auto* tables = b->mutable_tables();
-    for (int i = tables->size() - 1; i >= 0; --i) {
-      const pb::TableChanges& t = tables->Get(i);
-      if (!filter.Accepts(t.schema_name(), t.table_name())) tables->DeleteSubrange(i, 1);
-    }
-  }
-  return !b->ddl_query().empty() || b->tables_size() > 0;
-}
-
 }  // namespace
 
 struct Engine::Impl {
@@ -322,7 +297,7 @@ struct Engine::Impl {
       MarkDone(t->seq);
       return TellLow(lock, false);
     }
-    if (!ApplyFilter(filter, &binlog)) {
+    if (!filter.Keep(&binlog)) {
       ++stats.filtered;
       MarkDone(t->seq);
       return TellLow(lock, false);

@@ -276,4 +276,28 @@ bool Filter::AcceptsDdl(const DdlTarget& target) const {
 
 bool Filter::empty() const { return impl_->empty(); }
 
+bool Filter::Keep(pb::Binlog* b) const {
+  if (!b->ddl_query().empty() && !empty()) {
+    Result<DdlTarget> target = ParseDdlTarget(b->ddl_query(), b->ddl_schema());
+    if (!target.ok()) {
+      // A shape the parser does not know (a view, a user, a grant) goes by the database it ran
+      // in, as a native replica's replicate-do-db treats a statement: with a do-list, one run
+      // outside every database is not applied.
+      DdlTarget by_database;
+      by_database.schema = b->ddl_schema();
+      by_database.database_level = true;
+      target = std::move(by_database);
+    }
+    if (!AcceptsDdl(*target)) b->clear_ddl_query();
+  }
+  if (!empty()) {
+    auto* tables = b->mutable_tables();
+    for (int i = tables->size() - 1; i >= 0; --i) {
+      const pb::TableChanges& t = tables->Get(i);
+      if (!Accepts(t.schema_name(), t.table_name())) tables->DeleteSubrange(i, 1);
+    }
+  }
+  return !b->ddl_query().empty() || b->tables_size() > 0;
+}
+
 }  // namespace binlog::replay

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "binlog.pb.h"
 #include "common/status.h"
 
 namespace binlog::replay {
@@ -64,6 +65,9 @@ class Filter {
   bool AcceptsDdl(const DdlTarget& target) const;
   // True when no rule is set: everything is accepted.
   bool empty() const;
+  // Drops what the binlog changes that is not applied (its DDL, its tables); false when nothing
+  // is left to apply.
+  bool Keep(pb::Binlog* b) const;
 
  private:
   struct Impl;

@@ -1,18 +1,18 @@
 // The MariaDB/MySQL destination: each group of transactions is one downstream transaction that
-// also records them in tidb_binlog.replay_applied (one row); replay_progress keeps the low ts below which
-// everything is applied (and the DDL under way), so a restart skips exactly what committed.
+// also records them as applied (progress.h), so a restart or a retry skips exactly what
+// committed.
 #include <errmsg.h>
 #include <fmt/format.h>
 #include <mysqld_error.h>
 
 #include <algorithm>
-#include <charconv>
 #include <mutex>
 
 #include "common/logging.h"
 #include "common/text.h"
 #include "replay/conflict.h"
 #include "replay/group.h"
+#include "replay/progress.h"
 #include "replay/replay.h"
 #include "replay/schema.h"
 #include "replay/sql.h"
@@ -20,18 +20,6 @@
 namespace binlog::replay {
 
 namespace {
-
-constexpr char kCreateProgress[] =
-    "CREATE DATABASE IF NOT EXISTS tidb_binlog; "
-    "CREATE TABLE IF NOT EXISTS tidb_binlog.replay_progress ("
-    "task VARCHAR(128) NOT NULL PRIMARY KEY, "
-    "low_ts BIGINT UNSIGNED NOT NULL DEFAULT 0, "
-    "ddl_ts BIGINT UNSIGNED NOT NULL DEFAULT 0, "
-    "updated TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)"
-    ") ENGINE = InnoDB; "
-    "CREATE TABLE IF NOT EXISTS tidb_binlog.replay_applied ("
-    "task VARCHAR(128) NOT NULL, commit_ts BIGINT UNSIGNED NOT NULL, below_ts MEDIUMTEXT NOT "
-    "NULL, PRIMARY KEY (task, commit_ts)) ENGINE = InnoDB";
 
 // Statements of one group sent as one multi-statement query up to this size (one round trip);
 // a larger group goes statement by statement.
@@ -58,26 +46,6 @@ bool ConnectionGone(unsigned err) {
   return err == CR_SERVER_LOST || err == CR_SERVER_GONE_ERROR || err == CR_CONNECTION_ERROR ||
          err == CR_CONN_HOST_ERROR || err == ER_SERVER_SHUTDOWN || err == ER_CONNECTION_KILLED ||
          err == CR_COMMANDS_OUT_OF_SYNC;
-}
-
-// A number tidb_binlog's tables hold; Corruption when it is not one (the table was edited).
-Result<uint64_t> ParseTs(std::string_view text) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-    return Status::Corruption(fmt::format("tidb_binlog.replay_applied holds \"{}\" where a "
-                                          "commit ts should be",
-                                          Printable(text)));
-  }
-  return v;
-}
-
-std::string Literal(std::string_view text) {
-  std::string out;
-  pb::Value v;
-  v.set_string_value(std::string(text));
-  AppendLiteral(v, &out).IgnoreError();
-  return out;
 }
 
 class MysqlSink;
@@ -120,7 +88,7 @@ class MysqlSink : public Sink {
 
   Status Open() {
     ASSIGN_OR_RETURN(meta_, mysql::Connection::Open(options_.connect));
-    if (options_.track_progress) RETURN_IF_ERROR(meta_->Execute(kCreateProgress));
+    if (options_.track_progress) RETURN_IF_ERROR(meta_->Execute(kCreateProgressTables));
     return Status::OK();
   }
 
@@ -148,48 +116,20 @@ class MysqlSink : public Sink {
   }
 
   Result<ResumeState> LoadResume() override {
-    ResumeState state;
-    if (!options_.track_progress) return state;
+    if (!options_.track_progress) return ResumeState{};
     std::lock_guard<std::mutex> g(meta_mu_);
-    ASSIGN_OR_RETURN(auto rows, MetaQueryLocked(fmt::format(
-                                    "SELECT low_ts, ddl_ts FROM tidb_binlog.replay_progress "
-                                    "WHERE task = {}",
-                                    Literal(options_.task))));
-    if (!rows.empty()) {
-      state.low_ts = std::stoull(rows[0][0].value_or("0"));
-      resumed_ddl_ts_ = std::stoull(rows[0][1].value_or("0"));
-    }
-    ASSIGN_OR_RETURN(auto applied, MetaQueryLocked(fmt::format(
-                                       "SELECT commit_ts, below_ts FROM tidb_binlog.replay_applied "
-                                       "WHERE task = {} AND commit_ts > {}",
-                                       Literal(options_.task), state.low_ts)));
-    for (const auto& row : applied) {
-      ASSIGN_OR_RETURN(uint64_t top, ParseTs(row[0].value_or("")));
-      state.applied.insert(top);
-      const std::string below_text = row[1].value_or("");
-      std::string_view below = below_text;
-      while (!below.empty()) {
-        size_t comma = std::min(below.find(','), below.size());
-        ASSIGN_OR_RETURN(uint64_t d, ParseTs(below.substr(0, comma)));
-        if (d > top) return Status::Corruption("tidb_binlog.replay_applied: below_ts above commit_ts");
-        state.applied.insert(top - d);
-        below.remove_prefix(std::min(comma + 1, below.size()));
-      }
-    }
-    return state;
+    ASSIGN_OR_RETURN(Progress p, ReadProgress(options_.task, [this](std::string_view sql) {
+                       return MetaQueryLocked(sql);
+                     }));
+    resumed_ddl_ts_ = p.ddl_ts;
+    return std::move(p.resume);
   }
 
   Status AdvanceLow(uint64_t ts) override {
     if (!options_.track_progress) return Status::OK();
     std::lock_guard<std::mutex> g(meta_mu_);
-    std::string task = Literal(options_.task);
     RETURN_IF_ERROR(MetaConnected());
-    return MetaFailed(meta_->Execute(fmt::format(
-        "START TRANSACTION; "
-        "INSERT INTO tidb_binlog.replay_progress (task, low_ts) VALUES ({0}, {1}) "
-        "ON DUPLICATE KEY UPDATE low_ts = GREATEST(low_ts, VALUES(low_ts)); "
-        "DELETE FROM tidb_binlog.replay_applied WHERE task = {0} AND commit_ts <= {1}; COMMIT",
-        task, ts)));
+    return MetaFailed(meta_->Execute(AdvanceLowSql(options_.task, ts)));
   }
 
   Result<std::shared_ptr<const TableSchema>> Table(const pb::TableChanges& t) {
@@ -202,21 +142,6 @@ class MysqlSink : public Sink {
   const MysqlSinkOptions& options() const { return options_; }
   SchemaCache& schemas() { return schemas_; }
   uint64_t resumed_ddl_ts() const { return resumed_ddl_ts_; }
-  // One row per downstream transaction: its highest commit ts, and how far below it each of
-  // the others lies.
-  std::string ProgressRecord(std::span<const pb::Binlog* const> txns) const {
-    uint64_t top = 0;
-    for (const pb::Binlog* b : txns) top = std::max(top, static_cast<uint64_t>(b->commit_ts()));
-    std::string below;
-    for (const pb::Binlog* b : txns) {
-      const auto ts = static_cast<uint64_t>(b->commit_ts());
-      if (ts != top) fmt::format_to(std::back_inserter(below), "{}{}", below.empty() ? "" : ",", top - ts);
-    }
-    return fmt::format(
-        "INSERT INTO tidb_binlog.replay_applied (task, commit_ts, below_ts) VALUES ({}, {}, '{}')",
-        Literal(options_.task), top, below);
-  }
-
  private:
   Result<std::vector<std::vector<std::optional<std::string>>>> MetaQuery(std::string_view sql) {
     std::lock_guard<std::mutex> g(meta_mu_);
@@ -274,7 +199,7 @@ Status MysqlWorker::Plan(std::span<const pb::Binlog* const> txns, bool merge,
   RETURN_IF_ERROR(PlanGroup(
       txns, [this](const pb::TableChanges& t) { return sink_->Table(t); }, options, merge, plan));
   if (sink_->options().track_progress) {
-    plan->push_back(PlannedStatement{Statement{sink_->ProgressRecord(txns)},
+    plan->push_back(PlannedStatement{Statement{AppliedRecordSql(sink_->options().task, txns)},
                                      static_cast<uint64_t>(txns.back()->commit_ts()), ""});
   }
   return Status::OK();
@@ -388,12 +313,8 @@ Status MysqlWorker::ApplyDdl(const pb::Binlog& binlog) {
   RETURN_IF_ERROR(Connected());
   const auto ts = static_cast<uint64_t>(binlog.commit_ts());
   const bool track = sink_->options().track_progress;
-  const std::string task = Literal(sink_->options().task);
   if (track) {
-    Status mark = conn_->Execute(
-        fmt::format("INSERT INTO tidb_binlog.replay_progress (task, ddl_ts) VALUES ({0}, {1}) "
-                    "ON DUPLICATE KEY UPDATE ddl_ts = {1}",
-                    task, ts));
+    Status mark = conn_->Execute(DdlUnderWaySql(sink_->options().task, ts));
     if (!mark.ok()) return Failed(mark);
   }
   if (!binlog.ddl_schema().empty()) {
@@ -421,7 +342,7 @@ Status MysqlWorker::ApplyDdl(const pb::Binlog& binlog) {
   sink_->schemas().InvalidateAll();
   if (track && binlog.tables_size() == 0) {
     const pb::Binlog* one[] = {&binlog};
-    Status r = conn_->Execute("START TRANSACTION; " + sink_->ProgressRecord(one) + "; COMMIT");
+    Status r = conn_->Execute("START TRANSACTION; " + AppliedRecordSql(sink_->options().task, one) + "; COMMIT");
     if (!r.ok() && conn_->last_errno() == ER_DUP_ENTRY && ts == ddl_answer_lost_ts_) {
       Failed(r).IgnoreError();  // an attempt whose answer was lost recorded it
     } else if (!r.ok()) {

@@ -1,0 +1,42 @@
+// What a replay into MariaDB/MySQL records of its progress, in the destination (internal to
+// replay; the layout is in docs/REPARO.md): tidb_binlog.replay_progress keeps, per task, the low
+// ts below which everything is applied and the DDL under way; tidb_binlog.replay_applied keeps
+// one row per downstream transaction above the low ts (its top commit ts and the others as
+// offsets below it). These build the statements and read them back.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "binlog.pb.h"
+#include "common/status.h"
+#include "replay/replay.h"
+#include "replay/schema.h"
+
+namespace binlog::replay {
+
+// Creates both tables when missing.
+extern const char kCreateProgressTables[];
+
+// Inserts the record that `txns` are applied; runs inside their downstream transaction, so it
+// commits with them. A second insert of the same record is a duplicate key.
+std::string AppliedRecordSql(std::string_view task, std::span<const pb::Binlog* const> txns);
+
+// Marks the DDL at `ts` as under way (it runs outside any transaction).
+std::string DdlUnderWaySql(std::string_view task, uint64_t ts);
+
+// Raises the low ts and drops the records at or below it, in one transaction.
+std::string AdvanceLowSql(std::string_view task, uint64_t low_ts);
+
+struct Progress {
+  ResumeState resume;
+  uint64_t ddl_ts = 0;  // the DDL last marked under way (0: none)
+};
+
+// Reads the task's progress through `query`; Corruption when the tables hold what no replay
+// writes (they were edited).
+Result<Progress> ReadProgress(std::string_view task, const QueryFn& query);
+
+}  // namespace binlog::replay

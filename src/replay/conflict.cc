@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 
 namespace binlog::replay {
@@ -115,6 +116,46 @@ void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,
     if (m.type() == pb::UPDATE) add_row(m.before());
   }
   out->push_back({"t:" + name, whole_table});
+}
+
+std::vector<int> KeyHolders::Conflicts(const std::vector<ConflictKey>& keys) const {
+  std::vector<int> out;
+  for (const ConflictKey& k : keys) {
+    auto it = holders_.find(k.key);
+    if (it == holders_.end()) continue;
+    for (const KeyUse& u : it->second) {
+      if ((u.exclusive > 0 || (k.exclusive && u.shared > 0)) &&
+          std::find(out.begin(), out.end(), u.worker) == out.end()) {
+        out.push_back(u.worker);
+      }
+    }
+  }
+  return out;
+}
+
+void KeyHolders::Hold(const std::vector<ConflictKey>& keys, int worker) {
+  for (const ConflictKey& k : keys) {
+    std::vector<KeyUse>& uses = holders_[k.key];
+    auto u = std::find_if(uses.begin(), uses.end(),
+                          [&](const KeyUse& x) { return x.worker == worker; });
+    if (u == uses.end()) u = uses.insert(uses.end(), KeyUse{worker});
+    ++(k.exclusive ? u->exclusive : u->shared);
+  }
+}
+
+void KeyHolders::Release(const std::vector<ConflictKey>& keys, int worker) {
+  for (const ConflictKey& k : keys) {
+    auto it = holders_.find(k.key);
+    if (it == holders_.end()) continue;
+    std::vector<KeyUse>& uses = it->second;
+    for (size_t i = 0; i < uses.size(); ++i) {
+      if (uses[i].worker != worker) continue;
+      --(k.exclusive ? uses[i].exclusive : uses[i].shared);
+      if (uses[i].shared == 0 && uses[i].exclusive == 0) uses.erase(uses.begin() + i);
+      break;
+    }
+    if (uses.empty()) holders_.erase(it);
+  }
 }
 
 }  // namespace binlog::replay

@@ -2,6 +2,9 @@
 // src/replay.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "binlog.pb.h"
@@ -19,5 +22,24 @@ namespace binlog::replay {
 // order.
 void ConflictKeys(const pb::TableChanges& changes, const TableSchema& table,
                   std::vector<ConflictKey>* out);
+
+// The keys pending transactions hold, by worker: whom a new transaction has to wait for.
+class KeyHolders {
+ public:
+  // The workers holding one of `keys` in a conflicting way (exclusive against anything).
+  std::vector<int> Conflicts(const std::vector<ConflictKey>& keys) const;
+  void Hold(const std::vector<ConflictKey>& keys, int worker);
+  void Release(const std::vector<ConflictKey>& keys, int worker);
+
+ private:
+  // A key's pending users on one worker. Counts, not a list of transactions: a table's shared
+  // key is held by every pending change to the table, thousands of them.
+  struct KeyUse {
+    int worker;
+    uint32_t shared = 0;
+    uint32_t exclusive = 0;
+  };
+  std::unordered_map<std::string, std::vector<KeyUse>> holders_;  // at most one per worker
+};
 
 }  // namespace binlog::replay

@@ -18,6 +18,7 @@
 
 #include "common/logging.h"
 #include "common/thread_name.h"
+#include "replay/conflict.h"
 #include "replay/replay.h"
 
 namespace binlog::replay {
@@ -43,13 +44,6 @@ struct Engine::Impl {
     size_t bytes = 0;
     int worker = -1;
   };
-  // A key's pending users on one worker. Counts, not a list of transactions: a table's shared
-  // key is held by every pending change to the table, thousands of them.
-  struct KeyUse {
-    int worker;
-    uint32_t shared = 0;
-    uint32_t exclusive = 0;
-  };
   struct Worker {
     std::unique_ptr<SinkWorker> sink;
     std::deque<std::shared_ptr<Txn>> queue;  // guarded by mu
@@ -66,7 +60,7 @@ struct Engine::Impl {
   std::condition_variable changed;  // a transaction finished, or the engine stopped
   std::condition_variable work;     // a worker's queue got something
   std::vector<Worker> workers;
-  std::unordered_map<std::string, std::vector<KeyUse>> holders;  // at most one per worker
+  KeyHolders holders;  // the pending transactions' keys
   std::unordered_map<uint64_t, int> pending_on;                  // seq -> worker
   // Every transaction submitted and not yet known applied, in order, with its commit ts: the
   // progress is the commit ts before the first one not done.
@@ -79,22 +73,6 @@ struct Engine::Impl {
   EngineStats stats;
   uint64_t told_low = 0;
   std::chrono::steady_clock::time_point last_told;
-
-  // REQUIRES: mu. The workers the pending transactions `keys` conflict with.
-  std::vector<int> Conflicts(const std::vector<ConflictKey>& keys) const {
-    std::vector<int> out;
-    for (const ConflictKey& k : keys) {
-      auto it = holders.find(k.key);
-      if (it == holders.end()) continue;
-      for (const KeyUse& u : it->second) {
-        if ((u.exclusive > 0 || (k.exclusive && u.shared > 0)) &&
-            std::find(out.begin(), out.end(), u.worker) == out.end()) {
-          out.push_back(u.worker);
-        }
-      }
-    }
-    return out;
-  }
 
   // REQUIRES: mu.
   int LeastLoaded() const {
@@ -128,27 +106,8 @@ struct Engine::Impl {
   }
 
   // REQUIRES: mu.
-  void Hold(const ConflictKey& k, int worker) {
-    std::vector<KeyUse>& uses = holders[k.key];
-    auto u = std::find_if(uses.begin(), uses.end(),
-                          [&](const KeyUse& x) { return x.worker == worker; });
-    if (u == uses.end()) u = uses.insert(uses.end(), KeyUse{worker});
-    ++(k.exclusive ? u->exclusive : u->shared);
-  }
-
   void Release(const Txn& t) {
-    for (const ConflictKey& k : t.keys) {
-      auto it = holders.find(k.key);
-      if (it == holders.end()) continue;
-      std::vector<KeyUse>& uses = it->second;
-      for (size_t i = 0; i < uses.size(); ++i) {
-        if (uses[i].worker != t.worker) continue;
-        --(k.exclusive ? uses[i].exclusive : uses[i].shared);
-        if (uses[i].shared == 0 && uses[i].exclusive == 0) uses.erase(uses.begin() + i);
-        break;
-      }
-      if (uses.empty()) holders.erase(it);
-    }
+    holders.Release(t.keys, t.worker);
     pending_on.erase(t.seq);
     pending_bytes -= t.bytes;
   }
@@ -197,33 +156,44 @@ struct Engine::Impl {
                                               group.back()->binlog.commit_ts()));
   }
 
+  // Everything that allocates or frees (the tally, the group's binlogs) happens without mu,
+  // which Submit and every worker wait on.
   void WorkerLoop(int index) {
     NameThisThread(fmt::format("replay-w{}", index));
     Worker& w = workers[index];
+    std::vector<std::shared_ptr<Txn>> group;
+    std::unordered_map<std::string, uint64_t> rows_by_table;
     std::unique_lock<std::mutex> lock(mu);
     while (true) {
       work.wait(lock, [&] { return stopping || !w.queue.empty(); });
       if (stopping) return;
-      std::vector<std::shared_ptr<Txn>> group = TakeGroup(w);
+      group = TakeGroup(w);
       lock.unlock();
       Status s = ApplyWithRetry(w.sink.get(), group);
+      rows_by_table.clear();
+      for (const auto& t : group) {
+        for (const auto& table : t->binlog.tables()) {
+          rows_by_table[table.schema_name() + "." + table.table_name()] +=
+              static_cast<uint64_t>(table.mutations_size());
+        }
+      }
       lock.lock();
       if (!s.ok()) {
         Fail(s);
         return;
       }
       ++stats.groups;
+      for (const auto& [table, rows] : rows_by_table) stats.rows_by_table[table] += rows;
       for (const auto& t : group) {
         ++stats.transactions;
         stats.rows += t->rows;
-        for (const auto& table : t->binlog.tables()) {
-          stats.rows_by_table[table.schema_name() + "." + table.table_name()] +=
-              static_cast<uint64_t>(table.mutations_size());
-        }
         Release(*t);
         MarkDone(t->seq);
       }
       changed.notify_all();
+      lock.unlock();
+      group.clear();
+      lock.lock();
     }
   }
 
@@ -330,14 +300,14 @@ struct Engine::Impl {
     int target = -1;
     changed.wait(lock, [&] {
       if (stopping) return true;
-      std::vector<int> on = Conflicts(t->keys);
+      std::vector<int> on = holders.Conflicts(t->keys);
       if (on.size() > 1) return false;
       target = on.empty() ? LeastLoaded() : on.front();
       return true;
     });
     if (!error.ok()) return error;
     t->worker = target;
-    for (const ConflictKey& k : t->keys) Hold(k, target);
+    holders.Hold(t->keys, target);
     pending_on[t->seq] = target;
     workers[target].queue.push_back(std::move(t));
     work.notify_all();

@@ -87,15 +87,14 @@ Status PlanGroup(std::span<const pb::Binlog* const> txns, const TableLookup& tab
     return Status::OK();
   }
   // Any order ends the same: a one-statement transaction joins the open statement with its head.
-  std::unordered_map<std::string, size_t> open;  // head -> index in out
+  std::unordered_map<std::string, size_t> open;  // merge identity -> index in out
   for (TxnPlan& plan : plans) {
-    if (plan.statements.size() != 1 ||
-        plan.statements[0].statement.kind == Statement::Kind::kOther) {
+    if (plan.statements.size() != 1 || MergeIdentity(plan.statements[0].statement).empty()) {
       for (PlannedStatement& p : plan.statements) append(std::move(p));
       continue;
     }
     PlannedStatement& p = plan.statements[0];
-    std::string head = p.statement.sql.substr(0, p.statement.head);
+    std::string head(MergeIdentity(p.statement));
     auto it = open.find(head);
     if (it != open.end() && MergeStatements(&(*out)[it->second].statement, p.statement,
                                             options.max_statement_bytes)) {

@@ -67,6 +67,12 @@ void AppendIdentifier(std::string_view name, std::string* out) {
   out->push_back('`');
 }
 
+void AppendTable(const TableSchema& table, std::string* out) {
+  AppendIdentifier(table.db, out);
+  out->push_back('.');
+  AppendIdentifier(table.table, out);
+}
+
 Status AppendLiteral(const Value& v, std::string* out) {
   switch (v.value_case()) {
     case Value::kIsNull:

@@ -199,8 +199,10 @@ Status MysqlWorker::Plan(std::span<const pb::Binlog* const> txns, bool merge,
   RETURN_IF_ERROR(PlanGroup(
       txns, [this](const pb::TableChanges& t) { return sink_->Table(t); }, options, merge, plan));
   if (sink_->options().track_progress) {
-    plan->push_back(PlannedStatement{Statement{AppliedRecordSql(sink_->options().task, txns)},
-                                     static_cast<uint64_t>(txns.back()->commit_ts()), ""});
+    PlannedStatement record;
+    record.statement.sql = AppliedRecordSql(sink_->options().task, txns);
+    record.commit_ts = static_cast<uint64_t>(txns.back()->commit_ts());
+    plan->push_back(std::move(record));
   }
   return Status::OK();
 }

@@ -46,12 +46,6 @@ Result<ColumnMap> MapColumns(const pb::TableChanges& changes, const TableSchema&
   return m;
 }
 
-void AppendTable(const TableSchema& table, std::string* out) {
-  AppendIdentifier(table.db, out);
-  out->push_back('.');
-  AppendIdentifier(table.table, out);
-}
-
 // The key's values in `row`, or false when the row image lacks one of its columns.
 bool KeyValues(const KeySchema& key, const ColumnMap& map, const pb::Row& row,
                std::vector<const Value*>* values) {
@@ -192,7 +186,9 @@ class Planner {
   uint64_t Expect(uint64_t rows) const { return options_.safe_mode ? 0 : rows; }
 
   void Emit(std::string sql, uint64_t rows, const pb::Row& row) {
-    out_->push_back(Statement{std::move(sql), Statement::Kind::kOther, 0, Expect(rows)});
+    out_->emplace_back();
+    out_->back().sql = std::move(sql);
+    out_->back().rows = Expect(rows);
     if (NeedsRelax(row)) Relax(&out_->back());
   }
 
@@ -278,31 +274,90 @@ class Planner {
     }
     // Safe mode on a table in a foreign key: a DELETE or REPLACE of a parent would cascade or be
     // refused, so the row is moved in place if there and then made to exist.
-    const bool every_column = options_.safe_mode;
-    std::string sql = "UPDATE ";
-    AppendTable(table_, &sql);
-    sql.append(" SET ");
-    bool any = false;
+    std::vector<int> set;  // the record's columns the UPDATE sets
     for (int r = 0; r < m.row().columns_size() && r < changes_.columns_size(); ++r) {
       const Value& after = m.row().columns(r);
       if (!Present(after) || !map_.written[r]) continue;
-      if (!every_column && r < m.before().columns_size() &&
+      if (!options_.safe_mode && r < m.before().columns_size() &&
           SameValue(after, m.before().columns(r)) && !table_.columns[map_.to_dest[r]].on_update) {
         continue;
       }
-      if (any) sql.append(", ");
-      any = true;
-      AppendIdentifier(changes_.columns(r).name(), &sql);
-      sql.append(" = ");
-      RETURN_IF_ERROR(AppendColumnLiteral(after, table_.columns[map_.to_dest[r]], &sql));
+      set.push_back(r);
     }
-    if (any) {
-      bool by_key = false;
-      RETURN_IF_ERROR(AppendWhere(table_, map_, changes_, m.before(), &by_key, &sql));
-      if (!by_key) sql.append(" LIMIT 1");
-      Emit(std::move(sql), 1, NeedsRelax(m.before()) ? m.before() : m.row());
-    }
+    if (!set.empty()) RETURN_IF_ERROR(Keyed(m, set) ? UpdateByKey(m, set) : UpdateOne(m, set));
     return options_.safe_mode ? Upsert(m.row()) : Status::OK();
+  }
+
+  Status UpdateOne(const pb::TableMutation& m, const std::vector<int>& set) {
+    std::string sql = "UPDATE ";
+    AppendTable(table_, &sql);
+    sql.append(" SET ");
+    for (size_t i = 0; i < set.size(); ++i) {
+      if (i > 0) sql.append(", ");
+      AppendIdentifier(changes_.columns(set[i]).name(), &sql);
+      sql.append(" = ");
+      RETURN_IF_ERROR(
+          AppendColumnLiteral(m.row().columns(set[i]), table_.columns[map_.to_dest[set[i]]], &sql));
+    }
+    bool by_key = false;
+    RETURN_IF_ERROR(AppendWhere(table_, map_, changes_, m.before(), &by_key, &sql));
+    if (!by_key) sql.append(" LIMIT 1");
+    Emit(std::move(sql), 1, NeedsRelax(m.before()) ? m.before() : m.row());
+    return Status::OK();
+  }
+
+  // Whether the UPDATE may join others (KeyedUpdates): it finds its row by a single integer key
+  // it leaves as it is, on a table with no other unique key (rows updated in another order could
+  // collide there) and in no foreign key, and sets columns whose CASE is their direct assignment.
+  bool Keyed(const pb::TableMutation& m, const std::vector<int>& set) const {
+    if (options_.safe_mode || !table_.linked_tables.empty() || table_.unique_keys.size() != 1 ||
+        table_.row_key != 0 || table_.unique_keys[0].columns.size() != 1) {
+      return false;
+    }
+    const int d = table_.unique_keys[0].columns[0];
+    const int r = map_.to_record[d];
+    if (!IsIntegerType(table_.columns[d].data_type) || r < 0 || r >= m.before().columns_size()) {
+      return false;
+    }
+    const Value& key = m.before().columns(r);
+    if (key.value_case() != Value::kInt64Value && key.value_case() != Value::kUint64Value) {
+      return false;
+    }
+    if (r < m.row().columns_size() && Present(m.row().columns(r)) &&
+        !SameValue(key, m.row().columns(r))) {
+      return false;
+    }
+    if (NeedsRelax(m.before()) || NeedsRelax(m.row())) return false;
+    return std::all_of(set.begin(), set.end(), [&](int c) {
+      return CaseKeepsType(table_.columns[map_.to_dest[c]].data_type);
+    });
+  }
+
+  Status UpdateByKey(const pb::TableMutation& m, const std::vector<int>& set) {
+    Statement st;
+    st.kind = Statement::Kind::kUpdateByKey;
+    st.rows = Expect(1);
+    KeyedUpdates& u = st.updates;
+    AppendTable(table_, &u.table);
+    const int d = table_.unique_keys[0].columns[0];
+    AppendIdentifier(table_.columns[d].name, &u.key);
+    u.keys.emplace_back();
+    RETURN_IF_ERROR(
+        AppendColumnLiteral(m.before().columns(map_.to_record[d]), table_.columns[d], &u.keys[0]));
+    u.identity = u.table + '\0' + u.key;
+    for (int r : set) {
+      const Value& after = m.row().columns(r);
+      u.columns.emplace_back();
+      AppendIdentifier(changes_.columns(r).name(), &u.columns.back());
+      u.values.emplace_back();
+      RETURN_IF_ERROR(AppendColumnLiteral(after, table_.columns[map_.to_dest[r]], &u.values.back()));
+      // The CASE's type is its values' (NULL aside): one kind per column keeps it the column's.
+      fmt::format_to(std::back_inserter(u.identity), "{}{}:{}", '\0', u.columns.back(),
+                     static_cast<int>(after.value_case()));
+    }
+    RenderKeyedUpdates(u, &st.sql);
+    out_->push_back(std::move(st));
+    return Status::OK();
   }
 
   // INSERT ... ON DUPLICATE KEY UPDATE: safe mode's INSERT on a table in a foreign key.
@@ -340,19 +395,6 @@ Status BuildStatements(const pb::TableChanges& changes, const TableSchema& table
                        const SqlOptions& options, std::vector<Statement>* out) {
   ASSIGN_OR_RETURN(ColumnMap map, MapColumns(changes, table));
   return Planner(changes, table, map, options, out).Run();
-}
-
-bool MergeStatements(Statement* into, const Statement& next, size_t max_bytes) {
-  if (into->kind == Statement::Kind::kOther || into->kind != next.kind ||
-      into->head != next.head || into->sql.size() + next.sql.size() > max_bytes ||
-      into->sql.compare(0, into->head, next.sql, 0, next.head) != 0) {
-    return false;
-  }
-  if (into->kind == Statement::Kind::kDeleteIn) into->sql.pop_back();  // its ')'
-  into->sql.append(", ");
-  into->sql.append(next.sql, next.head);
-  into->rows += next.rows;
-  return true;
 }
 
 }  // namespace binlog::replay

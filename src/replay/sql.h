@@ -22,6 +22,8 @@
 namespace binlog::replay {
 
 void AppendIdentifier(std::string_view name, std::string* out);
+// `db`.`table`
+void AppendTable(const TableSchema& table, std::string* out);
 // InvalidArgument for a value with no field set (a column absent from the row image) or a
 // DECIMAL that is not a number.
 Status AppendLiteral(const pb::Value& v, std::string* out);
@@ -33,8 +35,20 @@ struct SqlOptions {
   size_t max_statement_bytes = 1 << 20;  // multi-row statements are cut there
 };
 
+// Updates by one integer key column that set the same columns with values of the same kinds:
+// any number of them is one UPDATE ... SET c = CASE k WHEN ... END ... WHERE k IN (...), whose
+// CASE gives each column the type its direct assignment would.
+struct KeyedUpdates {
+  std::string table;                 // quoted db.table
+  std::string key;                   // the quoted key column
+  std::vector<std::string> columns;  // the quoted columns set
+  std::string identity;              // equal for updates that may be one statement
+  std::vector<std::string> keys;     // a literal per row
+  std::vector<std::string> values;   // columns.size() literals per row
+};
+
 struct Statement {
-  enum class Kind : uint8_t { kInsert, kDeleteIn, kOther };
+  enum class Kind : uint8_t { kInsert, kDeleteIn, kUpdateByKey, kOther };
   std::string sql;
   Kind kind = Kind::kOther;
   // kInsert, kDeleteIn: sql's bytes before the first row ("INSERT INTO t (a, b) VALUES ",
@@ -44,17 +58,32 @@ struct Statement {
   // means the destination is not what the binlog was written against); 0: not checked (INSERT,
   // which fails by itself on a duplicate, and safe mode, which expects rows to be or not be).
   uint64_t rows = 0;
+  KeyedUpdates updates;  // kUpdateByKey: what sql is made of
 };
 
 // The statements that apply `changes` (one table's row changes of one transaction, in order)
 // to `table`: consecutive INSERTs as one multi-row INSERT, consecutive DELETEs by key as one
-// DELETE ... IN, an UPDATE by the row key (DELETE then INSERT when it changes a unique key),
-// rows of a table without a usable key matched on every column with LIMIT 1.
+// DELETE ... IN, an UPDATE by the row key's old value (also when it changes the key), rows of
+// a table without a usable key matched on every column with LIMIT 1.
 Status BuildStatements(const pb::TableChanges& changes, const TableSchema& table,
                        const SqlOptions& options, std::vector<Statement>* out);
 
-// Makes `next` part of `into` when both are multi-row statements with the same head and the
-// result stays within max_bytes; false (nothing changed) otherwise.
+// Makes `next` part of `into` when both are multi-row statements with the same identity, they
+// touch different rows, and the result stays within max_bytes; false (nothing changed)
+// otherwise.
 bool MergeStatements(Statement* into, const Statement& next, size_t max_bytes);
+
+// Equal for statements MergeStatements may join; empty for one that joins none.
+std::string_view MergeIdentity(const Statement& s);
+
+// The SQL of `u`: one row's UPDATE ... WHERE k = v, or the CASE form for more.
+void RenderKeyedUpdates(const KeyedUpdates& u, std::string* sql);
+// Whether a KeyedUpdates key may be of this column type (information_schema's DATA_TYPE).
+bool IsIntegerType(std::string_view type);
+// Whether a column of this type may be set by a KeyedUpdates CASE: integers, DECIMAL (exact in
+// the CASE's DECIMAL), strings and bytes (the literals' charset, converted on assignment as a
+// literal is), dates and times (strings). Not FLOAT and DOUBLE (a literal may be DECIMAL or
+// DOUBLE), BIT, ENUM, SET, JSON or spatial types.
+bool CaseKeepsType(std::string_view type);
 
 }  // namespace binlog::replay

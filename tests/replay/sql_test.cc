@@ -145,8 +145,95 @@ TEST(SqlPlanTest, StatementsWithTheSameHeadMerge) {
   EXPECT_EQ(built[1].sql, "DELETE FROM `db`.`t` WHERE `id` IN (11, 12)");
   EXPECT_EQ(built[1].rows, 2u);
   EXPECT_FALSE(MergeStatements(&built[0], built[2], built[0].sql.size() + 10)) << "too big";
-  Statement update{"UPDATE `db`.`t` SET `v` = 1 WHERE `id` = 1", Statement::Kind::kOther, 0, 1};
+  Statement update;
+  update.sql = "UPDATE `db`.`t` SET `v` = 1 WHERE `id` = 1";
+  update.rows = 1;
   EXPECT_FALSE(MergeStatements(&update, update, 1 << 20));
+}
+
+// t(id INT PRIMARY KEY, c VARCHAR, f DOUBLE): no other unique key.
+TableSchema PrimaryKeyOnly() {
+  TableSchema t;
+  t.db = "db";
+  t.table = "p";
+  t.columns = {{"id", false, "", "int"},
+               {"c", true, "utf8mb4_general_ci", "varchar"},
+               {"f", true, "", "double"}};
+  t.unique_keys = {{"PRIMARY", {0}, true}};
+  t.row_key = 0;
+  return t;
+}
+
+std::vector<Statement> Updates(const TableSchema& t,
+                               std::initializer_list<std::pair<pb::Row, pb::Row>> images) {
+  std::vector<Statement> built;
+  for (const auto& [before, after] : images) {
+    pb::TableChanges c = Changes(t);
+    pb::TableMutation* m = Add(&c, pb::UPDATE);
+    *m->mutable_before() = before;
+    *m->mutable_row() = after;
+    EXPECT_OK(BuildStatements(c, t, SqlOptions{}, &built));
+  }
+  return built;
+}
+
+pb::Row Image(std::initializer_list<pb::Value> values) {
+  pb::Row row;
+  Row(&row, values);
+  return row;
+}
+
+TEST(SqlPlanTest, UpdatesByAnIntegerKeyOfTheSameColumnsMergeIntoOneCase) {
+  TableSchema t = PrimaryKeyOnly();
+  std::vector<Statement> built =
+      Updates(t, {{Image({Int(1), Str("a"), Null()}), Image({Int(1), Str("b"), Null()})},
+                  {Image({Int(2), Str("a"), Null()}), Image({Int(2), Str("it's"), Null()})},
+                  {Image({Int(3), Str("a"), Null()}), Image({Int(3), Bytes("\xff"), Null()})},
+                  {Image({Int(1), Str("b"), Null()}), Image({Int(1), Str("c"), Null()})}});
+  ASSERT_EQ(built.size(), 4u);
+  EXPECT_EQ(built[0].sql, "UPDATE `db`.`p` SET `c` = 'b' WHERE `id` = 1") << "one row: plain";
+  ASSERT_TRUE(MergeStatements(&built[0], built[1], 1 << 20));
+  EXPECT_EQ(built[0].sql,
+            "UPDATE `db`.`p` SET `c` = CASE `id` WHEN 1 THEN 'b' WHEN 2 THEN 'it\\'s' END "
+            "WHERE `id` IN (1, 2)");
+  EXPECT_EQ(built[0].rows, 2u) << "each row must be found";
+  EXPECT_FALSE(MergeStatements(&built[0], built[2], 1 << 20))
+      << "bytes and text in one CASE would make the text bytes too";
+  EXPECT_FALSE(MergeStatements(&built[0], built[3], 1 << 20))
+      << "a row twice would take its first value only";
+}
+
+TEST(SqlPlanTest, UpdatesThatCannotBeOneCaseStayApart) {
+  TableSchema t = PrimaryKeyOnly();
+  auto kind = [](const TableSchema& table, const pb::Row& before, const pb::Row& after) {
+    std::vector<Statement> built = Updates(table, {{before, after}});
+    return built.empty() ? Statement::Kind::kInsert : built[0].kind;
+  };
+  const pb::Row before = Image({Int(1), Str("a"), Null()});
+  EXPECT_EQ(kind(t, before, Image({Int(1), Str("b"), Null()})), Statement::Kind::kUpdateByKey);
+  EXPECT_EQ(kind(t, before, Image({Int(9), Str("a"), Null()})), Statement::Kind::kOther)
+      << "a key change";
+  pb::Value half;
+  half.set_double_value(0.5);
+  EXPECT_EQ(kind(t, before, Image({Int(1), Str("a"), half})), Statement::Kind::kOther)
+      << "a DOUBLE (its literals may be DECIMAL or DOUBLE)";
+  TableSchema linked = PrimaryKeyOnly();
+  linked.linked_tables = {"db.child"};
+  EXPECT_EQ(kind(linked, before, Image({Int(1), Str("b"), Null()})), Statement::Kind::kOther)
+      << "a table in a foreign key";
+  TableSchema unique = PrimaryKeyOnly();
+  unique.unique_keys.push_back({"c", {1}, false});
+  EXPECT_EQ(kind(unique, before, Image({Int(1), Str("b"), Null()})), Statement::Kind::kOther)
+      << "another unique key, where rows updated in another order could collide";
+  TableSchema text_key = PrimaryKeyOnly();
+  text_key.unique_keys = {{"PRIMARY", {1}, true}};
+  EXPECT_EQ(kind(text_key, before, Image({Int(2), Str("a"), Null()})), Statement::Kind::kOther)
+      << "a string key, where 'a' and 'A' may be one row";
+
+  std::vector<Statement> two_columns =
+      Updates(t, {{before, Image({Int(1), Str("b"), Null()})},
+                  {Image({Int(2), Str("a"), Null()}), Image({Int(2), Str("a"), Int(3)})}});
+  EXPECT_FALSE(MergeStatements(&two_columns[0], two_columns[1], 1 << 20)) << "other columns";
 }
 
 TEST(SqlPlanTest, UpdatesGoByKeyAlsoWhenTheyChangeIt) {

@@ -138,6 +138,7 @@ TEST_F(ReparoConfigTest, ShippedConfigHoldsEveryKeyWithItsDefault) {
   ASSERT_OK(Load({"-data-dir", c.data_dir}, &d).status());
   EXPECT_EQ(c.log_file, d.log_file);
   EXPECT_EQ(c.log_level, d.log_level);
+  EXPECT_EQ(c.log_rotate, d.log_rotate);
   EXPECT_EQ(c.start_ts, 0u);
   EXPECT_EQ(c.stop_ts, UINT64_MAX);
   EXPECT_EQ(c.time_zone, d.time_zone);
@@ -250,6 +251,8 @@ TEST_F(ReparoConfigTest, BadInputNamesTheKeyOrFile) {
                        "2021-01-18 13:40:42"}),
             {"the flags", "stop-tso", "stop-datetime"});
 
+  file = Config("log-rotate = \"weekly\"\n");
+  ExpectBad(LoadFresh({"-config", file}), {file, "log-rotate", "weekly"});
   file = Config("txn-batch = 0\n");
   ExpectBad(LoadFresh({"-config", file}), {file, "txn-batch"});
   file = Config("[dest-db]\nport = 70000\n");

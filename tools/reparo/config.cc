@@ -94,6 +94,7 @@ Status ReadFile(ConfigFile* f, ReparoConfig* c, Window* w) {
   ASSIGN_OR_RETURN(c->data_dir, f->GetString("data-dir", c->data_dir));
   ASSIGN_OR_RETURN(c->log_file, f->GetString("log-file", c->log_file));
   ASSIGN_OR_RETURN(c->log_level, f->GetString("log-level", c->log_level));
+  ASSIGN_OR_RETURN(c->log_rotate, f->GetString("log-rotate", c->log_rotate));
   ASSIGN_OR_RETURN(w->start_datetime, f->GetString("start-datetime", ""));
   ASSIGN_OR_RETURN(w->stop_datetime, f->GetString("stop-datetime", ""));
   for (const char* key : {"start-tso", "stop-tso"}) {
@@ -271,6 +272,9 @@ Result<Command> LoadConfig(int argc, const char* const* argv, ReparoConfig* c) {
   }
   if (!ParseLogLevel(c->log_level).ok()) {
     return Bad(where, "log-level", "debug, info, warn, error or fatal", c->log_level);
+  }
+  if (c->log_rotate != "day" && c->log_rotate != "hour" && c->log_rotate != "none") {
+    return Bad(where, "log-rotate", "day, hour or none", c->log_rotate);
   }
   if (c->txn_batch < 1 || c->worker_count < 1) {
     return Status::InvalidArgument("txn-batch and worker-count (-c) must be at least 1");

@@ -18,6 +18,7 @@ struct ReparoConfig {
   std::string data_dir;  // required: a directory of segments
   std::string log_file;
   std::string log_level = "info";
+  std::string log_rotate = "none";  // day | hour | none
   // The window, inclusive at both ends: a datetime covers its whole millisecond.
   uint64_t start_ts = 0;
   uint64_t stop_ts = UINT64_MAX;

@@ -40,7 +40,7 @@ int Main(int argc, char** argv) {
   LogOptions log;
   log.level = config.log_level;
   log.file = config.log_file;
-  log.rotate = "none";
+  log.rotate = config.log_rotate;
   if (Status s = InitLogging(log); !s.ok()) {
     std::cerr << "reparo: " << Printable(s.message(), 4096) << "\n";
     return 2;

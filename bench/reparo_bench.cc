@@ -12,8 +12,6 @@
 //       same size.
 //   reparo_big_row_peak_rss_mb: reparo's peak RSS replaying a transaction with a 16 MiB row;
 //       baseline mariadb-binlog's on the same.
-// reparo and the mariadb client reach the destination through its Unix socket, as an operator
-// replaying into a local server would.
 // Every destination's bench.sbtest is checked against the source's (CHECKSUM TABLE): a run that
 // applied something else aborts the binary instead of printing a figure.
 //
@@ -51,8 +49,8 @@ std::string WriteConfig(const std::string& dir, const std::string& archive, Mari
   std::string path = dir + "/reparo.toml";
   std::ofstream(path) << fmt::format(
       "data-dir = \"{}\"\nlog-level = \"warn\"\ndest-type = \"mysql\"\nworker-count = {}\n"
-      "txn-batch = 20\n[dest-db]\nsocket = \"{}\"\nuser = \"root\"\npassword = \"\"\n",
-      archive, workers, dest->socket());
+      "txn-batch = 20\n[dest-db]\nhost = \"{}\"\nport = {}\nuser = \"root\"\npassword = \"\"\n",
+      archive, workers, dest->host(), dest->port());
   return path;
 }
 

@@ -214,7 +214,8 @@ std::vector<std::string> MariadbBinlogReplay(MariaDBServer* source,
 }
 
 std::vector<std::string> MariadbClient(MariaDBServer* dest) {
-  return {"/usr/bin/mariadb", "--socket=" + dest->socket(), "--user=root", "--binary-mode"};
+  return {"/usr/bin/mariadb", "--host=" + dest->host(), fmt::format("--port={}", dest->port()),
+          "--user=root", "--binary-mode"};
 }
 
 }  // namespace binlog::bench

@@ -48,16 +48,13 @@ Result<std::unique_ptr<Connection>> Connection::OpenOnce(const ConnectOptions& o
   MYSQL* m = mysql_init(nullptr);
   if (m == nullptr) return Status::IOError("mysql_init failed (out of memory?)");
   // Owns the handle from here: every early return closes it.
-  const bool local = !options.socket.empty();
-  std::unique_ptr<Connection> c(new Connection(
-      m, local ? Printable(options.socket) : fmt::format("{}:{}", Printable(options.host), options.port)));
+  std::unique_ptr<Connection> c(
+      new Connection(m, fmt::format("{}:{}", Printable(options.host), options.port)));
   RETURN_IF_ERROR(c->SetOptions(options));
   // CLIENT_FOUND_ROWS: an UPDATE that finds its row reports it even when nothing changed, so a
   // caller can tell a missing row from an unchanged one.
-  // Connector/C takes the socket only with the host "localhost".
-  if (mysql_real_connect(m, local ? "localhost" : options.host.c_str(), options.user.c_str(),
-                         options.password.c_str(), OrNull(options.database),
-                         static_cast<unsigned>(options.port), OrNull(options.socket),
+  if (mysql_real_connect(m, options.host.c_str(), options.user.c_str(), options.password.c_str(),
+                         OrNull(options.database), static_cast<unsigned>(options.port), nullptr,
                          CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == nullptr) {
     return c->ConnectError(options);
   }

@@ -34,9 +34,6 @@ struct TlsOptions {
 struct ConnectOptions {
   std::string host = "127.0.0.1";
   int port = 3306;
-  // A Unix socket of a server on this host, used instead of host and port when set: a local
-  // destination without the TCP stack on either side.
-  std::string socket;
   std::string user = "root";
   std::string password;
   std::string database;  // empty: none

@@ -73,28 +73,6 @@ TEST(ConnectionTest, RoundTripsNullBinaryAndText) {
 
 // Escape follows the session: with NO_BACKSLASH_ESCAPES a backslash is an ordinary character
 // and quotes are doubled.
-// Through the Unix socket, not TCP: the server sees a local client; a socket that is not there
-// is named in the error.
-TEST(ConnectionTest, AUnixSocketIsUsedInsteadOfHostAndPort) {
-  MariaDBServer* server = SharedMariaDB();
-  ASSERT_NE(server, nullptr);
-  ConnectOptions o = RootOptions(server);
-  o.host = "192.0.2.1";  // TEST-NET: a connect by TCP would not get through
-  o.socket = server->socket();
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Connection> c, Connection::Open(o));
-  ASSERT_OK_AND_ASSIGN(
-      std::vector<Row> rows,
-      c->Query("SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()"));
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0][0].value_or(""), "localhost");
-
-  o.socket = server->dir() + "/no-such.sock";
-  Result<std::unique_ptr<Connection>> missing = Connection::Open(o);
-  ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().ToString().find("no-such.sock"), std::string::npos)
-      << missing.status().ToString();
-}
-
 TEST(ConnectionTest, EscapeFollowsNoBackslashEscapes) {
   std::unique_ptr<Connection> c = OpenFresh("mysql_nobs");
   ASSERT_NE(c, nullptr);

@@ -153,7 +153,7 @@ Result<std::unique_ptr<MariaDBServer>> MariaDBServer::Start(const MariaDBOptions
 Status MariaDBServer::Launch() {
   std::vector<std::string> args = {
       kMariadbd, "--no-defaults", "--user=root", "--datadir=" + datadir(),
-      fmt::format("--port={}", port_), "--bind-address=" + host_, "--socket=" + socket(),
+      fmt::format("--port={}", port_), "--bind-address=" + host_, "--socket=" + dir_ + "/sock",
       "--pid-file=" + dir_ + "/mariadbd.pid", "--log-error=" + dir_ + "/error.log",
       "--tmpdir=" + dir_, "--log-bin=" + datadir() + "/mariadb-bin", "--server-id=1",
       "--binlog-format=ROW", "--binlog-row-image=FULL", "--binlog-row-metadata=FULL",

@@ -77,7 +77,6 @@ class MariaDBServer {
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
   std::string datadir() const { return dir_ + "/data"; }
-  std::string socket() const { return dir_ + "/sock"; }
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
 

@@ -149,7 +149,6 @@ TEST_F(ReparoConfigTest, ShippedConfigHoldsEveryKeyWithItsDefault) {
   EXPECT_EQ(c.max_retry, d.max_retry);
   EXPECT_EQ(c.task, d.task);
   EXPECT_EQ(c.dest.host, d.dest.host);
-  EXPECT_EQ(c.dest.socket, d.dest.socket);
   EXPECT_EQ(c.dest.port, d.dest.port);
   EXPECT_EQ(c.dest.user, d.dest.user);
   EXPECT_EQ(c.dest.password, d.dest.password);

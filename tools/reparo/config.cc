@@ -129,7 +129,6 @@ Status ReadFile(ConfigFile* f, ReparoConfig* c, Window* w) {
   if (port < 1 || port > 65535)
     return Bad(file, "dest-db.port", "a TCP port", std::to_string(port));
   c->dest.port = static_cast<int>(port);
-  ASSIGN_OR_RETURN(c->dest.socket, f->GetString("dest-db.socket", c->dest.socket));
   ASSIGN_OR_RETURN(c->dest.user, f->GetString("dest-db.user", c->dest.user));
   ASSIGN_OR_RETURN(c->dest.password, f->GetString("dest-db.password", c->dest.password));
   ASSIGN_OR_RETURN(c->dest.tls.ca, f->GetString("dest-db.ssl-ca", ""));

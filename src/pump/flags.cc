@@ -1,8 +1,7 @@
 // The pump's command line: Go-style single-dash long flags, as TiDB-Binlog's pump takes them.
 #include <boost/program_options.hpp>
-#include <exception>
-#include <sstream>
 
+#include "common/flags.h"
 #include "pump/config.h"
 
 namespace binlog::pump {
@@ -48,30 +47,11 @@ po::options_description Describe() {
 }  // namespace
 
 std::string PumpUsage() {
-  std::ostringstream out;
-  out << Describe();
-  // Shown the Go way, as operators of TiDB-Binlog know them; --name works as well.
-  std::string text = out.str();
-  for (size_t at = text.find("\n  --"); at != std::string::npos; at = text.find("\n  --", at)) {
-    text.replace(at, 5, "\n   -");
-  }
-  return "usage: pump [-config pump.toml] [flags]\n" + text;
+  return GoFlagsUsage("usage: pump [-config pump.toml] [flags]", Describe());
 }
 
 Result<PumpFlags> ParsePumpFlags(int argc, const char* const* argv) {
-  po::options_description desc = Describe();
-  po::variables_map vm;
-  try {
-    // Guessing would let "-data" mean -data-dir; Go's flag package does not, nor do we.
-    auto style = (po::command_line_style::default_style & ~po::command_line_style::allow_guessing) |
-                 po::command_line_style::allow_long_disguise;
-    po::positional_options_description none;
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(none).style(style).run(),
-              vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(e.what());
-  }
+  ASSIGN_OR_RETURN(po::variables_map vm, ParseGoFlags(argc, argv, Describe()));
   PumpFlags f;
   f.help = vm.count("help") > 0 || vm.count("h") > 0;
   f.version = vm.count("V") > 0 || vm.count("version") > 0;

@@ -1,8 +1,7 @@
 // The syncer's command line: Go-style single-dash long flags, as TiDB-Binlog's tools take them.
 #include <boost/program_options.hpp>
-#include <exception>
-#include <sstream>
 
+#include "common/flags.h"
 #include "syncer/config.h"
 
 namespace binlog::syncer {
@@ -34,29 +33,11 @@ po::options_description Describe() {
 }  // namespace
 
 std::string SyncerUsage() {
-  std::ostringstream out;
-  out << Describe();
-  std::string text = out.str();
-  for (size_t at = text.find("\n  --"); at != std::string::npos; at = text.find("\n  --", at)) {
-    text.replace(at, 5, "\n   -");
-  }
-  return "usage: syncer -config syncer.toml [-meta-from FILE] [flags]\n" + text;
+  return GoFlagsUsage("usage: syncer -config syncer.toml [-meta-from FILE] [flags]", Describe());
 }
 
 Result<SyncerFlags> ParseSyncerFlags(int argc, const char* const* argv) {
-  po::options_description desc = Describe();
-  po::variables_map vm;
-  try {
-    // Go's flag package does not guess prefixes; neither do we.
-    auto style = (po::command_line_style::default_style & ~po::command_line_style::allow_guessing) |
-                 po::command_line_style::allow_long_disguise;
-    po::positional_options_description none;
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(none).style(style).run(),
-              vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(e.what());
-  }
+  ASSIGN_OR_RETURN(po::variables_map vm, ParseGoFlags(argc, argv, Describe()));
   SyncerFlags f;
   f.help = vm.count("help") > 0 || vm.count("h") > 0;
   f.version = vm.count("V") > 0 || vm.count("version") > 0;

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "common/config.h"
+#include "common/flags.h"
 #include "common/logging.h"
 #include "journal/journal.h"
 
@@ -72,19 +73,12 @@ void UsageError(const std::string& message) {
 
 std::optional<int> ParseArgs(int argc, char** argv, Options* o) {
   po::options_description desc = Describe();
-  po::variables_map vm;
-  try {
-    auto style = (po::command_line_style::default_style & ~po::command_line_style::allow_guessing) |
-                 po::command_line_style::allow_long_disguise;
-    // No positional arguments: an empty description makes a stray word an error.
-    po::positional_options_description none;
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(none).style(style).run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    UsageError(e.what());
+  Result<po::variables_map> parsed = ParseGoFlags(argc, argv, desc);
+  if (!parsed.ok()) {
+    UsageError(parsed.status().message());
     return kExitBadArgs;
   }
+  const po::variables_map& vm = *parsed;
   if (vm.count("help")) {
     std::cout << desc << "\n";
     return 0;

@@ -4,9 +4,9 @@
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
-#include <sstream>
 
 #include "common/config.h"
+#include "common/flags.h"
 #include "common/logging.h"
 #include "common/tso.h"
 
@@ -186,31 +186,15 @@ Status ResolveWindow(const Window& w, ReparoConfig* c) {
 }  // namespace
 
 std::string Usage() {
-  std::ostringstream out;
-  out << Describe();
-  std::string text = out.str();
-  for (size_t at = text.find("\n  --"); at != std::string::npos; at = text.find("\n  --", at)) {
-    text.replace(at, 5, "\n   -");
-  }
-  return "usage: reparo -config reparo.toml [-resume] [-flashback] [flags]\n"
-         "  replays the changes of a directory of segments between two points in time into a\n"
-         "  MariaDB/MySQL server, or prints them\n" +
-         text;
+  return GoFlagsUsage(
+      "usage: reparo -config reparo.toml [-resume] [-flashback] [flags]\n"
+      "  replays the changes of a directory of segments between two points in time into a\n"
+      "  MariaDB/MySQL server, or prints them",
+      Describe());
 }
 
 Result<Command> LoadConfig(int argc, const char* const* argv, ReparoConfig* c) {
-  po::variables_map vm;
-  try {
-    auto style = (po::command_line_style::default_style & ~po::command_line_style::allow_guessing) |
-                 po::command_line_style::allow_long_disguise;
-    po::positional_options_description none;
-    po::store(
-        po::command_line_parser(argc, argv).options(Describe()).positional(none).style(style).run(),
-        vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(e.what());
-  }
+  ASSIGN_OR_RETURN(po::variables_map vm, ParseGoFlags(argc, argv, Describe()));
   Command cmd;
   cmd.help = vm.count("help") > 0 || vm.count("h") > 0;
   cmd.version = vm.count("V") > 0 || vm.count("version") > 0;

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <optional>
 
+#include "common/flags.h"
 #include "common/logging.h"
 #include "common/tso.h"
 #include "segdump/segdump.h"
@@ -82,18 +83,12 @@ std::optional<int> ParseArgs(int argc, char** argv, Options* o, Mode* mode) {
   all.add(desc).add_options()("path", po::value<std::vector<std::string>>());
   po::positional_options_description positional;
   positional.add("path", -1);
-  po::variables_map vm;
-  try {
-    auto style = (po::command_line_style::default_style & ~po::command_line_style::allow_guessing) |
-                 po::command_line_style::allow_long_disguise;
-    po::store(
-        po::command_line_parser(argc, argv).options(all).positional(positional).style(style).run(),
-        vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    UsageError(e.what());
+  Result<po::variables_map> parsed = ParseGoFlags(argc, argv, all, positional);
+  if (!parsed.ok()) {
+    UsageError(parsed.status().message());
     return kExitBadArgs;
   }
+  const po::variables_map& vm = *parsed;
   if (vm.count("help")) {
     std::cout << desc << "\n";
     return 0;

@@ -14,6 +14,7 @@
 
 #include "common/tso.h"
 #include "replay/replay.h"
+#include "replay/values.h"
 #include "testutil/testutil.h"
 
 namespace binlog::replay {
@@ -55,21 +56,9 @@ void AddColumn(pb::TableChanges* t, const std::string& name, const std::string& 
   c->set_mysql_type(type);
 }
 
-pb::Value Int(int64_t v) {
-  pb::Value x;
-  x.set_int64_value(v);
-  return x;
-}
-pb::Value Str(const std::string& v) {
-  pb::Value x;
-  x.set_string_value(v);
-  return x;
-}
-pb::Value Null() {
-  pb::Value x;
-  x.set_is_null(true);
-  return x;
-}
+using testing::Int;
+using testing::Null;
+using testing::Str;
 
 pb::TableMutation* AddRow(pb::TableChanges* t, pb::MutationType type,
                           std::initializer_list<pb::Value> row,

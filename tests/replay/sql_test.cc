@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "replay/values.h"
 #include "testutil/testutil.h"
 
 namespace binlog::replay {
@@ -13,26 +14,10 @@ namespace {
 
 using ::testing::ElementsAre;
 
-pb::Value Int(int64_t v) {
-  pb::Value x;
-  x.set_int64_value(v);
-  return x;
-}
-pb::Value Str(const std::string& v) {
-  pb::Value x;
-  x.set_string_value(v);
-  return x;
-}
-pb::Value Bytes(const std::string& v) {
-  pb::Value x;
-  x.set_bytes_value(v);
-  return x;
-}
-pb::Value Null() {
-  pb::Value x;
-  x.set_is_null(true);
-  return x;
-}
+using testing::Int;
+using testing::Null;
+using testing::Str;
+using testing::Bytes;
 
 std::string Lit(const pb::Value& v) {
   std::string out;

@@ -8,6 +8,7 @@
 #include "common/env.h"
 #include "journal/journal.h"
 #include "syncer/upstream.h"
+#include "testutil/archive.h"
 
 namespace binlog::syncer::testing {
 
@@ -111,18 +112,7 @@ Result<std::vector<pb::Binlog>> ReadArchive(const std::string& dir) {
 }
 
 SyncerConfig TestConfig(MariaDBServer* server, const std::string& dir) {
-  SyncerConfig c;
-  c.from.host = server->host();
-  c.from.port = server->port();
-  c.from.user = MariaDBServer::kReplUser;
-  c.from.password = MariaDBServer::kReplPassword;
-  c.flavor = "mariadb";
-  c.meta = dir + "/syncer.meta";
-  c.to.dir = dir + "/archive";
-  c.status_addr = "";
-  c.heartbeat_interval_seconds = 0.2;
-  c.max_retry = 5;
-  return c;
+  return binlog::testing::TestSyncerConfig(server, dir + "/syncer.meta", dir + "/archive");
 }
 
 std::optional<std::string> ValueText(const pb::Value& v) {

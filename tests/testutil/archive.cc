@@ -19,20 +19,26 @@ Result<syncer::BinlogPosition> EndOfServerBinlog(MariaDBServer* server) {
   return p;
 }
 
-Status ArchiveUntilNow(MariaDBServer* server, const syncer::BinlogPosition& from,
-                       const std::string& dir, double timeout_seconds) {
-  ASSIGN_OR_RETURN(syncer::BinlogPosition end, EndOfServerBinlog(server));
+syncer::SyncerConfig TestSyncerConfig(MariaDBServer* server, const std::string& meta,
+                                      const std::string& journal_dir) {
   syncer::SyncerConfig c;
   c.from.host = server->host();
   c.from.port = server->port();
   c.from.user = MariaDBServer::kReplUser;
   c.from.password = MariaDBServer::kReplPassword;
   c.flavor = "mariadb";
-  c.meta = dir + ".meta";
-  c.to.dir = dir;
+  c.meta = meta;
+  c.to.dir = journal_dir;
   c.status_addr = "";
   c.heartbeat_interval_seconds = 0.2;
   c.max_retry = 5;
+  return c;
+}
+
+Status ArchiveUntilNow(MariaDBServer* server, const syncer::BinlogPosition& from,
+                       const std::string& dir, double timeout_seconds) {
+  ASSIGN_OR_RETURN(syncer::BinlogPosition end, EndOfServerBinlog(server));
+  const syncer::SyncerConfig c = TestSyncerConfig(server, dir + ".meta", dir);
   if (!Env::Posix()->FileExists(c.meta)) {
     RETURN_IF_ERROR(syncer::SaveMeta(Env::Posix(), c.meta, from));
   }

@@ -5,10 +5,16 @@
 #include <string>
 
 #include "common/status.h"
+#include "syncer/config.h"
 #include "syncer/meta.h"
 #include "testutil/mariadb_server.h"
 
 namespace binlog::testing {
+
+// A syncer replicating from the test server as its replication user into the journal
+// `journal_dir`, its position in `meta`; heartbeats every 0.2 s, 5 reconnects, no status service.
+syncer::SyncerConfig TestSyncerConfig(MariaDBServer* server, const std::string& meta,
+                                      const std::string& journal_dir);
 
 // Where the server's binlog ends now (SHOW MASTER STATUS).
 Result<syncer::BinlogPosition> EndOfServerBinlog(MariaDBServer* server);

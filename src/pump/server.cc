@@ -1,6 +1,8 @@
 // PumpServer: start and stop, the node state machine, registry heartbeats and GC.
 #include "pump/server.h"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 #include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>
@@ -139,6 +141,9 @@ Status PumpServer::PutRecord(NodeState state) {
   n.state = state;
   n.max_commit_ts = static_cast<int64_t>(pump_->MaxCommitTS());
   n.update_ts = static_cast<int64_t>(ComposeTS(options_.env->NowMicros() / 1000, 0));
+  n.host = registry::ThisHostName();
+  std::error_code ec;
+  n.data_dir = std::filesystem::absolute(config_.data_dir, ec).lexically_normal().string();
   return registry_->Put(registry::NodeKind::kPump, n);
 }
 

@@ -1,5 +1,7 @@
 #include "registry/registry.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -127,6 +129,8 @@ std::string EncodeNodeStatus(const NodeStatus& node) {
   j["State"] = NodeStateName(node.state);
   j["MaxCommitTS"] = node.max_commit_ts;
   j["UpdateTS"] = node.update_ts;
+  if (!node.host.empty()) j["Host"] = node.host;
+  if (!node.data_dir.empty()) j["DataDir"] = node.data_dir;
   return j.dump() + "\n";
 }
 
@@ -157,9 +161,17 @@ Result<NodeStatus> DecodeNodeStatus(std::string_view text) {
   RETURN_IF_ERROR(field("State", &state));
   RETURN_IF_ERROR(field("MaxCommitTS", &node.max_commit_ts));
   RETURN_IF_ERROR(field("UpdateTS", &node.update_ts));
+  RETURN_IF_ERROR(field("Host", &node.host));
+  RETURN_IF_ERROR(field("DataDir", &node.data_dir));
   if (node.node_id.empty()) return Status::Corruption("node record has no NodeID");
   ASSIGN_OR_RETURN(node.state, ParseNodeState(state));
   return node;
+}
+
+std::string ThisHostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
 }
 
 Status ValidateNodeID(std::string_view id) { return CheckNodeId(std::string(id)); }

@@ -34,7 +34,14 @@ struct NodeStatus {
   // Pump: its watermark (no commit below it can still arrive). Drainer: its checkpoint.
   int64_t max_commit_ts = 0;
   int64_t update_ts = 0;  // TSO of the last update
+  // Ours, for a drainer on the same machine: the host name (gethostname) and the absolute
+  // directory whose binlog/ a pump writes, read straight from disk instead of over gRPC.
+  std::string host;
+  std::string data_dir;
 };
+
+// This machine's name as NodeStatus::host records it.
+std::string ThisHostName();
 
 // Node ids name files in the embedded backend: non-empty, at most 200 characters of letters,
 // digits and .:-_[] (host:port and [v6]:port fit), not starting with '.'.

@@ -129,7 +129,8 @@ class MysqlSink : public Sink {
     if (!options_.track_progress) return Status::OK();
     std::lock_guard<std::mutex> g(meta_mu_);
     RETURN_IF_ERROR(MetaConnected());
-    return MetaFailed(meta_->Execute(AdvanceLowSql(options_.task, ts)));
+    std::string extra = options_.on_advance ? options_.on_advance(ts) : std::string();
+    return MetaFailed(meta_->Execute(AdvanceLowSql(options_.task, ts, extra)));
   }
 
   Result<std::shared_ptr<const TableSchema>> Table(const pb::TableChanges& t) {

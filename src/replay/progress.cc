@@ -66,13 +66,13 @@ std::string DdlUnderWaySql(std::string_view task, uint64_t ts) {
       Literal(task), ts);
 }
 
-std::string AdvanceLowSql(std::string_view task, uint64_t low_ts) {
+std::string AdvanceLowSql(std::string_view task, uint64_t low_ts, std::string_view extra) {
   return fmt::format(
       "START TRANSACTION; "
       "INSERT INTO tidb_binlog.replay_progress (task, low_ts) VALUES ({0}, {1}) "
       "ON DUPLICATE KEY UPDATE low_ts = GREATEST(low_ts, VALUES(low_ts)); "
-      "DELETE FROM tidb_binlog.replay_applied WHERE task = {0} AND commit_ts <= {1}; COMMIT",
-      Literal(task), low_ts);
+      "DELETE FROM tidb_binlog.replay_applied WHERE task = {0} AND commit_ts <= {1}; {2}COMMIT",
+      Literal(task), low_ts, extra.empty() ? std::string() : std::string(extra) + " ");
 }
 
 Result<Progress> ReadProgress(std::string_view task, const QueryFn& query) {

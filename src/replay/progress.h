@@ -27,8 +27,9 @@ std::string AppliedRecordSql(std::string_view task, std::span<const pb::Binlog* 
 // Marks the DDL at `ts` as under way (it runs outside any transaction).
 std::string DdlUnderWaySql(std::string_view task, uint64_t ts);
 
-// Raises the low ts and drops the records at or below it, in one transaction.
-std::string AdvanceLowSql(std::string_view task, uint64_t low_ts);
+// Raises the low ts and drops the records at or below it, in one transaction; `extra` (complete
+// statements, each ending in ';', or empty) commits in the same one.
+std::string AdvanceLowSql(std::string_view task, uint64_t low_ts, std::string_view extra = {});
 
 struct Progress {
   ResumeState resume;

@@ -138,6 +138,10 @@ struct MysqlSinkOptions {
   // applies a window backwards, keeps none.
   bool track_progress = true;
   int max_workers = 64;
+  // Statements (each ending in ';') committed in the same transaction as the record that
+  // everything at or below low_ts is applied: a drainer's visible checkpoint, a syncer's
+  // upstream position. Called with the meta connection's lock held; empty adds nothing.
+  std::function<std::string(uint64_t low_ts)> on_advance;
 };
 
 // A MariaDB/MySQL destination (docs/REPARO.md, "The destination"): each worker a connection

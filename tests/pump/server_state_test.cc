@@ -35,11 +35,11 @@ TEST_F(PumpServerTest, RegistersOnlineAndHeartbeats) {
 }
 
 TEST_F(PumpServerTest, CloseWaitsForDrainersThenGoesOffline) {
-  NodeStatus drainer{"drainer-1", "127.0.0.1:8249", "", NodeState::kOnline, 1, 1};
+  NodeStatus drainer{"drainer-1", "127.0.0.1:8249", "", NodeState::kOnline, 1, 1, "", ""};
   ASSERT_OK(registry_->Put(NodeKind::kDrainer, drainer));
   // An offline drainer is not waited for.
   ASSERT_OK(registry_->Put(NodeKind::kDrainer, NodeStatus{"drainer-old", "127.0.0.1:8248", "",
-                                                          NodeState::kOffline, 0, 0}));
+                                                          NodeState::kOffline, 0, 0, "", ""}));
   StartServer();
   uint64_t start = tso_.Next(), commit = tso_.Next();
   ASSERT_EQ(Write(Prewrite(start)).errmsg(), "");

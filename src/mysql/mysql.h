@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/config.h"
 #include "common/status.h"
 
 namespace binlog::mysql {
@@ -47,6 +48,10 @@ struct ConnectOptions {
   // Connect attempts on a transient failure, with a backoff doubling from 0.5 s (1: no retry).
   int connect_attempts = 1;
 };
+
+// Reads host, port, user, password, ssl-ca, ssl-cert and ssl-key of `table` ("dest-db",
+// "syncer.to") over the values *options holds. Errors name the file and key.
+Status ReadConnectOptions(ConfigFile* file, std::string_view table, ConnectOptions* options);
 
 // One result row; nullopt is SQL NULL.
 using Row = std::vector<std::optional<std::string>>;

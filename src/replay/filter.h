@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "binlog.pb.h"
+#include "common/config.h"
 #include "common/status.h"
 
 namespace binlog::replay {
@@ -74,5 +75,11 @@ class Filter {
   explicit Filter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Reads replicate-do-db, replicate-ignore-db, [[replicate-do-table]], [[replicate-ignore-table]]
+// (also spelled [[ignore-table]], the drainer's name) and ignore-schemas (one comma list; when
+// present it replaces rules->ignore_schemas, the caller's default) under `prefix` ("" for the
+// top level, "syncer" for the drainer). Errors name the file and key.
+Status ReadFilterRules(ConfigFile* file, std::string_view prefix, FilterRules* rules);
 
 }  // namespace binlog::replay

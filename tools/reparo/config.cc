@@ -56,32 +56,6 @@ Status Bad(const std::string& where, std::string_view key, std::string_view expe
       fmt::format("{}: key \"{}\": expected {}, got \"{}\"", where, key, expected, got));
 }
 
-// TiDB-Binlog's list keys take an array of strings (or, for ignore-schemas, one comma list).
-Status ReadFilter(ConfigFile* f, replay::FilterRules* rules) {
-  ASSIGN_OR_RETURN(rules->do_dbs, f->GetStringList("replicate-do-db"));
-  ASSIGN_OR_RETURN(rules->ignore_dbs, f->GetStringList("replicate-ignore-db"));
-  for (const char* key : {"replicate-do-table", "replicate-ignore-table"}) {
-    ASSIGN_OR_RETURN(auto tables, f->GetTableArray(key, {"db-name", "tbl-name"}));
-    for (size_t i = 0; i < tables.size(); ++i) {
-      auto& t = tables[i];
-      if (t["db-name"].empty() || t["tbl-name"].empty()) {
-        return Bad(f->origin(), fmt::format("{}[{}]", key, i), "db-name and tbl-name", "");
-      }
-      (std::string_view(key) == "replicate-do-table" ? rules->do_tables : rules->ignore_tables)
-          .push_back(replay::TableRule{t["db-name"], t["tbl-name"]});
-    }
-  }
-  ASSIGN_OR_RETURN(std::string schemas, f->GetString("ignore-schemas", ""));
-  for (size_t at = 0; at < schemas.size();) {
-    size_t comma = schemas.find(',', at);
-    std::string one = schemas.substr(at, comma == std::string::npos ? comma : comma - at);
-    if (!one.empty()) rules->ignore_schemas.push_back(one);
-    if (comma == std::string::npos) break;
-    at = comma + 1;
-  }
-  return Status::OK();
-}
-
 struct Window {
   std::string start_datetime, stop_datetime;
   std::optional<uint64_t> start_tso, stop_tso;
@@ -123,19 +97,8 @@ Status ReadFile(ConfigFile* f, ReparoConfig* c, Window* w) {
   ASSIGN_OR_RETURN(int64_t retry, f->GetInt("max-retry", c->max_retry));
   c->max_retry = static_cast<int>(std::max<int64_t>(retry, 0));
   ASSIGN_OR_RETURN(c->task, f->GetString("task", c->task));
-  RETURN_IF_ERROR(ReadFilter(f, &c->filter));
-  ASSIGN_OR_RETURN(c->dest.host, f->GetString("dest-db.host", c->dest.host));
-  ASSIGN_OR_RETURN(int64_t port, f->GetInt("dest-db.port", c->dest.port));
-  if (port < 1 || port > 65535)
-    return Bad(file, "dest-db.port", "a TCP port", std::to_string(port));
-  c->dest.port = static_cast<int>(port);
-  ASSIGN_OR_RETURN(c->dest.user, f->GetString("dest-db.user", c->dest.user));
-  ASSIGN_OR_RETURN(c->dest.password, f->GetString("dest-db.password", c->dest.password));
-  ASSIGN_OR_RETURN(c->dest.tls.ca, f->GetString("dest-db.ssl-ca", ""));
-  ASSIGN_OR_RETURN(c->dest.tls.cert, f->GetString("dest-db.ssl-cert", ""));
-  ASSIGN_OR_RETURN(c->dest.tls.key, f->GetString("dest-db.ssl-key", ""));
-  c->dest.tls.enabled = !c->dest.tls.ca.empty() || !c->dest.tls.cert.empty();
-  c->dest.tls.verify_server_cert = !c->dest.tls.ca.empty();
+  RETURN_IF_ERROR(replay::ReadFilterRules(f, "", &c->filter));
+  RETURN_IF_ERROR(mysql::ReadConnectOptions(f, "dest-db", &c->dest));
   c->unknown_keys = f->UnknownKeys();
   return f->CheckMostlyKnown("reparo");
 }

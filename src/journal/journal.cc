@@ -119,7 +119,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
         std::make_unique<Preallocator>(env, options.preallocate_bytes, options.max_file_size);
     if (j->active_) j->preallocator_->Attach(j->active_->path(), j->active_->size());
   }
-  if (!options.sync) {
+  if (!options.sync && options.warn_unsynced) {
     LOG_WARN(
         "sync-log is false: appends are acknowledged before they are durable, a crash "
         "or power loss can lose the latest ones",

@@ -57,6 +57,9 @@ struct JournalOptions {
   uint64_t max_file_size = 512ull << 20;  // rotate once a segment reaches this size (>= 4 KiB)
   // false: Append returns once the bytes are written, before fdatasync (sync-log = false).
   bool sync = true;
+  // With sync = false: warn that acknowledged appends can be lost. Off for an owner that makes
+  // them durable itself (Sync) before it relies on them.
+  bool warn_unsynced = true;
   // Keep a damaged active segment as <name>.broken and go on with its good blocks, instead of
   // refusing to open.
   bool salvage = false;

@@ -1,0 +1,181 @@
+#include "drainer/merger.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "common/logging.h"
+#include "common/tso.h"
+
+namespace binlog::drainer {
+
+namespace {
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Merger::Merger(uint64_t from_ts, size_t max_queue_bytes)
+    : max_queue_bytes_(max_queue_bytes), from_ts_(from_ts), emitted_ts_(from_ts) {}
+
+void Merger::AddPump(const std::string& node_id) {
+  std::lock_guard<std::mutex> g(mu_);
+  Feed& f = feeds_[node_id];
+  f.watermark = std::max(f.watermark, from_ts_);
+  f.draining = f.finished = false;
+}
+
+void Merger::Drain(const std::string& node_id) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = feeds_.find(node_id);
+  if (it != feeds_.end()) it->second.draining = true;
+}
+
+void Merger::Finished(const std::string& node_id) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = feeds_.find(node_id);
+    if (it == feeds_.end()) return;
+    it->second.finished = true;
+  }
+  ready_cv_.notify_all();
+}
+
+bool Merger::Has(const std::string& node_id) const {
+  std::lock_guard<std::mutex> g(mu_);
+  return feeds_.count(node_id) > 0;
+}
+
+bool Merger::Push(const std::string& node_id, pb::Binlog binlog) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = feeds_.find(node_id);
+  if (it == feeds_.end() || stopped_) return !stopped_;
+  Feed& f = it->second;
+  const uint64_t ts = static_cast<uint64_t>(binlog.commit_ts());
+  if (binlog.tp() != pb::FAKE) {
+    space_cv_.wait(lock, [&] { return stopped_ || f.queue.empty() || f.bytes < max_queue_bytes_; });
+    if (stopped_) return false;
+    f.bytes += binlog.ByteSizeLong();
+    f.queue.push_back(std::move(binlog));
+  }
+  f.watermark = std::max(f.watermark, ts);
+  lock.unlock();
+  ready_cv_.notify_one();
+  return true;
+}
+
+// The smallest watermark of the pumps still waited on, and whose it is.
+uint64_t Merger::MinWatermarkLocked(std::string* holder) const {
+  uint64_t min = std::numeric_limits<uint64_t>::max();
+  holder->clear();
+  for (const auto& [id, f] : feeds_) {
+    if (f.finished && f.queue.empty()) continue;
+    if (f.watermark < min) {
+      min = f.watermark;
+      *holder = id;
+    }
+  }
+  return holder->empty() ? 0 : min;
+}
+
+std::map<std::string, Merger::Feed>::iterator Merger::SmallestHeadLocked() {
+  auto best = feeds_.end();
+  for (auto it = feeds_.begin(); it != feeds_.end(); ++it) {
+    if (it->second.queue.empty()) continue;
+    if (best == feeds_.end() ||
+        it->second.queue.front().commit_ts() < best->second.queue.front().commit_ts()) {
+      best = it;
+    }
+  }
+  return best;
+}
+
+void Merger::Pop(std::vector<pb::Binlog>* out, size_t max, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  const size_t start = out->size();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopped_) {
+    std::erase_if(feeds_, [](const auto& kv) {
+      return kv.second.finished && kv.second.queue.empty() && kv.second.draining;
+    });
+    std::string holder;
+    const uint64_t min_wm = MinWatermarkLocked(&holder);
+    bool blocked = false;
+    while (out->size() - start < max) {
+      auto it = SmallestHeadLocked();
+      if (it == feeds_.end()) break;
+      Feed& f = it->second;
+      if (static_cast<uint64_t>(f.queue.front().commit_ts()) > min_wm) {
+        blocked = true;
+        break;
+      }
+      pb::Binlog b = std::move(f.queue.front());
+      f.queue.pop_front();
+      f.bytes -= std::min<size_t>(f.bytes, b.ByteSizeLong());
+      const uint64_t ts = static_cast<uint64_t>(b.commit_ts());
+      if (ts == emitted_ts_) {
+        ++duplicates_;
+        LOG_WARN("the same commit ts came from a second pump: applied once", KV("pump", it->first),
+                 KV("commit-ts", ts));
+      } else if (ts < emitted_ts_) {
+        ++disorder_;
+        LOG_ERROR("binlog out of commit-ts order: below what was already applied; not applied",
+                  KV("pump", it->first), KV("commit-ts", ts), KV("applied-ts", emitted_ts_),
+                  KV("start-ts", b.start_ts()));
+      } else {
+        emitted_ts_ = ts;
+        ++binlogs_;
+        out->push_back(std::move(b));
+      }
+    }
+    if (out->size() > start || (min_wm > emitted_ts_ && !blocked)) {
+      if (out->size() == start) {
+        pb::Binlog fake;
+        fake.set_tp(pb::FAKE);
+        fake.set_commit_ts(static_cast<int64_t>(min_wm));
+        emitted_ts_ = min_wm;
+        out->push_back(std::move(fake));
+      }
+      lock.unlock();
+      space_cv_.notify_all();
+      return;
+    }
+    if (!blocked) {
+      waiting_on_.clear();
+    } else if (waiting_on_ != holder) {
+      waiting_on_ = holder;
+      waiting_since_micros_ = NowMicros();
+    }
+    space_cv_.notify_all();
+    if (ready_cv_.wait_until(lock, deadline) == std::cv_status::timeout) return;
+  }
+}
+
+void Merger::Stop() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    stopped_ = true;
+  }
+  ready_cv_.notify_all();
+  space_cv_.notify_all();
+}
+
+MergeStatus Merger::Status() const {
+  std::lock_guard<std::mutex> g(mu_);
+  MergeStatus s;
+  s.emitted_ts = emitted_ts_;
+  s.binlogs = binlogs_;
+  s.duplicates = duplicates_;
+  s.disorder = disorder_;
+  s.waiting_on = waiting_on_;
+  s.waiting_since_micros = waiting_since_micros_;
+  for (const auto& [id, f] : feeds_) {
+    s.pumps.push_back(PumpFeedStatus{id, f.watermark, f.queue.size(), f.bytes, f.draining});
+  }
+  return s;
+}
+
+}  // namespace binlog::drainer

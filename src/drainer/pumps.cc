@@ -1,0 +1,205 @@
+#include "drainer/pumps.h"
+
+#include <algorithm>
+
+#include "common/logging.h"
+#include "common/thread_name.h"
+#include "drainer/source.h"
+
+namespace binlog::drainer {
+
+using registry::NodeState;
+
+PumpWatcher::PumpWatcher(Env* env, registry::Registry* registry, Merger* merger,
+                         PumpAccess access, uint64_t from_ts, double detect_interval_seconds)
+    : env_(env),
+      registry_(registry),
+      merger_(merger),
+      access_(access),
+      from_ts_(from_ts),
+      detect_interval_(detect_interval_seconds) {}
+
+PumpWatcher::~PumpWatcher() { Stop(); }
+
+Status PumpWatcher::Start() {
+  RETURN_IF_ERROR(Poll());
+  thread_ = std::thread([this] {
+    NameThisThread("drainer-pumps");
+    while (Sleep(detect_interval_)) {
+      Status s = Poll();
+      if (!s.ok()) LOG_WARN("cannot read the pumps from the registry", KV("error", s));
+    }
+  });
+  return Status::OK();
+}
+
+// False once stopping.
+bool PumpWatcher::Sleep(double seconds) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return stopping_.load(); });
+}
+
+void PumpWatcher::Stop() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // The owner stopped the merger first, so no Push blocks; a waiting Next is woken here.
+  for (auto& [id, feed] : feeds_) {
+    {
+      std::lock_guard<std::mutex> g(feed->mu);
+      if (feed->reader) feed->reader->Wake();
+    }
+    if (feed->thread.joinable()) feed->thread.join();
+  }
+}
+
+Status PumpWatcher::Poll() {
+  ASSIGN_OR_RETURN(std::vector<registry::NodeStatus> pumps, registry_->List(registry::NodeKind::kPump));
+  std::lock_guard<std::mutex> g(mu_);
+  if (stopping_) return Status::OK();
+  for (auto it = feeds_.begin(); it != feeds_.end();) {  // pumps read to their end
+    if (!it->second->done) {
+      ++it;
+      continue;
+    }
+    if (it->second->thread.joinable()) it->second->thread.join();
+    it = feeds_.erase(it);
+  }
+  for (const registry::NodeStatus& rec : pumps) {
+    const bool offline = rec.state == NodeState::kOffline;
+    auto it = feeds_.find(rec.node_id);
+    if (it == feeds_.end()) {
+      auto r = resume_from_.find(rec.node_id);
+      const uint64_t from = r != resume_from_.end() ? r->second : from_ts_;
+      if (offline && static_cast<uint64_t>(rec.max_commit_ts) <= from) continue;
+      auto feed = std::make_unique<Feed>();
+      feed->record = rec;
+      merger_->AddPump(rec.node_id);
+      if (offline) {
+        feed->draining = true;
+        feed->drain_target = rec.max_commit_ts;
+        merger_->Drain(rec.node_id);
+      }
+      LOG_INFO("pump added to the merge", KV("pump", rec.node_id),
+               KV("state", registry::NodeStateName(rec.state)), KV("from-ts", from));
+      Feed* f = feed.get();
+      feed->thread = std::thread([this, f, from] { Read(f, from); });
+      feeds_.emplace(rec.node_id, std::move(feed));
+      continue;
+    }
+    Feed* f = it->second.get();
+    {
+      std::lock_guard<std::mutex> fg(f->mu);
+      f->record = rec;
+    }
+    if (offline && !f->draining) {
+      f->drain_target = rec.max_commit_ts;
+      f->draining = true;
+      merger_->Drain(rec.node_id);
+      LOG_INFO("pump is offline: reading it to its end, then dropping it", KV("pump", rec.node_id),
+               KV("max-commit-ts", rec.max_commit_ts));
+    }
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<PumpReader>> PumpWatcher::OpenReader(const registry::NodeStatus& rec,
+                                                            uint64_t from) {
+  if (access_ != PumpAccess::kGrpc && LocallyReadable(env_, rec.host, rec.data_dir)) {
+    return OpenLocalReader(env_, rec.data_dir, from);
+  }
+  if (access_ == PumpAccess::kLocal) {
+    return Status::NotFound(fmt::format(
+        "pump-access = \"local\", and pump {}'s binlog/ is not readable here (host \"{}\", "
+        "data dir \"{}\")",
+        rec.node_id, rec.host, rec.data_dir));
+  }
+  return OpenGrpcReader(rec.addr, from);
+}
+
+void PumpWatcher::Read(Feed* feed, uint64_t from) {
+  NameThisThread("drainer-pull");
+  const std::string id = feed->record.node_id;
+  uint64_t watermark = from;
+  double backoff = 0.5;
+  auto finished = [&] {
+    merger_->Finished(id);
+    std::lock_guard<std::mutex> g(mu_);
+    resume_from_[id] = watermark;
+    feed->done = true;
+  };
+  while (!stopping_) {
+    registry::NodeStatus rec;
+    {
+      std::lock_guard<std::mutex> g(feed->mu);
+      rec = feed->record;
+    }
+    Result<std::unique_ptr<PumpReader>> opened = OpenReader(rec, watermark);
+    if (!opened.ok()) {
+      if (feed->draining && watermark >= static_cast<uint64_t>(feed->drain_target.load())) {
+        return finished();
+      }
+      std::lock_guard<std::mutex> g(feed->mu);
+      if (feed->error != opened.status().ToString()) {
+        feed->error = opened.status().ToString();
+        LOG_WARN("cannot read pump: retrying", KV("pump", id), KV("error", opened.status()));
+      }
+    } else {
+      PumpReader* reader = opened->get();
+      {
+        std::lock_guard<std::mutex> g(feed->mu);
+        feed->reader = std::move(*opened);
+        feed->via = reader->Describe();
+        feed->error.clear();
+      }
+      if (stopping_) reader->Wake();
+      LOG_INFO("reading pump", KV("pump", id), KV("via", reader->Describe()), KV("from-ts", watermark));
+      for (;;) {
+        pb::Binlog b;
+        Result<bool> more = reader->Next(&b, std::chrono::milliseconds(500));
+        if (stopping_) return;
+        if (!more.ok()) {
+          LOG_WARN("reading pump failed: reconnecting", KV("pump", id), KV("via", reader->Describe()),
+                   KV("error", more.status()));
+          std::lock_guard<std::mutex> g(feed->mu);
+          feed->error = more.status().ToString();
+          break;
+        }
+        if (*more) {
+          backoff = 0.5;
+          watermark = std::max(watermark, static_cast<uint64_t>(b.commit_ts()));
+          if (!merger_->Push(id, std::move(b))) return;
+          continue;
+        }
+        const bool ended = reader->Ended();
+        if (feed->draining &&
+            (!ended || watermark >= static_cast<uint64_t>(feed->drain_target.load()))) {
+          return finished();
+        }
+        if (ended) break;
+      }
+      std::lock_guard<std::mutex> g(feed->mu);
+      feed->reader.reset();
+      feed->via.clear();
+    }
+    if (!Sleep(backoff)) return;
+    backoff = std::min(backoff * 2, 5.0);
+  }
+}
+
+std::vector<PumpView> PumpWatcher::Pumps() const {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<PumpView> out;
+  for (const auto& [id, feed] : feeds_) {
+    std::lock_guard<std::mutex> fg(feed->mu);
+    out.push_back(PumpView{id, registry::NodeStateName(feed->record.state), feed->via, feed->error,
+                           feed->record.max_commit_ts});
+  }
+  return out;
+}
+
+}  // namespace binlog::drainer

@@ -53,7 +53,7 @@ Status Drainer::Impl::Open() {
     if (config.sink == SinkType::kFile) {
       FileSinkOptions fo;
       fo.env = env;
-      fo.dir = config.to_dir;
+      fo.dir = config.to_dir.empty() ? config.data_dir : config.to_dir;
       fo.retention_seconds = config.retention_seconds;
       ASSIGN_OR_RETURN(inner, NewFileSink(fo));
     } else {

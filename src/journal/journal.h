@@ -43,7 +43,7 @@ std::optional<SegmentName> ParseSegmentName(const std::string& name);
 std::string MakeSegmentName(uint64_t ts, int64_t created_micros);
 
 // The segments of dir in order. Other files are skipped: LOCK and our own leftovers
-// (*.broken, *.tmp, *.dropped) quietly, anything else with a warning naming it.
+// (*.broken, *.tmp, *.dropped) and a drainer's savepoint quietly, anything else with a warning naming it.
 Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir,
                                               bool warn_unknown = true);
 

@@ -53,8 +53,10 @@ Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir, 
       out.push_back(std::move(*seg));
       continue;
     }
-    if (child == "LOCK" || child.find(".broken") != std::string::npos || EndsWith(child, ".tmp") ||
-        EndsWith(child, ".dropped")) {
+    // The drainer's file sink keeps its checkpoint (savepoint) beside its segments, as
+    // TiDB-Binlog's does.
+    if (child == "LOCK" || child == "savepoint" || child.find(".broken") != std::string::npos ||
+        EndsWith(child, ".tmp") || EndsWith(child, ".dropped")) {
       continue;
     }
     if (warn_unknown)

@@ -20,6 +20,7 @@ namespace {
 // pumps, the engine's pending bytes and the relay batch stay far below 256 MiB.
 constexpr size_t kMaxQueueBytesPerPump = 16u << 20;
 constexpr size_t kMaxBatch = 4096;
+constexpr std::chrono::seconds kStopGrace(30);
 
 std::string ProgressTask(uint64_t cluster_id) { return fmt::format("drainer-{}", cluster_id); }
 
@@ -180,7 +181,7 @@ Status Drainer::Impl::Stop(registry::NodeState final_state, Status cause) {
   if (heartbeat_thread.joinable()) heartbeat_thread.join();
   Status s = cause;
   if (engine) {
-    Status finished = engine->Finish();
+    Status finished = FinishEngine();
     const uint64_t ts = CheckpointTs();
     if (finished.ok() && cause.ok()) {
       finished = WriteFinalCheckpoint(ts);
@@ -204,6 +205,30 @@ Status Drainer::Impl::Stop(registry::NodeState final_state, Status cause) {
   stopped = true;
   final_status = s;
   cv.notify_all();
+  return s;
+}
+
+// What was merged is applied before the drainer stops, unless the downstream does not take it
+// within kStopGrace (it is down): then the drainer stops anyway, and the next run applies the rest
+// after its checkpoint.
+Status Drainer::Impl::FinishEngine() {
+  std::mutex m;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(m);
+    if (!done_cv.wait_for(lock, kStopGrace, [&] { return done; })) {
+      engine->Abort(Status::Aborted(
+          "stopping: the downstream did not take the rest in time; the next start applies it"));
+    }
+  });
+  Status s = engine->Finish();
+  {
+    std::lock_guard<std::mutex> g(m);
+    done = true;
+  }
+  done_cv.notify_all();
+  watchdog.join();
   return s;
 }
 

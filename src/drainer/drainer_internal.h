@@ -48,6 +48,7 @@ struct Drainer::Impl {
   void HeartbeatLoop();
   Status PutRecord(registry::NodeState s);
   Status WriteFinalCheckpoint(uint64_t ts);
+  Status FinishEngine();
   Status Stop(registry::NodeState final_state, Status cause);
   void StopAsync(registry::NodeState final_state, Status cause);
   uint64_t CheckpointTs() const;

@@ -360,6 +360,11 @@ Status Engine::Finish() {
   return impl_->TellLow(lock, true);
 }
 
+void Engine::Abort(Status why) {
+  std::lock_guard<std::mutex> g(impl_->mu);
+  impl_->Fail(std::move(why));
+}
+
 EngineStats Engine::Stats() const {
   std::lock_guard<std::mutex> g(impl_->mu);
   return impl_->stats;

@@ -120,6 +120,9 @@ class Engine {
   Status Submit(pb::Binlog binlog);
   // Waits until everything submitted is applied and the sink knows it; the first error.
   Status Finish();
+  // Stops applying (retries end at once): a Finish waiting returns `why`. What was applied
+  // stays recorded; the rest is for the next run. Thread-safe.
+  void Abort(Status why);
   EngineStats Stats() const;
   const ResumeState& resumed() const;
 

@@ -122,7 +122,10 @@ class Writer {
       }
     }
     const uint64_t commit = Send(std::move(pre));
-    if (commit != 0) model_ = std::move(after);
+    if (commit != 0) {
+      model_ = std::move(after);
+      changes_ += static_cast<uint64_t>(n);
+    }
     return commit;
   }
 
@@ -137,6 +140,7 @@ class Writer {
   }
 
   const std::map<int64_t, std::string>& model() const { return model_; }
+  uint64_t changes() const { return changes_; }  // row changes committed
 
  private:
   uint64_t Send(pb::Binlog pre) {
@@ -165,6 +169,7 @@ class Writer {
   std::mt19937 rng_;
   int64_t next_id_ = 0;
   std::map<int64_t, std::string> model_;
+  uint64_t changes_ = 0;
 };
 
 class DrainerFixture : public ::testing::Test {

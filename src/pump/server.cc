@@ -1,7 +1,5 @@
-// PumpServer: start and stop, the node state machine, registry heartbeats and GC.
+// PumpServer: start and stop, and what the pump plugs into its node: the close protocol, GC.
 #include "pump/server.h"
-
-#include <filesystem>
 
 #include <fmt/format.h>
 #include <grpc/grpc.h>
@@ -11,8 +9,6 @@
 #include <climits>
 
 #include "common/logging.h"
-#include "common/thread_name.h"
-#include "common/tso.h"
 #include "pump/service.h"
 
 namespace binlog::pump {
@@ -28,8 +24,6 @@ using registry::NodeStateName;
 constexpr uint64_t kMessageMargin = 1 << 20;
 // In-flight writes get this long to finish when the gRPC service stops.
 constexpr auto kGrpcShutdownGrace = std::chrono::seconds(2);
-// How long a running pump's status service gets to say who it is (CheckNodeIDFree).
-constexpr int kNodeProbeTimeoutMs = 2000;
 
 }  // namespace
 
@@ -56,20 +50,12 @@ Result<std::unique_ptr<PumpServer>> PumpServer::Start(const PumpConfig& config,
   // Once the gRPC port is known (the default node id holds it) and before the HTTP handlers,
   // which read config_, run.
   ASSIGN_OR_RETURN(s->config_.node_id, EffectiveNodeID(env, s->config_));
-  RETURN_IF_ERROR(s->StartHttp());
-  RETURN_IF_ERROR(s->CheckNodeIDFree());
-  // Only a pump that can serve keeps its node id in data-dir/.node.
-  RETURN_IF_ERROR(KeepNodeID(env, s->config_));
-  RETURN_IF_ERROR(s->PutRecord(NodeState::kOnline)
-                      .WithContext(fmt::format("registering pump {} online in {}",
-                                               s->config_.node_id, s->registry_->Describe())));
-  s->state_ = NodeState::kOnline;
-  s->registered_ = true;
-  s->pump_->SetAcceptWrites(true, "");
-  s->control_thread_ = std::thread([raw = s.get()] {
-    NameThisThread("pump-control");
-    raw->ControlLoop();
-  });
+  RETURN_IF_ERROR(s->StartNode());
+  {
+    // A pause request may already have stopped serving on the node's thread.
+    std::lock_guard<std::mutex> g(s->serving_mu_);
+    if (!s->serving_stopped_) s->pump_->SetAcceptWrites(true, "");
+  }
   LOG_INFO("pump is online", KV("node-id", s->config_.node_id), KV("addr", s->grpc_addr_),
            KV("advertise-addr", s->config_.advertise_addr), KV("status-addr", s->status_addr_),
            KV("registry", s->registry_->Describe()), KV("max-commit-ts", s->pump_->MaxCommitTS()));
@@ -77,9 +63,8 @@ Result<std::unique_ptr<PumpServer>> PumpServer::Start(const PumpConfig& config,
 }
 
 PumpServer::~PumpServer() {
-  if (control_thread_.joinable()) {
-    Shutdown().IgnoreError();
-    control_thread_.join();
+  if (node_ && node_->started()) {
+    node_->Shutdown().IgnoreError();
   } else {
     // A Start that failed half way: stop what it started.
     if (service_) service_->Stop();
@@ -113,146 +98,33 @@ Status PumpServer::StartGrpc() {
   return Status::OK();
 }
 
+// The node and the status service; then online, with data-dir/.node kept only
+// once the node id is known to be free (only a pump that can serve keeps it).
+Status PumpServer::StartNode() {
+  server::NodeOptions o;
+  o.kind = registry::NodeKind::kPump;
+  o.node_id = config_.node_id;
+  o.addr = config_.advertise_addr;
+  o.data_dir = config_.data_dir;
+  o.heartbeat_interval_seconds = config_.heartbeat_interval_seconds;
+  o.env = options_.env;
+  o.max_commit_ts = [this] { return pump_->MaxCommitTS(); };
+  o.drained = [this] { return DrainersCaughtUp(); };
+  o.on_closing = [this] { pump_->SetAcceptWrites(false, "pump is closing"); };
+  o.stop_serving = [this](NodeState final_state) { return StopServing(final_state); };
+  o.on_heartbeat = [this] { MaybeCollectGarbage(); };
+  o.on_claimed = [this] { return KeepNodeID(options_.env, config_); };
+  o.on_stop = options_.on_stop;
+  node_ = std::make_unique<server::Node>(registry_.get(), std::move(o));
+  node_ready_ = true;
+  RETURN_IF_ERROR(StartHttp());
+  return node_->Start(status_addr_);
+}
+
 std::string PumpServer::Refusal() const {
-  NodeState s = state_.load();
-  if (s == NodeState::kOnline) return "";
-  if (!registered_) return "pump is starting";
-  return fmt::format("pump is {}", NodeStateName(s));
-}
-
-bool PumpServer::stopped() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return stopped_;
-}
-
-// binlogctl and other nodes reach the status service through the record: never 0.0.0.0 there.
-std::string PumpServer::RecordedStatusAddr() const {
-  Result<HostPort> st = SplitHostPort(status_addr_);
-  Result<HostPort> adv = SplitHostPort(config_.advertise_addr);
-  if (st.ok() && adv.ok() && IsUnspecifiedHost(st->host)) return JoinHostPort(adv->host, st->port);
-  return status_addr_;
-}
-
-Status PumpServer::PutRecord(NodeState state) {
-  registry::NodeStatus n;
-  n.node_id = config_.node_id;
-  n.addr = config_.advertise_addr;
-  n.status_addr = RecordedStatusAddr();
-  n.state = state;
-  n.max_commit_ts = static_cast<int64_t>(pump_->MaxCommitTS());
-  n.update_ts = static_cast<int64_t>(ComposeTS(options_.env->NowMicros() / 1000, 0));
-  n.host = registry::ThisHostName();
-  std::error_code ec;
-  n.data_dir = std::filesystem::absolute(config_.data_dir, ec).lexically_normal().string();
-  return registry_->Put(registry::NodeKind::kPump, n);
-}
-
-// One node id, one pump: a record of this id that another running pump keeps up to date is
-// refused, as it would otherwise be overwritten every heartbeat by both. A running pump is one
-// whose status service answers as this node id; a record whose service does not answer was left
-// by a pump that stopped or died (this one's earlier run, after a kill -9), and is taken over.
-Status PumpServer::CheckNodeIDFree() {
-  const std::string& id = config_.node_id;
-  Result<registry::NodeStatus> rec = registry_->Get(registry::NodeKind::kPump, id);
-  if (rec.status().IsNotFound()) return Status::OK();
-  RETURN_IF_ERROR(rec.status().WithContext(fmt::format("reading the record of pump {}", id)));
-  if (rec->status_addr.empty() || rec->status_addr == RecordedStatusAddr()) return Status::OK();
-  Result<std::string> answer = server::AskNodeID(rec->status_addr, kNodeProbeTimeoutMs);
-  if (answer.ok() && *answer == id) {
-    return Status::Busy(fmt::format(
-        "node id {} is held by another running pump: its record in {} says addr {}, state {}, "
-        "and its status service at {} answers as {}. Give this pump its own node-id (or "
-        "data-dir), or stop that pump first: the record of a pump that no longer answers is "
-        "taken over",
-        id, registry_->Describe(), rec->addr, NodeStateName(rec->state), rec->status_addr, id));
-  }
-  if (rec->addr != config_.advertise_addr) {
-    LOG_WARN("taking over the registry record of a pump that does not answer", KV("node-id", id),
-             KV("recorded-addr", rec->addr), KV("recorded-state", NodeStateName(rec->state)),
-             KV("recorded-status-addr", rec->status_addr),
-             KV("probe", answer.ok() ? "answers as " + *answer : answer.status().ToString()));
-  }
-  return Status::OK();
-}
-
-Status PumpServer::RequestPause() {
-  std::lock_guard<std::mutex> g(mu_);
-  if (stopped_ || request_ != Request::kNone || state_ != NodeState::kOnline) {
-    return Status::InvalidArgument(fmt::format("pump {} is {}: only an online pump can be paused",
-                                               config_.node_id,
-                                               stopped_ ? "stopped" : NodeStateName(state_)));
-  }
-  request_ = Request::kPause;
-  cv_.notify_all();
-  return Status::OK();
-}
-
-Status PumpServer::RequestClose() {
-  std::lock_guard<std::mutex> g(mu_);
-  if (stopped_ || request_ != Request::kNone || state_ != NodeState::kOnline) {
-    return Status::InvalidArgument(fmt::format("pump {} is {}: only an online pump can be closed",
-                                               config_.node_id,
-                                               stopped_ ? "stopped" : NodeStateName(state_)));
-  }
-  request_ = Request::kClose;
-  cv_.notify_all();
-  return Status::OK();
-}
-
-Status PumpServer::Shutdown() {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    if (!stopped_) request_ = Request::kShutdown;
-  }
-  cv_.notify_all();
-  return Wait();
-}
-
-Status PumpServer::Wait() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return stopped_; });
-  return final_status_;
-}
-
-void PumpServer::ControlLoop() {
-  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(config_.heartbeat_interval_seconds));
-  const auto gc_interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(options_.gc_interval_seconds));
-  auto next_gc = std::chrono::steady_clock::now();  // once at start, then every gc interval
-  Request req = Request::kNone;
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      req = request_;
-    }
-    if (req == Request::kShutdown || req == Request::kPause) {
-      Stop(NodeState::kPaused);
-      break;
-    }
-    if (req == Request::kClose && state_ == NodeState::kOnline) {
-      LOG_INFO("pump state changed", KV("node-id", config_.node_id), KV("from", "online"),
-               KV("to", "closing"));
-      state_ = NodeState::kClosing;
-      pump_->SetAcceptWrites(false, "pump is closing");
-      close_target_ts_ = 0;
-    }
-    if (state_ == NodeState::kClosing && DrainersCaughtUp()) {
-      Stop(NodeState::kOffline);
-      break;
-    }
-    if (Status s = PutRecord(state_); !s.ok()) {
-      LOG_WARN("pump heartbeat to the registry failed", KV("registry", registry_->Describe()),
-               KV("error", s));
-    }
-    if (std::chrono::steady_clock::now() >= next_gc) {
-      CollectGarbage();
-      next_gc = std::chrono::steady_clock::now() + gc_interval;
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, interval, [&] { return request_ != req; });
-  }
-  if (req != Request::kShutdown && options_.on_stop) options_.on_stop();
+  if (!node_ready_) return "pump is starting";
+  if (node_->started() && node_->state() == NodeState::kOnline) return "";
+  return fmt::format("pump is {}", node_->StateName());
 }
 
 // The close protocol: once no transaction is left in flight, a final heartbeat fixes the
@@ -298,34 +170,28 @@ bool PumpServer::DrainersCaughtUp() {
   return false;
 }
 
-void PumpServer::CollectGarbage() {
-  if (config_.gc_seconds <= 0) return;
+void PumpServer::MaybeCollectGarbage() {
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_gc_ || config_.gc_seconds <= 0) return;
+  next_gc_ = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                       std::chrono::duration<double>(options_.gc_interval_seconds));
   Result<size_t> removed = pump_->GarbageCollect(config_.gc_seconds);
   if (!removed.ok()) LOG_WARN("gc failed", KV("error", removed.status()));
 }
 
 // Ends serving; the HTTP status service stays up until destruction so the final state can be
 // read.
-void PumpServer::Stop(NodeState final_state) {
-  NodeState from = state_.load();
-  pump_->SetAcceptWrites(false, fmt::format("pump is {}", NodeStateName(final_state)));
-  state_ = final_state;
+Status PumpServer::StopServing(NodeState final_state) {
+  {
+    std::lock_guard<std::mutex> g(serving_mu_);
+    serving_stopped_ = true;
+    pump_->SetAcceptWrites(false, fmt::format("pump is {}", NodeStateName(final_state)));
+  }
   service_->Stop();
   grpc_->Shutdown(std::chrono::system_clock::now() + kGrpcShutdownGrace);
   Status s = pump_->Close();
   if (!s.ok()) LOG_ERROR("closing the pump's journals failed", KV("error", s));
-  Status r = PutRecord(final_state);
-  if (!r.ok()) {
-    LOG_ERROR("recording the pump's final state failed", KV("state", NodeStateName(final_state)),
-              KV("registry", registry_->Describe()), KV("error", r));
-    if (s.ok()) s = r;
-  }
-  LOG_INFO("pump state changed", KV("node-id", config_.node_id), KV("from", NodeStateName(from)),
-           KV("to", NodeStateName(final_state)), KV("max-commit-ts", pump_->MaxCommitTS()));
-  std::lock_guard<std::mutex> g(mu_);
-  stopped_ = true;
-  final_status_ = s;
-  cv_.notify_all();
+  return s;
 }
 
 }  // namespace binlog::pump

@@ -1,5 +1,5 @@
-// The pump daemon: a Pump, its gRPC service, the HTTP status service and the node's state in
-// the registry.
+// The pump daemon: a Pump, its gRPC service, the HTTP status service, and its node in the
+// registry (server::Node: online, heartbeats, pause, close, the final state).
 //
 //   start ──▶ online ──SIGTERM / Shutdown()────────────▶ paused   (no drain; expected back)
 //                │ ───PUT /state/<id>/pause───────────────▶ paused
@@ -7,26 +7,25 @@
 //                     refuse writes, final heartbeat, wait until every drainer that is not
 //                     offline has a checkpoint (max_commit_ts) at or past the pump's MaxCommitTS
 //
-// While online the registry record is refreshed every heartbeat-interval (MaxCommitTS,
-// UpdateTS); GC runs at start and hourly. New transactions are refused in every state but
-// online (commits of prewrites already acknowledged still pass: docs/PUMP.md).
-// A pause or close request ends with the server stopped: on_stop is called so the owner can
-// return from its wait.
+// While online the registry record carries the pump's MaxCommitTS; GC runs at start and hourly.
+// New transactions are refused in every state but online (commits of prewrites already
+// acknowledged still pass: docs/PUMP.md). A pause or close request ends with the server
+// stopped: on_stop is called so the owner can return from its wait.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/env.h"
 #include "common/status.h"
 #include "pump/config.h"
 #include "pump/pump.h"
 #include "registry/registry.h"
+#include "server/node.h"
 #include "server/server.h"
 
 namespace grpc {
@@ -67,36 +66,30 @@ class PumpServer {
   // SIGTERM/SIGINT: stops serving and records the node as paused (no drain). Blocks until the
   // server stopped; returns how it ended (an error when the final registry write failed).
   // Idempotent; also ends a close that is still waiting for drainers (recorded paused).
-  Status Shutdown();
+  Status Shutdown() { return node_->Shutdown(); }
   // What PUT /state/<id>/pause and /close do; they return at once, the work runs on the
-  // server's control thread. InvalidArgument when the node is not online.
-  Status RequestPause();
-  Status RequestClose();
+  // node's heartbeat thread. InvalidArgument when the node is not online.
+  Status RequestPause() { return node_->RequestPause(); }
+  Status RequestClose() { return node_->RequestClose(); }
   // Blocks until the server stopped (Shutdown, or a pause/close that finished).
-  Status Wait();
+  Status Wait() { return node_->Wait(); }
 
-  registry::NodeState state() const { return state_.load(); }
-  bool stopped() const;
+  registry::NodeState state() const { return node_->state(); }
+  bool stopped() const { return node_->stopped(); }
   const PumpConfig& config() const { return config_; }         // advertise-addr, node-id effective
   const std::string& grpc_addr() const { return grpc_addr_; }  // bound, for clients
   const std::string& status_addr() const { return status_addr_; }  // bound, for clients
   Pump* pump() { return pump_.get(); }
 
  private:
-  enum class Request { kNone, kPause, kClose, kShutdown };
   PumpServer(const PumpConfig& config, PumpServerOptions options);
   Status StartGrpc();
+  Status StartNode();
   Status StartHttp();
-  void ControlLoop();
-  Status PutRecord(registry::NodeState state);
-  std::string RecordedStatusAddr() const;
-  Status CheckNodeIDFree();
-  void CollectGarbage();
+  Status StopServing(registry::NodeState final_state);
+  void MaybeCollectGarbage();
   bool DrainersCaughtUp();
-  void Stop(registry::NodeState final_state);
   std::string Refusal() const;
-  void HandleStateRequest(const server::HttpServer::Request& req,
-                          server::HttpServer::Response* res);
   std::string StatusJson();
   std::string MetricsText();
 
@@ -107,17 +100,16 @@ class PumpServer {
   std::unique_ptr<PumpService> service_;
   std::unique_ptr<grpc::Server> grpc_;
   server::HttpServer http_;
-  std::thread control_thread_;
   std::string grpc_addr_, status_addr_;
+  // Set once before the status service starts, read by gRPC threads (Refusal) once node_ready_.
+  std::unique_ptr<server::Node> node_;
+  std::atomic<bool> node_ready_{false};
+  std::mutex serving_mu_;
+  bool serving_stopped_ = false;  // guarded by serving_mu_
 
-  std::atomic<bool> registered_{false};  // online in the registry at least once
-  std::atomic<registry::NodeState> state_{registry::NodeState::kPaused};
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  Request request_ = Request::kNone;  // guarded by mu_
-  bool stopped_ = false;              // guarded by mu_
-  Status final_status_;               // guarded by mu_
-  uint64_t close_target_ts_ = 0;      // control thread only: the MaxCommitTS drainers must reach
+  // Node thread only.
+  std::chrono::steady_clock::time_point next_gc_{};  // at start, then every gc interval
+  uint64_t close_target_ts_ = 0;                     // the MaxCommitTS drainers must reach
 };
 
 }  // namespace binlog::pump

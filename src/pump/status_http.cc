@@ -1,4 +1,4 @@
-// The pump's HTTP status service: GET /status, GET /metrics, PUT /state/<node-id>/<action>.
+// The pump's HTTP status service: GET /status, GET /metrics, and its node's PUT /state route.
 //
 // It listens on status-addr, not on addr as TiDB-Binlog does: gRPC C++ owns its listening
 // socket and cannot hand HTTP/1 connections over.
@@ -31,61 +31,16 @@ uint64_t DirBytes(Env* env, const std::string& dir) {
   return total;
 }
 
-void Reply(HttpResponse* res, int code, const nlohmann::json& body) {
-  res->status = code;
-  res->body = body.dump() + "\n";
-}
-
 }  // namespace
 
-// PUT /state/<node-id>/<action>.
-void PumpServer::HandleStateRequest(const HttpRequest& req, HttpResponse* res) {
-  std::string_view rest = std::string_view(req.path).substr(std::string_view("/state/").size());
-  size_t slash = rest.find('/');
-  if (slash == 0 || slash == std::string_view::npos || slash + 1 == rest.size() ||
-      rest.find('/', slash + 1) != std::string_view::npos) {
-    Reply(res, 404,
-          {{"error", fmt::format("{} is not /state/<node-id>/<action>: this is pump {}, try PUT "
-                                 "/state/{}/pause or /state/{}/close",
-                                 req.path, config_.node_id, config_.node_id, config_.node_id)}});
-    return;
-  }
-  std::string id(rest.substr(0, slash));
-  std::string action(rest.substr(slash + 1));
-  if (id != config_.node_id) {
-    Reply(res, 404,
-          {{"error", fmt::format("no pump {} here: this is pump {}", id, config_.node_id)}});
-    return;
-  }
-  Status s;
-  if (action == "pause") {
-    s = RequestPause();
-  } else if (action == "close") {
-    s = RequestClose();
-  } else {
-    Reply(res, 400, {{"error", fmt::format("unknown action \"{}\": pause or close", action)}});
-    return;
-  }
-  if (!s.ok()) {
-    Reply(res, 409, {{"error", s.message()}});
-    return;
-  }
-  LOG_INFO("state change requested over HTTP", KV("node-id", id), KV("action", action),
-           KV("remote", req.remote));
-  Reply(
-      res, 200,
-      {{"node-id", id}, {"action", action}, {"state", action == "pause" ? "pausing" : "closing"}});
-}
-
 Status PumpServer::StartHttp() {
+  node_->AddStateRoute(&http_);
   http_.Route("GET", "/status", "GET /status",
               [this](const HttpRequest&, HttpResponse* res) { res->body = StatusJson(); });
   http_.Route("GET", "/metrics", "GET /metrics", [this](const HttpRequest&, HttpResponse* res) {
     res->body = MetricsText();
     res->content_type = "text/plain; version=0.0.4";
   });
-  http_.Route("PUT", "/state/", "PUT /state/<node-id>/{pause|close}",
-              [this](const HttpRequest& req, HttpResponse* res) { HandleStateRequest(req, res); });
   RETURN_IF_ERROR(http_.Start(config_.status_addr, "status-addr", "pump-http"));
   status_addr_ = http_.addr();
   return Status::OK();
@@ -99,8 +54,8 @@ std::string PumpServer::StatusJson() {
   j["status-addr"] = status_addr_;
   // The HTTP service answers before the node is registered online; "paused" there would send
   // an operator looking for a pause request that never happened.
-  j["state"] = registered_ ? registry::NodeStateName(state_) : "starting";
-  bool online = state_ == NodeState::kOnline;
+  j["state"] = node_->StateName();
+  bool online = node_->started() && node_->state() == NodeState::kOnline;
   j["writable"] = online && st.writable;
   // A pump that is not online says so first: its state is why, whatever else is also wrong.
   j["not-writable-because"] = !online ? Refusal() : st.not_writable_because;
@@ -161,13 +116,7 @@ std::string PumpServer::MetricsText() {
                                        "journal=\"wal\"");
   st.binlog_sync_latency.AppendPrometheus(m.out(), "binlog_pump_fsync_duration_seconds",
                                           "journal=\"binlog\"");
-  m.Family("binlog_pump_state", "gauge", "The node state (1 for the current one).");
-  NodeState now = state_;
-  for (NodeState s : {NodeState::kOnline, NodeState::kPausing, NodeState::kPaused,
-                      NodeState::kClosing, NodeState::kOffline}) {
-    fmt::format_to(std::back_inserter(*m.out()), "binlog_pump_state{{state=\"{}\"}} {}\n",
-                   registry::NodeStateName(s), s == now ? 1 : 0);
-  }
+  server::NodeStateMetric(&m, "binlog_pump_state", node_->state());
   return m.Take();
 }
 

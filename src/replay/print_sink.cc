@@ -1,4 +1,4 @@
-// The print sink and FormatBinlog (replay.h): TiDB-Binlog Reparo's print output, which operators
+// The print sink, FormatBinlog and FormatValue (replay.h): TiDB-Binlog Reparo's print output, which operators
 // know, with a line for the commit ts and values that say what they are.
 //
 // Each transaction (one binlog), exactly (testdata/golden/replay/print.txt shows all of it):
@@ -242,6 +242,12 @@ std::string FormatBinlog(const pb::Binlog& binlog) {
   AppendHeader(&out, binlog);
   if (!binlog.ddl_query().empty()) AppendDdl(&out, binlog);
   AppendRows(&out, binlog);
+  return out;
+}
+
+std::string FormatValue(const pb::Value& v) {
+  std::string out;
+  AppendValue(&out, v);
   return out;
 }
 

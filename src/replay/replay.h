@@ -162,5 +162,8 @@ Result<std::unique_ptr<Sink>> NewMysqlSink(const MysqlSinkOptions& options);
 std::unique_ptr<Sink> NewPrintSink(std::ostream* out);
 // The text of one binlog's changes, as the print sink writes it.
 std::string FormatBinlog(const pb::Binlog& binlog);
+// One value as the print sink writes it (NULL, digits, "text" escaped, 0x and hex for bytes);
+// sync-diff prints the rows that differ with it.
+std::string FormatValue(const pb::Value& v);
 
 }  // namespace binlog::replay

@@ -1,6 +1,7 @@
 // The destination's own table definitions, which decide how a row is found again: the binlog
 // carries column names, types and the primary key, but not unique keys, and the destination's
-// keys are the ones its statements are planned with. Internal to src/replay.
+// keys are the ones its statements are planned with. Internal to src/replay; tools/sync-diff
+// reads both servers' definitions with it.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // SQL for row changes, planned against the destination's own table (schema.h). Internal to
-// src/replay.
+// src/replay, except the literals and identifiers, which tools/sync-diff writes its fix SQL with.
 //
 // Every value is a literal that reaches the server exactly: integers and DECIMAL as their text,
 // doubles in their shortest exact form, strings quoted with every special byte escaped, bytes as

@@ -14,6 +14,8 @@
 #   "pump" runs every pump figure).
 #   syncer_oltp_rows_per_s, syncer_bulk_rows_per_s, syncer_lag_p50, syncer_lag_p99
 #   ("syncer": all four, about 4 minutes).
+#   sync_diff_rows_per_s, sync_diff_vs_full_compare_rows_per_s, sync_diff_chunked_rows_per_s,
+#   sync_diff_walk_rows_per_s ("sync_diff": all four, about a minute).
 # Environment:
 #   BENCH_DIR      scratch directory (default build-release/bench-tmp); must not be tmpfs
 #   BENCH_SCAN_MB  payload of the scan journal in MB (default 200)
@@ -24,6 +26,7 @@
 #   BENCH_PULL_BINLOGS  binlogs in the PullBinlogs fixture (default 500000)
 #   BENCH_SYNCER_ROWS  row changes in the syncer's binlog (default 1000000)
 #   BENCH_SYNCER_LAG_SECONDS  length of the syncer's 10k rows/s lag load (default 20)
+#   BENCH_SYNC_DIFF_ROWS  rows of each of sync-diff's tables (default 1000000)
 # Google Benchmark's tables and the build output go to build-release/bench.log.
 set -euo pipefail
 
@@ -46,7 +49,7 @@ echo "bench: building Release in $build" >&2
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBINLOG_BENCH=ON >>"$log" 2>&1 ||
   fail "cmake configure failed"
 cmake --build "$build" -j"${BENCH_JOBS:-2}" --target append_bench scan_bench seek_bench pump_bench \
-  syncer_bench reparo_bench >>"$log" 2>&1 || fail "build failed"
+  syncer_bench reparo_bench sync_diff_bench >>"$log" 2>&1 || fail "build failed"
 
 export BENCH_DIR=${BENCH_DIR:-$build/bench-tmp}
 mkdir -p "$BENCH_DIR"
@@ -60,7 +63,7 @@ echo "bench: scratch dir $BENCH_DIR ($fstype, $(df -h --output=source "$BENCH_DI
 start=$SECONDS
 results=$build/bench.out
 : >"$results"
-for bin in append_bench scan_bench seek_bench pump_bench syncer_bench reparo_bench; do
+for bin in append_bench scan_bench seek_bench pump_bench syncer_bench reparo_bench sync_diff_bench; do
   echo "== $bin $*" >>"$log"
   (cd "$BENCH_DIR" && "$build/bench/$bin" "$@") 2>>"$log" | tee -a "$results" ||
     fail "$bin failed"

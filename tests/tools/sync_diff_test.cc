@@ -26,8 +26,15 @@ TEST_F(SyncDiffTest, EqualTablesExitZero) {
   Both(kOrders);
   Both(OrdersRows(250));
   Both("CREATE TABLE empty_one (id BIGINT UNSIGNED PRIMARY KEY)");
+  // By default the servers' CHECKSUM TABLE settles equal tables without a chunk.
+  DiffRun whole = Diff({"-chunk-size", "20"});
+  ASSERT_EQ(whole.code, 0) << whole.out << whole.error;
+  EXPECT_THAT(whole.out, HasSubstr(".`orders`: equal (CHECKSUM TABLE, about "));
+  EXPECT_THAT(whole.out, HasSubstr("0 rows checked in 0 chunks, 0 chunks re-read; 2 tables equal "
+                                   "by CHECKSUM TABLE"));
+  // The chunks alone, as for a table whose CHECKSUM TABLE differs.
   for (const char* threads : {"1", "4"}) {
-    DiffRun r = Diff({"-chunk-size", "20", "-threads", threads});
+    DiffRun r = Diff({"-chunk-size", "20", "-threads", threads, "-checksum-table=false"});
     ASSERT_EQ(r.code, 0) << r.out << r.error;
     EXPECT_THAT(r.out, HasSubstr(".`orders`: equal (250 rows in "));
     EXPECT_THAT(r.out, HasSubstr(".`empty_one`: equal (0 rows"));

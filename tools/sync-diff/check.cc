@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
 #include "sync-diff/chunk.h"
 #include "sync-diff/diff.h"
 
@@ -33,6 +35,22 @@ Result<std::unique_ptr<mysql::Connection>> OpenServer(const mysql::ConnectOption
   Result<std::unique_ptr<mysql::Connection>> c = mysql::Connection::Open(options);
   if (!c.ok()) return c.status().WithContext(fmt::format("cannot connect to the {}", side));
   return c;
+}
+
+Result<bool> TableChecksumsEqual(mysql::Connection* source, mysql::Connection* target,
+                                 const TablePlan& t) {
+  const std::string sql = "CHECKSUM TABLE " + t.Name();
+  Result<std::vector<mysql::Row>> on_target = Status::Aborted("not run");
+  std::thread other([&] { on_target = target->Query(sql); });
+  Result<std::vector<mysql::Row>> on_source = source->Query(sql);
+  other.join();
+  if (!on_source.ok()) return on_source.status().WithContext("CHECKSUM TABLE on the source");
+  if (!on_target.ok()) return on_target.status().WithContext("CHECKSUM TABLE on the target");
+  // NULL: the server could not read the table; the chunks will say why.
+  auto value = [](const std::vector<mysql::Row>& rows) {
+    return rows.empty() || rows[0].size() < 2 ? std::nullopt : rows[0][1];
+  };
+  return value(*on_source).has_value() && value(*on_source) == value(*on_target);
 }
 
 Result<std::unique_ptr<Checker>> Checker::Open(const SyncDiffConfig& config) {

@@ -17,6 +17,10 @@ struct ChunkOutcome {
   uint64_t chunks = 0;  // checksums compared (a big differing chunk is cut again)
   uint64_t reread = 0;  // chunks whose rows were read and compared
   uint64_t missing = 0, extra = 0, changed = 0;
+  // The whole table's CHECKSUM TABLE was equal on both servers: nothing else was read, and
+  // its rows are the statistics' estimate.
+  bool table_checksum_equal = false;
+  uint64_t estimated_rows = 0;
   std::string text;              // AppendDiffText's lines
   std::string deletes, writes;   // AppendFixSql's statements
 };
@@ -24,6 +28,12 @@ struct ChunkOutcome {
 // A connection to a server, or an error that says which of the two it is.
 Result<std::unique_ptr<mysql::Connection>> OpenServer(const mysql::ConnectOptions& options,
                                                       const char* side);
+
+// Whether CHECKSUM TABLE of `t` gives the same value on both servers (run on both at once).
+// Only meaningful between servers of the same version: the value depends on how the server
+// lays out a row.
+Result<bool> TableChecksumsEqual(mysql::Connection* source, mysql::Connection* target,
+                                 const TablePlan& t);
 
 // One connection to each server; one thread at a time.
 class Checker {

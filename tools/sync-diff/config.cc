@@ -40,6 +40,9 @@ po::options_description Describe() {
           .c_str());
   add("chunk-size", po::value<uint64_t>(), "source rows per checksum chunk (default 10000)");
   add("threads", po::value<int>(), "chunks checked in parallel (default 4)");
+  add("checksum-table", po::value<bool>()->implicit_value(true),
+      "first compare each table's CHECKSUM TABLE on both servers (same server version only), "
+      "and chunk only the tables where it differs (default true)");
   add("fix-sql", po::value<std::string>(), "write the SQL that makes the target equal here");
   add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
   add("log-file", po::value<std::string>(), "log file path (default: stderr)");
@@ -130,6 +133,7 @@ Status ReadFile(ConfigFile* f, SyncDiffConfig* c) {
     if (threads < 1 || threads > 256) return Bad(file, key, "1 to 256", std::to_string(threads));
     c->threads = static_cast<int>(threads);
   }
+  ASSIGN_OR_RETURN(c->checksum_table, f->GetBool("checksum-table", c->checksum_table));
   for (const char* key : {"fix-sql", "fix-sql-file"}) {
     ASSIGN_OR_RETURN(c->fix_sql, f->GetString(key, c->fix_sql));
   }
@@ -177,6 +181,7 @@ Status ApplyFlags(const po::variables_map& vm, SyncDiffConfig* c) {
   }
   if (vm.count("chunk-size")) c->chunk_size = vm["chunk-size"].as<uint64_t>();
   if (vm.count("threads")) c->threads = vm["threads"].as<int>();
+  if (vm.count("checksum-table")) c->checksum_table = vm["checksum-table"].as<bool>();
   str("fix-sql", &c->fix_sql);
   str("L", &c->log_level);
   str("log-file", &c->log_file);

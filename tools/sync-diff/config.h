@@ -23,6 +23,9 @@ struct SyncDiffConfig {
   replay::FilterRules filter;
   uint64_t chunk_size = 10000;  // source rows per checksum chunk
   int threads = 4;              // chunks checked at once, each with a connection to both servers
+  // Each table is first checksummed whole by the servers (CHECKSUM TABLE), and chunked only
+  // when the two differ.
+  bool checksum_table = true;
   std::string fix_sql;          // empty: no fix SQL written
   double progress_seconds = 10;  // a progress log line this often when stderr is not a terminal
   std::string log_file;

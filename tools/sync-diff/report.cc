@@ -40,13 +40,15 @@ void Report::Write(const Event& e) {
   switch (e.kind) {
     case Kind::kStart:
       table_ = ChunkOutcome{};
-      if (t.key.empty()) {
+      return;
+    case Kind::kChunk:
+      if (t.key.empty() && !e.outcome.table_checksum_equal) {
         *out_ << t.Name()
               << ": no primary key or unique key on NOT NULL columns: compared whole, ordered "
                  "by every column\n";
       }
-      return;
-    case Kind::kChunk:
+      table_.table_checksum_equal |= e.outcome.table_checksum_equal;
+      table_.estimated_rows += e.outcome.estimated_rows;
       *out_ << e.outcome.text;
       if (fix_ != nullptr) *fix_ << e.outcome.deletes << e.outcome.writes;
       table_.rows += e.outcome.rows;
@@ -81,6 +83,13 @@ void Report::WriteEnd(const TablePlan& t, const ChunkOutcome& sum) {
       line = "the definitions differ, rows not compared: " + t.detail;
       break;
     case TablePlan::State::kCompare:
+      if (sum.table_checksum_equal) {
+        s.equal++;
+        s.whole++;
+        s.whole_rows += sum.estimated_rows;
+        line = fmt::format("equal (CHECKSUM TABLE, about {} rows)", sum.estimated_rows);
+        break;
+      }
       s.rows += sum.rows;
       s.chunks += sum.chunks;
       s.reread += sum.reread;

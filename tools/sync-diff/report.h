@@ -19,6 +19,7 @@ struct Summary {
   uint64_t tables = 0, equal = 0;
   uint64_t only_source = 0, only_target = 0, other_columns = 0, other_rows = 0;
   uint64_t rows = 0, chunks = 0, reread = 0;
+  uint64_t whole = 0, whole_rows = 0;  // tables equal by CHECKSUM TABLE, their estimated rows
   uint64_t missing = 0, extra = 0, changed = 0;
   bool equal_all() const { return tables == equal; }
 };

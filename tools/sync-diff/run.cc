@@ -150,8 +150,15 @@ class FirstError {
 
 // Cuts every compared table into chunks for the workers, and orders the report's events.
 Status Produce(const std::vector<TablePlan>& plans, mysql::Connection* source,
-               mysql::Connection* target, uint64_t chunk_size, TaskQueue* queue, Report* report,
-               Counters* counters) {
+               mysql::Connection* target, const SyncDiffConfig& config, TaskQueue* queue,
+               Report* report, Counters* counters) {
+  bool whole_first = config.checksum_table;
+  if (whole_first && source->server_version() != target->server_version()) {
+    LOG_INFO("the servers' versions differ: CHECKSUM TABLE values are not comparable, every "
+             "table is chunked",
+             KV("source", source->server_version()), KV("target", target->server_version()));
+    whole_first = false;
+  }
   uint64_t seq = 0;
   for (size_t i = 0; i < plans.size(); ++i) {
     counters->table = i;
@@ -160,8 +167,20 @@ Status Produce(const std::vector<TablePlan>& plans, mysql::Connection* source,
       continue;
     }
     report->TableStart(seq++, i);
+    if (whole_first) {
+      Result<bool> equal = TableChecksumsEqual(source, target, plans[i]);
+      if (!equal.ok()) return equal.status().WithContext("check " + plans[i].Name());
+      if (*equal) {
+        ChunkOutcome o;
+        o.table_checksum_equal = true;
+        o.estimated_rows = plans[i].estimated_rows;
+        report->Chunk(seq++, i, std::move(o));
+        report->TableEnd(seq++, i);
+        continue;
+      }
+    }
     Result<std::unique_ptr<Chunker>> chunker =
-        Chunker::Make(plans[i], source, target, chunk_size);
+        Chunker::Make(plans[i], source, target, config.chunk_size);
     if (!chunker.ok()) return chunker.status().WithContext("cut " + plans[i].Name());
     KeyRange range;
     for (;;) {
@@ -179,11 +198,12 @@ void PrintSummary(const Summary& s, double seconds, std::ostream* out) {
   *out << fmt::format(
       "sync-diff: {} tables: {} equal, {} differ ({} only in the source, {} only in the target, "
       "{} with other columns, {} with other rows)\n"
-      "sync-diff: {} rows checked in {} chunks in {:.1f} s ({:.0f} rows/s), {} chunks re-read: {} "
-      "rows missing in the target, {} extra, {} changed\n",
+      "sync-diff: {} rows checked in {} chunks, {} chunks re-read; {} tables equal by CHECKSUM "
+      "TABLE (about {} rows)\n"
+      "sync-diff: rows: {} missing in the target, {} extra, {} changed ({:.1f} s)\n",
       s.tables, s.equal, s.tables - s.equal, s.only_source, s.only_target, s.other_columns,
-      s.other_rows, s.rows, s.chunks, seconds, s.rows / std::max(seconds, 0.001), s.reread,
-      s.missing, s.extra, s.changed);
+      s.other_rows, s.rows, s.chunks, s.reread, s.whole, s.whole_rows, s.missing, s.extra,
+      s.changed, seconds);
 }
 
 }  // namespace
@@ -241,8 +261,7 @@ Result<Summary> Run(const SyncDiffConfig& config, std::ostream* out) {
   }
   {
     Progress progress(plans, counters, report, config.progress_seconds);
-    Status st = Produce(plans, source.get(), target.get(), config.chunk_size, &queue, &report,
-                        &counters);
+    Status st = Produce(plans, source.get(), target.get(), config, &queue, &report, &counters);
     if (st.ok()) {
       queue.Close();
     } else {

@@ -70,14 +70,14 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-double SyncDiffSeconds(MariaDBServer* a, MariaDBServer* b, const std::string& table,
-                       int threads, bool checksum_table) {
+double SyncDiffSeconds(MariaDBServer* a, MariaDBServer* b, const std::string& table, int threads,
+                       bool checksum_table) {
   const std::string out = FreshDir("sync_diff") + "/out.txt";
-  ChildRun r = RunChild({BINLOG_SYNC_DIFF_BINARY, "-source-port", std::to_string(a->port()),
-                         "-target-port", std::to_string(b->port()), "-do-table", table,
-                         "-threads", std::to_string(threads), "-L", "warn",
-                         checksum_table ? "-checksum-table=true" : "-checksum-table=false"},
-                        "", out);
+  ChildRun r =
+      RunChild({BINLOG_SYNC_DIFF_BINARY, "-source-port", std::to_string(a->port()), "-target-port",
+                std::to_string(b->port()), "-do-table", table, "-threads", std::to_string(threads),
+                "-L", "warn", checksum_table ? "-checksum-table=true" : "-checksum-table=false"},
+               "", out);
   if (r.status != 0) Check(Status::IOError(fmt::format("sync-diff exited {}", r.status)), table);
   return r.seconds;
 }
@@ -163,8 +163,7 @@ void Run() {
   if (!walked.empty()) std::cerr << fmt::format(", walked key {:.2f} s", Median(walked));
   std::cerr << " (medians of 3)\n";
   if (Wanted({"sync_diff_rows_per_s"})) {
-    PrintFigure("sync_diff_rows_per_s", n / Median(ours), "rows/s", n / Median(checksum),
-                "rows/s");
+    PrintFigure("sync_diff_rows_per_s", n / Median(ours), "rows/s", n / Median(checksum), "rows/s");
   }
   if (Wanted({"sync_diff_vs_full_compare_rows_per_s"})) {
     PrintFigure("sync_diff_vs_full_compare_rows_per_s", n / Median(ours), "rows/s",

@@ -23,7 +23,8 @@ TEST_F(SyncDiffTest, ATableOnOneSideIsADifference) {
                                "the target, 0 with other columns, 0 with other rows)"));
   std::ifstream in(FixPath());
   std::string fix((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_THAT(fix, HasSubstr("-- `" + db_ + "`.`only_src`: only in the source (missing in the "
+  EXPECT_THAT(fix, HasSubstr("-- `" + db_ +
+                             "`.`only_src`: only in the source (missing in the "
                              "target): not fixed"));
 }
 
@@ -48,20 +49,23 @@ TEST_F(SyncDiffTest, OtherColumnsAreReportedNotCompared) {
 // default ignore-schemas keep the servers' own schemas and tidb_binlog out.
 TEST_F(SyncDiffTest, FiltersSelectWhatIsCompared) {
   for (const char* db : {"f_keep", "f_skip", "tidb_binlog"}) {
-    ASSERT_OK(source_->Exec(fmt::format("CREATE DATABASE IF NOT EXISTS {0}; CREATE TABLE "
-                                        "{0}.a1 (id INT PRIMARY KEY); CREATE TABLE {0}.b1 (id INT "
-                                        "PRIMARY KEY); INSERT INTO {0}.b1 VALUES (1)",
-                                        db)));
-    ASSERT_OK(target_->Exec(fmt::format("CREATE DATABASE IF NOT EXISTS {0}; CREATE TABLE "
-                                        "{0}.a1 (id INT PRIMARY KEY); CREATE TABLE {0}.b1 (id INT "
-                                        "PRIMARY KEY)",
-                                        db)));
+    ASSERT_OK(
+        source_->Exec(fmt::format("CREATE DATABASE IF NOT EXISTS {0}; CREATE TABLE "
+                                  "{0}.a1 (id INT PRIMARY KEY); CREATE TABLE {0}.b1 (id INT "
+                                  "PRIMARY KEY); INSERT INTO {0}.b1 VALUES (1)",
+                                  db)));
+    ASSERT_OK(
+        target_->Exec(fmt::format("CREATE DATABASE IF NOT EXISTS {0}; CREATE TABLE "
+                                  "{0}.a1 (id INT PRIMARY KEY); CREATE TABLE {0}.b1 (id INT "
+                                  "PRIMARY KEY)",
+                                  db)));
   }
   // Everything but the defaults: the b1 tables of f_keep and f_skip differ.
   DiffRun all = Diff({}, false);
   EXPECT_EQ(all.code, 1) << all.out << all.error;
-  EXPECT_THAT(all.out, AllOf(HasSubstr("`f_keep`.`b1`: differs"), HasSubstr("`f_skip`.`b1`: differs"),
-                             Not(HasSubstr("tidb_binlog")), Not(HasSubstr("`mysql`."))));
+  EXPECT_THAT(all.out,
+              AllOf(HasSubstr("`f_keep`.`b1`: differs"), HasSubstr("`f_skip`.`b1`: differs"),
+                    Not(HasSubstr("tidb_binlog")), Not(HasSubstr("`mysql`."))));
   DiffRun only_a = Diff({"-do-table", "~^f_[a-z]+$.~^a", "-ignore-db", "f_skip"}, false);
   EXPECT_EQ(only_a.code, 0) << only_a.out << only_a.error;
   EXPECT_THAT(only_a.out, AllOf(HasSubstr("`f_keep`.`a1`: equal"), HasSubstr("1 tables")));
@@ -101,7 +105,8 @@ TEST_F(SyncDiffTest, AnUnreachableServerExitsTwoNamingIt) {
   const std::string up = std::to_string(source_->port()), down = std::to_string(closed);
   DiffRun no_target = Binary({"-source-port", up, "-target-port", down});
   EXPECT_EQ(no_target.code, 2);
-  EXPECT_THAT(no_target.out, HasSubstr("cannot connect to the target: connect to 127.0.0.1:" + down));
+  EXPECT_THAT(no_target.out,
+              HasSubstr("cannot connect to the target: connect to 127.0.0.1:" + down));
   DiffRun no_source = Binary({"-source-port", down, "-target-port", up});
   EXPECT_EQ(no_source.code, 2);
   EXPECT_THAT(no_source.out, HasSubstr("cannot connect to the source"));

@@ -68,8 +68,9 @@ TEST_F(SyncDiffTest, ChangedMissingAndExtraRowsArePrintedAndTheFixConverges) {
 
 // A composite key of an integer and a string is walked; its bounds hold both columns.
 TEST_F(SyncDiffTest, CompositeKeyIsWalkedAndFixed) {
-  Both("CREATE TABLE stock (shop INT NOT NULL, sku VARCHAR(20) NOT NULL, qty INT NOT NULL, "
-       "PRIMARY KEY (shop, sku))");
+  Both(
+      "CREATE TABLE stock (shop INT NOT NULL, sku VARCHAR(20) NOT NULL, qty INT NOT NULL, "
+      "PRIMARY KEY (shop, sku))");
   std::string sql = "INSERT INTO stock VALUES ";
   for (int i = 0; i < 200; ++i) {
     sql += fmt::format("{}({}, 'sku-{:03}', {})", i == 0 ? "" : ",", i / 20, i % 20, i);
@@ -133,20 +134,22 @@ TEST_F(SyncDiffTest, IntegerKeyRangesReachRowsOutsideTheSourceSpan) {
 // The checksum sees NULL against '' (and a NULL that moved to the next column), bytes with
 // zeros and 0xff, utf8mb4 text, BIT, ENUM, JSON and float values; the fix writes them back.
 TEST_F(SyncDiffTest, NullsBytesAndUtf8mb4AreComparedAndFixed) {
-  Both("CREATE TABLE v (id INT PRIMARY KEY, a VARCHAR(10) NULL, b VARCHAR(10) NULL, "
-       "bin VARBINARY(16) NULL, blb BLOB NULL, txt TEXT CHARACTER SET utf8mb4 NULL, "
-       "flags BIT(10) NULL, e ENUM('x','y') NULL, j JSON NULL, f FLOAT NULL, d DOUBLE NULL, "
-       "ts TIMESTAMP NULL)");
-  Both("INSERT INTO v VALUES "
-       "(1, NULL, 'a', 0x00ff00, 0x0a0d005c27, 'Zoë 🚀 \"q\"', b'1010101010', 'y', "
-       "'{\"k\": [1, 2]}', 1.1, 0.30000000000000004, '2024-05-06 07:08:09'),"
-       "(2, '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
-       "(3, 'same', 'same', '', '', '', b'0', 'x', '[]', -0.5, 1e300, NULL)");
+  Both(
+      "CREATE TABLE v (id INT PRIMARY KEY, a VARCHAR(10) NULL, b VARCHAR(10) NULL, "
+      "bin VARBINARY(16) NULL, blb BLOB NULL, txt TEXT CHARACTER SET utf8mb4 NULL, "
+      "flags BIT(10) NULL, e ENUM('x','y') NULL, j JSON NULL, f FLOAT NULL, d DOUBLE NULL, "
+      "ts TIMESTAMP NULL)");
+  Both(
+      "INSERT INTO v VALUES "
+      "(1, NULL, 'a', 0x00ff00, 0x0a0d005c27, 'Zoë 🚀 \"q\"', b'1010101010', 'y', "
+      "'{\"k\": [1, 2]}', 1.1, 0.30000000000000004, '2024-05-06 07:08:09'),"
+      "(2, '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
+      "(3, 'same', 'same', '', '', '', b'0', 'x', '[]', -0.5, 1e300, NULL)");
   DiffRun equal = Diff();
   ASSERT_EQ(equal.code, 0) << equal.out << equal.error;
 
   ASSERT_OK(Target("UPDATE v SET a = 'a', b = NULL WHERE id = 1"));  // the NULL moved over
-  ASSERT_OK(Target("UPDATE v SET a = NULL WHERE id = 2"));          // '' became NULL
+  ASSERT_OK(Target("UPDATE v SET a = NULL WHERE id = 2"));           // '' became NULL
   ASSERT_OK(Target("UPDATE v SET bin = 0x00ff01, txt = 'Zoë 🚀', flags = b'1' WHERE id = 3"));
   DiffRun r = Diff({"-fix-sql", FixPath()});
   ASSERT_EQ(r.code, 1) << r.out << r.error;
@@ -161,10 +164,12 @@ TEST_F(SyncDiffTest, NullsBytesAndUtf8mb4AreComparedAndFixed) {
   EXPECT_EQ(fixed.code, 0) << fixed.out;
   ASSERT_OK_AND_ASSIGN(std::string hex,
                        target_->QueryValue("SELECT HEX(CONCAT_WS('|', bin, blb, txt, flags + 0)) "
-                                           "FROM `" + db_ + "`.v WHERE id = 1"));
+                                           "FROM `" +
+                                           db_ + "`.v WHERE id = 1"));
   ASSERT_OK_AND_ASSIGN(std::string want,
                        source_->QueryValue("SELECT HEX(CONCAT_WS('|', bin, blb, txt, flags + 0)) "
-                                           "FROM `" + db_ + "`.v WHERE id = 1"));
+                                           "FROM `" +
+                                           db_ + "`.v WHERE id = 1"));
   EXPECT_EQ(hex, want);
 }
 

@@ -48,10 +48,17 @@ class SyncDiffTest : public ::testing::Test {
   Status Target(const std::string& sql) { return target_->Exec("USE `" + db_ + "`; " + sql); }
 
   std::vector<std::string> Args(const std::vector<std::string>& extra, bool only_db = true) {
-    std::vector<std::string> args = {
-        "sync-diff", "-source-host", source_->host(), "-source-port",
-        std::to_string(source_->port()), "-target-host", target_->host(), "-target-port",
-        std::to_string(target_->port()), "-L", "warn"};
+    std::vector<std::string> args = {"sync-diff",
+                                     "-source-host",
+                                     source_->host(),
+                                     "-source-port",
+                                     std::to_string(source_->port()),
+                                     "-target-host",
+                                     target_->host(),
+                                     "-target-port",
+                                     std::to_string(target_->port()),
+                                     "-L",
+                                     "warn"};
     if (only_db) args.insert(args.end(), {"-do-db", db_});
     args.insert(args.end(), extra.begin(), extra.end());
     return args;

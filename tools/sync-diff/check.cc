@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <thread>
 
 #include "sync-diff/chunk.h"
@@ -23,8 +24,12 @@ Result<Sum> Checksum(mysql::Connection* conn, const TablePlan& t, const KeyRange
   Result<std::vector<mysql::Row>> rows = conn->Query(ChecksumSql(t, r));
   if (!rows.ok()) return rows.status().WithContext(fmt::format("checksum on the {}", side));
   Sum s;
-  if (!rows->empty() && (*rows)[0][0]) s.rows = std::stoull(*(*rows)[0][0]);
-  if (!rows->empty() && rows->front().size() > 1) s.sum = (*rows)[0][1];
+  if (rows->empty() || rows->front().size() < 2 || !rows->front()[0]) {
+    return Status::InvalidArgument(fmt::format("the checksum on the {} returned no count", side));
+  }
+  const std::string& count = *rows->front()[0];
+  std::from_chars(count.data(), count.data() + count.size(), s.rows);
+  s.sum = rows->front()[1];
   return s;
 }
 
@@ -95,9 +100,9 @@ Status Checker::CompareRows(const TablePlan& t, const KeyRange& range, ChunkOutc
   if (!target.ok()) return target.status().WithContext("read rows on the target");
   out->reread++;
   for (const RowDiff& d : DiffRows(t, *source, *target)) {
-    (d.kind == RowDiff::Kind::kMissing  ? out->missing
+    (d.kind == RowDiff::Kind::kMissing ? out->missing
      : d.kind == RowDiff::Kind::kExtra ? out->extra
-                                        : out->changed)++;
+                                       : out->changed)++;
     AppendDiffText(t, d, &out->text);
     AppendFixSql(t, d, &out->deletes, &out->writes);
   }

@@ -21,8 +21,8 @@ struct ChunkOutcome {
   // its rows are the statistics' estimate.
   bool table_checksum_equal = false;
   uint64_t estimated_rows = 0;
-  std::string text;              // AppendDiffText's lines
-  std::string deletes, writes;   // AppendFixSql's statements
+  std::string text;             // AppendDiffText's lines
+  std::string deletes, writes;  // AppendFixSql's statements
 };
 
 // A connection to a server, or an error that says which of the two it is.

@@ -26,7 +26,8 @@ std::string IntegerText(__int128 v) {
   if (v == 0) return "0";
   const bool negative = v < 0;
   std::string digits;
-  for (; v != 0; v /= 10) digits.push_back(static_cast<char>('0' + (negative ? -(v % 10) : v % 10)));
+  for (; v != 0; v /= 10)
+    digits.push_back(static_cast<char>('0' + (negative ? -(v % 10) : v % 10)));
   if (negative) digits.push_back('-');
   return std::string(digits.rbegin(), digits.rend());
 }

@@ -25,8 +25,10 @@ po::options_description Describe() {
     const std::string s(side);
     add((s + "-host").c_str(), po::value<std::string>(),
         fmt::format("{} server host (default 127.0.0.1)", s).c_str());
-    add((s + "-port").c_str(), po::value<int>(), fmt::format("{} server port (default 3306)", s).c_str());
-    add((s + "-user").c_str(), po::value<std::string>(), fmt::format("{} user (default root)", s).c_str());
+    add((s + "-port").c_str(), po::value<int>(),
+        fmt::format("{} server port (default 3306)", s).c_str());
+    add((s + "-user").c_str(), po::value<std::string>(),
+        fmt::format("{} user (default root)", s).c_str());
     add((s + "-password").c_str(), po::value<std::string>(), fmt::format("{} password", s).c_str());
   }
   add("do-db", po::value<Strings>()->composing(),
@@ -76,8 +78,7 @@ Status AppendTableRules(const std::string& flag, const Strings& values,
   for (const std::string& item : items) {
     size_t dot = item.find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 == item.size()) {
-      return Status::InvalidArgument(
-          fmt::format("-{} \"{}\": expected db.table", flag, item));
+      return Status::InvalidArgument(fmt::format("-{} \"{}\": expected db.table", flag, item));
     }
     out->push_back(replay::TableRule{item.substr(0, dot), item.substr(dot + 1)});
   }
@@ -125,7 +126,8 @@ Status ReadFile(ConfigFile* f, SyncDiffConfig* c) {
   RETURN_IF_ERROR(ReadServer(f, "target-db", &c->target));
   RETURN_IF_ERROR(ReadFilter(f, &c->filter));
   ASSIGN_OR_RETURN(int64_t chunk, f->GetInt("chunk-size", static_cast<int64_t>(c->chunk_size)));
-  if (chunk < 1) return Bad(file, "chunk-size", "a number of rows, at least 1", std::to_string(chunk));
+  if (chunk < 1)
+    return Bad(file, "chunk-size", "a number of rows, at least 1", std::to_string(chunk));
   c->chunk_size = static_cast<uint64_t>(chunk);
   // check-thread-count and fix-sql-file: TiDB sync-diff-inspector's names for the same keys.
   for (const char* key : {"threads", "check-thread-count"}) {
@@ -168,12 +170,13 @@ Status ApplyFlags(const po::variables_map& vm, SyncDiffConfig* c) {
   list("ignore-db", &c->filter.ignore_dbs);
   if (vm.count("do-table")) {
     c->filter.do_tables.clear();
-    RETURN_IF_ERROR(AppendTableRules("do-table", vm["do-table"].as<Strings>(), &c->filter.do_tables));
+    RETURN_IF_ERROR(
+        AppendTableRules("do-table", vm["do-table"].as<Strings>(), &c->filter.do_tables));
   }
   if (vm.count("ignore-table")) {
     c->filter.ignore_tables.clear();
-    RETURN_IF_ERROR(
-        AppendTableRules("ignore-table", vm["ignore-table"].as<Strings>(), &c->filter.ignore_tables));
+    RETURN_IF_ERROR(AppendTableRules("ignore-table", vm["ignore-table"].as<Strings>(),
+                                     &c->filter.ignore_tables));
   }
   if (vm.count("ignore-schemas")) {
     c->filter.ignore_schemas.clear();

@@ -26,7 +26,7 @@ struct SyncDiffConfig {
   // Each table is first checksummed whole by the servers (CHECKSUM TABLE), and chunked only
   // when the two differ.
   bool checksum_table = true;
-  std::string fix_sql;          // empty: no fix SQL written
+  std::string fix_sql;           // empty: no fix SQL written
   double progress_seconds = 10;  // a progress log line this often when stderr is not a terminal
   std::string log_file;
   std::string log_level = "info";

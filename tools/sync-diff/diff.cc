@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <unordered_map>
 
 #include "common/text.h"
@@ -144,8 +145,7 @@ void AppendDiffText(const TablePlan& t, const RowDiff& d, std::string* out) {
   *out += "\n";
 }
 
-void AppendFixSql(const TablePlan& t, const RowDiff& d, std::string* deletes,
-                  std::string* writes) {
+void AppendFixSql(const TablePlan& t, const RowDiff& d, std::string* deletes, std::string* writes) {
   if (d.kind == RowDiff::Kind::kExtra) {
     *deletes += "DELETE FROM " + t.Name() + " WHERE ";
     if (t.key.empty()) {
@@ -168,8 +168,8 @@ void AppendFixSql(const TablePlan& t, const RowDiff& d, std::string* deletes,
     return;
   }
   // REPLACE also removes a target row that holds one of its unique values under another key.
-  *writes += (t.key.empty() ? "INSERT INTO " : "REPLACE INTO ") + t.Name() + " (" +
-             ColumnList(t) + ") VALUES (";
+  *writes += (t.key.empty() ? "INSERT INTO " : "REPLACE INTO ") + t.Name() + " (" + ColumnList(t) +
+             ") VALUES (";
   for (size_t i = 0; i < t.columns.size(); ++i) {
     if (i > 0) *writes += ", ";
     *writes += Literal(d.source[i], t.columns[i]);

@@ -98,8 +98,9 @@ void Report::WriteEnd(const TablePlan& t, const ChunkOutcome& sum) {
       s.changed += sum.changed;
       const uint64_t differ = sum.missing + sum.extra + sum.changed;
       (differ == 0 ? s.equal : s.other_rows)++;
-      line = differ == 0 ? "equal" : fmt::format("differs: {} missing in the target, {} extra, {} changed",
-                                                 sum.missing, sum.extra, sum.changed);
+      line = differ == 0 ? "equal"
+                         : fmt::format("differs: {} missing in the target, {} extra, {} changed",
+                                       sum.missing, sum.extra, sum.changed);
       line += fmt::format(" ({} rows in {} chunks, {} re-read)", sum.rows, sum.chunks, sum.reread);
       break;
   }

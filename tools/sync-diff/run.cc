@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -103,17 +104,15 @@ class Progress {
       const size_t at = std::min(c_.table.load(), plans_.size() - 1);
       const std::string line = fmt::format(
           "sync-diff: {}/{} tables, {} rows in {} chunks ({} re-read), {:.0f} rows/s, at {}",
-          report_.tables_done(), plans_.size(), c_.rows.load(), c_.chunks.load(),
-          c_.reread.load(), c_.rows.load() / std::max(seconds, 0.001),
-          Printable(plans_[at].Name(), 200));
+          report_.tables_done(), plans_.size(), c_.rows.load(), c_.chunks.load(), c_.reread.load(),
+          c_.rows.load() / std::max(seconds, 0.001), Printable(plans_[at].Name(), 200));
       if (tty_) {
         std::cerr << "\r" << line << "\x1b[K" << std::flush;
         printed_ = true;
       } else if (Clock::now() - last_log >= std::chrono::duration<double>(log_seconds_)) {
-        LOG_INFO("comparing", KV("tables-done", report_.tables_done()),
-                 KV("tables", plans_.size()), KV("rows", c_.rows.load()),
-                 KV("chunks", c_.chunks.load()), KV("reread", c_.reread.load()),
-                 KV("table", plans_[at].Name()));
+        LOG_INFO("comparing", KV("tables-done", report_.tables_done()), KV("tables", plans_.size()),
+                 KV("rows", c_.rows.load()), KV("chunks", c_.chunks.load()),
+                 KV("reread", c_.reread.load()), KV("table", plans_[at].Name()));
         last_log = Clock::now();
       }
     }
@@ -154,9 +153,10 @@ Status Produce(const std::vector<TablePlan>& plans, mysql::Connection* source,
                Report* report, Counters* counters) {
   bool whole_first = config.checksum_table;
   if (whole_first && source->server_version() != target->server_version()) {
-    LOG_INFO("the servers' versions differ: CHECKSUM TABLE values are not comparable, every "
-             "table is chunked",
-             KV("source", source->server_version()), KV("target", target->server_version()));
+    LOG_INFO(
+        "the servers' versions differ: CHECKSUM TABLE values are not comparable, every "
+        "table is chunked",
+        KV("source", source->server_version()), KV("target", target->server_version()));
     whole_first = false;
   }
   uint64_t seq = 0;
@@ -206,37 +206,14 @@ void PrintSummary(const Summary& s, double seconds, std::ostream* out) {
       s.changed, seconds);
 }
 
-}  // namespace
-
-Result<Summary> Run(const SyncDiffConfig& config, std::ostream* out) {
-  const auto begin = Clock::now();
-  ASSIGN_OR_RETURN(replay::Filter filter, replay::Filter::Make(config.filter));
-  ASSIGN_OR_RETURN(auto source, OpenServer(config.source, "source"));
-  ASSIGN_OR_RETURN(auto target, OpenServer(config.target, "target"));
-  LOG_INFO("comparing", KV("source", fmt::format("{}:{}", config.source.host, config.source.port)),
-           KV("target", fmt::format("{}:{}", config.target.host, config.target.port)),
-           KV("chunk-size", config.chunk_size), KV("threads", config.threads));
-  ASSIGN_OR_RETURN(const std::vector<TablePlan> plans,
-                   PlanTables(source.get(), target.get(), filter));
-  if (plans.empty()) LOG_WARN("no table on either server passes the filters");
-
-  std::ofstream fix;
-  if (!config.fix_sql.empty()) {
-    fix.open(config.fix_sql, std::ios::trunc);
-    if (!fix) {
-      return Status::InvalidArgument(fmt::format("cannot write the fix SQL file {}: {}",
-                                                 config.fix_sql, std::strerror(errno)));
-    }
-    fix << FixSqlHeader(fmt::format("{}:{}", config.source.host, config.source.port),
-                        fmt::format("{}:{}", config.target.host, config.target.port));
-  }
+// The workers, each with its own pair of connections, checking what the producer cuts.
+Status CheckAll(const SyncDiffConfig& config, const std::vector<TablePlan>& plans,
+                mysql::Connection* source, mysql::Connection* target, Report* report) {
   std::vector<std::unique_ptr<Checker>> checkers;
   for (int i = 0; i < config.threads; ++i) {
     ASSIGN_OR_RETURN(auto c, Checker::Open(config));
     checkers.push_back(std::move(c));
   }
-
-  Report report(&plans, out, fix.is_open() ? &fix : nullptr);
   Counters counters;
   TaskQueue queue(static_cast<size_t>(config.threads) * 4);
   FirstError error;
@@ -255,33 +232,71 @@ Result<Summary> Run(const SyncDiffConfig& config, std::ostream* out) {
         counters.rows += outcome.rows;
         counters.chunks += outcome.chunks;
         counters.reread += outcome.reread;
-        report.Chunk(task.seq, task.table, std::move(outcome));
+        report->Chunk(task.seq, task.table, std::move(outcome));
       }
     });
   }
-  {
-    Progress progress(plans, counters, report, config.progress_seconds);
-    Status st = Produce(plans, source.get(), target.get(), config, &queue, &report, &counters);
-    if (st.ok()) {
-      queue.Close();
-    } else {
-      error.Set(st);
-      queue.Abort();
-    }
-    for (std::thread& w : workers) w.join();
+  Progress progress(plans, counters, *report, config.progress_seconds);
+  Status st = Produce(plans, source, target, config, &queue, report, &counters);
+  if (st.ok()) {
+    queue.Close();
+  } else {
+    error.Set(st);
+    queue.Abort();
   }
-  RETURN_IF_ERROR(error.Get());
+  for (std::thread& w : workers) w.join();
+  return error.Get();
+}
+
+std::string Endpoint(const mysql::ConnectOptions& o) {
+  return fmt::format("{}:{}", o.host, o.port);
+}
+
+}  // namespace
+
+Result<Summary> Run(const SyncDiffConfig& config, std::ostream* out) {
+  const auto begin = Clock::now();
+  ASSIGN_OR_RETURN(replay::Filter filter, replay::Filter::Make(config.filter));
+  ASSIGN_OR_RETURN(auto source, OpenServer(config.source, "source"));
+  ASSIGN_OR_RETURN(auto target, OpenServer(config.target, "target"));
+  LOG_INFO("comparing", KV("source", Endpoint(config.source)),
+           KV("target", Endpoint(config.target)), KV("chunk-size", config.chunk_size),
+           KV("threads", config.threads));
+  ASSIGN_OR_RETURN(const std::vector<TablePlan> plans,
+                   PlanTables(source.get(), target.get(), filter));
+  if (plans.empty()) LOG_WARN("no table on either server passes the filters");
+
+  // Written aside and renamed at the end: a run that stops half way leaves no fix to apply.
+  const std::string fix_tmp = config.fix_sql + ".tmp";
+  std::ofstream fix;
+  if (!config.fix_sql.empty()) {
+    fix.open(fix_tmp, std::ios::trunc);
+    if (!fix) {
+      return Status::InvalidArgument(
+          fmt::format("cannot write the fix SQL file {}: {}", fix_tmp, std::strerror(errno)));
+    }
+    fix << FixSqlHeader(Endpoint(config.source), Endpoint(config.target));
+  }
+  Report report(&plans, out, fix.is_open() ? &fix : nullptr);
+  if (Status st = CheckAll(config, plans, source.get(), target.get(), &report); !st.ok()) {
+    if (fix.is_open()) {
+      fix.close();
+      std::remove(fix_tmp.c_str());
+    }
+    return st;
+  }
   if (fix.is_open()) {
     fix.close();
-    if (!fix) {
-      return Status::IOError(fmt::format("cannot write the fix SQL file {}", config.fix_sql));
+    if (!fix || std::rename(fix_tmp.c_str(), config.fix_sql.c_str()) != 0) {
+      return Status::IOError(fmt::format("cannot write the fix SQL file {}: {}", config.fix_sql,
+                                         std::strerror(errno)));
     }
   }
   const Summary s = report.summary();
   const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
   PrintSummary(s, seconds, out);
-  LOG_INFO("sync-diff finished", KV("tables", s.tables), KV("equal", s.equal),
-           KV("rows", s.rows), KV("chunks", s.chunks), KV("reread", s.reread),
+  LOG_INFO("sync-diff finished", KV("tables", s.tables), KV("equal", s.equal), KV("rows", s.rows),
+           KV("chunks", s.chunks), KV("reread", s.reread), KV("whole-table", s.whole),
            KV("seconds", seconds));
   return s;
 }

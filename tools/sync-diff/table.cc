@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 
@@ -62,8 +63,8 @@ std::string ColumnsDiffer(const std::vector<replay::ColumnSchema>& s,
     if (i >= s.size()) return fmt::format("only the target has column {}", ColumnText(t[i]));
     if (i >= t.size()) return fmt::format("only the source has column {}", ColumnText(s[i]));
     if (!SameName(s[i].name, t[i].name) || s[i].data_type != t[i].data_type) {
-      return fmt::format("column {}: {} in the source, {} in the target", i + 1,
-                         ColumnText(s[i]), ColumnText(t[i]));
+      return fmt::format("column {}: {} in the source, {} in the target", i + 1, ColumnText(s[i]),
+                         ColumnText(t[i]));
     }
   }
   return "";
@@ -84,7 +85,6 @@ bool PickKey(const replay::TableSchema& schema, const std::vector<replay::Column
     }
     if (key.size() != k.columns.size()) continue;
     plan->key = std::move(key);
-    plan->key_name = k.name;
     plan->integer_key =
         plan->key.size() == 1 && replay::IsIntegerType(columns[plan->key[0]].data_type);
     return true;
@@ -117,9 +117,9 @@ Status Plan(replay::SchemaCache* source, replay::SchemaCache* target, TablePlan*
 
 bool IsBinaryType(std::string_view type) {
   static constexpr std::string_view kTypes[] = {
-      "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit", "geometry",
-      "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
-      "geometrycollection"};
+      "binary",   "varbinary",  "tinyblob",        "blob",         "mediumblob",
+      "longblob", "bit",        "geometry",        "point",        "linestring",
+      "polygon",  "multipoint", "multilinestring", "multipolygon", "geometrycollection"};
   return std::find(std::begin(kTypes), std::end(kTypes), type) != std::end(kTypes);
 }
 

@@ -17,10 +17,10 @@ namespace binlog::syncdiff {
 
 struct TablePlan {
   enum class State {
-    kCompare,         // same columns on both sides: compared row by row
-    kOnlySource,      // missing in the target
-    kOnlyTarget,      // extra in the target
-    kColumnsDiffer,   // not compared: `detail` says how the definitions differ
+    kCompare,        // same columns on both sides: compared row by row
+    kOnlySource,     // missing in the target
+    kOnlyTarget,     // extra in the target
+    kColumnsDiffer,  // not compared: `detail` says how the definitions differ
   };
   std::string db, table;
   State state = State::kCompare;
@@ -32,7 +32,6 @@ struct TablePlan {
   // the first unique key whose columns are NOT NULL and not generated. Empty: the table has
   // none and is compared whole, ordered by every column.
   std::vector<int> key;
-  std::string key_name;
   // One integer column: chunks are cut by value, without walking the key first.
   bool integer_key = false;
   uint64_t estimated_rows = 0;  // the source's statistics (information_schema.TABLES)
@@ -49,7 +48,7 @@ Result<std::vector<TablePlan>> PlanTables(mysql::Connection* source, mysql::Conn
 // DOUBLE; a string for the rest (text, dates and times, ENUM, SET, JSON).
 pb::Value ValueOf(const std::optional<std::string>& text, const replay::ColumnSchema& column);
 
-// `v` as the SQL literal `column` compares equal to (replay's literals); "NULL" for NULL.
+// `text` as the SQL literal `column` compares equal to (replay's literals); NULL for nullopt.
 std::string Literal(const std::optional<std::string>& text, const replay::ColumnSchema& column);
 
 }  // namespace binlog::syncdiff

@@ -85,46 +85,11 @@ Status AppendTableRules(const std::string& flag, const Strings& values,
   return Status::OK();
 }
 
-Status ReadServer(ConfigFile* f, const std::string& section, mysql::ConnectOptions* o) {
-  ASSIGN_OR_RETURN(o->host, f->GetString(section + ".host", o->host));
-  ASSIGN_OR_RETURN(int64_t port, f->GetInt(section + ".port", o->port));
-  if (port < 1 || port > 65535) {
-    return Bad(f->origin(), section + ".port", "a TCP port", std::to_string(port));
-  }
-  o->port = static_cast<int>(port);
-  ASSIGN_OR_RETURN(o->user, f->GetString(section + ".user", o->user));
-  ASSIGN_OR_RETURN(o->password, f->GetString(section + ".password", o->password));
-  return Status::OK();
-}
-
-// The drainer's filter keys, as reparo reads them.
-Status ReadFilter(ConfigFile* f, replay::FilterRules* rules) {
-  ASSIGN_OR_RETURN(rules->do_dbs, f->GetStringList("replicate-do-db"));
-  ASSIGN_OR_RETURN(rules->ignore_dbs, f->GetStringList("replicate-ignore-db"));
-  for (const char* key : {"replicate-do-table", "replicate-ignore-table"}) {
-    ASSIGN_OR_RETURN(auto tables, f->GetTableArray(key, {"db-name", "tbl-name"}));
-    for (size_t i = 0; i < tables.size(); ++i) {
-      auto& t = tables[i];
-      if (t["db-name"].empty() || t["tbl-name"].empty()) {
-        return Bad(f->origin(), fmt::format("{}[{}]", key, i), "db-name and tbl-name", "");
-      }
-      (std::string_view(key) == "replicate-do-table" ? rules->do_tables : rules->ignore_tables)
-          .push_back(replay::TableRule{t["db-name"], t["tbl-name"]});
-    }
-  }
-  if (f->Has("ignore-schemas")) {
-    ASSIGN_OR_RETURN(std::string schemas, f->GetString("ignore-schemas", ""));
-    rules->ignore_schemas.clear();
-    AppendCommaList(schemas, &rules->ignore_schemas);
-  }
-  return Status::OK();
-}
-
 Status ReadFile(ConfigFile* f, SyncDiffConfig* c) {
   const std::string& file = f->origin();
-  RETURN_IF_ERROR(ReadServer(f, "source-db", &c->source));
-  RETURN_IF_ERROR(ReadServer(f, "target-db", &c->target));
-  RETURN_IF_ERROR(ReadFilter(f, &c->filter));
+  RETURN_IF_ERROR(mysql::ReadConnectOptions(f, "source-db", &c->source));
+  RETURN_IF_ERROR(mysql::ReadConnectOptions(f, "target-db", &c->target));
+  RETURN_IF_ERROR(replay::ReadFilterRules(f, "", &c->filter));
   ASSIGN_OR_RETURN(int64_t chunk, f->GetInt("chunk-size", static_cast<int64_t>(c->chunk_size)));
   if (chunk < 1)
     return Bad(file, "chunk-size", "a number of rows, at least 1", std::to_string(chunk));

@@ -171,8 +171,12 @@ Status ParseDrainerToml(std::string_view text, const std::string& origin, Draine
   return Validate(origin, c);
 }
 
-Result<DrainerCommand> LoadDrainerConfig(int argc, const char* const* argv, DrainerConfig* c) {
-  ASSIGN_OR_RETURN(po::variables_map vm, ParseGoFlags(argc, argv, Describe()));
+Result<DrainerCommand> LoadDrainerConfig(int argc, const char* const* argv, DrainerConfig* c,
+                                         bool* bad_flags) {
+  Result<po::variables_map> parsed = ParseGoFlags(argc, argv, Describe());
+  if (bad_flags != nullptr) *bad_flags = !parsed.ok();
+  if (!parsed.ok()) return parsed.status();
+  const po::variables_map& vm = *parsed;
   DrainerCommand cmd;
   cmd.help = vm.count("help") > 0 || vm.count("h") > 0;
   cmd.version = vm.count("V") > 0 || vm.count("version") > 0;

@@ -61,8 +61,10 @@ struct DrainerCommand {
   bool version = false;
 };
 
-// Flags, then the -config file under them. InvalidArgument names the flag or the file and key.
-Result<DrainerCommand> LoadDrainerConfig(int argc, const char* const* argv, DrainerConfig* config);
+// Flags, then the -config file under them. InvalidArgument names the flag or the file and key;
+// *bad_flags (when given) says whether the command line itself was wrong (exit 2, not 1).
+Result<DrainerCommand> LoadDrainerConfig(int argc, const char* const* argv, DrainerConfig* config,
+                                         bool* bad_flags = nullptr);
 // Parses drainer.toml text over *config's values (tests, the embedded default).
 Status ParseDrainerToml(std::string_view text, const std::string& origin, DrainerConfig* config);
 std::string DrainerUsage();

@@ -106,18 +106,6 @@ uint64_t Drainer::Impl::CheckpointTs() const {
   return engine ? std::max(engine->Stats().progress_ts, start_ts) : start_ts;
 }
 
-Status Drainer::Impl::PutRecord(registry::NodeState s) {
-  registry::NodeStatus n;
-  n.node_id = config.node_id;
-  n.addr = config.advertise_addr;
-  n.status_addr = status_addr;
-  n.state = s;
-  n.max_commit_ts = static_cast<int64_t>(CheckpointTs());
-  n.update_ts = static_cast<int64_t>(ComposeTS(options.env->NowMicros() / 1000, 0));
-  n.host = registry::ThisHostName();
-  return registry->Put(registry::NodeKind::kDrainer, n);
-}
-
 void Drainer::Impl::ApplyLoop() {
   NameThisThread("drainer-apply");
   std::vector<pb::Binlog> batch;
@@ -133,21 +121,15 @@ void Drainer::Impl::ApplyLoop() {
       last_purge = std::chrono::steady_clock::now();
     }
     if (!s.ok()) {
-      LOG_ERROR("the drainer cannot go on", KV("error", s));
-      return StopAsync(registry::NodeState::kPaused, s);
+      LOG_ERROR("the drainer cannot go on: stopping", KV("error", s));
+      {
+        std::lock_guard<std::mutex> g(mu);
+        failure = s;
+      }
+      Status paused = node->RequestPause();  // StopWork returns the failure to Wait()
+      if (!paused.ok()) LOG_WARN("the drainer is stopping already", KV("state", node->StateName()));
+      return;
     }
-  }
-}
-
-void Drainer::Impl::HeartbeatLoop() {
-  NameThisThread("drainer-heart");
-  std::unique_lock<std::mutex> lock(mu);
-  while (!cv.wait_for(lock, std::chrono::duration<double>(config.heartbeat_interval_seconds),
-                      [&] { return stopping; })) {
-    lock.unlock();
-    Status s = PutRecord(registry::NodeState::kOnline);
-    if (!s.ok()) LOG_WARN("cannot refresh the registry record", KV("error", s));
-    lock.lock();
   }
 }
 
@@ -160,51 +142,28 @@ Status Drainer::Impl::WriteFinalCheckpoint(uint64_t ts) {
   return conn->Execute(UpsertCheckpointSql(config.cluster_id, c));
 }
 
-Status Drainer::Impl::Stop(registry::NodeState final_state, Status cause) {
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    if (stopping) {
-      cv.wait(lock, [&] { return stopped; });
-      return final_status;
-    }
-    stopping = true;
-  }
-  cv.notify_all();
-  state = final_state == registry::NodeState::kOffline ? registry::NodeState::kClosing
-                                                        : registry::NodeState::kPausing;
+Status Drainer::Impl::StopWork() {
   if (merger) merger->Stop();
   if (pumps) pumps->Stop();
   stop_apply = true;
-  if (apply_thread.joinable() && apply_thread.get_id() != std::this_thread::get_id()) {
-    apply_thread.join();
+  if (apply_thread.joinable()) apply_thread.join();
+  Status s;
+  {
+    std::lock_guard<std::mutex> g(mu);
+    s = failure;
   }
-  if (heartbeat_thread.joinable()) heartbeat_thread.join();
-  Status s = cause;
-  if (engine) {
-    Status finished = FinishEngine();
-    const uint64_t ts = CheckpointTs();
-    if (finished.ok() && cause.ok()) {
-      finished = WriteFinalCheckpoint(ts);
-      if (finished.ok()) LOG_INFO("checkpoint saved, consistent", KV("commit-ts", ts));
-    }
-    if (s.ok()) s = finished;
+  Status finished = FinishEngine();
+  const uint64_t ts = CheckpointTs();
+  if (finished.ok() && s.ok()) {
+    finished = WriteFinalCheckpoint(ts);
+    if (finished.ok()) LOG_INFO("checkpoint saved, consistent", KV("commit-ts", ts));
   }
+  if (s.ok()) s = finished;
   if (relay) {
     Status closed = relay->Close();
     if (s.ok()) s = closed;
   }
-  if (registry) {
-    Status put = PutRecord(final_state);
-    if (!put.ok()) LOG_ERROR("cannot record the final state", KV("error", put));
-    if (s.ok()) s = put;
-  }
-  state = final_state;
   http.Stop();
-  LOG_INFO("drainer stopped", KV("state", registry::NodeStateName(final_state)), KV("status", s));
-  std::lock_guard<std::mutex> g(mu);
-  stopped = true;
-  final_status = s;
-  cv.notify_all();
   return s;
 }
 
@@ -232,14 +191,22 @@ Status Drainer::Impl::FinishEngine() {
   return s;
 }
 
-void Drainer::Impl::StopAsync(registry::NodeState final_state, Status cause) {
-  std::lock_guard<std::mutex> g(mu);
-  if (stopping || stop_thread.joinable()) return;
-  stop_thread = std::thread([this, final_state, cause] {
-    NameThisThread("drainer-stop");
-    (void)Stop(final_state, cause);  // Wait() returns it
-    if (options.on_stop) options.on_stop();
-  });
+// The registry record through the node kit: online now, heartbeats with the checkpoint as
+// MaxCommitTS, and the final state (paused, or offline after a close request) once StopWork ran.
+Status Drainer::Impl::StartNode() {
+  server::NodeOptions o;
+  o.kind = registry::NodeKind::kDrainer;
+  o.node_id = config.node_id;
+  o.addr = config.advertise_addr;
+  o.data_dir = config.data_dir;
+  o.heartbeat_interval_seconds = config.heartbeat_interval_seconds;
+  o.env = options.env;
+  o.max_commit_ts = [this] { return CheckpointTs(); };
+  o.stop_serving = [this](registry::NodeState) { return StopWork(); };
+  o.on_stop = options.on_stop;
+  node = std::make_unique<server::Node>(registry.get(), std::move(o));
+  node->AddStateRoute(&http);
+  return Status::OK();
 }
 
 Result<std::unique_ptr<Drainer>> Drainer::Start(const DrainerConfig& config,
@@ -248,16 +215,20 @@ Result<std::unique_ptr<Drainer>> Drainer::Start(const DrainerConfig& config,
   impl->config = config;
   impl->options = std::move(options);
   if (impl->options.print_out == nullptr) impl->options.print_out = &std::cout;
-  impl->started_micros = impl->options.env->NowMicros();
-  std::unique_ptr<Drainer> d(new Drainer(std::move(impl)));
-  Impl& m = *d->impl_;
-  Status s = m.Open();
-  if (s.ok()) s = m.StartHttp(d.get());
-  if (s.ok()) {
-    if (m.config.advertise_addr.empty()) m.config.advertise_addr = m.status_addr;
-    if (m.config.node_id.empty()) m.config.node_id = m.config.advertise_addr;
-    s = registry::ValidateNodeID(m.config.node_id);
+  Impl& m = *impl;
+  if (m.config.advertise_addr.empty()) m.config.advertise_addr = m.config.addr;
+  if (m.config.node_id.empty()) m.config.node_id = m.config.advertise_addr;
+  Result<server::HostPort> hp = server::SplitHostPort(m.config.node_id);
+  if (hp.ok() && hp->port == 0) {
+    return Status::InvalidArgument(fmt::format(
+        "node-id: defaults to advertise-addr, \"{}\", whose port 0 is no identity: set node-id",
+        m.config.node_id));
   }
+  RETURN_IF_ERROR(registry::ValidateNodeID(m.config.node_id));
+  std::unique_ptr<Drainer> d(new Drainer(std::move(impl)));
+  Status s = m.Open();
+  if (s.ok()) s = m.StartNode();
+  if (s.ok()) s = m.StartHttp();
   if (s.ok()) {
     m.merger = std::make_unique<Merger>(m.start_ts, kMaxQueueBytesPerPump);
     m.pumps = std::make_unique<PumpWatcher>(m.options.env, m.registry.get(), m.merger.get(),
@@ -265,56 +236,32 @@ Result<std::unique_ptr<Drainer>> Drainer::Start(const DrainerConfig& config,
                                             config.detect_interval_seconds);
     s = m.pumps->Start();
   }
-  if (s.ok()) s = m.PutRecord(registry::NodeState::kOnline);
+  if (s.ok()) s = m.node->Start(m.status_addr);
   if (!s.ok()) {
-    std::lock_guard<std::mutex> g(m.mu);
-    m.stopping = m.stopped = true;  // nothing was started that Stop must wait for
     if (m.merger) m.merger->Stop();
     if (m.pumps) m.pumps->Stop();
     m.http.Stop();
     return s;
   }
   m.apply_thread = std::thread([&m] { m.ApplyLoop(); });
-  m.heartbeat_thread = std::thread([&m] { m.HeartbeatLoop(); });
-  LOG_INFO("drainer started", KV("node-id", config.node_id), KV("addr", m.status_addr),
+  LOG_INFO("drainer started", KV("node-id", m.config.node_id), KV("addr", m.status_addr),
            KV("checkpoint", m.start_ts));
   return d;
 }
 
 Drainer::Drainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Drainer::~Drainer() {
-  (void)Shutdown();  // logged; a caller that wants it calls Shutdown first
-  std::thread stopper;
-  {
-    std::lock_guard<std::mutex> g(impl_->mu);
-    stopper = std::move(impl_->stop_thread);
-  }
-  if (stopper.joinable()) stopper.join();
+  Status s = Shutdown();
+  if (!s.ok()) LOG_WARN("the drainer stopped with an error", KV("error", s));
 }
 
-Status Drainer::Shutdown() { return impl_->Stop(registry::NodeState::kPaused, Status::OK()); }
-
-Status Drainer::RequestPause() {
-  if (impl_->state != registry::NodeState::kOnline) {
-    return Status::InvalidArgument("the drainer is not online");
-  }
-  impl_->StopAsync(registry::NodeState::kPaused, Status::OK());
-  return Status::OK();
+Status Drainer::Shutdown() {
+  if (!impl_->node || !impl_->node->started()) return Status::OK();
+  return impl_->node->Shutdown();
 }
-
-Status Drainer::RequestClose() {
-  if (impl_->state != registry::NodeState::kOnline) {
-    return Status::InvalidArgument("the drainer is not online");
-  }
-  impl_->StopAsync(registry::NodeState::kOffline, Status::OK());
-  return Status::OK();
-}
-
-Status Drainer::Wait() {
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->cv.wait(lock, [&] { return impl_->stopped; });
-  return impl_->final_status;
-}
+Status Drainer::RequestPause() { return impl_->node->RequestPause(); }
+Status Drainer::RequestClose() { return impl_->node->RequestClose(); }
+Status Drainer::Wait() { return impl_->node->Wait(); }
 
 DrainerStats Drainer::Stats() const {
   DrainerStats s;

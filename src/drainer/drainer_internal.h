@@ -14,6 +14,7 @@
 #include "drainer/sinks.h"
 #include "mysql/mysql.h"
 #include "registry/registry.h"
+#include "server/node.h"
 #include "server/server.h"
 
 namespace binlog::drainer {
@@ -32,29 +33,24 @@ struct Drainer::Impl {
   uint64_t start_ts = 0;  // the checkpoint it started from
   int64_t started_micros = 0;
 
-  std::thread apply_thread, heartbeat_thread;
-  std::thread stop_thread;  // a stop the drainer started itself (guarded by mu)
+  std::unique_ptr<server::Node> node;  // the registry record, PUT /state, the final state
+  std::thread apply_thread;
   std::atomic<bool> stop_apply{false};
-  std::atomic<registry::NodeState> state{registry::NodeState::kOnline};
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;  // guarded by mu
-  bool stopped = false;   // guarded by mu
-  Status final_status;    // guarded by mu
+  std::mutex mu;
+  Status failure;  // what stopped the apply loop (guarded by mu)
 
   Status Open();
   Status Recover();
+  Status StartNode();
   void ApplyLoop();
-  void HeartbeatLoop();
-  Status PutRecord(registry::NodeState s);
   Status WriteFinalCheckpoint(uint64_t ts);
   Status FinishEngine();
-  Status Stop(registry::NodeState final_state, Status cause);
-  void StopAsync(registry::NodeState final_state, Status cause);
+  // The node's stop_serving: stop pulling, apply what was merged, save the checkpoint.
+  Status StopWork();
   uint64_t CheckpointTs() const;
 
   // status_http.cc
-  Status StartHttp(Drainer* owner);
+  Status StartHttp();
   std::string StatusJson() const;
   std::string MetricsText() const;
 };

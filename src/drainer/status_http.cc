@@ -24,11 +24,6 @@ std::string When(uint64_t ts) {
   return text.ok() ? *text : "";
 }
 
-void Reply(HttpResponse* res, int code, const nlohmann::json& body) {
-  res->status = code;
-  res->body = body.dump() + "\n";
-}
-
 }  // namespace
 
 std::string Drainer::Impl::StatusJson() const {
@@ -38,7 +33,7 @@ std::string Drainer::Impl::StatusJson() const {
   nlohmann::ordered_json j;
   j["node-id"] = config.node_id;
   j["addr"] = status_addr;
-  j["state"] = registry::NodeStateName(state);
+  j["state"] = node ? node->StateName() : "starting";
   j["checkpoint"] = {{"commit-ts", checkpoint}, {"datetime", When(checkpoint)},
                      {"lag-seconds", LagSeconds(options.env, checkpoint)}};
   j["applied"] = {{"transactions", st.transactions}, {"rows", st.rows}, {"ddl", st.ddl},
@@ -91,36 +86,17 @@ std::string Drainer::Impl::MetricsText() const {
     fmt::format_to(std::back_inserter(*m.out()), "binlog_drainer_pump_watermark{{pump=\"{}\"}} {}\n",
                    f.node_id, f.watermark);
   }
+  if (node) server::NodeStateMetric(&m, "binlog_drainer_state", node->state());
   return m.Take();
 }
 
-Status Drainer::Impl::StartHttp(Drainer* owner) {
+Status Drainer::Impl::StartHttp() {
   http.Route("GET", "/status", "GET /status",
              [this](const HttpRequest&, HttpResponse* res) { res->body = StatusJson(); });
   http.Route("GET", "/metrics", "GET /metrics", [this](const HttpRequest&, HttpResponse* res) {
     res->body = MetricsText();
     res->content_type = "text/plain; version=0.0.4";
   });
-  http.Route("PUT", "/state/", "PUT /state/<node-id>/{pause|close}",
-             [this, owner](const HttpRequest& req, HttpResponse* res) {
-               const std::string want = "/state/" + config.node_id + "/";
-               if (req.path.rfind(want, 0) != 0) {
-                 return Reply(res, 404, {{"error", fmt::format("no drainer here by that id: this is "
-                                                               "drainer {}", config.node_id)}});
-               }
-               const std::string action = req.path.substr(want.size());
-               Status s;
-               if (action == "pause") {
-                 s = owner->RequestPause();
-               } else if (action == "close") {
-                 s = owner->RequestClose();
-               } else {
-                 return Reply(res, 400, {{"error", "unknown action: pause or close"}});
-               }
-               if (!s.ok()) return Reply(res, 409, {{"error", s.message()}});
-               LOG_INFO("state change requested", KV("action", action), KV("remote", req.remote));
-               Reply(res, 200, {{"node-id", config.node_id}, {"action", action}});
-             });
   RETURN_IF_ERROR(http.Start(config.addr, "addr", "drainer-http"));
   status_addr = http.addr();
   return Status::OK();

@@ -139,7 +139,7 @@ TEST_F(DrainerMysqlTest, KilledAtRandomPointsUnderLoadEachTransactionIsAppliedOn
   }
   const std::string config = tmp_.Sub("drainer.toml");
   std::ofstream(config) << fmt::format(
-      "addr = \"127.0.0.1:0\"\ndata-dir = \"{}\"\nregistry-dir = \"{}\"\ninitial-commit-ts = 0\n"
+      "addr = \"127.0.0.1:0\"\nnode-id = \"drainer-k\"\ndata-dir = \"{}\"\nregistry-dir = \"{}\"\ninitial-commit-ts = 0\n"
       "detect-interval = 0.2\n[syncer]\ndb-type = \"mysql\"\nworker-count = 4\n"
       "[syncer.to]\nhost = \"{}\"\nport = {}\nuser = \"root\"\n",
       tmp_.Sub("drainer"), tmp_.Sub("registry"), dest_->host(), dest_->port());

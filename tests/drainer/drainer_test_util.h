@@ -214,6 +214,7 @@ class DrainerFixture : public ::testing::Test {
   DrainerConfig BaseConfig(SinkType sink) {
     DrainerConfig c;
     c.addr = "127.0.0.1:0";
+    c.node_id = "drainer-test";
     c.data_dir = tmp_.Sub("drainer");
     c.registry_dir = tmp_.Sub("registry");
     c.initial_commit_ts = 0;

@@ -5,7 +5,9 @@
 #      backup, a day of business, a disaster (DROP DATABASE), the backup restored into a fresh
 #      server, reparo replaying the archive up to just before the disaster, and the rows back;
 #   2. the pump: transactions written through it as TiDB writes them (loadgen), its archive
-#      inspected with segdump, and printed by reparo (which reads a pump's binlog/ as well).
+#      inspected with segdump, and printed by reparo (which reads a pump's binlog/ as well);
+#   3. replication: a MariaDB, the syncer writing its transactions to a pump, the drainer
+#      applying them to a second MariaDB, and sync-diff saying the two are equal.
 # Every process and datadir is removed on exit, also on failure. DEMO_DIR keeps the files
 # (default build/demo); DEMO_TXNS sets the size of the day of business (default 20000).
 set -euo pipefail
@@ -13,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"${JOBS:-2}" --target pump loadgen segdump syncer reparo
+cmake --build build -j"${JOBS:-2}" --target pump loadgen segdump syncer reparo drainer sync-diff
 
 bin=build/tools
 demo=${DEMO_DIR:-build/demo}
@@ -24,6 +26,7 @@ demo=$(cd "$demo" && pwd)
 sandboxes=$(mktemp -d /tmp/binlog-demo.XXXXXX)
 syncer_pid=""
 pump_pid=""
+drainer_pid=""
 stop_pid() {
   if [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; then
     kill -TERM "$1"
@@ -31,9 +34,10 @@ stop_pid() {
   fi
 }
 cleanup() {
+  stop_pid "$drainer_pid"
   stop_pid "$syncer_pid"
   stop_pid "$pump_pid"
-  for server in production restored; do
+  for server in production restored upstream replica; do
     scripts/mariadb-sandbox.sh stop "$sandboxes/$server" || true
   done
   rm -rf "$sandboxes"
@@ -233,4 +237,90 @@ say "reparo -dest-type print: the first transaction of the pump's archive"
   -log-file "$demo/reparo-print.log" 2>/dev/null | sed 's/^/   /'
 stop_pid "$pump_pid"
 pump_pid=""
-say "done: files in $demo (syncer, reparo and pump logs, the backup, the archives)"
+
+# ---- 3. replication --------------------------------------------------------------------------
+say "replication: MariaDB -> syncer -> pump -> drainer -> a second MariaDB"
+up_port=$(scripts/mariadb-sandbox.sh start "$sandboxes/upstream")
+replica_port=$(scripts/mariadb-sandbox.sh start "$sandboxes/replica")
+upstream() { mariadb --no-defaults --socket="$sandboxes/upstream/sock" -uroot "$@"; }
+replica() { mariadb --no-defaults --socket="$sandboxes/replica/sock" -uroot "$@"; }
+upstream -e "SET GLOBAL innodb_flush_log_at_trx_commit = 2"
+note "upstream 127.0.0.1:$up_port, replica 127.0.0.1:$replica_port"
+pump_addr="127.0.0.1:$(free_port)"
+status_addr="127.0.0.1:$(free_port)"
+drainer_addr="127.0.0.1:$(free_port)"
+"$bin/pump/pump" -addr "$pump_addr" -status-addr "$status_addr" -data-dir "$demo/repl-pump" \
+  -registry-dir "$demo/repl-registry" -log-file "$demo/repl-pump.log" &
+pump_pid=$!
+for _ in $(seq 100); do
+  curl -sf "http://$status_addr/status" | grep -q '"state":"online"' && break
+  sleep 0.1
+done
+cat >"$demo/repl-syncer.toml" <<TOML
+log-file = "$demo/repl-syncer.log"
+server-id = 102
+meta = "$demo/repl-syncer.meta"
+status-addr = ""
+heartbeat-interval = 1
+[from]
+host = "127.0.0.1"
+port = $up_port
+user = "repl"
+password = "repl-pw"
+[to]
+type = "pump"
+pump-addrs = ["$pump_addr"]
+TOML
+"$bin/syncer/syncer" -config "$demo/repl-syncer.toml" &
+syncer_pid=$!
+cat >"$demo/drainer.toml" <<TOML
+addr = "$drainer_addr"
+data-dir = "$demo/drainer"
+registry-dir = "$demo/repl-registry"
+initial-commit-ts = 0
+detect-interval = 1
+log-file = "$demo/drainer.log"
+[syncer]
+db-type = "mysql"
+[syncer.to]
+host = "127.0.0.1"
+port = $replica_port
+user = "root"
+password = ""
+[syncer.relay]
+log-dir = "$demo/drainer/relay_log"
+TOML
+sed 's/^/   /' "$demo/drainer.toml"
+"$bin/drainer/drainer" -config "$demo/drainer.toml" &
+drainer_pid=$!
+sleep 1
+{
+  echo "CREATE DATABASE shop;"
+  echo "CREATE TABLE shop.orders (id INT PRIMARY KEY, customer INT, amount DECIMAL(10,2),"
+  echo "  status ENUM('new','paid','shipped') NOT NULL DEFAULT 'new', note TEXT);"
+  awk 'BEGIN { srand(7); for (i = 1; i <= 3000; i++) {
+    print "INSERT INTO shop.orders VALUES (" i ", " int(rand() * 100) ", " int(rand() * 10000) / 100 ", \"new\", NULL);"
+    if (i % 3 == 0) print "UPDATE shop.orders SET status = \"paid\", note = \"Zürich\" WHERE id = " i - 2 ";"
+    if (i % 40 == 0) print "DELETE FROM shop.orders WHERE id = " i - 20 ";" } }'
+  echo "ALTER TABLE shop.orders ADD COLUMN shipped_at DATETIME NULL;"
+  echo "UPDATE shop.orders SET status = 'shipped', shipped_at = '2026-12-03 10:00:00' WHERE id % 7 = 0;"
+} | upstream
+note "upstream: 3000 orders placed, paid, some deleted, a column added, some shipped"
+diff_args=(-source-port "$up_port" -target-port "$replica_port" -do-db shop -L warn)
+for _ in $(seq 120); do
+  "$bin/sync-diff/sync-diff" "${diff_args[@]}" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+echo "   \$ sync-diff -source-port $up_port -target-port $replica_port -do-db shop"
+"$bin/sync-diff/sync-diff" "${diff_args[@]}" 2>&1 | sed 's/^/   /'
+note "the drainer's status:"
+curl -s "http://$drainer_addr/status" | sed 's/^/   /'
+stop_pid "$drainer_pid"
+drainer_pid=""
+note "stopped (paused, expected back); its checkpoint in the replica:"
+replica -e "SELECT * FROM tidb_binlog.checkpoint" | sed 's/^/   /'
+stop_pid "$syncer_pid"
+syncer_pid=""
+stop_pid "$pump_pid"
+pump_pid=""
+say "done: files in $demo (syncer, reparo, pump and drainer logs, the backup, the archives)"

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "mysql/mysql.h"
 
 namespace binlog::syncer {
 
@@ -23,10 +24,13 @@ struct SyncerConfig {
   std::string log_rotate = "day";
   uint32_t server_id = 101;  // the replica id registered with the upstream
   std::string meta = "./syncer.meta";
-  // TiDB-Binlog's syncer applies with worker-count threads; this syncer archives one ordered
-  // stream, so the key is accepted for compatibility and unused.
+  // [to] type = "mysql": connections applying at once. A journal or a pump takes one ordered
+  // stream, so the key is accepted there and unused.
   int worker_count = 16;
-  int batch = 1000;                   // most transactions written (and synced) together
+  // Most transactions written (and synced) together; with type = "mysql" also the row changes
+  // per downstream transaction (the engine's txn-batch).
+  int batch = 1000;
+  bool safe_mode = false;             // type = "mysql": INSERT as REPLACE, UPDATE as DELETE + REPLACE
   std::string flavor = "mysql";       // mysql | mariadb; the server's own version decides
   std::string status_addr = ":8271";  // empty: no status service
   bool stop_on_ddl = false;
@@ -41,10 +45,13 @@ struct SyncerConfig {
   } from;
 
   struct To {
-    std::string type = "journal";  // journal | pump
+    // journal | pump | mysql; without a type, mysql when [to] has a host (TiDB-Binlog's
+    // syncer.toml replicates as written), else journal.
+    std::string type = "journal";
     std::string dir = "data.syncer";
     uint64_t max_file_size = 512ull << 20;
     std::vector<std::string> pump_addrs;  // type = "pump"
+    mysql::ConnectOptions mysql;          // type = "mysql": host, port, user, password, ssl-*
   } to;
 
   std::string meta_from;  // -meta-from: a backup's position record

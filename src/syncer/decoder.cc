@@ -50,12 +50,13 @@ uint64_t TsAllocator::FromMillis(int64_t ms) {
 }
 
 StreamDecoder::StreamDecoder(const BinlogPosition& start, bool checksum, uint64_t last_ts,
-                             uint32_t upstream_server_id)
+                             uint32_t upstream_server_id, bool clock_heartbeats)
     : checksum_(checksum),
       position_(start),
       file_(start.name),
       gtid_state_(ParseGtidState(start.gtid)),
       ts_(last_ts),
+      clock_heartbeats_(clock_heartbeats),
       upstream_server_id_(upstream_server_id) {}
 
 std::string StreamDecoder::Where(const Event& ev) const {
@@ -165,7 +166,7 @@ Status StreamDecoder::OnHeartbeat(int64_t now_ms, std::vector<StreamItem>* out) 
   if (open_) return Status::OK();
   StreamItem item;
   item.kind = StreamItem::kHeartbeat;
-  item.commit_ts = ts_.FromMillis(now_ms);
+  item.commit_ts = clock_heartbeats_ ? ts_.FromMillis(now_ms) : ts_.last();
   item.buffer = buffers_->Get();
   wire::PutVarintField(item.buffer.get(), kTpField, pb::FAKE);
   wire::PutVarintField(item.buffer.get(), kCommitTsField, item.commit_ts);

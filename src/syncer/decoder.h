@@ -80,9 +80,12 @@ class StreamDecoder {
   // `start` is where the dump starts (after a committed transaction); `checksum` whether the
   // connection announced CRC32 (events before the first format description use it);
   // `last_ts` the largest ts already archived; `upstream_server_id` the @@server_id of the
-  // server read, for the records' SourcePosition (proto/binlog.proto).
+  // server read, for the records' SourcePosition (proto/binlog.proto). `clock_heartbeats`:
+  // heartbeats take the local clock (and later ts go above it); false: they take the last ts,
+  // so every transaction's ts is a function of the events from `start` and `last_ts` alone (a
+  // destination that recognises re-read transactions by their ts needs that).
   StreamDecoder(const BinlogPosition& start, bool checksum, uint64_t last_ts,
-                uint32_t upstream_server_id);
+                uint32_t upstream_server_id, bool clock_heartbeats = true);
 
   // Feeds one event as received (after the packet's status byte); appends finished items.
   // `now_ms` stamps heartbeats. Errors name the event and binlog position.
@@ -121,6 +124,7 @@ class StreamDecoder {
   };
   std::unordered_map<uint64_t, Table> tables_;
   TsAllocator ts_;
+  bool clock_heartbeats_;
   uint32_t server_id_ = 0;  // of the events' origin
   uint32_t upstream_server_id_;
   DecoderStats stats_;

@@ -1,5 +1,5 @@
 // The pump sink: each batch goes to one pump of pump-addrs as WriteBinlogs calls, answered
-// once durable. docs/SYNCER.md, "Writing to a pump", says why each rule holds:
+// once durable. docs/SYNCER_PUMP.md says why each rule holds:
 //   - dedupe: before (re)sending after a failure, the sink asks the pump what it holds from
 //     this upstream server (GetSourceState) and drops the prefix already there: a call is one
 //     wal write, so what landed of a batch is a prefix;

@@ -1,6 +1,6 @@
-// Where the syncer's records go: a local journal (embedded) or a pump (gRPC). The syncer
-// writes each batch of committed transactions, waits for it to be durable, then moves
-// syncer.meta past it.
+// Where the syncer's records go: a local journal (embedded), a pump (gRPC), or a downstream
+// MariaDB/MySQL that the replay engine applies them to. The syncer writes each batch of
+// committed transactions, waits for it to be durable, then moves syncer.meta past it.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,8 @@
 #include "binlog.pb.h"
 #include "common/env.h"
 #include "common/status.h"
+#include "mysql/mysql.h"
+#include "syncer/meta.h"
 
 namespace binlog::syncer {
 
@@ -25,6 +27,8 @@ struct EncodedBinlog {
   std::string_view file;
   uint64_t pos = 0;
   std::string_view gtid;
+  // Where the stream is once it is durable (every domain's GTID), for a sink that keeps it.
+  const BinlogPosition* position = nullptr;
 };
 
 class Sink {
@@ -50,6 +54,22 @@ class Sink {
   // Thread-safe: makes a Write that is waiting to retry return soon (Aborted).
   virtual void Cancel() {}
   virtual Status Close() = 0;
+
+  // A sink that keeps the upstream position itself, committed with what it applies (mysql):
+  // its position wins over syncer.meta at start, syncer.meta follows it, and the records'
+  // commit ts must be a function of the upstream's events from that position (heartbeats take
+  // the last ts, and come at or above LastTS() rather than above it) so that transactions read
+  // again after a restart carry the ts they were applied with.
+  virtual bool KeepsPosition() const { return false; }
+  // What such a sink holds: where the stream resumes, the ts of the record there in LastTS()
+  // at start; empty when it holds nothing. Thread-safe.
+  virtual BinlogPosition KeptPosition() const { return {}; }
+  // Called before every dump starts, with where it starts (after everything written so far):
+  // a sink that keeps the position and holds none records this one before anything else.
+  virtual Status Begin(const BinlogPosition& /*from*/) { return Status::OK(); }
+  // Transactions written that the destination found it held already (an earlier run applied
+  // them) and did not apply again, so far. Thread-safe.
+  virtual uint64_t AlreadyHeld() const { return 0; }
 };
 
 struct JournalSinkOptions {
@@ -80,8 +100,28 @@ struct PumpSinkOptions {
   double call_timeout_seconds = 30;
 };
 
-// Writes to the pumps' gRPC service (docs/SYNCER.md, "Writing to a pump"). Connects lazily:
+// Writes to the pumps' gRPC service (docs/SYNCER_PUMP.md). Connects lazily:
 // opening never fails because a pump is down.
 Result<std::unique_ptr<Sink>> OpenPumpSink(const PumpSinkOptions& options);
+
+struct MysqlSinkOptions {
+  mysql::ConnectOptions connect;  // [to]
+  // The syncer's server-id: its progress is task "syncer-<id>" in tidb_binlog.replay_progress,
+  // its position the row of that id in tidb_binlog.syncer_position.
+  uint32_t server_id = 101;
+  int worker_count = 16;  // connections applying at once
+  int txn_batch = 1000;   // row changes per downstream transaction (whole transactions)
+  bool safe_mode = false;
+  // Transient failures (the downstream restarting) of one downstream transaction in a row
+  // before the syncer stops, with a backoff doubling from base to max.
+  int max_retry = 100;
+  double retry_base_seconds = 0.5;
+  double retry_max_seconds = 10;
+};
+
+// Applies the records to a MariaDB/MySQL downstream through the replay engine, exactly once,
+// with the upstream position in tidb_binlog.syncer_position (docs/SYNCER_MYSQL.md). Connects
+// here: a downstream that cannot be reached fails the start.
+Result<std::unique_ptr<Sink>> OpenMysqlSink(const MysqlSinkOptions& options);
 
 }  // namespace binlog::syncer

@@ -144,7 +144,8 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
   RETURN_IF_ERROR(StartStream(up.get(), fatal));
 
   // Made before the writer starts: from here on only the durability thread moves position_.
-  StreamDecoder decoder(position_, up->info().checksum, sink_->LastTS(), up->info().server_id);
+  StreamDecoder decoder(position_, up->info().checksum, sink_->LastTS(), up->info().server_id,
+                        /*clock_heartbeats=*/!sink_->KeepsPosition());
   std::vector<EncodedBinlog> scratch;
   WritePipeline pipeline(
       static_cast<size_t>(config_.batch), up.get(),
@@ -165,7 +166,8 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
   }
   if (!writer_status.ok()) {
     *fatal = true;  // the sink refuses writes (disk full, sticky I/O error): not a network matter
-    return writer_status.WithContext("writing the archive");
+    return writer_status.WithContext(sink_->KeepsPosition() ? "writing to the downstream"
+                                                             : "writing the archive");
   }
   if (ddl_stop) {
     stopped_on_ddl_ = true;
@@ -213,6 +215,7 @@ Status Syncer::StartStream(Upstream* up, bool* fatal) {
         KV("position", position_.ToString()));
     RETURN_IF_ERROR(SaveMeta(options_.env, config_.meta, position_));
   }
+  RETURN_IF_ERROR(sink_->Begin(position_));
   RETURN_IF_ERROR(up->StartDump(position_));
   LOG_INFO("replicating",
            KV("upstream", fmt::format("{}:{}", config_.from.host, config_.from.port)),
@@ -276,22 +279,25 @@ Status Syncer::WriteBatch(std::span<const StreamItem> items, std::vector<Encoded
   for (const StreamItem& item : items) {
     if (item.kind == StreamItem::kPosition) continue;
     scratch->push_back(EncodedBinlog{item.commit_ts, item.payload(), item.position.name,
-                                     item.position.pos, item.gtid});
+                                     item.position.pos, item.gtid, &item.position});
   }
   return scratch->empty() ? Status::OK() : sink_->Write(*scratch);
 }
 
 // Batches written one after another are made durable by one sync; only then may the meta move
-// past them.
+// past them. A downstream that keeps the position says what the meta holds: its own position,
+// which may lag what was written (it is recorded with the engine's progress).
 Status Syncer::MakeDurable(std::span<const std::vector<StreamItem>> batches, bool* progressed) {
   Env* env = options_.env;
   RETURN_IF_ERROR(sink_->WaitDurable());
   const BinlogPosition& last = batches.back().back().position;
-  RETURN_IF_ERROR(SaveMeta(env, config_.meta, last));
+  const BinlogPosition durable_at = sink_->KeepsPosition() ? sink_->KeptPosition() : last;
+  if (!durable_at.empty()) RETURN_IF_ERROR(SaveMeta(env, config_.meta, durable_at));
   double now = static_cast<double>(env->NowMicros()) / 1e6;
+  const uint64_t held = sink_->AlreadyHeld();
   std::unique_lock<std::mutex> lock(mu_);
-  position_ = last;
-  stats_.position = position_;
+  position_ = last;  // where a reconnect goes on: everything before it was handed to the sink
+  stats_.position = durable_at;
   bool wrote = false;
   for (const std::vector<StreamItem>& items : batches) {
     for (const StreamItem& item : items) {
@@ -308,8 +314,10 @@ Status Syncer::MakeDurable(std::span<const std::vector<StreamItem>> batches, boo
     }
   }
   if (wrote) stats_.last_ts = sink_->LastTS();  // the sink's: it may have raised the ts
+  stats_.skipped += held - sink_held_;
+  sink_held_ = held;
   *progressed = true;
-  BinlogPosition durable = position_;
+  BinlogPosition durable = durable_at;
   lock.unlock();
   if (options_.on_durable) options_.on_durable(durable);
   return Status::OK();

@@ -55,6 +55,17 @@ Status Syncer::Init() {
     po.retry_base_seconds = options_.retry_base_seconds;
     po.retry_max_seconds = options_.retry_max_seconds;
     ASSIGN_OR_RETURN(sink_, OpenPumpSink(po));
+  } else if (config_.to.type == "mysql") {
+    MysqlSinkOptions mo;
+    mo.connect = config_.to.mysql;
+    mo.server_id = config_.server_id;
+    mo.worker_count = config_.worker_count;
+    mo.txn_batch = config_.batch;
+    mo.safe_mode = config_.safe_mode;
+    mo.max_retry = config_.max_retry;
+    mo.retry_base_seconds = options_.retry_base_seconds;
+    mo.retry_max_seconds = options_.retry_max_seconds;
+    ASSIGN_OR_RETURN(sink_, OpenMysqlSink(mo));
   } else {
     JournalSinkOptions jo;
     jo.env = env;
@@ -71,8 +82,31 @@ Status Syncer::Init() {
   }
   ASSIGN_OR_RETURN(meta_, LoadMeta(env, config_.meta));
   if (meta_) position_ = *meta_;
+  if (sink_->KeepsPosition()) RETURN_IF_ERROR(ResumeFromSink());
   stats_.position = position_;
+  stats_.last_ts = sink_->LastTS();
   if (!config_.status_addr.empty()) RETURN_IF_ERROR(StartStatusService());
+  return Status::OK();
+}
+
+// A downstream that keeps the position has it committed with what it applied: it wins over
+// syncer.meta, which is rewritten to follow it.
+Status Syncer::ResumeFromSink() {
+  resumed_ = true;
+  BinlogPosition kept = sink_->KeptPosition();
+  if (kept.empty()) {
+    LOG_INFO("the downstream holds no position yet: starting from syncer.meta",
+             KV("meta", meta_ ? meta_->ToString() : "(none)"));
+    return Status::OK();
+  }
+  LOG_INFO("resuming from the downstream's position (tidb_binlog.syncer_position), not "
+           "syncer.meta",
+           KV("downstream", kept.ToString()), KV("meta", meta_ ? meta_->ToString() : "(none)"),
+           KV("ts", sink_->LastTS()));
+  position_ = kept;
+  if (!meta_ || FormatMeta(*meta_) != FormatMeta(kept)) {
+    RETURN_IF_ERROR(SaveMeta(options_.env, config_.meta, kept));
+  }
   return Status::OK();
 }
 

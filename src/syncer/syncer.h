@@ -52,7 +52,7 @@ struct SyncerStats {
   uint64_t transactions = 0;       // transactions archived
   uint64_t ddl = 0;                // of which DDL
   uint64_t heartbeats = 0;         // FAKE binlogs archived
-  uint64_t skipped = 0;            // transactions the sink already held (after a crash)
+  uint64_t skipped = 0;            // transactions the destination already held (after a crash)
   uint64_t reconnects = 0;
   double lag_seconds = 0;   // now minus the event time of the last archived transaction
   BinlogPosition position;  // durable: what syncer.meta says
@@ -92,6 +92,7 @@ class Syncer {
   Status Init();
   Status StartStatusService();
   Status Resume(uint32_t upstream_server_id);
+  Status ResumeFromSink();
   // One connection (stream.cc): connect, start the dump, read until it ends.
   Status RunOnce(bool* progressed, bool* fatal);
   Result<std::unique_ptr<Upstream>> Connect();
@@ -113,6 +114,7 @@ class Syncer {
   bool resumed_ = false;                      // Resume ran (at the first connect)
   BinlogPosition position_;                   // durable
   std::optional<BinlogPosition> skip_until_;  // the sink's newest source position
+  uint64_t sink_held_ = 0;                    // AlreadyHeld() as counted in stats_.skipped
 
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> events_{0};  // counted by the reader without the lock

@@ -90,6 +90,57 @@ pump-addrs = "127.0.0.1:8250,127.0.0.1:8251"
   EXPECT_EQ(c.to.pump_addrs, (std::vector<std::string>{"a:1"}));
 }
 
+// The seed's file with TiDB-Binlog's [from] and [to] tables: a [to] with a host and no type
+// is a downstream server the syncer applies to.
+TEST(SyncerConfigTest, SeedWithToHostReplicatesToMysql) {
+  std::string text = std::string(kSeedConfig) + R"(
+[from]
+host = "127.0.0.1"
+user = "root"
+password = ""
+port = 3306
+
+[to]
+host = "10.0.0.2"
+user = "root"
+password = "pw"
+port = 4000
+)";
+  ASSERT_OK_AND_ASSIGN(SyncerConfig c, ParseSyncerConfig(text, "syncer.toml"));
+  EXPECT_TRUE(c.unknown_keys.empty()) << c.unknown_keys.front();
+  EXPECT_EQ(c.to.type, "mysql");
+  EXPECT_EQ(c.to.mysql.host, "10.0.0.2");
+  EXPECT_EQ(c.to.mysql.port, 4000);
+  EXPECT_EQ(c.to.mysql.user, "root");
+  EXPECT_EQ(c.to.mysql.password, "pw");
+  EXPECT_FALSE(c.to.mysql.tls.enabled);
+  EXPECT_FALSE(c.safe_mode);
+  EXPECT_EQ(c.worker_count, 16);
+  EXPECT_EQ(c.batch, 1000);
+}
+
+TEST(SyncerConfigTest, MysqlTypeKeys) {
+  ASSERT_OK_AND_ASSIGN(SyncerConfig c, ParseSyncerConfig(R"(
+safe-mode = true
+[to]
+type = "mysql"
+ssl-ca = "/etc/ca.pem"
+ssl-cert = "/etc/client.pem"
+ssl-key = "/etc/client.key"
+)",
+                                                         "t.toml"));
+  EXPECT_EQ(c.to.type, "mysql");
+  EXPECT_TRUE(c.safe_mode);
+  EXPECT_EQ(c.to.mysql.host, "127.0.0.1");
+  EXPECT_EQ(c.to.mysql.port, 3306);
+  EXPECT_TRUE(c.to.mysql.tls.enabled);
+  EXPECT_TRUE(c.to.mysql.tls.verify_server_cert);
+  EXPECT_EQ(c.to.mysql.tls.key, "/etc/client.key");
+  // Without a host and a type, the journal stays the default.
+  ASSERT_OK_AND_ASSIGN(c, ParseSyncerConfig("[to]\ndir = \"a\"\n", "t.toml"));
+  EXPECT_EQ(c.to.type, "journal");
+}
+
 TEST(SyncerConfigTest, BadValuesNameKeyAndFile) {
   struct Case {
     const char* text;
@@ -109,6 +160,10 @@ TEST(SyncerConfigTest, BadValuesNameKeyAndFile) {
            {"[to]\ntype = \"kafka\"", "to.type"},
            {"[to]\ntype = \"pump\"", "to.pump-addrs"},
            {"[to]\nmax-file-size = \"huge\"", "to.max-file-size"},
+           {"[to]\ntype = \"journal\"\nhost = \"db2\"", "to.host"},
+           {"[to]\nhost = \"db2\"\nport = 0", "to.port"},
+           {"safe-mode = 1", "safe-mode"},
+           {"[to]\nhost = \"db2\"\nencrypted_password = \"x\"", "to.encrypted_password"},
        }) {
     Result<SyncerConfig> r = ParseSyncerConfig(c.text, "bad.toml");
     ASSERT_FALSE(r.ok()) << c.text;

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # syncer end to end with the real binary: command line and exit codes, then a private MariaDB,
 # a real `mariadb-dump --master-data=2`, `syncer -meta-from` that dump, /status over HTTP, a
-# clean stop on SIGTERM, and segdump showing exactly the changes made after the dump.
+# clean stop on SIGTERM, and segdump showing exactly the changes made after the dump. Then the
+# replication story: the dump restored into a second MariaDB, and a seed-style syncer.toml
+# ([to] with a host) applying everything after the dump to it, live.
 set -euo pipefail
 
 SYNCER="$BINLOG_TOOLS_DIR/syncer/syncer"
 SEGDUMP="$BINLOG_TOOLS_DIR/segdump/segdump"
 WORK="$(mktemp -d)"
 MARIADBD_PID=""
+DOWN_PID=""
 SYNCER_PID=""
 cleanup() {
   if [[ -n $SYNCER_PID ]]; then kill -9 "$SYNCER_PID" 2>/dev/null || true; fi
   if [[ -n $MARIADBD_PID ]]; then kill -9 "$MARIADBD_PID" 2>/dev/null || true; fi
+  if [[ -n $DOWN_PID ]]; then kill -9 "$DOWN_PID" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -139,4 +143,85 @@ for line in "INSERT shop.orders: id=3, item='after', qty=3" "id=2, item='before'
   "DELETE shop.orders: id=1, item='before', qty=10, note=NULL"; do
   grep -qF "$line" "$WORK/verbose.txt" || fail "no \"$line\" in: $(cat "$WORK/verbose.txt")"
 done
+
+# The replication story: the backup restored into a second server, the syncer from where it
+# ends, configured as TiDB-Binlog's syncer.toml is ([to] host, user, password, port; no type).
+mariadb-install-db --no-defaults --auth-root-authentication-method=normal --skip-test-db \
+  --datadir="$WORK/down" --innodb-log-file-size=8M >"$WORK/install-down.log" 2>&1 ||
+  fail "mariadb-install-db (downstream): $(tail -5 "$WORK/install-down.log")"
+DOWN_PORT=$(free_port)
+mkdir "$WORK/tmp-down"
+/usr/sbin/mariadbd --no-defaults --user=root --datadir="$WORK/down" --port="$DOWN_PORT" \
+  --bind-address=127.0.0.1 --socket="$WORK/sock-down" --pid-file="$WORK/pid-down" \
+  --tmpdir="$WORK/tmp-down" --log-error="$WORK/error-down.log" --server-id=2 \
+  --character-set-server=utf8mb4 --innodb-log-file-size=8M &
+DOWN_PID=$!
+down() { mariadb --no-defaults -h127.0.0.1 -P"$DOWN_PORT" -uroot -N -B "$@"; }
+wait_for 30 down -e 'SELECT 1' || fail "downstream mariadbd did not start: $(tail -5 "$WORK/error-down.log")"
+down -e 'CREATE DATABASE shop'
+down shop <"$WORK/dump.sql" || fail "restoring the dump downstream"
+[[ $(down -e 'SELECT COUNT(*) FROM shop.orders') == 2 ]] || fail "the restored backup is not the dump"
+
+cat >"$WORK/replica.toml" <<CONF
+log-level = "info"
+log-file = "$WORK/replica.log"
+log-rotate = "day"
+server-id = 102
+meta = "$WORK/replica.meta"
+worker-count = 16
+batch = 1000
+flavor = "mysql"
+status-addr = ""
+stop-on-ddl = false
+max-retry = 100
+heartbeat-interval = "200ms"
+
+[from]
+host = "127.0.0.1"
+user = "syncer"
+password = "pw"
+port = $PORT
+
+[to]
+host = "127.0.0.1"
+user = "root"
+password = ""
+port = $DOWN_PORT
+CONF
+"$SYNCER" -config "$WORK/replica.toml" -meta-from "$WORK/dump.sql" &
+SYNCER_PID=$!
+# Changes while it runs, after those it catches up with.
+sql -e "INSERT INTO shop.orders VALUES (6, 'live', 6, 'n'); UPDATE shop.orders SET note = 'x' WHERE id = 2"
+END_POS=$(sql -e 'SHOW MASTER STATUS' | cut -f2)
+replicated() { grep -q "binlog-pos = $END_POS\$" "$WORK/replica.meta"; }
+wait_for 30 replicated || fail "the syncer did not replicate everything: $(tail -5 "$WORK/replica.log")"
+kill -TERM "$SYNCER_PID"
+code=0
+wait "$SYNCER_PID" || code=$?
+SYNCER_PID=""
+[[ $code == 0 ]] || fail "syncer ([to] host) exited $code after SIGTERM"
+grep -q '"resuming from the downstream' "$WORK/replica.log" &&
+  fail "a first start found a downstream position"
+sql -e 'SELECT * FROM shop.orders ORDER BY id' >"$WORK/up.txt"
+down -e 'SELECT * FROM shop.orders ORDER BY id' >"$WORK/down.txt"
+diff -u "$WORK/up.txt" "$WORK/down.txt" || fail "the downstream differs from the upstream"
+[[ $(down -e 'SELECT binlog_pos FROM tidb_binlog.syncer_position WHERE server_id = 102') == "$END_POS" ]] ||
+  fail "tidb_binlog.syncer_position is not at $END_POS"
+
+# A second start resumes from the downstream's position and applies nothing again.
+"$SYNCER" -config "$WORK/replica.toml" &
+SYNCER_PID=$!
+resumed() { grep -q '"resuming from the downstream' "$WORK/replica.log"; }
+wait_for 30 resumed || fail "the second start did not resume from the downstream: $(tail -5 "$WORK/replica.log")"
+sql -e "DELETE FROM shop.orders WHERE id = 6"
+END_POS=$(sql -e 'SHOW MASTER STATUS' | cut -f2)
+wait_for 30 replicated || fail "the restarted syncer did not replicate: $(tail -5 "$WORK/replica.log")"
+kill -TERM "$SYNCER_PID"
+code=0
+wait "$SYNCER_PID" || code=$?
+SYNCER_PID=""
+[[ $code == 0 ]] || fail "syncer ([to] host) exited $code after the second SIGTERM"
+sql -e 'SELECT * FROM shop.orders ORDER BY id' >"$WORK/up.txt"
+down -e 'SELECT * FROM shop.orders ORDER BY id' >"$WORK/down.txt"
+diff -u "$WORK/up.txt" "$WORK/down.txt" || fail "the downstream differs after the restart"
 echo "PASS: syncer scenario"

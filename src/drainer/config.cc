@@ -36,6 +36,10 @@ po::options_description Describe() {
   add("c", po::value<int>(), "worker-count: parallel connections downstream (default 16)");
   add("safe-mode", po::value<bool>()->implicit_value(true),
       "INSERT as REPLACE, UPDATE as DELETE + REPLACE (over data a backup already holds)");
+  add("encrypt",
+      "read a password on stdin and print its [syncer.to] encrypted_password form (AES-256-GCM "
+      "with the key in BINLOG_SECRET_KEY, 64 hex digits, or -secret-key-file), then exit");
+  add("secret-key-file", po::value<std::string>(), "with -encrypt: the file holding the key");
   add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
   add("log-file", po::value<std::string>(), "log file path (default: stderr)");
   add("V", "print the version and exit");
@@ -76,12 +80,6 @@ Status ReadSyncer(ConfigFile* f, DrainerConfig* c) {
   ASSIGN_OR_RETURN(c->safe_mode, f->GetBool("syncer.safe-mode", c->safe_mode));
   RETURN_IF_ERROR(replay::ReadFilterRules(f, "syncer", &c->filter));
   RETURN_IF_ERROR(mysql::ReadConnectOptions(f, "syncer.to", &c->to));
-  if (f->Has("syncer.to.encrypted_password")) {
-    return Status::InvalidArgument(fmt::format(
-        "{}: key \"syncer.to.encrypted_password\" is not supported yet: give the password in "
-        "syncer.to.password, in a file only the drainer's user can read",
-        f->origin()));
-  }
   ASSIGN_OR_RETURN(c->to_dir, f->GetString("syncer.to.dir", c->to_dir));
   ASSIGN_OR_RETURN(c->retention_seconds,
                    f->GetDuration("syncer.to.retention-time", c->retention_seconds, 86400));
@@ -180,7 +178,9 @@ Result<DrainerCommand> LoadDrainerConfig(int argc, const char* const* argv, Drai
   DrainerCommand cmd;
   cmd.help = vm.count("help") > 0 || vm.count("h") > 0;
   cmd.version = vm.count("V") > 0 || vm.count("version") > 0;
-  if (cmd.help || cmd.version) return cmd;
+  cmd.encrypt = vm.count("encrypt") > 0;
+  if (vm.count("secret-key-file")) cmd.secret_key_file = vm["secret-key-file"].as<std::string>();
+  if (cmd.help || cmd.version || cmd.encrypt) return cmd;
   *c = DrainerConfig();
   if (vm.count("config")) {
     c->config_file = vm["config"].as<std::string>();

@@ -59,6 +59,10 @@ struct DrainerConfig {
 struct DrainerCommand {
   bool help = false;
   bool version = false;
+  // -encrypt: print the encrypted_password form of the password read from stdin, with the key
+  // of BINLOG_SECRET_KEY or secret_key_file.
+  bool encrypt = false;
+  std::string secret_key_file;
 };
 
 // Flags, then the -config file under them. InvalidArgument names the flag or the file and key;

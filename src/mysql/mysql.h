@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/env.h"
 #include "common/status.h"
 
 namespace binlog::mysql {
@@ -50,8 +51,19 @@ struct ConnectOptions {
 };
 
 // Reads host, port, user, password, ssl-ca, ssl-cert and ssl-key of `table` ("dest-db",
-// "syncer.to") over the values *options holds. Errors name the file and key.
+// "syncer.to") over the values *options holds; also encrypted_password (instead of password),
+// decrypted with the key of LoadSecretKey (`secret-key-file` of the table). Errors name the file
+// and key.
 Status ReadConnectOptions(ConfigFile* file, std::string_view table, ConnectOptions* options);
+
+// Passwords kept encrypted in config files, AES-256-GCM: there is no built-in key. The key (32
+// bytes as 64 hex digits) comes from the environment variable BINLOG_SECRET_KEY, else from
+// key_file (which only the service's user should be able to read).
+inline constexpr char kSecretKeyEnv[] = "BINLOG_SECRET_KEY";
+Result<std::string> LoadSecretKey(Env* env, const std::string& key_file);
+Result<std::string> EncryptPassword(std::string_view plain, const std::string& key);
+// InvalidArgument when the text is not one EncryptPassword made with this key.
+Result<std::string> DecryptPassword(std::string_view encrypted, const std::string& key);
 
 // One result row; nullopt is SQL NULL.
 using Row = std::vector<std::optional<std::string>>;

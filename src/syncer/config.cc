@@ -73,12 +73,6 @@ Status ReadFile(ConfigFile* f, SyncerConfig* c) {
   ASSIGN_OR_RETURN(c->safe_mode, f->GetBool("safe-mode", c->safe_mode));
   ASSIGN_OR_RETURN(c->to.type, f->GetString("to.type", c->to.type));
   RETURN_IF_ERROR(mysql::ReadConnectOptions(f, "to", &c->to.mysql));
-  if (f->Has("to.encrypted_password")) {
-    // Decrypting needs a key of the operator's (there is no built-in one); until the mysql
-    // module offers that, say so rather than connect without a password.
-    return Bad(file, "to.encrypted_password", "password: encrypted_password is not supported yet",
-               "(set)");
-  }
   if (f->Has("to.host")) {
     if (!f->Has("to.type")) c->to.type = "mysql";
     if (c->to.type != "mysql") {

@@ -8,10 +8,12 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "common/logging.h"
 #include "drainer/config.h"
 #include "drainer/drainer.h"
+#include "mysql/mysql.h"
 #include "rpc/grpc_runtime.h"
 #include "server/daemon.h"
 
@@ -24,6 +26,18 @@ using server::kExitClean;
 using server::kExitFailure;
 
 constexpr const char* kVersion = "drainer (binlog) " BINLOG_GIT_VERSION;
+
+// drainer -encrypt: what an operator puts in encrypted_password.
+int Encrypt(const std::string& key_file) {
+  Result<std::string> key = mysql::LoadSecretKey(Env::Posix(), key_file);
+  if (!key.ok()) return Fail("drainer", key.status().message(), kExitFailure);
+  std::string password;
+  std::getline(std::cin, password);
+  Result<std::string> sealed = mysql::EncryptPassword(password, *key);
+  if (!sealed.ok()) return Fail("drainer", sealed.status().message(), kExitFailure);
+  std::cout << *sealed << "\n";
+  return kExitClean;
+}
 
 int Run(int argc, char** argv) {
   server::StopSignals signals;  // before any thread starts
@@ -43,6 +57,7 @@ int Run(int argc, char** argv) {
     std::cout << kVersion << "\n";
     return kExitClean;
   }
+  if (cmd->encrypt) return Encrypt(cmd->secret_key_file);
   LogOptions log;
   log.level = config.log_level;
   log.file = config.log_file;

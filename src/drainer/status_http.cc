@@ -81,6 +81,9 @@ std::string Drainer::Impl::MetricsText() const {
           LagSeconds(options.env, checkpoint));
   m.Gauge("binlog_drainer_relay_bytes", "Bytes in the relay log.",
           relay ? relay->bytes() : 0);
+  m.Family("binlog_drainer_apply_duration_seconds", "histogram",
+           "Each downstream transaction (a group of whole upstream ones), retries included.");
+  st.apply_latency.AppendPrometheus(m.out(), "binlog_drainer_apply_duration_seconds", "");
   m.Family("binlog_drainer_pump_watermark", "gauge", "Each pump's newest ts read.");
   for (const PumpFeedStatus& f : merge.pumps) {
     fmt::format_to(std::back_inserter(*m.out()), "binlog_drainer_pump_watermark{{pump=\"{}\"}} {}\n",

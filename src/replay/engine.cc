@@ -169,7 +169,10 @@ struct Engine::Impl {
       if (stopping) return;
       group = TakeGroup(w);
       lock.unlock();
+      const auto began = std::chrono::steady_clock::now();
       Status s = ApplyWithRetry(w.sink.get(), group);
+      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - began);
       rows_by_table.clear();
       for (const auto& t : group) {
         for (const auto& table : t->binlog.tables()) {
@@ -183,6 +186,7 @@ struct Engine::Impl {
         return;
       }
       ++stats.groups;
+      stats.apply_latency.Observe(static_cast<uint64_t>(took.count()));
       for (const auto& [table, rows] : rows_by_table) stats.rows_by_table[table] += rows;
       for (const auto& t : group) {
         ++stats.transactions;

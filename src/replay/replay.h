@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "binlog.pb.h"
+#include "common/histogram.h"
 #include "common/status.h"
 #include "mysql/mysql.h"
 #include "replay/filter.h"
@@ -101,6 +102,7 @@ struct EngineStats {
   uint64_t progress_ts = 0;                       // every transaction at or below it is applied
   uint64_t applied_through_ts = 0;  // ts of the last submitted binlog with all before it applied
   std::map<std::string, uint64_t> rows_by_table;  // "db.table"
+  LatencyHistogram apply_latency;  // of each downstream transaction, retries included
 };
 
 // Applies binlogs to a sink, in parallel where their keys allow, each transaction once.

@@ -212,6 +212,7 @@ TEST_F(DrainerFileTest, StatusSaysWhatTheMergeWaitsOnAndPutStateStopsIt) {
   ASSERT_TRUE(res && res->status == 200);
   EXPECT_NE(res->body.find("binlog_drainer_disorder_binlog_count 0"), std::string::npos);
   EXPECT_NE(res->body.find("binlog_drainer_checkpoint_ts "), std::string::npos);
+  EXPECT_NE(res->body.find("binlog_drainer_apply_duration_seconds_count "), std::string::npos);
   res = http.Put("/state/other/pause");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 404);

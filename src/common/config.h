@@ -64,6 +64,11 @@ class ConfigFile {
   std::unique_ptr<Impl> impl_;
 };
 
+// "<where>: key \"<key>\": expected <expected>, got \"<got>\"" (InvalidArgument), the one form
+// every tool's config errors take.
+Status BadConfigValue(std::string_view where, std::string_view key, std::string_view expected,
+                      std::string_view got);
+
 // "10 gib" / "10GiB" / "512MB" / "64k" / "1048576" → bytes (k/m/g/t are powers of 1024, as
 // TiDB-Binlog's humanize accepts; "kb"/"mb" too). Error text says what was expected.
 Result<uint64_t> ParseSize(std::string_view text);

@@ -69,6 +69,12 @@ std::optional<uint64_t> SizeUnit(std::string_view unit) {
 
 }  // namespace
 
+Status BadConfigValue(std::string_view where, std::string_view key, std::string_view expected,
+                      std::string_view got) {
+  return Status::InvalidArgument(
+      fmt::format("{}: key \"{}\": expected {}, got \"{}\"", where, key, expected, got));
+}
+
 Result<uint64_t> ParseSize(std::string_view text) {
   const auto bad = [&] {
     return Status::InvalidArgument(fmt::format(

@@ -35,4 +35,15 @@ std::string GoFlagsUsage(std::string_view head, const po::options_description& o
   return std::string(head) + "\n" + text;
 }
 
+void AddStandardFlags(boost::program_options::options_description* options) {
+  namespace po = boost::program_options;
+  auto add = options->add_options();
+  add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
+  add("log-file", po::value<std::string>(), "log file path (default: stderr)");
+  add("V", "print the version and exit");
+  add("version", "print the version and exit");
+  add("h", "print this help and exit");
+  add("help", "print this help and exit");
+}
+
 }  // namespace binlog

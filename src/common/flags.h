@@ -17,6 +17,9 @@ Result<boost::program_options::variables_map> ParseGoFlags(
     int argc, const char* const* argv, const boost::program_options::options_description& options,
     const boost::program_options::positional_options_description& positional = {});
 
+// The flags every tool takes alike: -L (log level), -log-file, -V/-version, -h/-help.
+void AddStandardFlags(boost::program_options::options_description* options);
+
 // `head`, a newline, then the options shown the Go way (-name), as operators of TiDB-Binlog know
 // them.
 std::string GoFlagsUsage(std::string_view head,

@@ -40,32 +40,21 @@ po::options_description Describe() {
       "read a password on stdin and print its [syncer.to] encrypted_password form (AES-256-GCM "
       "with the key in BINLOG_SECRET_KEY, 64 hex digits, or -secret-key-file), then exit");
   add("secret-key-file", po::value<std::string>(), "with -encrypt: the file holding the key");
-  add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
-  add("log-file", po::value<std::string>(), "log file path (default: stderr)");
-  add("V", "print the version and exit");
-  add("version", "print the version and exit");
-  add("h", "print this help and exit");
-  add("help", "print this help and exit");
+  AddStandardFlags(&d);
   return d;
-}
-
-Status Bad(const std::string& where, std::string_view key, std::string_view expected,
-           std::string_view got) {
-  return Status::InvalidArgument(
-      fmt::format("{}: key \"{}\": expected {}, got \"{}\"", where, key, expected, got));
 }
 
 Result<SinkType> ParseSink(const std::string& where, std::string_view key, std::string_view v) {
   if (v == "mysql" || v == "tidb") return SinkType::kMysql;
   if (v == "file" || v == "pb") return SinkType::kFile;
   if (v == "print") return SinkType::kPrint;
-  return Bad(where, key, "mysql, tidb, file, pb or print (kafka and flash are not supported)", v);
+  return BadConfigValue(where, key, "mysql, tidb, file, pb or print (kafka and flash are not supported)", v);
 }
 
 Status ReadInt(ConfigFile* f, std::string_view key, int lo, int hi, int* out) {
   ASSIGN_OR_RETURN(int64_t v, f->GetInt(key, *out));
   if (v < lo || v > hi) {
-    return Bad(f->origin(), key, fmt::format("a number from {} to {}", lo, hi), std::to_string(v));
+    return BadConfigValue(f->origin(), key, fmt::format("a number from {} to {}", lo, hi), std::to_string(v));
   }
   *out = static_cast<int>(v);
   return Status::OK();
@@ -105,7 +94,7 @@ Status ReadFile(ConfigFile* f, DrainerConfig* c) {
                    f->GetDuration("heartbeat-interval", c->heartbeat_interval_seconds, 1));
   ASSIGN_OR_RETURN(c->initial_commit_ts, f->GetInt("initial-commit-ts", c->initial_commit_ts));
   ASSIGN_OR_RETURN(int64_t cluster, f->GetInt("cluster-id", static_cast<int64_t>(c->cluster_id)));
-  if (cluster < 0) return Bad(file, "cluster-id", "an unsigned integer", std::to_string(cluster));
+  if (cluster < 0) return BadConfigValue(file, "cluster-id", "an unsigned integer", std::to_string(cluster));
   c->cluster_id = static_cast<uint64_t>(cluster);
   ASSIGN_OR_RETURN(std::string access, f->GetString("pump-access", "auto"));
   if (access == "auto") {
@@ -115,7 +104,7 @@ Status ReadFile(ConfigFile* f, DrainerConfig* c) {
   } else if (access == "grpc") {
     c->pump_access = PumpAccess::kGrpc;
   } else {
-    return Bad(file, "pump-access", "auto, local or grpc", access);
+    return BadConfigValue(file, "pump-access", "auto, local or grpc", access);
   }
   ASSIGN_OR_RETURN(c->log_file, f->GetString("log-file", c->log_file));
   ASSIGN_OR_RETURN(c->log_level, f->GetString("log-level", c->log_level));
@@ -127,27 +116,27 @@ Status ReadFile(ConfigFile* f, DrainerConfig* c) {
 
 Status Validate(const std::string& where, DrainerConfig* c) {
   if (c->to_dir.empty()) c->to_dir = c->data_dir;
-  if (c->data_dir.empty()) return Bad(where, "data-dir", "a directory", "");
+  if (c->data_dir.empty()) return BadConfigValue(where, "data-dir", "a directory", "");
   if (!ParseLogLevel(c->log_level).ok()) {
-    return Bad(where, "log-level", "debug, info, warn, error or fatal", c->log_level);
+    return BadConfigValue(where, "log-level", "debug, info, warn, error or fatal", c->log_level);
   }
   if (c->log_rotate != "day" && c->log_rotate != "hour" && c->log_rotate != "none") {
-    return Bad(where, "log-rotate", "day, hour or none", c->log_rotate);
+    return BadConfigValue(where, "log-rotate", "day, hour or none", c->log_rotate);
   }
   if (c->detect_interval_seconds <= 0) {
-    return Bad(where, "detect-interval", "more than 0 seconds",
+    return BadConfigValue(where, "detect-interval", "more than 0 seconds",
                std::to_string(c->detect_interval_seconds));
   }
   if (c->heartbeat_interval_seconds <= 0) {
-    return Bad(where, "heartbeat-interval", "more than 0 seconds",
+    return BadConfigValue(where, "heartbeat-interval", "more than 0 seconds",
                std::to_string(c->heartbeat_interval_seconds));
   }
   if (c->initial_commit_ts < -1) {
-    return Bad(where, "initial-commit-ts", "-1 (now) or a commit ts",
+    return BadConfigValue(where, "initial-commit-ts", "-1 (now) or a commit ts",
                std::to_string(c->initial_commit_ts));
   }
   if (c->relay_max_file_size < (4u << 10)) {
-    return Bad(where, "syncer.relay.max-file-size", "at least 4 KiB",
+    return BadConfigValue(where, "syncer.relay.max-file-size", "at least 4 KiB",
                std::to_string(c->relay_max_file_size));
   }
   return Status::OK();

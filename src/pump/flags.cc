@@ -31,16 +31,11 @@ po::options_description Describe() {
   add("gc", po::value<std::string>(),
       "delete binlog segments older than this many days, or a duration like \"8h\"; 0 never "
       "(default 7)");
-  add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
-  add("log-file", po::value<std::string>(), "log file path (default: stderr)");
   add("drop-future-heartbeats",
       "repair a stopped pump whose binlog/ holds heartbeats beyond this host's clock plus "
       "max-clock-drift (every commit is refused below them): remove them, keeping the segments "
       "as they were as *.dropped, and exit");
-  add("V", "print the version and exit");
-  add("version", "print the version and exit");
-  add("h", "print this help and exit");
-  add("help", "print this help and exit");
+  AddStandardFlags(&d);
   return d;
 }
 

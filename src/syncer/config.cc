@@ -14,12 +14,6 @@ namespace binlog::syncer {
 
 namespace {
 
-Status Bad(const std::string& where, std::string_view key, std::string_view expected,
-           std::string_view got) {
-  return Status::InvalidArgument(
-      fmt::format("{}: key \"{}\": expected {}, got \"{}\"", where, key, expected, got));
-}
-
 Status ReadFile(ConfigFile* f, SyncerConfig* c) {
   const std::string& file = f->origin();
   ASSIGN_OR_RETURN(c->log_level, f->GetString("log-level", c->log_level));
@@ -27,44 +21,44 @@ Status ReadFile(ConfigFile* f, SyncerConfig* c) {
   ASSIGN_OR_RETURN(c->log_rotate, f->GetString("log-rotate", c->log_rotate));
   ASSIGN_OR_RETURN(int64_t server_id, f->GetInt("server-id", c->server_id));
   if (server_id < 1 || server_id > UINT32_MAX) {
-    return Bad(file, "server-id", "a replica server id from 1 to 4294967295",
+    return BadConfigValue(file, "server-id", "a replica server id from 1 to 4294967295",
                std::to_string(server_id));
   }
   c->server_id = static_cast<uint32_t>(server_id);
   ASSIGN_OR_RETURN(c->meta, f->GetString("meta", c->meta));
-  if (c->meta.empty()) return Bad(file, "meta", "the path of the position file", "");
+  if (c->meta.empty()) return BadConfigValue(file, "meta", "the path of the position file", "");
   ASSIGN_OR_RETURN(int64_t workers, f->GetInt("worker-count", c->worker_count));
   if (workers < 1 || workers > 1024) {
-    return Bad(file, "worker-count", "a number from 1 to 1024", std::to_string(workers));
+    return BadConfigValue(file, "worker-count", "a number from 1 to 1024", std::to_string(workers));
   }
   c->worker_count = static_cast<int>(workers);
   ASSIGN_OR_RETURN(int64_t batch, f->GetInt("batch", c->batch));
   if (batch < 1 || batch > 100000) {
-    return Bad(file, "batch", "a number of transactions from 1 to 100000", std::to_string(batch));
+    return BadConfigValue(file, "batch", "a number of transactions from 1 to 100000", std::to_string(batch));
   }
   c->batch = static_cast<int>(batch);
   ASSIGN_OR_RETURN(c->flavor, f->GetString("flavor", c->flavor));
   if (c->flavor != "mysql" && c->flavor != "mariadb") {
-    return Bad(file, "flavor", "\"mysql\" or \"mariadb\"", c->flavor);
+    return BadConfigValue(file, "flavor", "\"mysql\" or \"mariadb\"", c->flavor);
   }
   ASSIGN_OR_RETURN(c->status_addr, f->GetString("status-addr", c->status_addr));
   ASSIGN_OR_RETURN(c->stop_on_ddl, f->GetBool("stop-on-ddl", c->stop_on_ddl));
   ASSIGN_OR_RETURN(int64_t retry, f->GetInt("max-retry", c->max_retry));
   if (retry < 0 || retry > 1000000) {
-    return Bad(file, "max-retry", "a number of retries from 0 to 1000000", std::to_string(retry));
+    return BadConfigValue(file, "max-retry", "a number of retries from 0 to 1000000", std::to_string(retry));
   }
   c->max_retry = static_cast<int>(retry);
   ASSIGN_OR_RETURN(c->heartbeat_interval_seconds,
                    f->GetDuration("heartbeat-interval", c->heartbeat_interval_seconds, 1));
   if (c->heartbeat_interval_seconds < 0.01 || c->heartbeat_interval_seconds > 4000) {
-    return Bad(file, "heartbeat-interval", "seconds from 0.01 to 4000 (or a duration \"3s\")",
+    return BadConfigValue(file, "heartbeat-interval", "seconds from 0.01 to 4000 (or a duration \"3s\")",
                std::to_string(c->heartbeat_interval_seconds));
   }
 
   ASSIGN_OR_RETURN(c->from.host, f->GetString("from.host", c->from.host));
   ASSIGN_OR_RETURN(int64_t port, f->GetInt("from.port", c->from.port));
   if (port < 1 || port > 65535) {
-    return Bad(file, "from.port", "a TCP port from 1 to 65535", std::to_string(port));
+    return BadConfigValue(file, "from.port", "a TCP port from 1 to 65535", std::to_string(port));
   }
   c->from.port = static_cast<int>(port);
   ASSIGN_OR_RETURN(c->from.user, f->GetString("from.user", c->from.user));
@@ -76,7 +70,7 @@ Status ReadFile(ConfigFile* f, SyncerConfig* c) {
   if (f->Has("to.host")) {
     if (!f->Has("to.type")) c->to.type = "mysql";
     if (c->to.type != "mysql") {
-      return Bad(file, "to.host",
+      return BadConfigValue(file, "to.host",
                  fmt::format("no host with type = \"{}\" (a host names the downstream of type = "
                              "\"mysql\")",
                              c->to.type),
@@ -86,7 +80,7 @@ Status ReadFile(ConfigFile* f, SyncerConfig* c) {
   ASSIGN_OR_RETURN(c->to.dir, f->GetString("to.dir", c->to.dir));
   ASSIGN_OR_RETURN(c->to.max_file_size, f->GetSize("to.max-file-size", c->to.max_file_size));
   if (c->to.max_file_size < journal::kMinMaxFileSize) {
-    return Bad(file, "to.max-file-size", "a size of at least 4 KiB",
+    return BadConfigValue(file, "to.max-file-size", "a size of at least 4 KiB",
                std::to_string(c->to.max_file_size));
   }
   // A list, or TiDB-Binlog's comma-separated string.
@@ -111,25 +105,25 @@ Status ReadFile(ConfigFile* f, SyncerConfig* c) {
 
 Status Validate(const SyncerConfig& c, const std::string& where) {
   if (!ParseLogLevel(c.log_level).ok()) {
-    return Bad(where, "log-level", "debug, info, warn, error or fatal", c.log_level);
+    return BadConfigValue(where, "log-level", "debug, info, warn, error or fatal", c.log_level);
   }
   if (c.log_rotate != "day" && c.log_rotate != "hour" && c.log_rotate != "none") {
-    return Bad(where, "log-rotate", "day, hour or none", c.log_rotate);
+    return BadConfigValue(where, "log-rotate", "day, hour or none", c.log_rotate);
   }
   if (!c.status_addr.empty()) {
     if (!server::SplitHostPort(c.status_addr).ok()) {
-      return Bad(where, "status-addr", "host:port or :port (e.g. \":8271\"), or \"\" for none",
+      return BadConfigValue(where, "status-addr", "host:port or :port (e.g. \":8271\"), or \"\" for none",
                  c.status_addr);
     }
   }
   if (c.to.type == "journal") {
-    if (c.to.dir.empty()) return Bad(where, "to.dir", "the journal directory", "");
+    if (c.to.dir.empty()) return BadConfigValue(where, "to.dir", "the journal directory", "");
   } else if (c.to.type == "pump") {
     if (c.to.pump_addrs.empty()) {
-      return Bad(where, "to.pump-addrs", "the pumps' host:port list for type = \"pump\"", "");
+      return BadConfigValue(where, "to.pump-addrs", "the pumps' host:port list for type = \"pump\"", "");
     }
   } else if (c.to.type != "mysql") {
-    return Bad(where, "to.type", "\"journal\", \"pump\" or \"mysql\"", c.to.type);
+    return BadConfigValue(where, "to.type", "\"journal\", \"pump\" or \"mysql\"", c.to.type);
   }
   return Status::OK();
 }

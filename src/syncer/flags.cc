@@ -21,12 +21,7 @@ po::options_description Describe() {
   add("status-addr", po::value<std::string>(),
       "host:port of the HTTP status service (/status, /metrics); \"\" for none (default "
       "\":8271\")");
-  add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
-  add("log-file", po::value<std::string>(), "log file path (default: stderr)");
-  add("V", "print the version and exit");
-  add("version", "print the version and exit");
-  add("h", "print this help and exit");
-  add("help", "print this help and exit");
+  AddStandardFlags(&d);
   return d;
 }
 

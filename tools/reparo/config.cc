@@ -41,19 +41,8 @@ po::options_description Describe() {
   add("flashback",
       "undo the window instead: its changes inverted, newest first (not resumable; no DDL)");
   add("skip-corrupt", "go on past damaged blocks of the input, counting and reporting them");
-  add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
-  add("log-file", po::value<std::string>(), "log file path (default: stderr)");
-  add("V", "print the version and exit");
-  add("version", "print the version and exit");
-  add("h", "print this help and exit");
-  add("help", "print this help and exit");
+  AddStandardFlags(&d);
   return d;
-}
-
-Status Bad(const std::string& where, std::string_view key, std::string_view expected,
-           std::string_view got) {
-  return Status::InvalidArgument(
-      fmt::format("{}: key \"{}\": expected {}, got \"{}\"", where, key, expected, got));
 }
 
 struct Window {
@@ -74,7 +63,7 @@ Status ReadFile(ConfigFile* f, ReparoConfig* c, Window* w) {
   for (const char* key : {"start-tso", "stop-tso"}) {
     if (!f->Has(key)) continue;
     ASSIGN_OR_RETURN(int64_t v, f->GetInt(key, 0));
-    if (v < 0) return Bad(file, key, "a TSO (a positive integer)", std::to_string(v));
+    if (v < 0) return BadConfigValue(file, key, "a TSO (a positive integer)", std::to_string(v));
     // 0 is TiDB-Binlog's default and means unset (from the beginning, to the end): its
     // reparo.toml carries "stop-tso = 0" beside a stop-datetime.
     if (v == 0) continue;
@@ -84,13 +73,13 @@ Status ReadFile(ConfigFile* f, ReparoConfig* c, Window* w) {
   ASSIGN_OR_RETURN(c->dest_type, f->GetString("dest-type", c->dest_type));
   ASSIGN_OR_RETURN(int64_t batch, f->GetInt("txn-batch", c->txn_batch));
   if (batch < 1 || batch > 100000) {
-    return Bad(file, "txn-batch", "a number of row changes from 1 to 100000",
+    return BadConfigValue(file, "txn-batch", "a number of row changes from 1 to 100000",
                std::to_string(batch));
   }
   c->txn_batch = static_cast<int>(batch);
   ASSIGN_OR_RETURN(int64_t workers, f->GetInt("worker-count", c->worker_count));
   if (workers < 1 || workers > 256) {
-    return Bad(file, "worker-count", "a number from 1 to 256", std::to_string(workers));
+    return BadConfigValue(file, "worker-count", "a number from 1 to 256", std::to_string(workers));
   }
   c->worker_count = static_cast<int>(workers);
   ASSIGN_OR_RETURN(c->safe_mode, f->GetBool("safe-mode", c->safe_mode));
@@ -215,19 +204,19 @@ Result<Command> LoadConfig(int argc, const char* const* argv, ReparoConfig* c) {
         "{}: data-dir is not set: it names the directory of segments to replay", where));
   }
   if (c->dest_type != "print" && c->dest_type != "mysql") {
-    return Bad(where, "dest-type", "print or mysql", c->dest_type);
+    return BadConfigValue(where, "dest-type", "print or mysql", c->dest_type);
   }
   if (!ParseLogLevel(c->log_level).ok()) {
-    return Bad(where, "log-level", "debug, info, warn, error or fatal", c->log_level);
+    return BadConfigValue(where, "log-level", "debug, info, warn, error or fatal", c->log_level);
   }
   if (c->log_rotate != "day" && c->log_rotate != "hour" && c->log_rotate != "none") {
-    return Bad(where, "log-rotate", "day, hour or none", c->log_rotate);
+    return BadConfigValue(where, "log-rotate", "day, hour or none", c->log_rotate);
   }
   if (c->txn_batch < 1 || c->worker_count < 1) {
     return Status::InvalidArgument("txn-batch and worker-count (-c) must be at least 1");
   }
   if (auto zone = FormatTSDatetime(0, c->time_zone); !zone.ok()) {
-    return Bad(where, "time-zone", "an IANA zone, UTC or +08:00", c->time_zone);
+    return BadConfigValue(where, "time-zone", "an IANA zone, UTC or +08:00", c->time_zone);
   }
   if (c->flashback && c->resume) {
     return Status::InvalidArgument("-flashback keeps no progress: it cannot be resumed");

@@ -46,19 +46,8 @@ po::options_description Describe() {
       "first compare each table's CHECKSUM TABLE on both servers (same server version only), "
       "and chunk only the tables where it differs (default true)");
   add("fix-sql", po::value<std::string>(), "write the SQL that makes the target equal here");
-  add("L", po::value<std::string>(), "log level: debug, info, warn, error, fatal (default info)");
-  add("log-file", po::value<std::string>(), "log file path (default: stderr)");
-  add("V", "print the version and exit");
-  add("version", "print the version and exit");
-  add("h", "print this help and exit");
-  add("help", "print this help and exit");
+  AddStandardFlags(&d);
   return d;
-}
-
-Status Bad(const std::string& where, std::string_view key, std::string_view expected,
-           std::string_view got) {
-  return Status::InvalidArgument(
-      fmt::format("{}: key \"{}\": expected {}, got \"{}\"", where, key, expected, got));
 }
 
 void AppendCommaList(std::string_view text, Strings* out) {
@@ -92,12 +81,12 @@ Status ReadFile(ConfigFile* f, SyncDiffConfig* c) {
   RETURN_IF_ERROR(replay::ReadFilterRules(f, "", &c->filter));
   ASSIGN_OR_RETURN(int64_t chunk, f->GetInt("chunk-size", static_cast<int64_t>(c->chunk_size)));
   if (chunk < 1)
-    return Bad(file, "chunk-size", "a number of rows, at least 1", std::to_string(chunk));
+    return BadConfigValue(file, "chunk-size", "a number of rows, at least 1", std::to_string(chunk));
   c->chunk_size = static_cast<uint64_t>(chunk);
   // check-thread-count and fix-sql-file: TiDB sync-diff-inspector's names for the same keys.
   for (const char* key : {"threads", "check-thread-count"}) {
     ASSIGN_OR_RETURN(int64_t threads, f->GetInt(key, c->threads));
-    if (threads < 1 || threads > 256) return Bad(file, key, "1 to 256", std::to_string(threads));
+    if (threads < 1 || threads > 256) return BadConfigValue(file, key, "1 to 256", std::to_string(threads));
     c->threads = static_cast<int>(threads);
   }
   ASSIGN_OR_RETURN(c->checksum_table, f->GetBool("checksum-table", c->checksum_table));

@@ -79,6 +79,7 @@ Status Drainer::Impl::Open() {
     LOG_INFO("resuming after the checkpoint", KV("commit-ts", start_ts),
              KV("consistent", saved && saved->consistent), KV("applied-above", resumed.applied.size()));
   }
+  checkpoint_at_start = start_ts;
   return Recover();
 }
 
@@ -103,7 +104,8 @@ Status Drainer::Impl::Recover() {
 }
 
 uint64_t Drainer::Impl::CheckpointTs() const {
-  return engine ? std::max(engine->Stats().progress_ts, start_ts) : start_ts;
+  // Not start_ts: what the relay log held past the checkpoint is submitted, not yet applied.
+  return engine ? std::max(engine->Stats().progress_ts, checkpoint_at_start) : checkpoint_at_start;
 }
 
 void Drainer::Impl::ApplyLoop() {
@@ -245,7 +247,7 @@ Result<std::unique_ptr<Drainer>> Drainer::Start(const DrainerConfig& config,
   }
   m.apply_thread = std::thread([&m] { m.ApplyLoop(); });
   LOG_INFO("drainer started", KV("node-id", m.config.node_id), KV("addr", m.status_addr),
-           KV("checkpoint", m.start_ts));
+           KV("checkpoint", m.checkpoint_at_start), KV("read-pumps-after", m.start_ts));
   return d;
 }
 

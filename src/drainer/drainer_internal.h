@@ -30,7 +30,8 @@ struct Drainer::Impl {
   std::unique_ptr<PumpWatcher> pumps;
   server::HttpServer http;
   std::string status_addr;
-  uint64_t start_ts = 0;  // the checkpoint it started from
+  uint64_t checkpoint_at_start = 0;  // everything at or below it was applied before this run
+  uint64_t start_ts = 0;  // the pumps are read above it (past what the relay log held)
   int64_t started_micros = 0;
 
   std::unique_ptr<server::Node> node;  // the registry record, PUT /state, the final state

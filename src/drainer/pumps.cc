@@ -69,6 +69,18 @@ Status PumpWatcher::Poll() {
     if (it->second->thread.joinable()) it->second->thread.join();
     it = feeds_.erase(it);
   }
+  // A record removed from the registry (by hand, or binlogctl's delete) counts as offline.
+  for (auto& [id, feed] : feeds_) {
+    const bool listed = std::any_of(pumps.begin(), pumps.end(),
+                                    [&](const registry::NodeStatus& r) { return r.node_id == id; });
+    if (!listed && !feed->draining) {
+      feed->drain_target = feed->record.max_commit_ts;
+      feed->draining = true;
+      merger_->Drain(id);
+      LOG_WARN("pump's record is gone from the registry: reading it to its end, then dropping it",
+               KV("pump", id));
+    }
+  }
   for (const registry::NodeStatus& rec : pumps) {
     const bool offline = rec.state == NodeState::kOffline;
     auto it = feeds_.find(rec.node_id);

@@ -58,6 +58,35 @@ syncer.relay.max-file-size = 10485760
   EXPECT_TRUE(c.unknown_keys.empty());
 }
 
+TEST(DrainerConfigTest, TiDBBinlogsOwnDrainerTomlLoads) {
+  // TiDB-Binlog's cmd/drainer/drainer.toml, its comments left out.
+  ASSERT_OK_AND_ASSIGN(DrainerConfig c, Load(R"(
+detect-interval = 10
+data-dir = "data.drainer"
+pd-urls = "http://127.0.0.1:2379"
+compressor = ""
+sql-mode = "STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION"
+[syncer]
+ignore-schemas = "INFORMATION_SCHEMA,PERFORMANCE_SCHEMA,mysql"
+txn-batch = 20
+worker-count = 16
+disable-dispatch = false
+safe-mode = false
+db-type = "mysql"
+[syncer.to]
+host = "127.0.0.1"
+user = "root"
+password = ""
+port = 3306
+[syncer.to.checkpoint]
+)"));
+  EXPECT_EQ(c.sink, SinkType::kMysql);
+  EXPECT_EQ(c.detect_interval_seconds, 10);
+  // What it has that this drainer does not use is warned about, one key each.
+  EXPECT_EQ(c.unknown_keys,
+            (std::vector<std::string>{"compressor", "sql-mode", "syncer.disable-dispatch"}));
+}
+
 TEST(DrainerConfigTest, FiltersAndFileSinkKeys) {
   ASSERT_OK_AND_ASSIGN(DrainerConfig c, Load(R"(
 [syncer]

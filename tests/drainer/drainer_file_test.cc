@@ -113,6 +113,28 @@ TEST_F(DrainerFileTest, ADeadPumpIsReadFromItsDirectoryAndDroppedWhenOffline) {
   EXPECT_EQ(Output(), all);
 }
 
+TEST_F(DrainerFileTest, APumpAddedWhileRunningIsMergedAndARemovedOneDropped) {
+  StartPumps(2);
+  StartDrainer(BaseConfig(SinkType::kFile));
+  std::vector<uint64_t> all = WriteFromEveryPump(20, &writers_);
+  ASSERT_TRUE(WaitCheckpoint(all.back()));
+  StartPump(2);  // a third pump joins
+  std::vector<uint64_t> more = WriteFromEveryPump(20, &writers_);
+  all.insert(all.end(), more.begin(), more.end());
+  ASSERT_TRUE(WaitCheckpoint(all.back()));
+  EXPECT_EQ(drainer_->Stats().merge.pumps.size(), 3u);
+  // Pump 0 stops and its record is removed by hand: drained, then no longer waited on.
+  ASSERT_OK(pumps_[0]->Shutdown());
+  auto reg = registry::NewFileRegistry(Env::Posix(), tmp_.Sub("registry"));
+  ASSERT_OK(reg->Remove(registry::NodeKind::kPump, "pump-0"));
+  for (int i = 0; i < 5; ++i) all.push_back(writers_[1]->WriteRows());
+  ASSERT_TRUE(WaitCheckpoint(all.back()));
+  ASSERT_TRUE(WaitFor([&] { return drainer_->Stats().merge.pumps.size() == 2; }));
+  ASSERT_OK(drainer_->Shutdown());
+  EXPECT_EQ(Output(), all);
+  EXPECT_EQ(drainer_->Stats().merge.disorder, 0u);
+}
+
 TEST_F(DrainerFileTest, ARestartResumesStrictlyAfterTheCheckpoint) {
   StartPumps(2);
   StartDrainer(BaseConfig(SinkType::kFile));

@@ -174,6 +174,11 @@ class Writer {
 
 class DrainerFixture : public ::testing::Test {
  protected:
+  // Writers keep pointers to the client slots: a pump added later must not move them.
+  DrainerFixture() {
+    pumps_.reserve(kMaxPumps);
+    clients_.reserve(kMaxPumps);
+  }
   ~DrainerFixture() override {
     drainer_.reset();
     clients_.clear();
@@ -198,7 +203,10 @@ class DrainerFixture : public ::testing::Test {
     for (int i = 0; i < n; ++i) StartPump(i);
   }
 
+  static constexpr int kMaxPumps = 8;
+
   void StartPump(int i) {
+    ASSERT_LT(i, kMaxPumps);
     if (static_cast<int>(pumps_.size()) <= i) {
       pumps_.resize(i + 1);
       clients_.resize(i + 1);
@@ -239,12 +247,12 @@ class DrainerFixture : public ::testing::Test {
   std::vector<uint64_t> WriteFromEveryPump(int per_pump, std::vector<std::unique_ptr<Writer>>* writers) {
     std::vector<std::vector<uint64_t>> acked(clients_.size());
     std::vector<std::thread> threads;
+    for (size_t p = writers->size(); p < clients_.size(); ++p) {
+      writers->push_back(std::make_unique<Writer>(&clients_[p], &tso_,
+                                                  static_cast<int64_t>(p + 1) * 1000000,
+                                                  static_cast<uint32_t>(p + 7)));
+    }
     for (size_t p = 0; p < clients_.size(); ++p) {
-      if (writers->size() <= p) {
-        writers->push_back(std::make_unique<Writer>(&clients_[p], &tso_,
-                                                    static_cast<int64_t>(p + 1) * 1000000,
-                                                    static_cast<uint32_t>(p + 7)));
-      }
       threads.emplace_back([&, p] {
         for (int i = 0; i < per_pump; ++i) {
           acked[p].push_back((*writers)[p]->WriteRows());

@@ -232,7 +232,7 @@ Result<std::unique_ptr<Drainer>> Drainer::Start(const DrainerConfig& config,
   if (s.ok()) s = m.StartNode();
   if (s.ok()) s = m.StartHttp();
   if (s.ok()) {
-    m.merger = std::make_unique<Merger>(m.start_ts, kMaxQueueBytesPerPump);
+    m.merger = std::make_unique<Merger>(m.start_ts, kMaxQueueBytesPerPump, /*horizon=*/0);
     m.pumps = std::make_unique<PumpWatcher>(m.options.env, m.registry.get(), m.merger.get(),
                                             config.pump_access, m.start_ts,
                                             config.detect_interval_seconds);

@@ -18,8 +18,16 @@ int64_t NowMicros() {
 
 }  // namespace
 
-Merger::Merger(uint64_t from_ts, size_t max_queue_bytes)
-    : max_queue_bytes_(max_queue_bytes), from_ts_(from_ts), emitted_ts_(from_ts) {}
+Merger::Merger(uint64_t from_ts, size_t max_queue_bytes, uint64_t horizon)
+    : max_queue_bytes_(max_queue_bytes), from_ts_(from_ts), emitted_ts_(from_ts), horizon_(horizon) {}
+
+void Merger::SetHorizon(uint64_t ts) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    horizon_ = std::max(horizon_, ts);
+  }
+  ready_cv_.notify_all();
+}
 
 void Merger::AddPump(const std::string& node_id) {
   std::lock_guard<std::mutex> g(mu_);
@@ -78,7 +86,12 @@ uint64_t Merger::MinWatermarkLocked(std::string* holder) const {
       *holder = id;
     }
   }
-  return holder->empty() ? 0 : min;
+  if (holder->empty()) return 0;
+  if (horizon_ < min) {
+    *holder = "registry";
+    return horizon_;
+  }
+  return min;
 }
 
 std::map<std::string, Merger::Feed>::iterator Merger::SmallestHeadLocked() {

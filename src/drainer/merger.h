@@ -37,7 +37,8 @@ struct MergeStatus {
   uint64_t binlogs = 0;       // COMMIT binlogs handed out
   uint64_t duplicates = 0;    // the same commit ts from a second pump
   uint64_t disorder = 0;      // below what was handed out already, not applied
-  std::string waiting_on;     // the pump whose watermark holds the merge back ("" when none)
+  // The pump whose watermark holds the merge back ("" when none; "registry" when the horizon).
+  std::string waiting_on;
   int64_t waiting_since_micros = 0;
   std::vector<PumpFeedStatus> pumps;
 };
@@ -45,8 +46,14 @@ struct MergeStatus {
 class Merger {
  public:
   // Output starts above from_ts. Each pump may queue up to max_queue_bytes (at least one binlog
-  // whatever its size), so memory stays bounded however far one pump runs ahead.
-  Merger(uint64_t from_ts, size_t max_queue_bytes);
+  // whatever its size), so memory stays bounded however far one pump runs ahead. Nothing above
+  // `horizon` is handed out until SetHorizon raises it (UINT64_MAX: no horizon).
+  Merger(uint64_t from_ts, size_t max_queue_bytes, uint64_t horizon = UINT64_MAX);
+
+  // Every pump that can send a binlog at or below ts is known (AddPump was called for it): a
+  // pump that joins later commits above the time it registered, after the registry was read.
+  // Without it, a new pump's first binlogs would come after newer ones were applied.
+  void SetHorizon(uint64_t ts);
 
   void AddPump(const std::string& node_id);
   // The pump went offline: once its queue is empty and Finished is called, it is no longer waited
@@ -86,6 +93,7 @@ class Merger {
   std::map<std::string, Feed> feeds_;
   uint64_t from_ts_;
   uint64_t emitted_ts_;
+  uint64_t horizon_;
   uint64_t binlogs_ = 0, duplicates_ = 0, disorder_ = 0;
   std::string waiting_on_;
   int64_t waiting_since_micros_ = 0;

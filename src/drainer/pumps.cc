@@ -4,11 +4,18 @@
 
 #include "common/logging.h"
 #include "common/thread_name.h"
+#include "common/tso.h"
 #include "drainer/source.h"
 
 namespace binlog::drainer {
 
 using registry::NodeState;
+
+namespace {
+// The merge hands out nothing newer than the last read of the registry (Merger::SetHorizon), so
+// the registry is read this often whatever detect-interval says: it bounds the lag this adds.
+constexpr double kHorizonSeconds = 0.2;
+}  // namespace
 
 PumpWatcher::PumpWatcher(Env* env, registry::Registry* registry, Merger* merger,
                          PumpAccess access, uint64_t from_ts, double detect_interval_seconds)
@@ -25,7 +32,7 @@ Status PumpWatcher::Start() {
   RETURN_IF_ERROR(Poll());
   thread_ = std::thread([this] {
     NameThisThread("drainer-pumps");
-    while (Sleep(detect_interval_)) {
+    while (Sleep(std::min(detect_interval_, kHorizonSeconds))) {
       Status s = Poll();
       if (!s.ok()) LOG_WARN("cannot read the pumps from the registry", KV("error", s));
     }
@@ -58,7 +65,14 @@ void PumpWatcher::Stop() {
 }
 
 Status PumpWatcher::Poll() {
+  // Taken before the listing: a pump missing from it registered later, and commits above this.
+  const uint64_t listed_at = ComposeTS(env_->NowMicros() / 1000, 0);
   ASSIGN_OR_RETURN(std::vector<registry::NodeStatus> pumps, registry_->List(registry::NodeKind::kPump));
+  struct Horizon {
+    Merger* merger;
+    uint64_t ts;
+    ~Horizon() { merger->SetHorizon(ts); }
+  } horizon{merger_, listed_at - 1};
   std::lock_guard<std::mutex> g(mu_);
   if (stopping_) return Status::OK();
   for (auto it = feeds_.begin(); it != feeds_.end();) {  // pumps read to their end

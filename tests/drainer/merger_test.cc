@@ -122,6 +122,23 @@ TEST(MergerTest, AFullQueueBlocksItsPumpOnlyUntilPopped) {
   EXPECT_FALSE(m.Push("a", Commit(3)));
 }
 
+TEST(MergerTest, NothingNewerThanTheLastRegistryReadIsHandedOut) {
+  Merger m(0, 1 << 20, /*horizon=*/0);
+  m.AddPump("a");
+  ASSERT_TRUE(m.Push("a", Commit(10)));
+  ASSERT_TRUE(m.Push("a", Commit(30)));
+  EXPECT_TRUE(PopTs(&m).empty());
+  EXPECT_EQ(m.Status().waiting_on, "registry");
+  m.SetHorizon(20);  // a pump that registers now commits above 20
+  EXPECT_EQ(PopTs(&m), (std::vector<uint64_t>{10}));
+  m.AddPump("new");
+  ASSERT_TRUE(m.Push("new", Commit(25)));
+  ASSERT_TRUE(m.Push("new", Fake(40)));
+  m.SetHorizon(50);
+  EXPECT_EQ(PopTs(&m), (std::vector<uint64_t>{25, 30}));
+  EXPECT_EQ(m.Status().disorder, 0u);
+}
+
 TEST(MergerTest, ManyPumpsInterleavedComeOutInOrder) {
   Merger m(0, 4096);
   const int kPumps = 3, kEach = 2000;

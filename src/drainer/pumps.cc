@@ -84,7 +84,9 @@ Status PumpWatcher::Poll() {
     it = feeds_.erase(it);
   }
   // A record removed from the registry (by hand, or binlogctl's delete) counts as offline.
-  for (auto& [id, feed] : feeds_) {
+  for (auto& entry : feeds_) {
+    const std::string& id = entry.first;
+    Feed* feed = entry.second.get();
     const bool listed = std::any_of(pumps.begin(), pumps.end(),
                                     [&](const registry::NodeStatus& r) { return r.node_id == id; });
     if (!listed && !feed->draining) {

@@ -89,7 +89,17 @@ TEST(PumpRestartLoopTest, HalfTheProducersDieMidTransactionEveryRound) {
       int dies_after = t % 2 == 0 ? 5 + round % 7 : -1;  // -1: runs until the kill
       producers.emplace_back(Produce, pump->addr(), &shared, dies_after);
     }
+    // The kill comes once every dying producer left its orphan (at least 300 ms in): on a slow
+    // machine (sanitizers, a loaded CI host) a fixed wait can come before some of them did.
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard<std::mutex> g(shared.mu);
+        if (shared.orphans >= static_cast<size_t>(round) * 4) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     ASSERT_OK(pump->Kill9());
     for (auto& p : producers) p.join();
     auto begin = std::chrono::steady_clock::now();

@@ -1,7 +1,11 @@
 #include "bench_util.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <linux/magic.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,13 +29,13 @@ namespace binlog::bench {
 // Payloads
 
 struct PayloadGenerator::Impl {
-  static workload::WorkloadOptions Options(uint64_t seed) {
+  static workload::WorkloadOptions Options(uint64_t seed, double txn_rows) {
     workload::WorkloadOptions o;
     o.seed = seed;
-    o.txn_rows = kTxnRows;
+    o.txn_rows = txn_rows;
     return o;
   }
-  explicit Impl(uint64_t seed) : workload(Options(seed)) {}
+  Impl(uint64_t seed, double txn_rows) : workload(Options(seed, txn_rows)) {}
 
   std::string Next(uint64_t ts) {
     workload.Next(&binlog);
@@ -44,7 +48,8 @@ struct PayloadGenerator::Impl {
   pb::Binlog binlog;
 };
 
-PayloadGenerator::PayloadGenerator(uint64_t seed) : impl_(std::make_unique<Impl>(seed)) {}
+PayloadGenerator::PayloadGenerator(uint64_t seed, double txn_rows)
+    : impl_(std::make_unique<Impl>(seed, txn_rows)) {}
 PayloadGenerator::~PayloadGenerator() = default;
 std::string PayloadGenerator::Next(uint64_t ts) { return impl_->Next(ts); }
 
@@ -180,6 +185,27 @@ double Percentile(std::vector<double>* samples, double p) {
   double rank = std::ceil(p / 100.0 * static_cast<double>(samples->size()));
   size_t index = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
   return (*samples)[std::min(index, samples->size() - 1)];
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    Check(Status::IOError("cannot find a free port"), "free port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+double CpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
 double NowSeconds() {

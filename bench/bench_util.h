@@ -23,13 +23,13 @@ namespace binlog::bench {
 
 // Transactions of tools/loadgen's workload (sysbench-shaped sbtest tables plus a table of varied
 // types, full before images, an occasional DDL), serialized as binlog.pb.Binlog COMMIT records.
-// kTxnRows row changes per transaction on average makes records of about 1 KiB. Deterministic
-// for a seed.
+// kTxnRows row changes per transaction on average makes records of about 1 KiB; one row makes
+// them about half that. Deterministic for a seed.
 inline constexpr double kTxnRows = 2.5;
 
 class PayloadGenerator {
  public:
-  explicit PayloadGenerator(uint64_t seed);
+  explicit PayloadGenerator(uint64_t seed, double txn_rows = kTxnRows);
   ~PayloadGenerator();
   // The next record's payload; commit_ts inside is ts.
   std::string Next(uint64_t ts);
@@ -87,6 +87,12 @@ struct RunResult {
 // Benchmark (table on stderr) and unregisters it. Exits when the benchmark reports an error.
 RunResult RunBenchmark(const std::string& name, std::function<void(benchmark::State&)> fn,
                        const std::function<void(benchmark::internal::Benchmark*)>& configure);
+
+// A loopback TCP port nothing listens on now (bound, then released: for a child's listen flag).
+int FreePort();
+
+// User + system CPU seconds of this process so far.
+double CpuSeconds();
 
 // Seconds since an arbitrary epoch (steady clock).
 double NowSeconds();

@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,13 +21,6 @@
 #include <thread>
 
 namespace binlog::bench {
-
-double CpuSeconds() {
-  rusage u;
-  ::getrusage(RUSAGE_SELF, &u);
-  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
-  return sec(u.ru_utime) + sec(u.ru_stime);
-}
 
 double LoadSeconds() {
   const char* env = std::getenv("BENCH_PUMP_SECONDS");
@@ -265,33 +257,18 @@ std::unique_ptr<journal::Journal> OpenWalJournal(const std::string& name) {
 // ---------------------------------------------------------------------------------------------
 // The daemon
 
-namespace {
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    Check(Status::IOError("cannot find a free port"), "pump port");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-}  // namespace
 
 std::shared_ptr<pump::PumpClient> ConnectClient(const std::string& addr) {
   return Check(pump::PumpClient::Connect(addr), "pump client");
 }
 
 std::unique_ptr<PumpProcess> PumpProcess::Start(const std::string& data_dir,
-                                                const std::vector<std::string>& flags) {
+                                                const std::vector<std::string>& flags,
+                                                const std::string& registry_dir) {
   std::unique_ptr<PumpProcess> p(new PumpProcess());
   p->addr_ = "127.0.0.1:" + std::to_string(FreePort());
-  std::string registry = data_dir + "-registry", log = data_dir + "-pump.log";
+  std::string registry = registry_dir.empty() ? data_dir + "-registry" : registry_dir;
+  std::string log = data_dir + "-pump.log";
   const char* binary = std::getenv("BENCH_PUMP_BINARY");
   std::vector<std::string> args = {binary && *binary ? binary : BINLOG_PUMP_BINARY,
                                    "-addr",

@@ -21,9 +21,6 @@
 
 namespace binlog::bench {
 
-// User + system CPU seconds of this process so far.
-double CpuSeconds();
-
 // Seconds each measured load runs ($BENCH_PUMP_SECONDS, default 2).
 double LoadSeconds();
 
@@ -133,12 +130,14 @@ Step RawOverwriteSyncStep(const std::string& dir, size_t bytes);
 std::unique_ptr<journal::Journal> OpenWalJournal(const std::string& name);
 
 // tools/pump/pump (or $BENCH_PUMP_BINARY) run as a child process on 127.0.0.1 (a free port),
-// with its own registry directory, logging at warn to <data_dir>-pump.log.
+// with a registry directory, logging at warn to <data_dir>-pump.log.
 class PumpProcess {
  public:
   // Starts the daemon on data_dir with extra flags and waits until it answers a probe (online).
+  // Its registry is registry_dir, or <data_dir>-registry when empty.
   static std::unique_ptr<PumpProcess> Start(const std::string& data_dir,
-                                            const std::vector<std::string>& flags = {});
+                                            const std::vector<std::string>& flags = {},
+                                            const std::string& registry_dir = "");
   // SIGTERM and wait (SIGKILL after 10 s).
   ~PumpProcess();
   PumpProcess(const PumpProcess&) = delete;

@@ -18,7 +18,6 @@
 // Environment: BENCH_REPARO_ROWS (1000000), BENCH_REPARO_WORKERS (16).
 #include <fmt/format.h>
 
-#include <fstream>
 #include <iostream>
 
 #include "bench_util.h"
@@ -30,35 +29,9 @@
 namespace binlog::bench {
 namespace {
 
-using testing::MariaDBOptions;
 using testing::MariaDBServer;
 
-// Destinations get the room a production server has; the source is the tests' own. Every
-// contestant's changes go to the destination's binlog: reparo's and mariadb's sessions are
-// logged as any client's are, and --log-slave-updates logs the replica's the same way.
-MariaDBOptions DestinationOptions(int server_id) {
-  MariaDBOptions o;
-  o.extra_args = {"--innodb-buffer-pool-size=512M", "--innodb-log-file-size=512M",
-                  fmt::format("--server-id={}", server_id), "--max-allowed-packet=256M",
-                  "--log-slave-updates"};
-  return o;
-}
-
-std::string WriteConfig(const std::string& dir, const std::string& archive, MariaDBServer* dest,
-                        int workers) {
-  std::string path = dir + "/reparo.toml";
-  std::ofstream(path) << fmt::format(
-      "data-dir = \"{}\"\nlog-level = \"warn\"\ndest-type = \"mysql\"\nworker-count = {}\n"
-      "txn-batch = 20\n[dest-db]\nhost = \"{}\"\nport = {}\nuser = \"root\"\npassword = \"\"\n",
-      archive, workers, dest->host(), dest->port());
-  return path;
-}
-
-ChildRun Reparo(const std::string& config) {
-  ChildRun r = RunChild({BINLOG_REPARO_BINARY, "-config", config}, "", "");
-  if (r.status != 0) Check(Status::IOError(fmt::format("reparo exited {}", r.status)), "reparo");
-  return r;
-}
+ChildRun Reparo(const std::string& config) { return RunReparo(BINLOG_REPARO_BINARY, config); }
 
 void Apply() {
   const uint64_t rows = static_cast<uint64_t>(EnvInt("BENCH_REPARO_ROWS", 1000000));
@@ -82,7 +55,7 @@ void Apply() {
   std::string archive = dir + "/archive";
 
   ResetDestination(dest.get());
-  ChildRun ours = Reparo(WriteConfig(dir, archive, dest.get(), workers));
+  ChildRun ours = Reparo(WriteReparoConfig(dir, archive, dest.get(), workers));
   ExpectSameChecksum(source.get(), dest.get(), "reparo");
   double ours_rate = static_cast<double>(rows) / ours.seconds;
   std::cerr << fmt::format("reparo_bench: reparo {:.1f} s, peak RSS {:.1f} MiB\n", ours.seconds,
@@ -223,7 +196,7 @@ void BigRow() {
     SyncerRun run(source.get(), dir, first);
     run.WaitDurable(end, 600);
   }
-  ChildRun ours = Reparo(WriteConfig(dir, dir + "/archive", dest.get(), 4));
+  ChildRun ours = Reparo(WriteReparoConfig(dir, dir + "/archive", dest.get(), 4));
   std::string a = Check(source->QueryValue("SELECT MD5(b) FROM big.t"), "md5");
   std::string b = Check(dest->QueryValue("SELECT MD5(b) FROM big.t"), "md5");
   if (a != b) Check(Status::Corruption("the 16 MiB row came out different"), "big row");

@@ -3,17 +3,19 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
-#include <random>
 
 #include "bench_util.h"
 
 namespace binlog::bench {
 
+using testing::MariaDBOptions;
 using testing::MariaDBServer;
 
 namespace {
@@ -38,17 +40,6 @@ int OpenOr(const std::string& path, int flags) {
   return open(path.empty() ? "/dev/null" : path.c_str(), flags | O_CLOEXEC, 0644);
 }
 
-ChildRun Wait(pid_t pid, double start) {
-  ChildRun r;
-  int status = 0;
-  rusage usage{};
-  if (wait4(pid, &status, 0, &usage) != pid) return r;
-  r.seconds = NowSeconds() - start;
-  r.peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024;
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 std::string Digits(std::mt19937_64& rng, int groups) {
   std::string s;
   for (int g = 0; g < groups; ++g) {
@@ -60,16 +51,37 @@ std::string Digits(std::mt19937_64& rng, int groups) {
 
 }  // namespace
 
-ChildRun RunChild(const std::vector<std::string>& args, const std::string& in,
-                  const std::string& out) {
+ChildRun WaitChild(pid_t pid, double start) {
+  ChildRun r;
+  int status = 0;
+  rusage usage{};
+  if (pid <= 0 || wait4(pid, &status, 0, &usage) != pid) return r;
+  r.seconds = NowSeconds() - start;
+  r.peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024;
+  r.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                  static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+pid_t SpawnChild(const std::vector<std::string>& args, const std::string& in,
+                 const std::string& out) {
   int in_fd = OpenOr(in, O_RDONLY);
   int out_fd = OpenOr(out, O_WRONLY | O_CREAT | O_TRUNC);
-  double start = NowSeconds();
   pid_t pid = fork();
-  if (pid == 0) Exec(args, in_fd, out_fd);
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // a bench that exits on a failed check leaves no daemon
+    Exec(args, in_fd, out_fd);
+  }
   close(in_fd);
   close(out_fd);
-  return pid < 0 ? ChildRun{} : Wait(pid, start);
+  return pid;
+}
+
+ChildRun RunChild(const std::vector<std::string>& args, const std::string& in,
+                  const std::string& out) {
+  double start = NowSeconds();
+  return WaitChild(SpawnChild(args, in, out), start);
 }
 
 std::pair<ChildRun, ChildRun> RunPipe(const std::vector<std::string>& producer,
@@ -86,8 +98,8 @@ std::pair<ChildRun, ChildRun> RunPipe(const std::vector<std::string>& producer,
   close(fds[1]);
   close(null_in);
   close(null_out);
-  ChildRun ra = Wait(a, start);
-  ChildRun rb = Wait(b, start);
+  ChildRun ra = WaitChild(a, start);
+  ChildRun rb = WaitChild(b, start);
   return {ra, rb};
 }
 
@@ -125,29 +137,31 @@ void CreateSbtest(MariaDBServer* server) {
         "create bench.sbtest");
 }
 
+void SbChanges::Next(std::string* sql) {
+  uint64_t pick = rng_() % 10;
+  if (live_.size() < 10000 || pick < 4) {
+    int id = next_id_++;
+    live_.push_back(id);
+    *sql += fmt::format("INSERT INTO sbtest VALUES ({}, {}, '{}', '{}');", id, rng_() % 100000,
+                        Digits(rng_, 10), Digits(rng_, 5));
+  } else if (pick < 8) {
+    int id = live_[rng_() % live_.size()];
+    *sql += fmt::format("UPDATE sbtest SET k = {}, c = '{}' WHERE id = {};", rng_() % 100000,
+                        Digits(rng_, 10), id);
+  } else {
+    size_t at = rng_() % live_.size();
+    *sql += fmt::format("DELETE FROM sbtest WHERE id = {};", live_[at]);
+    live_[at] = live_.back();
+    live_.pop_back();
+  }
+}
+
 void WriteChanges(MariaDBServer* server, uint64_t changes, uint64_t seed) {
   auto conn = Check(server->Connect("bench"), "connect to the source");
-  std::mt19937_64 rng(seed);
-  std::vector<int> live;
-  int next_id = 1;
+  SbChanges gen(seed);
   std::string batch;
   for (uint64_t i = 0; i < changes; ++i) {
-    uint64_t pick = rng() % 10;
-    if (live.size() < 10000 || pick < 4) {
-      int id = next_id++;
-      live.push_back(id);
-      batch += fmt::format("INSERT INTO sbtest VALUES ({}, {}, '{}', '{}');", id, rng() % 100000,
-                           Digits(rng, 10), Digits(rng, 5));
-    } else if (pick < 8) {
-      int id = live[rng() % live.size()];
-      batch += fmt::format("UPDATE sbtest SET k = {}, c = '{}' WHERE id = {};", rng() % 100000,
-                           Digits(rng, 10), id);
-    } else {
-      size_t at = rng() % live.size();
-      batch += fmt::format("DELETE FROM sbtest WHERE id = {};", live[at]);
-      live[at] = live.back();
-      live.pop_back();
-    }
+    gen.Next(&batch);
     if (batch.size() > (256 << 10) || i + 1 == changes) {
       Check(conn->Exec(batch), "write the changes");
       batch.clear();
@@ -175,8 +189,16 @@ void ResetDestination(MariaDBServer* dest) {
   CreateSbtest(dest);
 }
 
-double ReplicaApply(MariaDBServer* source, MariaDBServer* dest, const syncer::BinlogPosition& from,
-                    const syncer::BinlogPosition& to, int threads) {
+MariaDBOptions DestinationOptions(int server_id) {
+  MariaDBOptions o;
+  o.extra_args = {"--innodb-buffer-pool-size=512M", "--innodb-log-file-size=512M",
+                  fmt::format("--server-id={}", server_id), "--max-allowed-packet=256M",
+                  "--log-slave-updates"};
+  return o;
+}
+
+double StartReplica(MariaDBServer* source, MariaDBServer* dest, const syncer::BinlogPosition& from,
+                    int threads) {
   Check(dest->Exec(fmt::format(
             "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL slave_parallel_threads = {}; "
             "SET GLOBAL slave_parallel_mode = 'optimistic'; "
@@ -188,15 +210,41 @@ double ReplicaApply(MariaDBServer* source, MariaDBServer* dest, const syncer::Bi
         "configure the replica");
   double start = NowSeconds();
   Check(dest->Exec("START SLAVE"), "start the replica");
+  return start;
+}
+
+void StopReplica(MariaDBServer* dest) {
+  Check(dest->Exec("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL slave_parallel_threads = 0"),
+        "stop the replica");
+}
+
+double ReplicaApply(MariaDBServer* source, MariaDBServer* dest, const syncer::BinlogPosition& from,
+                    const syncer::BinlogPosition& to, int threads) {
+  double start = StartReplica(source, dest, from, threads);
   // Returns once the SQL thread has executed up to `to`.
   auto waited = Check(
       dest->QueryValue(fmt::format("SELECT MASTER_POS_WAIT('{}', {}, 3600)", to.name, to.pos)),
       "wait for the replica");
   if (waited == "-1") Check(Status::TimedOut("the replica did not catch up"), "replica");
   double seconds = NowSeconds() - start;
-  Check(dest->Exec("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL slave_parallel_threads = 0"),
-        "stop the replica");
+  StopReplica(dest);
   return seconds;
+}
+
+std::string WriteReparoConfig(const std::string& dir, const std::string& archive,
+                              MariaDBServer* dest, int workers) {
+  std::string path = dir + "/reparo.toml";
+  std::ofstream(path) << fmt::format(
+      "data-dir = \"{}\"\nlog-level = \"warn\"\ndest-type = \"mysql\"\nworker-count = {}\n"
+      "txn-batch = 20\n[dest-db]\nhost = \"{}\"\nport = {}\nuser = \"root\"\npassword = \"\"\n",
+      archive, workers, dest->host(), dest->port());
+  return path;
+}
+
+ChildRun RunReparo(const std::string& binary, const std::string& config) {
+  ChildRun r = RunChild({binary, "-config", config}, "", "");
+  if (r.status != 0) Check(Status::IOError(fmt::format("reparo exited {}", r.status)), "reparo");
+  return r;
 }
 
 std::vector<std::string> MariadbBinlogReplay(MariaDBServer* source,

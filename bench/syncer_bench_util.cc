@@ -39,7 +39,6 @@ double CpuSecondsWho(int who) {
 
 }  // namespace
 
-double CpuSeconds() { return CpuSecondsWho(RUSAGE_SELF); }
 double ChildrenCpuSeconds() { return CpuSecondsWho(RUSAGE_CHILDREN); }
 
 double CpuSecondsOf(pid_t pid) {
@@ -101,7 +100,8 @@ bool Reached(const BinlogPosition& at, const BinlogPosition& target) {
   return cmp && *cmp >= 0;
 }
 
-SyncerRun::SyncerRun(MariaDBServer* server, const std::string& dir, const BinlogPosition& from) {
+SyncerRun::SyncerRun(MariaDBServer* server, const std::string& dir, const BinlogPosition& from,
+                     const std::vector<std::string>& pump_addrs) {
   syncer::SyncerConfig c;
   c.from.host = server->host();
   c.from.port = server->port();
@@ -110,6 +110,10 @@ SyncerRun::SyncerRun(MariaDBServer* server, const std::string& dir, const Binlog
   c.flavor = "mariadb";
   c.meta = dir + "/syncer.meta";
   c.to.dir = archive_ = dir + "/archive";
+  if (!pump_addrs.empty()) {
+    c.to.type = "pump";
+    c.to.pump_addrs = pump_addrs;
+  }
   c.status_addr = "";
   c.heartbeat_interval_seconds = 1;
   Check(syncer::SaveMeta(Env::Posix(), c.meta, from), "write syncer.meta");

@@ -22,8 +22,6 @@ namespace binlog::bench {
 
 // $name as an integer, fallback when unset.
 int EnvInt(const char* name, int fallback);
-// User + system CPU seconds of this process so far.
-double CpuSeconds();
 // The same of another process (the MariaDB server: it shares the machine's cores with us).
 double CpuSecondsOf(pid_t pid);
 // User + system CPU seconds of this process's waited-for children (mariadb-binlog) so far.
@@ -58,12 +56,13 @@ syncer::BinlogPosition StartOfBinlog(testing::MariaDBServer* server);
 // at is at or past target in the same binlog.
 bool Reached(const syncer::BinlogPosition& at, const syncer::BinlogPosition& target);
 
-// Our syncer on a thread, archiving into dir/archive from `from` as the replication user. The
-// setup exits the binary on failure.
+// Our syncer on a thread, archiving into dir/archive from `from` as the replication user, or,
+// given pump addresses, writing to those pumps ([to] type = "pump"). The setup exits the binary
+// on failure.
 class SyncerRun {
  public:
   SyncerRun(testing::MariaDBServer* server, const std::string& dir,
-            const syncer::BinlogPosition& from);
+            const syncer::BinlogPosition& from, const std::vector<std::string>& pump_addrs = {});
   ~SyncerRun() { Stop(); }
   void Stop();
 

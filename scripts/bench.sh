@@ -16,6 +16,9 @@
 #   ("syncer": all four, about 4 minutes).
 #   sync_diff_rows_per_s, sync_diff_vs_full_compare_rows_per_s, sync_diff_chunked_rows_per_s,
 #   sync_diff_walk_rows_per_s ("sync_diff": all four, about a minute).
+#   drainer_merge_binlogs_per_s, drainer_merge_peak_rss_mb, drainer_apply_rows_per_s,
+#   drainer_apply_vs_mariadb_binlog_rows_per_s, drainer_apply_peak_rss_mb, drainer_lag_p50,
+#   drainer_lag_p99 ("drainer": all seven, about N minutes).
 # Environment:
 #   BENCH_DIR      scratch directory (default build-release/bench-tmp); must not be tmpfs
 #   BENCH_SCAN_MB  payload of the scan journal in MB (default 200)
@@ -27,6 +30,10 @@
 #   BENCH_SYNCER_ROWS  row changes in the syncer's binlog (default 1000000)
 #   BENCH_SYNCER_LAG_SECONDS  length of the syncer's 10k rows/s lag load (default 20)
 #   BENCH_SYNC_DIFF_ROWS  rows of each of sync-diff's tables (default 1000000)
+#   BENCH_DRAINER_BINLOGS  binlogs in the pumps' archives of the merge figure (default 1000000)
+#   BENCH_DRAINER_ROWS  row changes of the drainer's apply figure (default 1000000)
+#   BENCH_DRAINER_CPU  the CPU the merge run is pinned to (default the last; -1: not pinned)
+#   BENCH_DRAINER_LAG_SECONDS  length of the drainer's 5k rows/s lag load (default 30)
 # Google Benchmark's tables and the build output go to build-release/bench.log.
 set -euo pipefail
 
@@ -49,7 +56,7 @@ echo "bench: building Release in $build" >&2
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBINLOG_BENCH=ON >>"$log" 2>&1 ||
   fail "cmake configure failed"
 cmake --build "$build" -j"${BENCH_JOBS:-2}" --target append_bench scan_bench seek_bench pump_bench \
-  syncer_bench reparo_bench sync_diff_bench >>"$log" 2>&1 || fail "build failed"
+  syncer_bench reparo_bench sync_diff_bench drainer_bench >>"$log" 2>&1 || fail "build failed"
 
 export BENCH_DIR=${BENCH_DIR:-$build/bench-tmp}
 mkdir -p "$BENCH_DIR"
@@ -63,7 +70,8 @@ echo "bench: scratch dir $BENCH_DIR ($fstype, $(df -h --output=source "$BENCH_DI
 start=$SECONDS
 results=$build/bench.out
 : >"$results"
-for bin in append_bench scan_bench seek_bench pump_bench syncer_bench reparo_bench sync_diff_bench; do
+for bin in append_bench scan_bench seek_bench pump_bench syncer_bench reparo_bench sync_diff_bench \
+  drainer_bench; do
   echo "== $bin $*" >>"$log"
   (cd "$BENCH_DIR" && "$build/bench/$bin" "$@") 2>>"$log" | tee -a "$results" ||
     fail "$bin failed"

@@ -66,7 +66,8 @@ bool Merger::Push(const std::string& node_id, pb::Binlog binlog) {
   if (binlog.tp() != pb::FAKE) {
     space_cv_.wait(lock, [&] { return stopped_ || f.queue.empty() || f.bytes < max_queue_bytes_; });
     if (stopped_) return false;
-    f.bytes += binlog.ByteSizeLong();
+    f.sizes.push_back(binlog.ByteSizeLong());
+    f.bytes += f.sizes.back();
     f.queue.push_back(std::move(binlog));
   }
   f.watermark = std::max(f.watermark, ts);
@@ -127,7 +128,8 @@ void Merger::Pop(std::vector<pb::Binlog>* out, size_t max, std::chrono::millisec
       }
       pb::Binlog b = std::move(f.queue.front());
       f.queue.pop_front();
-      f.bytes -= std::min<size_t>(f.bytes, b.ByteSizeLong());
+      f.bytes -= std::min<size_t>(f.bytes, f.sizes.front());
+      f.sizes.pop_front();
       const uint64_t ts = static_cast<uint64_t>(b.commit_ts());
       if (ts == emitted_ts_) {
         ++duplicates_;

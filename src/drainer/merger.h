@@ -78,6 +78,7 @@ class Merger {
  private:
   struct Feed {
     std::deque<pb::Binlog> queue;
+    std::deque<size_t> sizes;  // each queued binlog's ByteSizeLong, a walk of all its fields
     size_t bytes = 0;
     uint64_t watermark = 0;
     bool draining = false;

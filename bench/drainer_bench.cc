@@ -143,8 +143,8 @@ void Apply() {
   ChildRun reparo =
       RunReparo(BINLOG_REPARO_BINARY, WriteReparoConfig(dir, archive, dest.get(), workers));
   ExpectSameChecksum(source.get(), dest.get(), "reparo");
-  std::cerr << fmt::format("drainer_bench: reparo {:.1f} s, peak RSS {:.1f} MiB\n", reparo.seconds,
-                           reparo.peak_rss_mb);
+  std::cerr << fmt::format("drainer_bench: reparo {:.1f} s; {:.1f} s CPU, peak RSS {:.1f} MiB\n",
+                           reparo.seconds, reparo.cpu_seconds, reparo.peak_rss_mb);
 
   ResetDestination(dest.get());
   DrainerSetup setup;

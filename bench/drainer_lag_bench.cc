@@ -15,6 +15,7 @@
 // upstream (CHECKSUM TABLE), or the binary aborts.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -140,10 +141,11 @@ int SteadyLoad(MariaDBServer* upstream, SbChanges* gen, double seconds) {
     }
   });
   const double start = NowSeconds();
+  const auto total = static_cast<uint64_t>(seconds * kRowsPerSecond);
   uint64_t sent = 0;
   std::string sql;
-  for (double now = start; now < start + seconds; now = NowSeconds()) {
-    const uint64_t due = static_cast<uint64_t>((now - start) * kRowsPerSecond);
+  for (double now = start; sent < total; now = NowSeconds()) {
+    const uint64_t due = static_cast<uint64_t>(std::min(now - start, seconds) * kRowsPerSecond);
     sql.clear();
     for (; sent < due && sql.size() < (256 << 10); ++sent) gen->Next(&sql);
     if (!sql.empty()) Check(changes->Exec(sql), "write the changes");

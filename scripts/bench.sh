@@ -18,7 +18,7 @@
 #   sync_diff_walk_rows_per_s ("sync_diff": all four, about a minute).
 #   drainer_merge_binlogs_per_s, drainer_merge_peak_rss_mb, drainer_apply_rows_per_s,
 #   drainer_apply_vs_mariadb_binlog_rows_per_s, drainer_apply_peak_rss_mb, drainer_lag_p50,
-#   drainer_lag_p99 ("drainer": all seven, about N minutes).
+#   drainer_lag_p99 ("drainer": all seven, about 7 minutes).
 # Environment:
 #   BENCH_DIR      scratch directory (default build-release/bench-tmp); must not be tmpfs
 #   BENCH_SCAN_MB  payload of the scan journal in MB (default 200)

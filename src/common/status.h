@@ -22,7 +22,7 @@ enum class StatusCode : int {
   kIOError,          // the operating system refused a read, write, sync, rename ...
   kNoSpace,          // ENOSPC, or a configured free-space threshold was crossed
   kBusy,             // someone else holds a lock
-  kAborted,          // a sticky earlier failure refuses further work
+  kAborted,          // a sticky earlier failure refuses further work; a compare-and-swap lost
   kUnsupported,      // a format version or feature this build does not know
   kTimedOut,
   // A value is behind what the callee has already passed (a commit ts at or below a pump's

@@ -224,7 +224,7 @@ std::vector<PumpView> PumpWatcher::Pumps() const {
   std::vector<PumpView> out;
   for (const auto& [id, feed] : feeds_) {
     std::lock_guard<std::mutex> fg(feed->mu);
-    out.push_back(PumpView{id, registry::NodeStateName(feed->record.state), feed->via, feed->error,
+    out.push_back(PumpView{id, registry::NodeStateName(registry::EffectiveState(feed->record)), feed->via, feed->error,
                            feed->record.max_commit_ts});
   }
   return out;

@@ -30,69 +30,6 @@ Status CheckNodeId(const std::string& id) {
   return Status::OK();
 }
 
-class FileRegistry : public Registry {
- public:
-  FileRegistry(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
-
-  Status Put(NodeKind kind, const NodeStatus& node) override {
-    RETURN_IF_ERROR(CheckNodeId(node.node_id));
-    std::string sub = KindDir(kind);
-    RETURN_IF_ERROR(env_->CreateDirs(sub));
-    return WriteFileAtomic(env_, JoinPath(sub, node.node_id + ".json"), EncodeNodeStatus(node));
-  }
-
-  Result<NodeStatus> Get(NodeKind kind, const std::string& node_id) override {
-    RETURN_IF_ERROR(CheckNodeId(node_id));
-    std::string path = JoinPath(KindDir(kind), node_id + ".json");
-    auto text = ReadFileToString(env_, path);
-    if (!text.ok()) {
-      if (text.status().IsNotFound()) {
-        return Status::NotFound(fmt::format("no {} with node id {} in {}", NodeKindName(kind),
-                                            node_id, Describe()));
-      }
-      return text.status();
-    }
-    auto node = DecodeNodeStatus(*text);
-    if (!node.ok()) return node.status().WithContext(path);
-    return node;
-  }
-
-  Result<std::vector<NodeStatus>> List(NodeKind kind) override {
-    std::string sub = KindDir(kind);
-    std::vector<NodeStatus> out;
-    if (!env_->FileExists(sub)) return out;
-    ASSIGN_OR_RETURN(std::vector<std::string> names, env_->GetChildren(sub));
-    for (const std::string& name : names) {
-      constexpr std::string_view kSuffix = ".json";
-      if (name.size() <= kSuffix.size() ||
-          name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
-        continue;  // WriteFileAtomic's .tmp leftovers and anything else
-      }
-      ASSIGN_OR_RETURN(NodeStatus node, Get(kind, name.substr(0, name.size() - kSuffix.size())));
-      out.push_back(std::move(node));
-    }
-    std::sort(out.begin(), out.end(),
-              [](const NodeStatus& a, const NodeStatus& b) { return a.node_id < b.node_id; });
-    return out;
-  }
-
-  Status Remove(NodeKind kind, const std::string& node_id) override {
-    RETURN_IF_ERROR(CheckNodeId(node_id));
-    std::string sub = KindDir(kind);
-    RETURN_IF_ERROR(env_->DeleteFile(JoinPath(sub, node_id + ".json")));
-    return env_->SyncDir(sub);
-  }
-
-  std::string Describe() const override { return "registry dir " + dir_; }
-
- private:
-  std::string KindDir(NodeKind kind) const {
-    return JoinPath(dir_, std::string(NodeKindName(kind)) + "s");
-  }
-  Env* env_;
-  std::string dir_;
-};
-
 }  // namespace
 
 const char* NodeStateName(NodeState state) {
@@ -121,18 +58,57 @@ Result<NodeState> ParseNodeState(std::string_view text) {
 
 const char* NodeKindName(NodeKind kind) { return kind == NodeKind::kPump ? "pump" : "drainer"; }
 
+NodeState EffectiveState(const NodeStatus& node) {
+  if (node.alive) return node.state;
+  switch (node.state) {
+    case NodeState::kOnline:
+    case NodeState::kPausing:
+    case NodeState::kClosing:
+      return NodeState::kPaused;
+    default:
+      return node.state;
+  }
+}
+
 std::string EncodeNodeStatus(const NodeStatus& node) {
   nlohmann::ordered_json j;
-  j["NodeID"] = node.node_id;
-  j["Addr"] = node.addr;
-  j["StatusAddr"] = node.status_addr;
-  j["State"] = NodeStateName(node.state);
-  j["MaxCommitTS"] = node.max_commit_ts;
-  j["UpdateTS"] = node.update_ts;
-  if (!node.host.empty()) j["Host"] = node.host;
-  if (!node.data_dir.empty()) j["DataDir"] = node.data_dir;
+  j["nodeId"] = node.node_id;
+  j["host"] = node.addr;
+  j["state"] = NodeStateName(node.state);
+  j["isAlive"] = node.alive;
+  j["maxCommitTS"] = node.max_commit_ts;
+  j["updateTS"] = node.update_ts;
+  j["statusAddr"] = node.status_addr;
+  if (!node.host.empty()) j["hostName"] = node.host;
+  if (!node.data_dir.empty()) j["dataDir"] = node.data_dir;
+  if (node.lease_seconds > 0) j["leaseSeconds"] = node.lease_seconds;
   return j.dump() + "\n";
 }
+
+namespace {
+
+// Reads one field under its name or the name earlier versions wrote; absent leaves *out.
+template <typename T>
+Status ReadField(const nlohmann::json& j, const char* name, const char* old_name, T* out) {
+  auto it = j.find(name);
+  if (it == j.end() && old_name != nullptr) it = j.find(old_name);
+  if (it == j.end()) return Status::OK();
+  bool ok;
+  if constexpr (std::is_same_v<T, std::string>) {
+    ok = it->is_string();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    ok = it->is_boolean();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    ok = it->is_number();
+  } else {
+    ok = it->is_number_integer();
+  }
+  if (!ok) return Status::Corruption(fmt::format("{} has the wrong type", name));
+  *out = it->template get<T>();
+  return Status::OK();
+}
+
+}  // namespace
 
 Result<NodeStatus> DecodeNodeStatus(std::string_view text) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -140,30 +116,21 @@ Result<NodeStatus> DecodeNodeStatus(std::string_view text) {
     return Status::Corruption("node record is not a JSON object");
   }
   NodeStatus node;
-  auto field = [&](const char* name, auto* out) -> Status {
-    auto it = j.find(name);
-    using T = std::remove_pointer_t<decltype(out)>;
-    if (it == j.end()) return Status::OK();
-    if constexpr (std::is_same_v<T, std::string>) {
-      if (!it->is_string()) return Status::Corruption(fmt::format("{} is not a string", name));
-    } else {
-      if (!it->is_number_integer()) {
-        return Status::Corruption(fmt::format("{} is not an integer", name));
-      }
-    }
-    *out = it->template get<T>();
-    return Status::OK();
-  };
   std::string state = "online";
-  RETURN_IF_ERROR(field("NodeID", &node.node_id));
-  RETURN_IF_ERROR(field("Addr", &node.addr));
-  RETURN_IF_ERROR(field("StatusAddr", &node.status_addr));
-  RETURN_IF_ERROR(field("State", &state));
-  RETURN_IF_ERROR(field("MaxCommitTS", &node.max_commit_ts));
-  RETURN_IF_ERROR(field("UpdateTS", &node.update_ts));
-  RETURN_IF_ERROR(field("Host", &node.host));
-  RETURN_IF_ERROR(field("DataDir", &node.data_dir));
-  if (node.node_id.empty()) return Status::Corruption("node record has no NodeID");
+  RETURN_IF_ERROR(ReadField(j, "nodeId", "NodeID", &node.node_id));
+  RETURN_IF_ERROR(ReadField(j, "host", "Addr", &node.addr));
+  RETURN_IF_ERROR(ReadField(j, "state", "State", &state));
+  RETURN_IF_ERROR(ReadField(j, "isAlive", nullptr, &node.alive));
+  RETURN_IF_ERROR(ReadField(j, "maxCommitTS", "MaxCommitTS", &node.max_commit_ts));
+  RETURN_IF_ERROR(ReadField(j, "updateTS", "UpdateTS", &node.update_ts));
+  RETURN_IF_ERROR(ReadField(j, "statusAddr", "StatusAddr", &node.status_addr));
+  RETURN_IF_ERROR(ReadField(j, "hostName", "Host", &node.host));
+  RETURN_IF_ERROR(ReadField(j, "dataDir", "DataDir", &node.data_dir));
+  RETURN_IF_ERROR(ReadField(j, "leaseSeconds", nullptr, &node.lease_seconds));
+  if (node.node_id.empty()) return Status::Corruption("node record has no nodeId");
+  if (!(node.lease_seconds >= 0 && node.lease_seconds < 1e9)) {
+    return Status::Corruption("leaseSeconds is out of range");
+  }
   ASSIGN_OR_RETURN(node.state, ParseNodeState(state));
   return node;
 }
@@ -175,10 +142,6 @@ std::string ThisHostName() {
 }
 
 Status ValidateNodeID(std::string_view id) { return CheckNodeId(std::string(id)); }
-
-std::unique_ptr<Registry> NewFileRegistry(Env* env, const std::string& dir) {
-  return std::make_unique<FileRegistry>(env, dir);
-}
 
 Result<std::unique_ptr<Registry>> OpenRegistry(Env* env, const std::string& pd_urls,
                                                const std::string& registry_dir,

@@ -3,7 +3,12 @@
 // A record is what TiDB-Binlog keeps in PD's etcd under /tidb-binlog/v1/<kind>s/<node-id>,
 // with the same JSON field names, so operators see the same thing in `binlogctl` output. The
 // embedded default backend is a directory holding one small JSON file per node, each replaced
-// atomically (write, fsync, rename, fsync the directory).
+// atomically (write, fsync, rename, fsync the directory); docs/REGISTRY.md has both layouts.
+//
+// A record holds the node's intent (its state) apart from its liveness: a node that heartbeats
+// with a lease is alive until the lease runs out. A node killed with kill -9 keeps its last
+// intent ("online") but is no longer alive, and is shown paused (EffectiveState): the cluster
+// expects it back, and nobody has to run binlogctl to learn that it is gone.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +43,21 @@ struct NodeStatus {
   // directory whose binlog/ a pump writes, read straight from disk instead of over gRPC.
   std::string host;
   std::string data_dir;
+  // Ours: how long the node counts as alive after this record was written by its heartbeat
+  // (0: no lease; a record from an older node, which counts as alive).
+  double lease_seconds = 0;
+
+  // Set by the backend when it reads the record, not stored by Put:
+  // the node's lease still holds (TiDB-Binlog's isAlive);
+  bool alive = true;
+  // the record's version, for CompareAndSwap (etcd's mod_revision; a content hash on disk).
+  int64_t revision = 0;
 };
+
+// What operators see: the recorded state, except that a node whose lease ran out while it said
+// online, pausing or closing shows as paused (it stopped without saying so, and is expected
+// back). Paused and offline show as they are.
+NodeState EffectiveState(const NodeStatus& node);
 
 // This machine's name as NodeStatus::host records it.
 std::string ThisHostName();
@@ -47,16 +66,23 @@ std::string ThisHostName();
 // digits and .:-_[] (host:port and [v6]:port fit), not starting with '.'.
 Status ValidateNodeID(std::string_view id);
 
-// nlohmann-json text with TiDB-Binlog's field names (NodeID, Addr, State, MaxCommitTS,
-// UpdateTS) plus StatusAddr; parse errors name the field.
+// nlohmann-json text with TiDB-Binlog's field names (nodeId, host (the addr), state, isAlive,
+// maxCommitTS, updateTS) plus ours (statusAddr, hostName, dataDir, leaseSeconds); parse errors
+// name the field. Records written by earlier versions (NodeID, Addr, State, ...) still decode.
 std::string EncodeNodeStatus(const NodeStatus& node);
 Result<NodeStatus> DecodeNodeStatus(std::string_view json);
 
 class Registry {
  public:
   virtual ~Registry() = default;
-  // Creates or replaces the record of node.node_id.
+  // Creates or replaces the record of node.node_id: the node's own heartbeat. With
+  // node.lease_seconds > 0 it also proves the node alive for that long.
   virtual Status Put(NodeKind kind, const NodeStatus& node) = 0;
+  // Replaces the record only while it is still the version `expected` was read as
+  // (expected.revision); for binlogctl, which must never overwrite a concurrent change.
+  // Aborted when the record changed since, NotFound when it is gone. Does not touch liveness.
+  virtual Status CompareAndSwap(NodeKind kind, const NodeStatus& expected,
+                                const NodeStatus& next) = 0;
   virtual Result<NodeStatus> Get(NodeKind kind, const std::string& node_id) = 0;
   // Every record of that kind, ordered by node id.
   virtual Result<std::vector<NodeStatus>> List(NodeKind kind) = 0;

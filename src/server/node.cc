@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,8 @@ using registry::NodeStateName;
 
 // How long a running node's status service gets to say who it is (CheckNodeIDFree).
 constexpr int kNodeProbeTimeoutMs = 2000;
+// A lease shorter than this would flap on a loaded host whose heartbeat runs a second late.
+constexpr double kMinLeaseSeconds = 3;
 
 std::string AbsoluteDir(const std::string& dir) {
   if (dir.empty()) return dir;
@@ -85,7 +88,17 @@ Status Node::PutRecord(NodeState state) const {
   n.update_ts = static_cast<int64_t>(ComposeTS(options_.env->NowMicros() / 1000, 0));
   n.host = host_;
   n.data_dir = options_.data_dir;
+  // While it runs, the record proves the node alive until a lease runs out; the final record
+  // (paused, offline) carries none, as nothing keeps it fresh any more.
+  if (state == NodeState::kOnline || state == NodeState::kClosing) {
+    n.lease_seconds = LeaseSeconds();
+  }
   return registry_->Put(options_.kind, n);
+}
+
+double Node::LeaseSeconds() const {
+  if (options_.lease_seconds > 0) return options_.lease_seconds;
+  return std::max(3 * options_.heartbeat_interval_seconds, kMinLeaseSeconds);
 }
 
 // One node id, one node: a record of this id that another running node keeps up to date is

@@ -5,8 +5,9 @@
 //               └─────RequestClose() or PUT /state/<id>/close──▶ closing ──drained()──▶ offline
 //
 // While online or closing, a heartbeat thread rewrites the record every heartbeat interval with
-// the MaxCommitTS the owner supplies and a fresh UpdateTS. A kill -9 leaves the record online;
-// the next Start with that node id takes it over, since nothing answers for it any more.
+// the MaxCommitTS the owner supplies, a fresh UpdateTS and a lease: a kill -9 leaves the record
+// online but lets the lease run out, so it shows as paused (registry::EffectiveState); the next
+// Start with that node id takes it over, since nothing answers for it any more.
 //
 // The owner keeps its own work (serving, syncing) and plugs in at the hooks below. A drainer:
 //
@@ -49,6 +50,9 @@ struct NodeOptions {
   std::string addr;      // where others reach the node (advertise-addr), as recorded
   std::string data_dir;  // recorded as an absolute path (a drainer on this host reads it); "" none
   double heartbeat_interval_seconds = 2;
+  // How long the node counts as alive after a heartbeat; 0: three heartbeats, at least 3 s. A
+  // node killed with kill -9 shows as paused once it runs out.
+  double lease_seconds = 0;
   Env* env = Env::Posix();
 
   // The record's MaxCommitTS: a pump's watermark, a drainer's checkpoint. Required.
@@ -114,6 +118,7 @@ class Node {
   Status CheckNodeIDFree() const;
   std::string RecordedStatusAddr() const;
   Status PutRecord(registry::NodeState state) const;
+  double LeaseSeconds() const;
   void Loop();
   void Stop(registry::NodeState final_state);
   void HandleStateRequest(const HttpServer::Request& req, HttpServer::Response* res);

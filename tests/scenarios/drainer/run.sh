@@ -180,7 +180,7 @@ kill -TERM "$DRAINER_PID"
 wait "$DRAINER_PID" || fail "the drainer did not stop cleanly"
 down -e "SELECT checkPoint FROM tidb_binlog.checkpoint" | grep -q '"consistent":true' ||
   fail "the checkpoint is not consistent after a clean stop"
-grep -q '"State":"paused"' "$WORK"/registry/drainers/*.json || fail "the drainer is not paused"
+grep -q '"state":"paused"' "$WORK"/registry/drainers/*.json || fail "the drainer is not paused"
 
 section "c. sync-diff: a changed, a missing and an extra row, and the fix SQL"
 down -e "UPDATE shop.orders SET amount = amount + 1 WHERE id = 7;

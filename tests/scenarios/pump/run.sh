@@ -123,8 +123,8 @@ field() { jq -r ".$1" "$2"; }
 start_pump
 [[ $(field state "$WORK/status.json") == online ]] || fail "not online: $(cat "$WORK/status.json")"
 [[ $(field '"node-id"' "$WORK/status.json") == "$ID" ]] || fail "node id is not advertise-addr"
-[[ $(field State "$RECORD") == online ]] || fail "registry record not online"
-[[ $(field StatusAddr "$RECORD") == "127.0.0.1:$STATUS_PORT" ]] || fail "no StatusAddr in record"
+[[ $(field state "$RECORD") == online ]] || fail "registry record not online"
+[[ $(field statusAddr "$RECORD") == "127.0.0.1:$STATUS_PORT" ]] || fail "no StatusAddr in record"
 [[ $(cat "$WORK/data/.node") == "$ID" ]] || fail "data-dir/.node does not hold the node id"
 grep -q '"Welcome to pump"' "$WORK/pump.log" || fail "no startup line"
 grep -q "\"pump config\".*\[data-dir=$WORK/data\]" "$WORK/pump.log" || fail "no config line"
@@ -132,12 +132,12 @@ curl -fsS "http://127.0.0.1:$STATUS_PORT/metrics" >"$WORK/metrics"
 grep -q '^binlog_pump_writes_total 0$' "$WORK/metrics" || fail "no writes metric"
 grep -q '^binlog_pump_state{state="online"} 1$' "$WORK/metrics" || fail "no state metric"
 # The registry record is refreshed every heartbeat-interval.
-ts1=$(field UpdateTS "$RECORD")
+ts1=$(field updateTS "$RECORD")
 for _ in $(seq 100); do
-  [[ $(field UpdateTS "$RECORD") != "$ts1" ]] && break
+  [[ $(field updateTS "$RECORD") != "$ts1" ]] && break
   sleep 0.05
 done
-[[ $(field UpdateTS "$RECORD") != "$ts1" ]] || fail "no heartbeat to the registry"
+[[ $(field updateTS "$RECORD") != "$ts1" ]] || fail "no heartbeat to the registry"
 
 # A second pump on the same gRPC port is refused.
 expect_exit 1 "$PUMP" -addr "$ID" -status-addr "127.0.0.1:$(free_port)" -data-dir "$WORK/d2" \
@@ -162,7 +162,7 @@ code=$(curl -sS -m 2 -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$ST
 # SIGTERM: paused in the registry, exit 0.
 kill -TERM "$PID"
 wait_exit 0
-[[ $(field State "$RECORD") == paused ]] || fail "SIGTERM did not leave the pump paused"
+[[ $(field state "$RECORD") == paused ]] || fail "SIGTERM did not leave the pump paused"
 grep -q 'pausing the pump' "$WORK/pump.log" || fail "no log line for the signal"
 
 # The node id is kept: another one for the same data dir is refused, naming both.
@@ -173,7 +173,7 @@ grep -q "other.*$ID" "$WORK/err" || fail "node-id conflict not named: $(cat "$WO
 # Close with a drainer behind: closing until its checkpoint reaches the pump, then offline.
 mkdir -p "$REG/drainers"
 drainer() {
-  printf '{"NodeID":"d1","Addr":"127.0.0.1:8249","State":"online","MaxCommitTS":%s,"UpdateTS":1}\n' \
+  printf '{"nodeId":"d1","host":"127.0.0.1:8249","state":"online","maxCommitTS":%s,"updateTS":1}\n' \
     "$1" >"$REG/drainers/d1.json.tmp"
   mv "$REG/drainers/d1.json.tmp" "$REG/drainers/d1.json"
 }
@@ -183,10 +183,10 @@ curl -fsS -X PUT "http://127.0.0.1:$STATUS_PORT/state/$ID/close" >"$WORK/put.jso
   fail "PUT close failed"
 [[ $(field state "$WORK/put.json") == closing ]] || fail "close answered $(cat "$WORK/put.json")"
 for _ in $(seq 100); do
-  [[ $(field State "$RECORD") == closing ]] && break
+  [[ $(field state "$RECORD") == closing ]] && break
   sleep 0.05
 done
-[[ $(field State "$RECORD") == closing ]] || fail "record not closing"
+[[ $(field state "$RECORD") == closing ]] || fail "record not closing"
 sleep 1
 kill -0 "$PID" 2>/dev/null || fail "pump went away while the drainer was behind"
 curl -fsS "http://127.0.0.1:$STATUS_PORT/status" >"$WORK/status.json"
@@ -197,7 +197,7 @@ grep -q 'closing: waiting for drainers.*behind="d1=1"' "$WORK/pump.log" ||
 target=$(grep -o '"max-commit-ts":[0-9]*' "$WORK/status.json" | cut -d: -f2)
 drainer "$target"
 wait_exit 0
-[[ $(field State "$RECORD") == offline ]] || fail "close did not end offline"
+[[ $(field state "$RECORD") == offline ]] || fail "close did not end offline"
 
 # The repair of a pump holding a ts from the future runs on a stopped pump and says what it did.
 expect_exit 0 "$PUMP" -config "$WORK/pump.toml" -data-dir "$WORK/data" -registry-dir "$REG" \
@@ -210,6 +210,6 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$STATUS_
 [[ $code == 404 ]] || fail "PUT for another node answered $code"
 curl -fsS -X PUT "http://127.0.0.1:$STATUS_PORT/state/$ID/pause" >/dev/null || fail "PUT pause"
 wait_exit 0
-[[ $(field State "$RECORD") == paused ]] || fail "pause did not end paused"
+[[ $(field state "$RECORD") == paused ]] || fail "pause did not end paused"
 
 echo "PASS: pump"

@@ -28,11 +28,11 @@ Result<po::variables_map> ParseGoFlags(int argc, const char* const* argv,
 std::string GoFlagsUsage(std::string_view head, const po::options_description& options) {
   std::ostringstream out;
   out << options;
-  std::string text = out.str();
+  std::string text = "\n" + out.str();  // every option line now follows a newline
   for (size_t at = text.find("\n  --"); at != std::string::npos; at = text.find("\n  --", at)) {
     text.replace(at, 5, "\n   -");
   }
-  return std::string(head) + "\n" + text;
+  return std::string(head) + text;
 }
 
 void AddStandardFlags(boost::program_options::options_description* options) {

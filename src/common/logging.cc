@@ -122,6 +122,8 @@ void EnsureDefaultLogger() {
 Result<spdlog::sink_ptr> MakeSink(const LogOptions& options) {
   if (options.file.empty())
     return spdlog::sink_ptr(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  if (options.file == "-")  // a tool whose log lines are its output (binlogctl)
+    return spdlog::sink_ptr(std::make_shared<spdlog::sinks::stdout_sink_mt>());
   if (options.rotate == "day" || options.rotate == "hour") {
     const LogRotation every = options.rotate == "day" ? LogRotation::kDay : LogRotation::kHour;
     ASSIGN_OR_RETURN(auto sink, TimeRotatingFileSink::Open(options.file, every));

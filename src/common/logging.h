@@ -20,7 +20,7 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError, kFatal };
 
 struct LogOptions {
   std::string level = "info";  // debug | info | warn | error | fatal
-  std::string file;            // empty: stderr
+  std::string file;            // empty: stderr; "-": stdout
   // day | hour | none (log-rotate in the syncer's config). The current file is always `file`;
   // older ones are renamed aside with the time their period ended (log_sink.h).
   std::string rotate = "day";

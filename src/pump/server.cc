@@ -9,6 +9,7 @@
 #include <climits>
 
 #include "common/logging.h"
+#include "common/tso.h"
 #include "pump/service.h"
 
 namespace binlog::pump {
@@ -160,8 +161,19 @@ bool PumpServer::DrainersCaughtUp() {
   std::string behind;
   for (const registry::NodeStatus& d : *drainers) {
     if (d.state == NodeState::kOffline) continue;
-    if (d.max_commit_ts < 0 || static_cast<uint64_t>(d.max_commit_ts) < close_target_ts_) {
-      behind += fmt::format("{}{}={}", behind.empty() ? "" : ",", d.node_id, d.max_commit_ts);
+    if (d.max_commit_ts >= 0 && static_cast<uint64_t>(d.max_commit_ts) >= close_target_ts_) {
+      continue;
+    }
+    behind += fmt::format("{}{}={}", behind.empty() ? "" : ",", d.node_id, d.max_commit_ts);
+    if (!d.alive) {  // the classic trap: it will never catch up by itself
+      Result<std::string> seen = FormatTSDatetime(static_cast<uint64_t>(d.update_ts));
+      LOG_WARN(
+          "closing: waiting on a drainer that is not alive; if it is gone for good, mark it "
+          "offline",
+          KV("drainer", d.node_id), KV("checkpoint", d.max_commit_ts),
+          KV("last-heartbeat", seen.ok() ? *seen : std::to_string(d.update_ts)),
+          KV("fix", fmt::format("binlogctl -cmd update-drainer -node-id {} -state offline",
+                                d.node_id)));
     }
   }
   if (behind.empty()) return true;

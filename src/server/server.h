@@ -42,6 +42,11 @@ Status CheckListenAddr(const std::string& addr, std::string_view what);
 // error when nothing answers within `timeout_ms` or the answer is not a node's status. Tells a
 // live node from a registry record that a dead one left behind.
 Result<std::string> AskNodeID(const std::string& status_addr, int timeout_ms);
+// Asks the node at `status_addr` to "pause" or "close" (PUT /state/<node-id>/<action>) and
+// returns the state it answers with ("pausing", "closing"). IOError when nothing answers within
+// `timeout_ms`; InvalidArgument (with the node's reason) when it refuses, e.g. not online.
+Result<std::string> AskStateChange(const std::string& status_addr, const std::string& node_id,
+                                   std::string_view action, int timeout_ms);
 
 // The status service. Routes are registered before Start and never read a request body, so a
 // client that sends none (curl -X PUT) is answered at once. An unknown path is a 404 and a

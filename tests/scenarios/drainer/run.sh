@@ -35,25 +35,8 @@ fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
-section() { echo "== $* (at ${SECONDS}s)"; }
-expect_exit() {
-  local want=$1 got=0
-  shift
-  timeout -k 5 120 "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
-  [[ $got == "$want" ]] || fail "$* exited $got, want $want; stderr: $(cat "$WORK/err")"
-}
-expect_err() { grep -qF -- "$1" "$WORK/err" || fail "no \"$1\" in: $(cat "$WORK/err")"; }
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.1
-  done
-}
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=../lib.sh
+source "$BINLOG_SOURCE_DIR/tests/scenarios/lib.sh"
 
 section "a. the command line"
 expect_exit 0 "$DRAINER" -h

@@ -74,5 +74,7 @@ Status BadConfigValue(std::string_view where, std::string_view key, std::string_
 Result<uint64_t> ParseSize(std::string_view text);
 // Go's time.ParseDuration syntax: "300ms", "1.5h", "2h45m". Returns seconds.
 Result<double> ParseGoDuration(std::string_view text);
+// ParseGoDuration plus a day unit, "d" = 24h, for retention-sized durations ("7d", "1d12h").
+Result<double> ParseDaysDuration(std::string_view text);
 
 }  // namespace binlog

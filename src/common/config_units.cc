@@ -107,23 +107,24 @@ Result<uint64_t> ParseSize(std::string_view text) {
 namespace {
 
 // Go's unitMap, in seconds. "µs" is U+00B5 (micro sign) and "μs" U+03BC (Greek mu), as in Go.
-std::optional<double> DurationUnit(std::string_view unit) {
+// With days, also "d" (24h), which Go's lacks.
+std::optional<double> DurationUnit(std::string_view unit, bool days) {
   static const std::pair<std::string_view, double> kUnits[] = {
       {"ns", 1e-9}, {"us", 1e-6}, {"\xC2\xB5s", 1e-6}, {"\xCE\xBCs", 1e-6},
       {"ms", 1e-3}, {"s", 1},     {"m", 60},           {"h", 3600}};
   for (const auto& [name, seconds] : kUnits) {
     if (unit == name) return seconds;
   }
+  if (days && unit == "d") return 86400.0;
   return std::nullopt;
 }
 
-}  // namespace
-
-Result<double> ParseGoDuration(std::string_view text) {
+Result<double> ParseDuration(std::string_view text, bool days) {
   const auto bad = [&](std::string_view why) {
-    return Status::InvalidArgument(fmt::format(
-        "bad duration \"{}\": {}expected a Go duration like \"300ms\", \"1.5h\" or \"2h45m\"", text,
-        why));
+    return Status::InvalidArgument(
+        fmt::format("bad duration \"{}\": {}expected a {}", text, why,
+                    days ? "duration like \"7d\", \"24h\", \"90m\" or \"1d12h\""
+                         : "Go duration like \"300ms\", \"1.5h\" or \"2h45m\""));
   };
   std::string_view s = TrimSpace(text);
   double sign = 1;
@@ -142,7 +143,7 @@ Result<double> ParseGoDuration(std::string_view text) {
     size_t u = 0;
     while (u < s.size() && s[u] != '.' && (s[u] < '0' || s[u] > '9')) ++u;
     if (u == 0) return bad("missing unit; ");
-    const std::optional<double> unit = DurationUnit(s.substr(0, u));
+    const std::optional<double> unit = DurationUnit(s.substr(0, u), days);
     if (!unit) return bad(fmt::format("unknown unit \"{}\"; ", s.substr(0, u)));
     total += value * *unit;
     s.remove_prefix(u);
@@ -151,5 +152,11 @@ Result<double> ParseGoDuration(std::string_view text) {
   if (total > 9.223372036854775807e9L) return bad("too large; ");
   return static_cast<double>(sign * total);
 }
+
+}  // namespace
+
+Result<double> ParseGoDuration(std::string_view text) { return ParseDuration(text, false); }
+
+Result<double> ParseDaysDuration(std::string_view text) { return ParseDuration(text, true); }
 
 }  // namespace binlog

@@ -231,5 +231,21 @@ TEST(ParseGoDurationTest, BadDurations) {
   EXPECT_THAT(ParseGoDuration("1d").status().message(), HasSubstr("unknown unit \"d\""));
 }
 
+TEST(ParseDaysDurationTest, GoSyntaxAndDays) {
+  const std::pair<const char*, double> cases[] = {
+      {"7d", 7 * 86400.0}, {"1d12h", 129600}, {"24h", 86400},
+      {"90m", 5400},       {"0", 0},          {"0.5d", 43200}};
+  for (const auto& [text, want] : cases) {
+    Result<double> got = ParseDaysDuration(text);
+    ASSERT_TRUE(got.ok()) << text << ": " << got.status().ToString();
+    EXPECT_DOUBLE_EQ(*got, want) << text;
+  }
+  Result<double> bad = ParseDaysDuration("7days");
+  ASSERT_TRUE(bad.status().IsInvalidArgument());
+  EXPECT_THAT(bad.status().message(), HasSubstr("unknown unit \"days\""));
+  EXPECT_THAT(bad.status().message(), HasSubstr("\"7d\""));
+  EXPECT_THAT(ParseDaysDuration("7").status().message(), HasSubstr("missing unit"));
+}
+
 }  // namespace
 }  // namespace binlog

@@ -42,8 +42,13 @@ struct SegmentName {
 std::optional<SegmentName> ParseSegmentName(const std::string& name);
 std::string MakeSegmentName(uint64_t ts, int64_t created_micros);
 
-// The segments of dir in order. Other files are skipped: LOCK and our own leftovers
-// (*.broken, *.tmp, *.dropped) and a drainer's savepoint quietly, anything else with a warning naming it.
+// The lock file a GC holds while it deletes segments of a directory (src/gc, docs/GC.md),
+// beside the writer's LOCK, which a GC never takes.
+inline constexpr const char* kGcLockName = "GC.LOCK";
+
+// The segments of dir in order. Other files are skipped: LOCK, GC.LOCK and our own leftovers
+// (*.broken, *.tmp, *.dropped) and a drainer's savepoint quietly, anything else with a warning
+// naming it.
 Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir,
                                               bool warn_unknown = true);
 
@@ -87,7 +92,9 @@ class Journal {
   // unsealed by a crash, and recovers the active one (a torn tail is cut and logged; damage with
   // good data after it is a Corruption error naming file and offset unless options.salvage). A
   // newest segment a crash left without any record is removed: its name may be a ts that was
-  // never acknowledged. A file named like a segment that is not one is an error naming it.
+  // never acknowledged. A file named like a segment that is not one is an error naming it. A
+  // segment that is not the newest and vanishes while it is opened was deleted by a GC in
+  // another process (docs/GC.md): passed over.
   static Result<std::unique_ptr<Journal>> Open(const std::string& dir,
                                                const JournalOptions& options);
   ~Journal();
@@ -124,7 +131,8 @@ class Journal {
                       WriteTicket* ticket);
 
   // Deletes sealed segments (never the active one) for which pred(name, totals) is true, in
-  // order, and syncs the directory. Readers holding one open keep reading it. Thread-safe.
+  // order, and syncs the directory. Readers holding one open keep reading it. Thread-safe. A
+  // segment another process deleted meanwhile is passed over (not counted).
   Result<size_t> RemoveSealedSegments(
       const std::function<bool(const SegmentName&, const segment::Trailer&)>& pred);
   // Bytes in all segments of the directory.

@@ -35,7 +35,16 @@ Status Journal::Recover() {
 Status Journal::RecoverSegment(const SegmentName& seg, bool is_last) {
   Env* env = options_.env;
   std::string path = JoinPath(dir_, seg.name);
-  ASSIGN_OR_RETURN(uint64_t size, env->GetFileSize(path));
+  // A GC in another process (binlog-gc, docs/GC.md) deletes sealed segments that are not the
+  // newest without the writer's lock: one listed a moment ago may be gone. Nothing of it is
+  // needed here, its records are expired and the ts floor lives in the newest segments.
+  auto vanished = [&](const Status& s) { return s.IsNotFound() && !is_last; };
+  Result<uint64_t> size_or = env->GetFileSize(path);
+  if (!size_or.ok() && vanished(size_or.status())) {
+    LOG_INFO("a segment was removed by GC during recovery", KV("file", path));
+    return Status::OK();
+  }
+  ASSIGN_OR_RETURN(uint64_t size, std::move(size_or));
   if (is_last && size <= segment::kHeaderSize) {
     ASSIGN_OR_RETURN(std::string head, ReadFileToString(env, path));
     if (HeaderNeverWritten(head)) {
@@ -45,7 +54,12 @@ Status Journal::RecoverSegment(const SegmentName& seg, bool is_last) {
       return RemoveSegment(path);
     }
   }
-  ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(env, path));
+  auto reader_or = segment::SegmentReader::Open(env, path);
+  if (!reader_or.ok() && vanished(reader_or.status())) {
+    LOG_INFO("a segment was removed by GC during recovery", KV("file", path));
+    return Status::OK();
+  }
+  ASSIGN_OR_RETURN(auto reader, std::move(reader_or));
   if (reader->header().kind != options_.segment.kind) {
     return Status::InvalidArgument(fmt::format(
         "{}: segment kind does not match this journal (ordered vs arrival order)", path));
@@ -115,6 +129,7 @@ Result<size_t> Journal::RemoveSealedSegments(
     }
     std::string path = JoinPath(dir_, seg.name);
     auto reader = segment::SegmentReader::Open(env, path);
+    if (!reader.ok() && reader.status().IsNotFound()) continue;  // another GC was first
     if (!reader.ok()) {
       // Being created right now, or damaged: either way not something to delete unread.
       LOG_WARN("segment removal stops at a segment it cannot read", KV("file", path),
@@ -123,7 +138,9 @@ Result<size_t> Journal::RemoveSealedSegments(
     }
     if (!(*reader)->sealed()) break;
     if (!pred(seg, *(*reader)->trailer())) continue;
-    RETURN_IF_ERROR(env->DeleteFile(path));
+    Status deleted = env->DeleteFile(path);
+    if (deleted.IsNotFound()) continue;  // another GC was first (docs/GC.md)
+    RETURN_IF_ERROR(deleted);
     ++removed;
   }
   if (removed > 0) RETURN_IF_ERROR(env->SyncDir(dir_));

@@ -55,8 +55,9 @@ Result<std::vector<SegmentName>> ListSegments(Env* env, const std::string& dir, 
     }
     // The drainer's file sink keeps its checkpoint (savepoint) beside its segments, as
     // TiDB-Binlog's does.
-    if (child == "LOCK" || child == "savepoint" || child.find(".broken") != std::string::npos ||
-        EndsWith(child, ".tmp") || EndsWith(child, ".dropped")) {
+    if (child == "LOCK" || child == kGcLockName || child == "savepoint" ||
+        child.find(".broken") != std::string::npos || EndsWith(child, ".tmp") ||
+        EndsWith(child, ".dropped")) {
       continue;
     }
     if (warn_unknown)

@@ -54,6 +54,8 @@ Status ReadFile(ConfigFile* f, PumpConfig* c, Sources* src) {
   RETURN_IF_ERROR(str("registry-dir", &c->registry_dir, nullptr));
 
   ASSIGN_OR_RETURN(c->gc_seconds, f->GetDuration("gc", c->gc_seconds, 86400));
+  ASSIGN_OR_RETURN(c->gc_guard_lease_seconds,
+                   f->GetDuration("gc-guard-lease", c->gc_guard_lease_seconds, 1));
   ASSIGN_OR_RETURN(c->heartbeat_interval_seconds,
                    f->GetDuration("heartbeat-interval", c->heartbeat_interval_seconds, 1));
   if (c->heartbeat_interval_seconds <= 0) {
@@ -241,7 +243,8 @@ void LogPumpConfig(const PumpConfig& c) {
            KV("addr", c.addr), KV("advertise-addr", c.advertise_addr),
            KV("status-addr", c.status_addr), KV("data-dir", c.data_dir), KV("node-id", c.node_id),
            KV("pd-urls", c.pd_urls), KV("registry-dir", c.registry_dir),
-           KV("gc-seconds", c.gc_seconds), KV("heartbeat-interval", c.heartbeat_interval_seconds),
+           KV("gc-seconds", c.gc_seconds), KV("gc-guard-lease-seconds", c.gc_guard_lease_seconds),
+           KV("heartbeat-interval", c.heartbeat_interval_seconds),
            KV("gen-binlog-interval", c.gen_binlog_interval_seconds),
            KV("max-txn-timeout", c.max_txn_timeout_seconds), KV("max-file-size", c.max_file_size),
            KV("max-message-size", c.max_message_size),

@@ -37,6 +37,8 @@ struct PumpConfig {
   std::string status_addr;
   std::string data_dir = "data.pump";
   double gc_seconds = 7 * 86400.0;  // 0: never delete
+  // Ours: a drainer whose registry heartbeat is older than this does not hold GC back.
+  double gc_guard_lease_seconds = 24 * 3600.0;
   double heartbeat_interval_seconds = 2;
   double gen_binlog_interval_seconds = 3;
   std::string log_file;  // empty: stderr

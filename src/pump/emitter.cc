@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "common/tso.h"
+#include "gc/gc.h"
 #include "pump/pump.h"
 
 namespace binlog::pump {
@@ -184,18 +185,17 @@ void Pump::CheckDiskSpace() {
   low_space_ = low;
 }
 
-Result<size_t> Pump::GarbageCollect(double older_than_seconds) {
-  int64_t cutoff_ms =
-      options_.env->NowMicros() / 1000 - static_cast<int64_t>(older_than_seconds * 1000);
-  ASSIGN_OR_RETURN(size_t removed, binlog_->RemoveSealedSegments(
-                                       [&](const journal::SegmentName&, const segment::Trailer& t) {
-                                         return TSPhysicalMs(t.last_ts) < cutoff_ms;
-                                       }));
-  if (removed > 0) {
-    LOG_INFO("gc removed binlog segments", KV("segments", removed),
-             KV("older-than-seconds", older_than_seconds));
-  }
-  return removed;
+Result<size_t> Pump::GarbageCollect(double older_than_seconds, registry::Registry* guard,
+                                    double guard_lease_seconds) {
+  if (older_than_seconds <= 0) return size_t{0};  // gc = 0: keep everything
+  gc::Options o;
+  o.env = options_.env;
+  o.retention_seconds = older_than_seconds;
+  o.registry = guard;
+  o.guard_lease_seconds = guard_lease_seconds;
+  o.stop_write_at_available_space = options_.stop_write_at_available_space;
+  ASSIGN_OR_RETURN(gc::Report report, gc::CollectGarbage(JoinPath(data_dir(), "binlog"), o));
+  return report.deleted.size();
 }
 
 Status Pump::Close() {

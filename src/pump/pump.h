@@ -30,6 +30,7 @@
 #include "common/env.h"
 #include "common/histogram.h"
 #include "common/status.h"
+#include "gc/gc.h"
 #include "journal/journal.h"
 #include "pump/sorter.h"
 #include "pump/sources.h"
@@ -134,8 +135,12 @@ class Pump {
   // Writes a FAKE heartbeat at the pump's clock now (a final heartbeat before going offline).
   Status Heartbeat();
   // Deletes sealed binlog/ segments whose newest record is older than `older_than_seconds`
-  // (by the TSO's physical time). Returns how many were deleted.
-  Result<size_t> GarbageCollect(double older_than_seconds);
+  // (by the TSO's physical time; 0: none), never the newest, through the one GC (gc/gc.h). With
+  // `guard`, what a drainer that is not offline and whose heartbeat is within
+  // guard_lease_seconds has not read is kept, unless free space is below
+  // stop_write_at_available_space. Returns how many were deleted.
+  Result<size_t> GarbageCollect(double older_than_seconds, registry::Registry* guard = nullptr,
+                                double guard_lease_seconds = gc::kDefaultGuardLeaseSeconds);
   // Re-checks free space (also done every second by the background thread).
   void CheckDiskSpace();
 

@@ -187,7 +187,8 @@ void PumpServer::MaybeCollectGarbage() {
   if (now < next_gc_ || config_.gc_seconds <= 0) return;
   next_gc_ = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                        std::chrono::duration<double>(options_.gc_interval_seconds));
-  Result<size_t> removed = pump_->GarbageCollect(config_.gc_seconds);
+  Result<size_t> removed =
+      pump_->GarbageCollect(config_.gc_seconds, registry_.get(), config_.gc_guard_lease_seconds);
   if (!removed.ok()) LOG_WARN("gc failed", KV("error", removed.status()));
 }
 

@@ -154,6 +154,7 @@ TEST_F(PumpConfigTest, ExampleConfHasEveryKeyAtItsDefault) {
   EXPECT_EQ(c.status_addr, d.status_addr);
   EXPECT_EQ(c.data_dir, d.data_dir);
   EXPECT_EQ(c.gc_seconds, d.gc_seconds);
+  EXPECT_EQ(c.gc_guard_lease_seconds, d.gc_guard_lease_seconds);
   EXPECT_EQ(c.heartbeat_interval_seconds, d.heartbeat_interval_seconds);
   EXPECT_EQ(c.gen_binlog_interval_seconds, d.gen_binlog_interval_seconds);
   EXPECT_EQ(c.max_txn_timeout_seconds, d.max_txn_timeout_seconds);
@@ -170,6 +171,7 @@ TEST_F(PumpConfigTest, ValuesFromTheFile) {
 addr = "0.0.0.0:9250"
 advertise-addr = "10.0.0.5:9250"
 gc = "8h"
+gc-guard-lease = "2h"
 heartbeat-interval = 1
 gen-binlog-interval = 0
 max-txn-timeout = "2m"
@@ -182,6 +184,7 @@ stop-write-at-available-space = "1 gib"
   EXPECT_EQ(c.advertise_addr, "10.0.0.5:9250");
   EXPECT_EQ(c.status_addr, "0.0.0.0:8251");  // addr's host, the status port
   EXPECT_EQ(c.gc_seconds, 8 * 3600);
+  EXPECT_EQ(c.gc_guard_lease_seconds, 2 * 3600);
   EXPECT_EQ(c.heartbeat_interval_seconds, 1);
   EXPECT_EQ(c.gen_binlog_interval_seconds, 0);
   EXPECT_EQ(c.max_txn_timeout_seconds, 120);
@@ -203,6 +206,8 @@ TEST_F(PumpConfigTest, EachBadValueNamesKeyFileAndExpectation) {
   const std::vector<Case> cases = {
       {"gc = \"soon\"", "\"gc\"", "days"},
       {"gc = -1", "\"gc\"", "days"},
+      {"gc-guard-lease = \"a day\"", "\"gc-guard-lease\"", "seconds"},
+      {"gc-guard-lease = -5", "\"gc-guard-lease\"", "seconds"},
       {"heartbeat-interval = \"often\"", "\"heartbeat-interval\"", "seconds"},
       {"heartbeat-interval = 0", "\"heartbeat-interval\"", "> 0"},
       {"gen-binlog-interval = true", "\"gen-binlog-interval\"", "seconds"},

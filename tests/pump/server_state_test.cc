@@ -1,6 +1,9 @@
 // PumpServer's node states in the registry, node id, GC and listening errors.
 #include <gmock/gmock.h>
 
+#include <set>
+#include <thread>
+
 #include "common/tso.h"
 #include "journal/journal.h"
 #include "pump/server_test_util.h"
@@ -201,6 +204,72 @@ TEST_F(PumpServerTest, GcRunsAtStartUnlessZero) {
   StartServer();
   EXPECT_TRUE(WaitFor([&] { return CountSegments(binlog_dir) < before; }));
   EXPECT_GE(CountSegments(binlog_dir), 1u);  // never the active segment
+}
+
+std::set<uint64_t> RecordsIn(const std::string& dir) {
+  std::set<uint64_t> out;
+  auto reader = journal::JournalReader::Open(Env::Posix(), dir, journal::ReadOptions());
+  if (!reader.ok()) return out;
+  journal::Record r;
+  while (true) {
+    auto more = (*reader)->Next(&r);
+    if (!more.ok() || !*more) break;
+    out.insert(r.ts);
+  }
+  return out;
+}
+
+// The hourly GC is the one GC (src/gc) with the pump's registry as its guard: a drainer with a
+// fresh heartbeat keeps what it has not read; once its heartbeat is older than gc-guard-lease,
+// it holds nothing back.
+TEST_F(PumpServerTest, GcKeepsWhatADrainerWithAFreshHeartbeatHasNotRead) {
+  config_.max_file_size = 4 << 10;
+  std::vector<uint64_t> commits;
+  {
+    ASSERT_OK_AND_ASSIGN(auto pump, Pump::Open(config_.ToPumpOptions(Env::Posix())));
+    for (int i = 0; i < 150; ++i) {
+      uint64_t start = ComposeTS(1700000000000LL + i * 1000, 0);
+      ASSERT_OK(pump->WriteBinlog(Prewrite(start)));
+      commits.push_back(start + 1);
+      ASSERT_OK(pump->WriteBinlog(Commit(start, commits.back())));
+      if (i % 30 == 29) {
+        ASSERT_TRUE(testing::WaitEmitted(pump.get(), commits.back()));
+      }
+    }
+    ASSERT_TRUE(testing::WaitEmitted(pump.get(), commits.back()));
+    ASSERT_OK(pump->Close());
+  }
+  const std::string binlog_dir = config_.data_dir + "/binlog";
+  const size_t before = CountSegments(binlog_dir);
+  ASSERT_GE(before, 3u);
+  const uint64_t checkpoint = commits[100];  // past the first segment, within the second
+  const int64_t now_ms = Env::Posix()->NowMicros() / 1000;
+  NodeStatus drainer{"drainer-1",
+                     "127.0.0.1:8249",
+                     "",
+                     NodeState::kOnline,
+                     static_cast<int64_t>(checkpoint),
+                     static_cast<int64_t>(ComposeTS(now_ms, 0)),
+                     "",
+                     ""};
+  ASSERT_OK(registry_->Put(NodeKind::kDrainer, drainer));
+  config_.gc_seconds = 7 * 86400;
+  config_.gc_guard_lease_seconds = 3600;
+  gc_interval_seconds_ = 0.05;
+  StartServer();
+  EXPECT_TRUE(WaitFor([&] { return CountSegments(binlog_dir) < before; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // several more GC rounds
+  std::set<uint64_t> left = RecordsIn(binlog_dir);
+  EXPECT_EQ(left.count(commits.front()), 0u);
+  for (uint64_t c : commits) {
+    if (c > checkpoint) {
+      ASSERT_EQ(left.count(c), 1u) << "commit " << c << " past the checkpoint";
+    }
+  }
+  // Its heartbeat two hours old: it no longer holds anything back.
+  drainer.update_ts = static_cast<int64_t>(ComposeTS(now_ms - 2 * 3600 * 1000, 0));
+  ASSERT_OK(registry_->Put(NodeKind::kDrainer, drainer));
+  EXPECT_TRUE(WaitFor([&] { return CountSegments(binlog_dir) == 1; }));
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ class PumpServerTest : public ::testing::Test {
   void StartServer() {
     PumpServerOptions options;
     options.on_stop = [this] { self_stopped_ = true; };
+    options.gc_interval_seconds = gc_interval_seconds_;
     auto started = PumpServer::Start(config_, options);
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     server_ = std::move(started).value();
@@ -109,6 +110,7 @@ class PumpServerTest : public ::testing::Test {
   binlog::testing::TempDir tmp_;
   std::unique_ptr<registry::Registry> registry_;
   PumpConfig config_;
+  double gc_interval_seconds_ = 3600;  // PumpServerOptions::gc_interval_seconds
   std::atomic<bool> self_stopped_{false};
   std::unique_ptr<PumpServer> server_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -33,14 +33,17 @@ Space CheckSpace(const std::string& dir, const Options& options) {
   return space;
 }
 
-Status CheckDir(const std::string& dir, Env* env) {
+// Whether dir holds anything named like a segment (else there is nothing to lock for).
+Result<bool> CheckDir(const std::string& dir, Env* env) {
   if (!env->FileExists(dir)) return Status::NotFound(fmt::format("{} does not exist", dir));
   auto children = env->GetChildren(dir);
   if (!children.ok()) {
     return Status::InvalidArgument(
         fmt::format("{} cannot be listed as a directory: {}", dir, children.status().message()));
   }
-  return Status::OK();
+  return std::any_of(children->begin(), children->end(), [](const std::string& name) {
+    return journal::ParseSegmentName(name).has_value();
+  });
 }
 
 void LogPastGuard(const std::string& dir, const Options& options, const Report& r) {
@@ -103,9 +106,14 @@ const char* HeldByName(HeldBy held) {
 
 Result<Report> CollectGarbage(const std::string& dir, const Options& options) {
   Env* env = options.env;
-  RETURN_IF_ERROR(CheckDir(dir, env));
+  ASSIGN_OR_RETURN(bool any, CheckDir(dir, env));
   Report r;
   r.dry_run = options.dry_run;
+  if (!any) {
+    r.held_why = fmt::format("{} holds no segment (files named binlog-<ts>-<datetime>)", dir);
+    return r;
+  }
+  RETURN_IF_ERROR(internal::CheckKind(dir, env));
   std::unique_ptr<FileLock> lock;
   if (!options.dry_run) {
     auto locked = env->LockFile(JoinPath(dir, journal::kGcLockName));

@@ -30,6 +30,9 @@ struct Plan {
   std::string held_why;
 };
 
+// InvalidArgument for an arrival-order journal (a wal), before anything is locked or created.
+Status CheckKind(const std::string& dir, Env* env);
+
 Result<Plan> MakePlan(const std::string& dir, const Options& options, const PlanInput& input);
 
 // "2024-01-02 03:04:05.000000" or, when it cannot be formatted, the number.

@@ -59,9 +59,10 @@ Result<std::vector<Listed>> List(const std::string& dir, Env* env) {
   return out;
 }
 
-// Index of the newest segment holding a record: it and everything after it stay.
+// Index of the newest segment holding a record: it and everything after it stay (all of them
+// when none does). Also refuses a wal, however few segments it has.
 Result<size_t> FloorIndex(const std::string& dir, Env* env, const std::vector<Listed>& segs) {
-  for (size_t i = segs.size(); i-- > 1;) {
+  for (size_t i = segs.size(); i-- > 0;) {
     ASSIGN_OR_RETURN(bool holds, HoldsRecord(dir, env, segs[i].path));
     if (holds) return i;
   }
@@ -78,6 +79,13 @@ std::string GuardWhy(const GuardHold& g, const Segment& seg) {
 }
 
 }  // namespace
+
+Status CheckKind(const std::string& dir, Env* env) {
+  ASSIGN_OR_RETURN(std::vector<SegmentName> names, journal::ListSegments(env, dir, false));
+  if (names.empty()) return Status::OK();
+  auto reader = SegmentReader::Open(env, JoinPath(dir, names.back().name));
+  return reader.ok() ? RefuseArrivalOrder(dir, **reader) : Status::OK();
+}
 
 Result<Plan> MakePlan(const std::string& dir, const Options& options, const PlanInput& input) {
   Env* env = options.env;

@@ -211,6 +211,7 @@ TEST_F(GcTest, RefusesAWal) {
   ASSERT_TRUE(r.status().IsInvalidArgument()) << r.status().ToString();
   EXPECT_THAT(r.status().message(), HasSubstr("arrival-order journal (a pump's wal/)"));
   EXPECT_EQ(SegmentNames(Dir()).size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(Dir() + "/" + journal::kGcLockName));
 }
 
 TEST_F(GcTest, AMissingOrEmptyDirectorySaysSo) {
@@ -221,7 +222,9 @@ TEST_F(GcTest, AMissingOrEmptyDirectorySaysSo) {
   ASSERT_OK_AND_ASSIGN(Report empty, CollectGarbage(Dir(), Retention(1)));
   EXPECT_EQ(empty.held_by, HeldBy::kNoSegments);
   EXPECT_THAT(empty.held_why, HasSubstr("holds no segment"));
-  Result<Report> file = CollectGarbage(Dir() + "/" + journal::kGcLockName, Retention(1));
+  EXPECT_FALSE(std::filesystem::exists(Dir() + "/" + journal::kGcLockName));  // nothing to lock
+  std::ofstream(Dir() + "/a-file") << "x";
+  Result<Report> file = CollectGarbage(Dir() + "/a-file", Retention(1));
   EXPECT_TRUE(file.status().IsInvalidArgument()) << file.status().ToString();
 }
 

@@ -77,6 +77,13 @@ Status RewriteUpTo(Env* env, const std::string& dir, const std::string& name, ui
 Result<DropReport> DropRecordsAfter(Env* env, const std::string& dir, uint64_t ts,
                                     const std::function<Status(const Record&)>& check) {
   ASSIGN_OR_RETURN(auto lock, env->LockFile(JoinPath(dir, "LOCK")));
+  // A GC deleting old segments while the newest are renamed and rewritten could take one this
+  // reads or recreate one it deleted: not both at once (docs/GC.md).
+  auto gc_lock = env->LockFile(JoinPath(dir, kGcLockName));
+  if (!gc_lock.ok()) {
+    return gc_lock.status().WithContext(
+        fmt::format("a GC is running on {}; retry when it is done", dir));
+  }
   DropReport report;
   ASSIGN_OR_RETURN(report.records, CountAfter(env, dir, ts, check));
   if (report.records == 0) return report;

@@ -220,9 +220,10 @@ struct DropReport {
   std::vector<std::string> kept_as;  // the files as they were, <segment>.dropped
 };
 // Drops every record with a ts above `ts` from the ordered journal in dir, which must not be
-// open for writing (its lock is taken). `check` sees each of them first: an error from it
-// changes nothing and is returned. The segments touched are kept as <name>.dropped; the one
-// that keeps records up to ts is rewritten unsealed, as the newest segment.
+// open for writing (its lock is taken, and GC.LOCK: not while a GC runs). `check` sees each of
+// them first: an error from it changes nothing and is returned. The segments touched are kept
+// as <name>.dropped; the one that keeps records up to ts is rewritten unsealed, as the newest
+// segment.
 Result<DropReport> DropRecordsAfter(Env* env, const std::string& dir, uint64_t ts,
                                     const std::function<Status(const Record&)>& check);
 

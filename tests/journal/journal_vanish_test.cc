@@ -155,5 +155,22 @@ TEST(JournalVanishTest, RemovingSealedSegmentsPassesOverOnesAnotherGcDeleted) {
   EXPECT_EQ(ListSegments(Env::Posix(), dir.path())->size(), 4u);
 }
 
+// -drop-future-heartbeats renames and rewrites the newest segments: never while a GC runs.
+TEST(JournalVanishTest, DroppingRecordsIsRefusedWhileAGcRuns) {
+  binlog::testing::TempDir dir;
+  Fill(Env::Posix(), dir.path());
+  ASSERT_OK_AND_ASSIGN(auto gc, Env::Posix()->LockFile(JoinPath(dir.path(), kGcLockName)));
+  auto refused =
+      DropRecordsAfter(Env::Posix(), dir.path(), 30, [](const Record&) { return Status::OK(); });
+  ASSERT_TRUE(refused.status().IsBusy()) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("a GC is running"), std::string::npos);
+  EXPECT_EQ(ReadAll(Env::Posix(), dir.path()).ts.size(), 65u);
+  gc.reset();
+  ASSERT_OK_AND_ASSIGN(
+      DropReport dropped,
+      DropRecordsAfter(Env::Posix(), dir.path(), 30, [](const Record&) { return Status::OK(); }));
+  EXPECT_EQ(dropped.records, 35u);
+}
+
 }  // namespace
 }  // namespace binlog::journal

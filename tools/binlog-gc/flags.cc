@@ -67,7 +67,7 @@ std::string Usage() {
       "  deletes whole sealed segments, oldest first, never the newest; safe while a pump,\n"
       "  drainer or syncer writes the directory (docs/GC.md). Prints each segment deleted and\n"
       "  the bytes freed. Exit 0 done (also: nothing to delete, held back by a drainer), 1 the\n"
-      "  GC failed, 2 bad flags.",
+      "  GC failed, 2 bad flags. Logs go to stderr (or -log-file) at -L warn unless told.",
       Describe());
 }
 

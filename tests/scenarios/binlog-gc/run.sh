@@ -24,19 +24,11 @@ fail() {
   [[ -f $WORK/pump.log ]] && tail -20 "$WORK/pump.log" >&2
   exit 1
 }
-# expect_exit CODE CMD...: runs CMD with stdout in $WORK/out, stderr in $WORK/err.
-expect_exit() {
-  local want=$1 got=0
-  shift
-  "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
-  [[ $got == "$want" ]] || fail "$* exited $got, want $want; stdout: $(cat "$WORK/out"); stderr: $(cat "$WORK/err")"
-}
+# shellcheck source=../lib.sh
+source "$BINLOG_SOURCE_DIR/tests/scenarios/lib.sh"
 segments() { find "$1" -maxdepth 1 -name 'binlog-*' | wc -l; }
 # Names, sizes, times and bytes of every file: "nothing changed" when equal.
 snapshot() { (cd "$1" && ls -lA --time-style=+%s.%N && find . -type f -exec md5sum {} + | sort); }
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # -h, -V, bad flags: exit 2 with the usage line.
 expect_exit 0 "$GC" -h
@@ -146,6 +138,7 @@ start_pump
 expect_exit 0 "$LOADGEN" --pump "$GRPC" --count 1000 --rate 1000 --log-level warn
 sleep 1.5
 for p in $LOOP; do kill "$p"; done
+# shellcheck disable=SC2086 # two pids
 wait $LOOP 2>/dev/null || true
 LOOP=""
 [[ ! -s $WORK/gc.fail ]] || fail "a binlog-gc run failed beside the pump: $(head -20 "$WORK/gc.fail")"

@@ -25,7 +25,9 @@ po::options_description Describe() {
   add("node-id", po::value<std::string>(), "this drainer's id in the registry (default: advertise-addr)");
   add("data-dir", po::value<std::string>(),
       "checkpoint (savepoint) and the file sink's segments (default \"data.drainer\")");
-  add("pd-urls", po::value<std::string>(), "registry: \"file:///dir\" for the embedded one");
+  add("pd-urls", po::value<std::string>(),
+      "registry: etcd/PD endpoints \"http://h:2379[,...]\", or \"file:///dir\" for the embedded "
+      "one");
   add("registry-dir", po::value<std::string>(), "the embedded registry's directory");
   add("detect-interval", po::value<std::string>(),
       "seconds between reads of the registry for new, paused and offline pumps (default 10)");

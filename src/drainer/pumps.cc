@@ -1,6 +1,7 @@
 #include "drainer/pumps.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/logging.h"
 #include "common/thread_name.h"
@@ -32,9 +33,19 @@ Status PumpWatcher::Start() {
   RETURN_IF_ERROR(Poll());
   thread_ = std::thread([this] {
     NameThisThread("drainer-pumps");
+    // While the registry is away (etcd restarting) every poll fails: said every 10 s, not 5
+    // times a second.
+    std::chrono::steady_clock::time_point next_warning{};
+    bool failing = false;
     while (Sleep(std::min(detect_interval_, kHorizonSeconds))) {
       Status s = Poll();
-      if (!s.ok()) LOG_WARN("cannot read the pumps from the registry", KV("error", s));
+      auto now = std::chrono::steady_clock::now();
+      if (s.ok() && failing) LOG_INFO("the pumps can be read from the registry again");
+      if (!s.ok() && now >= next_warning) {
+        LOG_WARN("cannot read the pumps from the registry; the merge waits", KV("error", s));
+        next_warning = now + std::chrono::seconds(10);
+      }
+      failing = !s.ok();
     }
   });
   return Status::OK();

@@ -34,6 +34,11 @@ std::string Drainer::Impl::StatusJson() const {
   j["node-id"] = config.node_id;
   j["addr"] = status_addr;
   j["state"] = node ? node->StateName() : "starting";
+  server::Node::RegistryHealth registry =
+      node ? node->registry_health() : server::Node::RegistryHealth{};
+  j["registry-error"] = registry.error.empty() ? nlohmann::json() : nlohmann::json(registry.error);
+  j["registry-error-since"] =
+      registry.error.empty() ? nlohmann::json() : nlohmann::json(registry.since);
   j["checkpoint"] = {{"commit-ts", checkpoint}, {"datetime", When(checkpoint)},
                      {"lag-seconds", LagSeconds(options.env, checkpoint)}};
   j["applied"] = {{"transactions", st.transactions}, {"rows", st.rows}, {"ddl", st.ddl},

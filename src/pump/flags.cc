@@ -25,8 +25,8 @@ po::options_description Describe() {
   add("node-id", po::value<std::string>(),
       "this pump's id in the registry (default: advertise-addr; kept in data-dir/.node)");
   add("pd-urls", po::value<std::string>(),
-      "registry: \"file:///dir\" for the embedded one (http:// PD/etcd URLs are not supported "
-      "yet)");
+      "registry: etcd/PD endpoints \"http://h:2379[,...]\", or \"file:///dir\" for the embedded "
+      "one");
   add("registry-dir", po::value<std::string>(), "the embedded registry's directory");
   add("gc", po::value<std::string>(),
       "delete binlog segments older than this many days, or a duration like \"8h\"; 0 never "

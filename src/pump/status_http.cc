@@ -55,6 +55,11 @@ std::string PumpServer::StatusJson() {
   // The HTTP service answers before the node is registered online; "paused" there would send
   // an operator looking for a pause request that never happened.
   j["state"] = node_->StateName();
+  // Writes go on while the registry is away; only the record goes stale.
+  server::Node::RegistryHealth registry = node_->registry_health();
+  j["registry-error"] = registry.error.empty() ? nlohmann::json() : nlohmann::json(registry.error);
+  j["registry-error-since"] =
+      registry.error.empty() ? nlohmann::json() : nlohmann::json(registry.since);
   bool online = node_->started() && node_->state() == NodeState::kOnline;
   j["writable"] = online && st.writable;
   // A pump that is not online says so first: its state is why, whatever else is also wrong.

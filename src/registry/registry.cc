@@ -151,11 +151,19 @@ Result<std::unique_ptr<Registry>> OpenRegistry(Env* env, const std::string& pd_u
   if (pd_urls.rfind(kFile, 0) == 0 && pd_urls.size() > kFile.size()) {
     return NewFileRegistry(env, pd_urls.substr(kFile.size()));
   }
-  return Status::InvalidArgument(fmt::format(
-      "{}: key \"pd-urls\" = \"{}\": a PD/etcd registry is not supported yet; use the embedded "
-      "registry with pd-urls = \"file:///path/to/registry\" or registry-dir = \"/path\" (every "
-      "pump and drainer on this machine must name the same directory)",
-      origin, pd_urls));
+  if (pd_urls.rfind("http://", 0) == 0 || pd_urls.rfind("https://", 0) == 0) {
+    auto etcd = NewEtcdRegistry(pd_urls);
+    if (!etcd.ok()) {
+      return Status::InvalidArgument(
+          fmt::format("{}: key \"pd-urls\": {}", origin, etcd.status().message()));
+    }
+    return etcd;
+  }
+  return Status::InvalidArgument(
+      fmt::format("{}: key \"pd-urls\" = \"{}\": expected etcd or PD endpoints "
+                  "(\"http://host:2379[,http://host2:2379]\") or the embedded registry "
+                  "(\"file:///path/to/registry\", or registry-dir = \"/path\")",
+                  origin, pd_urls));
 }
 
 }  // namespace binlog::registry

@@ -94,10 +94,16 @@ class Registry {
 // The embedded backend: <dir>/pumps/<node-id>.json and <dir>/drainers/<node-id>.json.
 std::unique_ptr<Registry> NewFileRegistry(Env* env, const std::string& dir);
 
+// A registry on etcd (or PD's embedded etcd) through its v3 JSON gateway: urls is
+// "http://h:2379[,http://h2:2379,...]" (https too), tried in turn when one cannot be reached.
+// Nothing is contacted until the first call. Records live under TiDB-Binlog's keys, liveness in
+// a leased key of its own; reads are served from a copy kept current by a watch.
+// docs/REGISTRY.md has the keys and what happens while etcd is down.
+Result<std::unique_ptr<Registry>> NewEtcdRegistry(const std::string& urls);
+
 // Picks the backend from the pd-urls / registry-dir config keys: "file:///path" or a
-// registry-dir selects the embedded one; http(s):// URLs (an etcd or PD endpoint) are refused
-// for now with an error that names the key and says how to use the embedded registry.
-// `origin` is the config file name for messages.
+// registry-dir selects the embedded one; http(s):// URLs an etcd (PD's, or a cluster of its own).
+// Errors name the key; `origin` is the config file name for messages.
 Result<std::unique_ptr<Registry>> OpenRegistry(Env* env, const std::string& pd_urls,
                                                const std::string& registry_dir,
                                                const std::string& origin);

@@ -187,9 +187,12 @@ void Node::Loop() {
       Stop(NodeState::kOffline);
       break;
     }
-    if (Status s = PutRecord(state_); !s.ok()) {
-      LOG_WARN(fmt::format("{} heartbeat to the registry failed", kind_),
-               KV("registry", registry_->Describe()), KV("error", s));
+    Status s = PutRecord(state_);
+    NoteRegistry(s);
+    if (!s.ok()) {
+      LOG_WARN(fmt::format("{} heartbeat to the registry failed; retrying every heartbeat", kind_),
+               KV("registry", registry_->Describe()), KV("error", s),
+               KV("failing-since", registry_health().since));
     }
     if (options_.on_heartbeat) options_.on_heartbeat();
     std::unique_lock<std::mutex> lock(mu_);
@@ -201,7 +204,7 @@ void Node::Loop() {
 void Node::Stop(NodeState final_state) {
   NodeState from = state_.exchange(final_state);
   Status s = options_.stop_serving ? options_.stop_serving(final_state) : Status::OK();
-  if (Status r = PutRecord(final_state); !r.ok()) {
+  if (Status r = RecordFinalState(final_state); !r.ok()) {
     LOG_ERROR(fmt::format("recording the {}'s final state failed", kind_),
               KV("state", NodeStateName(final_state)), KV("registry", registry_->Describe()),
               KV("error", r));
@@ -214,6 +217,52 @@ void Node::Stop(NodeState final_state) {
   stopped_ = true;
   final_status_ = s;
   cv_.notify_all();
+}
+
+Status Node::RecordFinalState(NodeState final_state) {
+  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(options_.heartbeat_interval_seconds));
+  const auto lease_end = std::chrono::steady_clock::now() +
+                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                             std::chrono::duration<double>(LeaseSeconds()));
+  for (;;) {
+    Status r = PutRecord(final_state);
+    NoteRegistry(r);
+    if (r.ok()) return r;
+    std::unique_lock<std::mutex> lock(mu_);
+    const bool give_up = final_state == NodeState::kOffline
+                             ? request_ == Request::kShutdown
+                             : std::chrono::steady_clock::now() >= lease_end;
+    if (give_up) return r;
+    LOG_WARN(fmt::format("recording the {}'s final state failed; retrying every heartbeat", kind_),
+             KV("state", NodeStateName(final_state)), KV("registry", registry_->Describe()),
+             KV("error", r));
+    Request seen = request_;
+    cv_.wait_for(lock, interval, [&] { return request_ != seen; });
+  }
+}
+
+void Node::NoteRegistry(const Status& s) {
+  std::lock_guard<std::mutex> g(health_mu_);
+  if (s.ok()) {
+    if (!health_.error.empty()) {
+      LOG_INFO(fmt::format("{} heartbeat to the registry works again", kind_),
+               KV("registry", registry_->Describe()), KV("failed-since", health_.since));
+    }
+    health_ = RegistryHealth{};
+    return;
+  }
+  if (health_.error.empty()) {
+    health_.since_micros = static_cast<int64_t>(options_.env->NowMicros());
+    Result<std::string> when = FormatTSDatetime(ComposeTS(health_.since_micros / 1000, 0));
+    health_.since = when.ok() ? *when : "";
+  }
+  health_.error = s.ToString();
+}
+
+Node::RegistryHealth Node::registry_health() const {
+  std::lock_guard<std::mutex> g(health_mu_);
+  return health_;
 }
 
 void Node::AddStateRoute(HttpServer* http) {

@@ -25,7 +25,13 @@
 //   RETURN_IF_ERROR(http_.Start(config.status_addr, "status-addr", "drainer-http"));
 //   RETURN_IF_ERROR(node_->Start(http_.addr()));
 //
-// and on a signal, node_->Shutdown() leaves it paused. Thread-safe.
+// and on a signal, node_->Shutdown() leaves it paused.
+//
+// The registry may be away for a while (etcd restarting): a failed heartbeat is logged and
+// retried at the next one, the node keeps serving, and registry_health() says what fails and
+// since when (the daemons' /status shows it). A final state that cannot be recorded is retried
+// every heartbeat: offline until it is recorded (or Shutdown gives up on it), paused for as long
+// as the lease would last (after that, readers show the node paused anyway). Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -109,6 +115,14 @@ class Node {
   // "starting" before Start succeeded, then the state's name: what /status shows.
   std::string StateName() const;
   bool started() const { return started_.load(); }
+
+  // The registry's last error and since when it has failed; empty while it answers.
+  struct RegistryHealth {
+    std::string error;
+    int64_t since_micros = 0;  // env clock
+    std::string since;         // the same as a local datetime, "2026-11-22 10:00:00.123"
+  };
+  RegistryHealth registry_health() const;
   bool stopped() const;
   const std::string& node_id() const { return options_.node_id; }
 
@@ -121,6 +135,8 @@ class Node {
   double LeaseSeconds() const;
   void Loop();
   void Stop(registry::NodeState final_state);
+  Status RecordFinalState(registry::NodeState final_state);
+  void NoteRegistry(const Status& s);
   void HandleStateRequest(const HttpServer::Request& req, HttpServer::Response* res);
 
   registry::Registry* registry_;
@@ -137,6 +153,8 @@ class Node {
   Request request_ = Request::kNone;  // guarded by mu_
   bool stopped_ = false;              // guarded by mu_
   Status final_status_;               // guarded by mu_
+  mutable std::mutex health_mu_;
+  RegistryHealth health_;  // guarded by health_mu_
 };
 
 // The `<name>{state="..."}` gauge family, 1 for `now` and 0 for every other state.

@@ -184,7 +184,7 @@ TEST(RegistryTest, FileBackendPutGetListRemove) {
   EXPECT_TRUE(reg->Put(NodeKind::kPump, Pump("../escape")).IsInvalidArgument());
 }
 
-TEST(RegistryTest, OpenPicksTheEmbeddedBackendOrNamesTheKey) {
+TEST(RegistryTest, OpenPicksTheBackendByTheURLOrNamesTheKey) {
   binlog::testing::TempDir dir;
   ASSERT_OK_AND_ASSIGN(auto a, OpenRegistry(Env::Posix(), "file://" + dir.path(), "", "p.toml"));
   ASSERT_OK(a->Put(NodeKind::kPump, Pump("x:1")));
@@ -192,12 +192,20 @@ TEST(RegistryTest, OpenPicksTheEmbeddedBackendOrNamesTheKey) {
   ASSERT_OK_AND_ASSIGN(NodeStatus n, b->Get(NodeKind::kPump, "x:1"));
   EXPECT_EQ(n.node_id, "x:1");
 
-  auto etcd = OpenRegistry(Env::Posix(), "http://127.0.0.1:2379", "", "pump.toml");
-  ASSERT_FALSE(etcd.ok());
-  const std::string& msg = etcd.status().message();
-  EXPECT_NE(msg.find("pump.toml"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("pd-urls"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("file://"), std::string::npos) << msg;
+  // http(s):// is etcd (or PD); nothing is contacted until the first call.
+  ASSERT_OK_AND_ASSIGN(
+      auto etcd,
+      OpenRegistry(Env::Posix(), "http://127.0.0.1:2379, https://h2:2379/", "", "pump.toml"));
+  EXPECT_EQ(etcd->Describe(), "etcd http://127.0.0.1:2379,https://h2:2379");
+
+  for (const char* bad : {"http://a:2379,ftp://b:2379", "http://a:2379,", "etcd:2379"}) {
+    auto refused = OpenRegistry(Env::Posix(), bad, "", "pump.toml");
+    ASSERT_FALSE(refused.ok()) << bad;
+    const std::string& msg = refused.status().message();
+    EXPECT_TRUE(refused.status().IsInvalidArgument()) << msg;
+    EXPECT_NE(msg.find("pump.toml"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("pd-urls"), std::string::npos) << msg;
+  }
 }
 
 }  // namespace

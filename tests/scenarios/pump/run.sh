@@ -58,8 +58,12 @@ for args in "-bogus" "stray" "-data-dir" "-data x"; do
 done
 
 # Bad configs: exit 1, naming the key and the file.
-expect_exit 1 "$PUMP" -config "$SEED"
-grep -q "$SEED.*pd-urls.*registry-dir" "$WORK/err" || fail "seed without registry: $(cat "$WORK/err")"
+# The seed names PD's etcd; with nothing listening there the pump says it cannot reach it (the
+# registry on a real etcd is tested in tests/registry, tests/pump and tests/drainer).
+NO_ETCD="http://127.0.0.1:$(free_port)"
+(cd "$WORK" && expect_exit 1 "$PUMP" -config "$SEED" -pd-urls "$NO_ETCD" -addr 127.0.0.1:0 \
+  -advertise-addr 127.0.0.1:0 -status-addr 127.0.0.1:0 -log-file "$WORK/seed.log")
+grep -q "record of pump.*no etcd endpoint answered: $NO_ETCD.*Couldn't connect" "$WORK/err" || fail "seed without etcd: $(cat "$WORK/err")"
 printf 'gc = "soon"\n' >"$WORK/bad.toml"
 expect_exit 1 "$PUMP" -config "$WORK/bad.toml" -registry-dir "$WORK/reg"
 grep -q "$WORK/bad.toml: key \"gc\": expected" "$WORK/err" || fail "bad gc: $(cat "$WORK/err")"

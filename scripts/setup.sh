@@ -11,7 +11,7 @@ packages=(
   libtoml11-dev libboost-filesystem-dev libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libre2-dev libhowardhinnant-date-dev libjemalloc-dev
-  libcurl4-openssl-dev libssl-dev etcd-server openssl
+  libcurl4-openssl-dev libssl-dev etcd-server etcd-client openssl
   clang libclang-rt-14-dev clang-format
 )
 

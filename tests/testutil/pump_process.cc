@@ -14,10 +14,12 @@
 namespace binlog::testing {
 
 Result<std::unique_ptr<PumpProcess>> PumpProcess::Start(const std::string& dir,
-                                                        const std::string& config) {
+                                                        const std::string& config,
+                                                        const std::string& pd_urls) {
   std::unique_ptr<PumpProcess> p(new PumpProcess());
   p->dir_ = dir;
   p->config_ = config;
+  p->pd_urls_ = pd_urls;
   ASSIGN_OR_RETURN(int grpc_port, FreeLoopbackPort());
   ASSIGN_OR_RETURN(int status_port, FreeLoopbackPort());
   p->addr_ = fmt::format("127.0.0.1:{}", grpc_port);
@@ -35,10 +37,15 @@ Status PumpProcess::Launch() {
   RETURN_IF_ERROR(WriteFileAtomic(Env::Posix(), config,
                                   "heartbeat-interval = 1\n" + config_ +
                                       "\n[storage]\nstop-write-at-available-space = \"0\"\n"));
-  pid_ =
-      SpawnLogged({pump, "-config", config, "-addr", addr_, "-status-addr", status_addr_,
-                   "-data-dir", dir_ + "/pump", "-registry-dir", dir_ + "/registry", "-L", "info"},
-                  dir_ + "/pump.log", /*append=*/true);
+  std::vector<std::string> args = {pump, "-config", config, "-addr", addr_};
+  args.insert(args.end(),
+              {"-status-addr", status_addr_, "-data-dir", dir_ + "/pump", "-L", "info"});
+  if (pd_urls_.empty()) {
+    args.insert(args.end(), {"-registry-dir", dir_ + "/registry"});
+  } else {
+    args.insert(args.end(), {"-pd-urls", pd_urls_});
+  }
+  pid_ = SpawnLogged(args, dir_ + "/pump.log", /*append=*/true);
   if (pid_ <= 0) return Status::IOError("fork failed");
   size_t colon = status_addr_.rfind(':');
   httplib::Client http(status_addr_.substr(0, colon), std::stoi(status_addr_.substr(colon + 1)));

@@ -10,13 +10,14 @@
 
 namespace binlog::testing {
 
-// The daemon with its data under dir/pump, its registry under dir/registry and its log in
-// dir/pump.log; SIGKILLed on destruction.
+// The daemon with its data under dir/pump, its registry under dir/registry (or at pd_urls, an
+// etcd) and its log in dir/pump.log; SIGKILLed on destruction.
 class PumpProcess {
  public:
   // Starts it and waits until its /status says online. `config` is added to its pump.toml.
   static Result<std::unique_ptr<PumpProcess>> Start(const std::string& dir,
-                                                    const std::string& config = "");
+                                                    const std::string& config = "",
+                                                    const std::string& pd_urls = "");
   ~PumpProcess();
   PumpProcess(const PumpProcess&) = delete;
   PumpProcess& operator=(const PumpProcess&) = delete;
@@ -25,6 +26,8 @@ class PumpProcess {
   // Starts it again on the same port and data dir; waits until it is online.
   Status Restart();
   const std::string& addr() const { return addr_; }
+  // Its node id: the addr.
+  const std::string& node_id() const { return addr_; }
   // GET /status, the body.
   Result<std::string> StatusJson() const;
 
@@ -32,7 +35,7 @@ class PumpProcess {
   PumpProcess() = default;
   Status Launch();
 
-  std::string dir_, addr_, status_addr_, config_;
+  std::string dir_, addr_, status_addr_, config_, pd_urls_;
   pid_t pid_ = -1;
 };
 

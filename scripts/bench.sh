@@ -20,6 +20,8 @@
 #   drainer_apply_vs_mariadb_binlog_rows_per_s, drainer_apply_peak_rss_mb, drainer_lag_p50,
 #   drainer_lag_p99 ("drainer": all seven, about 7 minutes).
 #   gc_delete_segments_per_s (10,000 small segments, against find -delete; about a minute).
+#   registry_heartbeats_per_s_etcd, registry_heartbeats_per_s_file ("registry": both, about 10 s;
+#   the baseline is etcdctl put in a loop, from etcd-client).
 # Environment:
 #   BENCH_DIR      scratch directory (default build-release/bench-tmp); must not be tmpfs
 #   BENCH_SCAN_MB  payload of the scan journal in MB (default 200)
@@ -57,7 +59,8 @@ echo "bench: building Release in $build" >&2
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBINLOG_BENCH=ON >>"$log" 2>&1 ||
   fail "cmake configure failed"
 cmake --build "$build" -j"${BENCH_JOBS:-2}" --target append_bench scan_bench seek_bench pump_bench \
-  syncer_bench reparo_bench sync_diff_bench drainer_bench gc_bench >>"$log" 2>&1 || fail "build failed"
+  syncer_bench reparo_bench sync_diff_bench drainer_bench gc_bench registry_bench >>"$log" 2>&1 ||
+  fail "build failed"
 
 export BENCH_DIR=${BENCH_DIR:-$build/bench-tmp}
 mkdir -p "$BENCH_DIR"
@@ -72,7 +75,7 @@ start=$SECONDS
 results=$build/bench.out
 : >"$results"
 for bin in append_bench scan_bench seek_bench pump_bench syncer_bench reparo_bench sync_diff_bench \
-  drainer_bench gc_bench; do
+  drainer_bench gc_bench registry_bench; do
   echo "== $bin $*" >>"$log"
   (cd "$BENCH_DIR" && "$build/bench/$bin" "$@") 2>>"$log" | tee -a "$results" ||
     fail "$bin failed"

@@ -229,23 +229,17 @@ Result<NodeStatus> EtcdRegistry::Get(NodeKind kind, const std::string& node_id) 
   RETURN_IF_ERROR(ValidateNodeID(node_id));
   const std::string rec = RecordKey(kind, node_id);
   const std::string alive = AliveKey(kind, node_id);
-  Result<NodeStatus> out = Status::NotFound(
-      fmt::format("no {} with node id {} in {}", NodeKindName(kind), node_id, Describe()));
-  cache_.Start();
-  bool cached = cache_.Read([&](const etcd::WatchCache::Map& map) {
-    auto r = map.find(rec);
-    if (r == map.end() || r->second.deleted) return;
-    auto a = map.find(alive);
-    out = MakeNode(rec, r->second.value, r->second.mod_revision,
-                   a != map.end() && !a->second.deleted);
-  });
-  if (cached) return out;
+  // Read from etcd itself, not the watched copy: a Get is what a compare-and-swap follows, and a
+  // copy a few milliseconds behind another writer would make it fail for nothing.
   ASSIGN_OR_RETURN(
       json answer,
       client_->Call("/v3/kv/txn",
                     {{"success", json::array({RangeOp(rec, false), RangeOp(alive, false)})}}));
   json kvs = Kvs(answer, 0);
-  if (kvs.empty()) return out;
+  if (kvs.empty()) {
+    return Status::NotFound(
+        fmt::format("no {} with node id {} in {}", NodeKindName(kind), node_id, Describe()));
+  }
   ASSIGN_OR_RETURN(std::string value, Base64Decode(kvs[0].value("value", "")));
   return MakeNode(rec, value, JsonInt(kvs[0], "mod_revision"), !Kvs(answer, 1).empty());
 }

@@ -97,7 +97,7 @@ std::unique_ptr<Registry> NewFileRegistry(Env* env, const std::string& dir);
 // A registry on etcd (or PD's embedded etcd) through its v3 JSON gateway: urls is
 // "http://h:2379[,http://h2:2379,...]" (https too), tried in turn when one cannot be reached.
 // Nothing is contacted until the first call. Records live under TiDB-Binlog's keys, liveness in
-// a leased key of its own; reads are served from a copy kept current by a watch.
+// a leased key of its own; List answers from a copy kept current by a watch, Get from etcd.
 // docs/REGISTRY.md has the keys and what happens while etcd is down.
 Result<std::unique_ptr<Registry>> NewEtcdRegistry(const std::string& urls);
 

@@ -78,7 +78,7 @@ TEST_F(PumpOnEtcdTest, AKilledPumpShowsPausedWithinItsLeaseAndKeepsItsIntent) {
         return r.ok() && registry::EffectiveState(*r) == NodeState::kPaused;
       },
       std::chrono::seconds(15)));
-  EXPECT_LT(Clock::now() - killed, std::chrono::milliseconds(3000 + 1500));
+  EXPECT_LT(Clock::now() - killed, std::chrono::milliseconds(3000 + 2000));
   ASSERT_OK_AND_ASSIGN(rec, Record(*pump));
   EXPECT_EQ(rec.state, NodeState::kOnline);  // its last intent
   EXPECT_FALSE(rec.alive);
@@ -181,8 +181,16 @@ TEST_F(PumpOnEtcdTest, EtcdAwayForThirtySecondsLosesNoAcknowledgedWrite) {
       << StatusOf(*pump).dump();
   producers.Stop();
   EXPECT_EQ(producers.failures(), 0);
-  ASSERT_OK_AND_ASSIGN(registry::NodeStatus rec, Record(*pump));
-  EXPECT_EQ(registry::EffectiveState(rec), NodeState::kOnline);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = Record(*pump);
+        return r.ok() && registry::EffectiveState(*r) == NodeState::kOnline;
+      },
+      std::chrono::seconds(5)));
+  // etcd renews every lease when it comes back, so the pump's lease survived the outage.
+  ASSERT_OK_AND_ASSIGN(std::string log, ReadFileToString(Env::Posix(), dir_.Sub("pump.log")));
+  EXPECT_NE(log.find("heartbeat to the registry failed"), std::string::npos);
+  EXPECT_NE(log.find("heartbeat to the registry works again"), std::string::npos);
 
   std::set<uint64_t> acked = producers.acked_set();
   ASSERT_FALSE(acked.empty());

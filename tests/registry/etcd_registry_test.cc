@@ -155,7 +155,7 @@ TEST_F(EtcdRegistryTest, ANodeWhoseLeaseRunsOutShowsPausedWithinTheTTLAndKeepsIt
   node.reset();
   ASSERT_TRUE(WaitFor([&] { return !Alive(reader.get(), "p:1"); }, std::chrono::seconds(10)));
   auto took = std::chrono::duration<double>(Clock::now() - stopped).count();
-  EXPECT_LT(took, 2 + 1.5) << "the TTL is 2 s; etcd checks leases every 0.5 s";
+  EXPECT_LT(took, 2 + 2) << "the TTL is 2 s; etcd checks leases every 0.5 s";
   ASSERT_OK_AND_ASSIGN(n, reader->Get(NodeKind::kPump, "p:1"));
   EXPECT_EQ(n.state, NodeState::kOnline);  // the intent is kept
   EXPECT_EQ(EffectiveState(n), NodeState::kPaused);
@@ -297,17 +297,39 @@ TEST_F(EtcdRegistryTest, TheWatchCacheFollowsPutsDeletesAndLeaseExpiry) {
                       std::chrono::seconds(5)));
 }
 
-TEST_F(EtcdRegistryTest, AReadAfterAWriteOfTheSameObjectSeesIt) {
+// List answers from the watched copy; what this object wrote is in it before its event arrives.
+TEST_F(EtcdRegistryTest, AListAfterAWriteOfTheSameObjectSeesIt) {
   auto reg = Open();
   ASSERT_OK(reg->List(NodeKind::kPump).status());  // the watch starts
   for (int i = 0; i < 50; ++i) {
     NodeStatus n = Node("p:1", NodeState::kOnline, 30);
     n.max_commit_ts = i;
     ASSERT_OK(reg->Put(NodeKind::kPump, n));
-    ASSERT_OK_AND_ASSIGN(NodeStatus got, reg->Get(NodeKind::kPump, "p:1"));
-    ASSERT_EQ(got.max_commit_ts, i);
+    ASSERT_OK_AND_ASSIGN(auto all, reg->List(NodeKind::kPump));
+    ASSERT_EQ(all.size(), 1u) << i;
+    ASSERT_EQ(all[0].max_commit_ts, i);
+    ASSERT_TRUE(all[0].alive);
     ASSERT_OK(reg->Remove(NodeKind::kPump, "p:1"));
-    ASSERT_TRUE(reg->Get(NodeKind::kPump, "p:1").status().IsNotFound()) << i;
+    ASSERT_OK_AND_ASSIGN(all, reg->List(NodeKind::kPump));
+    ASSERT_TRUE(all.empty()) << i;
+  }
+}
+
+// Get reads etcd itself: another client's change is there at once, so a compare-and-swap that
+// follows never loses to a copy that lags.
+TEST_F(EtcdRegistryTest, GetSeesAnotherClientsWriteAtOnce) {
+  auto reader = Open();
+  auto writer = Open();
+  ASSERT_OK(reader->List(NodeKind::kDrainer).status());  // its watch runs too
+  for (int i = 0; i < 50; ++i) {
+    NodeStatus n = Node("d:1", NodeState::kOnline, 30);
+    n.max_commit_ts = i;
+    ASSERT_OK(writer->Put(NodeKind::kDrainer, n));
+    ASSERT_OK_AND_ASSIGN(NodeStatus seen, reader->Get(NodeKind::kDrainer, "d:1"));
+    ASSERT_EQ(seen.max_commit_ts, i);
+    NodeStatus paused = seen;
+    paused.state = NodeState::kPaused;
+    ASSERT_OK(reader->CompareAndSwap(NodeKind::kDrainer, seen, paused));
   }
 }
 

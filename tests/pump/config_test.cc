@@ -109,12 +109,16 @@ TEST_F(PumpConfigTest, AnotherToolsConfigIsRefused) {
   EXPECT_THAT(LoadText("").status().message(), HasSubstr("holds no settings"));
 }
 
-TEST_F(PumpConfigTest, SeedPumpTomlAloneNamesPdUrlsAndTheWayOut) {
+TEST_F(PumpConfigTest, SeedPumpTomlAloneNamesPDsEtcdAndABadURLNamesTheWayOut) {
   std::string path = Write("pump.toml", kSeedPumpToml);
-  Result<PumpConfig> c = Load({"-config", path});
-  ASSERT_FALSE(c.ok());
-  EXPECT_TRUE(c.status().IsInvalidArgument());
-  EXPECT_THAT(c.status().message(), AllOf(HasSubstr(path), HasSubstr("\"pd-urls\""),
+  ASSERT_OK_AND_ASSIGN(PumpConfig c, Load({"-config", path}));  // etcd is reached at start
+  EXPECT_EQ(c.pd_urls, "http://127.0.0.1:2379");
+  EXPECT_EQ(c.registry_dir, "");
+  std::string bad = Write("bad.toml", "pd-urls = \"127.0.0.1:2379\"\n");
+  Result<PumpConfig> b = Load({"-config", bad});
+  ASSERT_FALSE(b.ok());
+  EXPECT_TRUE(b.status().IsInvalidArgument());
+  EXPECT_THAT(b.status().message(), AllOf(HasSubstr(bad), HasSubstr("\"pd-urls\""),
                                           HasSubstr("registry-dir"), HasSubstr("file://")));
 }
 
@@ -340,7 +344,7 @@ TEST_F(PumpConfigTest, BadFlagValuesNameTheFlag) {
   Result<PumpConfig> level = Load({"-L", "loud", "-registry-dir", "r"});
   ASSERT_FALSE(level.ok());
   EXPECT_THAT(level.status().message(), HasSubstr("flag -L"));
-  Result<PumpConfig> pd = Load({"-pd-urls", "http://pd:2379"});
+  Result<PumpConfig> pd = Load({"-pd-urls", "pd:2379"});
   ASSERT_FALSE(pd.ok());
   EXPECT_THAT(pd.status().message(), AllOf(HasSubstr("flag -pd-urls"), HasSubstr("registry-dir")));
 }

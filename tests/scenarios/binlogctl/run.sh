@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# binlogctl against running pumps and drainers (the real binaries), for each registry backend:
+# binlogctl against running pumps and drainers (the real binaries), for each registry backend
+# (the embedded directory, then a private etcd):
 #   a. the command line: -h, -V, usage errors (exit 2), generate_meta, encrypt
 #   b. pumps / drainers / status list live nodes in TiDB-Binlog's shape
 #   c. pause-pump: paused, the process ends; it comes back online when started again
@@ -180,4 +181,18 @@ TOML
 }
 
 run_backend registry-dir "$WORK/registry" file
+
+# A private etcd on loopback, as PD embeds it.
+start_etcd() {
+  local client="127.0.0.1:$(free_port)" peer="127.0.0.1:$(free_port)"
+  etcd --name s1 --data-dir "$WORK/etcd" --listen-client-urls "http://$client" \
+    --advertise-client-urls "http://$client" --listen-peer-urls "http://$peer" \
+    --initial-advertise-peer-urls "http://$peer" --initial-cluster "s1=http://$peer" \
+    >"$WORK/etcd.out" 2>&1 &
+  PIDS+=($!)
+  ETCD_URL="http://$client"
+  wait_for 30 curl -sf "$ETCD_URL/health" || fail "etcd did not start: $(tail -5 "$WORK/etcd.out")"
+}
+start_etcd
+run_backend pd-urls "$ETCD_URL" etcd
 echo "PASS"

@@ -109,6 +109,12 @@ Status Node::CheckNodeIDFree() const {
   const std::string& id = options_.node_id;
   Result<registry::NodeStatus> rec = registry_->Get(options_.kind, id);
   if (rec.status().IsNotFound()) return Status::OK();
+  if (rec.status().IsIOError()) {  // the registry is unreachable: say which and the way out
+    return rec.status().WithContext(fmt::format(
+        "reading the record of {} {} in {} (pd-urls; without etcd, use the embedded registry: "
+        "registry-dir = \"/path\")",
+        kind_, id, registry_->Describe()));
+  }
   RETURN_IF_ERROR(rec.status().WithContext(fmt::format("reading the record of {} {}", kind_, id)));
   if (rec->status_addr.empty() || rec->status_addr == RecordedStatusAddr()) return Status::OK();
   Result<std::string> answer = AskNodeID(rec->status_addr, kNodeProbeTimeoutMs);

@@ -74,7 +74,13 @@ void WatchCache::Apply(const std::string& key, int64_t revision, const std::stri
 void WatchCache::Loop() {
   double backoff = kFirstBackoffSeconds;
   for (;;) {
-    Status s = Sync();
+    Status s;
+    try {
+      s = Sync();
+    } catch (const nlohmann::json::exception& e) {  // an answer of an unexpected shape
+      s = Status::Corruption(fmt::format("etcd answered the watch with unexpected JSON: {}",
+                                         e.what()));
+    }
     std::unique_lock<std::mutex> lock(mu_);
     if (established_) backoff = kFirstBackoffSeconds;
     established_ = false;

@@ -37,8 +37,11 @@ Result<nlohmann::json> ParseAnswer(const std::string& url, long http, const std:
   *grpc_code = 0;
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_object() && j.contains("error")) {
-    *grpc_code = j.value("code", 0);
-    std::string msg = fmt::format("{}: {}", url, j.value("message", j["error"].dump()));
+    *grpc_code = static_cast<int>(JsonInt(j, "code"));
+    auto message = j.find("message");
+    std::string msg = fmt::format(
+        "{}: {}", url,
+        message != j.end() && message->is_string() ? message->get<std::string>() : j["error"].dump());
     switch (*grpc_code) {
       case kGrpcNotFound:
         return Status::NotFound(msg);
@@ -291,11 +294,18 @@ size_t OnStreamData(char* data, size_t size, size_t n, void* arg) {
                                              nullptr, /*allow_exceptions=*/false);
     sink->pending.erase(0, eol + 1);
     if (!j.is_object() || !j.contains("result")) {
-      sink->failure = j.is_object() ? j.value("message", j.dump()) : "an unreadable message";
+      sink->failure = "an unreadable message: " + j.dump().substr(0, 200);
       return 0;  // ends the transfer
     }
-    if (!(*sink->on_message)(j["result"])) {
-      sink->stopped = true;
+    // Nothing may be thrown through libcurl's C frames: a message of an unexpected shape ends
+    // the watch like any other failure.
+    try {
+      if (!(*sink->on_message)(j["result"])) {
+        sink->stopped = true;
+        return 0;
+      }
+    } catch (const nlohmann::json::exception& e) {
+      sink->failure = std::string("a message of an unexpected shape: ") + e.what();
       return 0;
     }
   }

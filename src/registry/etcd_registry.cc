@@ -70,14 +70,42 @@ class EtcdRegistry : public Registry {
       : client_(std::move(client)),
         cache_(client_.get(), {std::string(kRecordRoot), std::string(kAliveRoot)}) {}
 
-  Status Put(NodeKind kind, const NodeStatus& node) override;
-  Status CompareAndSwap(NodeKind kind, const NodeStatus& expected, const NodeStatus& next) override;
-  Result<NodeStatus> Get(NodeKind kind, const std::string& node_id) override;
-  Result<std::vector<NodeStatus>> List(NodeKind kind) override;
-  Status Remove(NodeKind kind, const std::string& node_id) override;
+  // An answer of an unexpected shape (nlohmann's accessors throw on a wrong type) is an error
+  // of the call, never an exception out of the registry.
+  Status Put(NodeKind kind, const NodeStatus& node) override {
+    return Guarded("put", [&] { return PutImpl(kind, node); });
+  }
+  Status CompareAndSwap(NodeKind kind, const NodeStatus& expected,
+                        const NodeStatus& next) override {
+    return Guarded("compare-and-swap", [&] { return CompareAndSwapImpl(kind, expected, next); });
+  }
+  Result<NodeStatus> Get(NodeKind kind, const std::string& node_id) override {
+    return Guarded("get", [&] { return GetImpl(kind, node_id); });
+  }
+  Result<std::vector<NodeStatus>> List(NodeKind kind) override {
+    return Guarded("list", [&] { return ListImpl(kind); });
+  }
+  Status Remove(NodeKind kind, const std::string& node_id) override {
+    return Guarded("remove", [&] { return RemoveImpl(kind, node_id); });
+  }
   std::string Describe() const override { return client_->Describe(); }
 
  private:
+  template <typename F>
+  auto Guarded(std::string_view what, F&& f) -> decltype(f()) {
+    try {
+      return f();
+    } catch (const json::exception& e) {
+      return Status::Corruption(
+          fmt::format("{}: etcd answered a {} with unexpected JSON: {}", Describe(), what, e.what()));
+    }
+  }
+  Status PutImpl(NodeKind kind, const NodeStatus& node);
+  Status CompareAndSwapImpl(NodeKind kind, const NodeStatus& expected, const NodeStatus& next);
+  Result<NodeStatus> GetImpl(NodeKind kind, const std::string& node_id);
+  Result<std::vector<NodeStatus>> ListImpl(NodeKind kind);
+  Status RemoveImpl(NodeKind kind, const std::string& node_id);
+
   struct Lease {
     int64_t id = 0;
     int64_t ttl = 0;
@@ -139,7 +167,7 @@ void EtcdRegistry::RevokeHeld(const std::string& alive_key) {
   leases_.erase(it);
 }
 
-Status EtcdRegistry::Put(NodeKind kind, const NodeStatus& node) {
+Status EtcdRegistry::PutImpl(NodeKind kind, const NodeStatus& node) {
   RETURN_IF_ERROR(ValidateNodeID(node.node_id));
   const std::string rec = RecordKey(kind, node.node_id);
   const std::string alive = AliveKey(kind, node.node_id);
@@ -177,7 +205,7 @@ Status EtcdRegistry::Put(NodeKind kind, const NodeStatus& node) {
   return Status::OK();
 }
 
-Status EtcdRegistry::CompareAndSwap(NodeKind kind, const NodeStatus& expected,
+Status EtcdRegistry::CompareAndSwapImpl(NodeKind kind, const NodeStatus& expected,
                                     const NodeStatus& next) {
   RETURN_IF_ERROR(ValidateNodeID(expected.node_id));
   if (next.node_id != expected.node_id) {
@@ -225,7 +253,7 @@ Result<NodeStatus> EtcdRegistry::MakeNode(const std::string& key, const std::str
   return node;
 }
 
-Result<NodeStatus> EtcdRegistry::Get(NodeKind kind, const std::string& node_id) {
+Result<NodeStatus> EtcdRegistry::GetImpl(NodeKind kind, const std::string& node_id) {
   RETURN_IF_ERROR(ValidateNodeID(node_id));
   const std::string rec = RecordKey(kind, node_id);
   const std::string alive = AliveKey(kind, node_id);
@@ -244,7 +272,7 @@ Result<NodeStatus> EtcdRegistry::Get(NodeKind kind, const std::string& node_id) 
   return MakeNode(rec, value, JsonInt(kvs[0], "mod_revision"), !Kvs(answer, 1).empty());
 }
 
-Result<std::vector<NodeStatus>> EtcdRegistry::List(NodeKind kind) {
+Result<std::vector<NodeStatus>> EtcdRegistry::ListImpl(NodeKind kind) {
   const std::string rec_prefix = KindPrefix(kRecordRoot, kind);
   const std::string alive_prefix = KindPrefix(kAliveRoot, kind);
   std::vector<NodeStatus> out;
@@ -290,7 +318,7 @@ Result<std::vector<NodeStatus>> EtcdRegistry::List(NodeKind kind) {
   return out;
 }
 
-Status EtcdRegistry::Remove(NodeKind kind, const std::string& node_id) {
+Status EtcdRegistry::RemoveImpl(NodeKind kind, const std::string& node_id) {
   RETURN_IF_ERROR(ValidateNodeID(node_id));
   const std::string rec = RecordKey(kind, node_id);
   const std::string alive = AliveKey(kind, node_id);

@@ -6,6 +6,7 @@
 #include "common/logging.h"
 #include "common/tso.h"
 #include "drainer/sinks.h"
+#include "gc/gc.h"
 
 namespace binlog::drainer {
 
@@ -63,14 +64,14 @@ class FileSink final : public replay::Sink {
     RETURN_IF_ERROR(journal_->Sync());
     if (options_.retention_seconds > 0 && ts >= next_gc_ts_) {
       next_gc_ts_ = ComposeTS(TSPhysicalMs(ts) + 60 * 1000, 0);  // once a minute at most
-      Env* env = options_.env;
-      const double keep = options_.retention_seconds;
-      ASSIGN_OR_RETURN(size_t removed, journal_->RemoveSealedSegments(
-                                           [&](const journal::SegmentName&, const auto& totals) {
-                                             return OlderThan(env, totals.last_ts, keep);
-                                           }));
-      if (removed > 0) {
-        LOG_INFO("file sink: removed segments past retention-time", KV("segments", removed),
+      // The one GC, so a binlog-gc from cron on the same directory takes turns with this one.
+      gc::Options o;
+      o.env = options_.env;
+      o.retention_seconds = options_.retention_seconds;
+      ASSIGN_OR_RETURN(gc::Report report, gc::CollectGarbage(options_.dir, o));
+      if (!report.deleted.empty()) {
+        LOG_INFO("file sink: removed segments past retention-time",
+                 KV("segments", report.deleted.size()), KV("bytes", report.bytes_freed),
                  KV("dir", options_.dir));
       }
     }

@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"${JOBS:-2}" --target pump loadgen segdump syncer reparo drainer sync-diff
+cmake --build build -j"${JOBS:-2}" --target pump loadgen segdump syncer reparo drainer sync-diff \
+  binlogctl
 
 bin=build/tools
 demo=${DEMO_DIR:-build/demo}
@@ -319,6 +320,8 @@ stop_pid "$drainer_pid"
 drainer_pid=""
 note "stopped (paused, expected back); its checkpoint in the replica:"
 replica -e "SELECT * FROM tidb_binlog.checkpoint" | sed 's/^/   /'
+echo "   \$ binlogctl -registry-dir $demo/repl-registry -cmd status"
+"$bin/binlogctl/binlogctl" -registry-dir "$demo/repl-registry" -cmd status 2>&1 | sed 's/^/   /'
 stop_pid "$syncer_pid"
 syncer_pid=""
 stop_pid "$pump_pid"

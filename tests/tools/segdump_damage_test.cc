@@ -16,6 +16,7 @@
 #include <regex>
 #include <thread>
 
+#include "segdump/walk.h"
 #include "segdump_testutil.h"
 
 namespace binlog::segdump {
@@ -376,6 +377,29 @@ TEST(SegdumpDumpTest, LimitAndRangeCrossSegments) {
   o.limit = 0;
   o.to = 205;
   EXPECT_EQ(RunMode(RunDump, o).OutLines(), 111u);
+}
+
+}  // namespace
+}  // namespace binlog::segdump
+
+namespace binlog::segdump {
+namespace {
+
+// A GC beside segdump deletes the oldest segments after the directory was listed: a warning
+// that says so, not damage; the newest segment gone is still an error (nothing deletes it).
+TEST(SegdumpVanishTest, ASegmentDeletedAfterTheListingIsAWarningNotDamage) {
+  binlog::testing::TempDir dir;
+  std::ostringstream out;
+  Reporter reporter(&out);
+  WalkSegment(SegmentPlace{dir.Sub("binlog-0000000000000001-20261203000000"), /*newest=*/false},
+              WalkBounds{}, &reporter, {});
+  EXPECT_EQ(reporter.errors(), 0u) << out.str();
+  EXPECT_EQ(reporter.warnings(), 1u);
+  EXPECT_THAT(out.str(), ::testing::HasSubstr("deleted after the directory was listed"));
+
+  WalkSegment(SegmentPlace{dir.Sub("binlog-0000000000000002-20261203000000"), /*newest=*/true},
+              WalkBounds{}, &reporter, {});
+  EXPECT_EQ(reporter.errors(), 1u) << out.str();
 }
 
 }  // namespace

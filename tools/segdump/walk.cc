@@ -124,6 +124,13 @@ SegmentSummary Walker::Run() {
 bool Walker::Open() {
   std::error_code ec;
   fs::file_status st = fs::status(place_.path, ec);
+  if (ec == std::errc::no_such_file_or_directory && !place_.newest) {
+    // Listed, then gone: a GC beside segdump (binlog-gc, the pump's hourly GC) deletes the
+    // oldest sealed segments, and nothing else removes one that has a newer neighbour.
+    Report(Level::kWarning, std::nullopt,
+           "deleted after the directory was listed (a GC ran beside segdump): not read");
+    return false;
+  }
   if (ec) {
     Report(Level::kError, std::nullopt, ec.message());
     return false;

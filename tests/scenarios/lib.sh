@@ -9,6 +9,7 @@ expect_exit() {
   local want=$1 got=0
   shift
   timeout -k 5 "${EXPECT_TIMEOUT:-120}" "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
+  [[ $got != 124 || $want == 124 ]] || fail "$* did not finish in ${EXPECT_TIMEOUT:-120} s"
   [[ $got == "$want" ]] ||
     fail "$* exited $got, want $want; out: $(head -c 2000 "$WORK/out") err: $(head -c 2000 "$WORK/err")"
 }

@@ -51,26 +51,10 @@ fail() {
   if [[ $BASHPID != "$$" ]]; then kill -TERM "$$"; fi
   exit 1
 }
-section() { echo "== $* (at ${SECONDS}s)"; }
-# expect_exit CODE CMD...: runs CMD with stdout in $WORK/out, stderr in $WORK/err; a run
-# longer than STEP_SECONDS (default 300) is killed and fails.
-expect_exit() {
-  local want=$1 got=0
-  shift
-  timeout -k 5 "${STEP_SECONDS:-300}" "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
-  [[ $got != 124 ]] || fail "$* did not finish in ${STEP_SECONDS:-300} s"
-  [[ $got == "$want" ]] || fail "$* exited $got, want $want; stderr: $(cat "$WORK/err")"
-}
-expect_err() { grep -qF -- "$1" "$WORK/err" || fail "no \"$1\" in: $(cat "$WORK/err")"; }
-# wait_for SECONDS CMD...: retries CMD until it succeeds or the deadline passes.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
+# A reparo step may replay a large window: up to 300 s.
+EXPECT_TIMEOUT=${STEP_SECONDS:-300}
+# shellcheck source=../lib.sh
+source "$BINLOG_SOURCE_DIR/tests/scenarios/lib.sh"
 
 # ---- servers: the production server (up) and the one the backup is restored into (dest) ----
 UP_PORT=$("$SANDBOX" start "$WORK/up")

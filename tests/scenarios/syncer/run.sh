@@ -25,22 +25,8 @@ fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
-# expect_exit CODE CMD...: runs CMD with stdout in $WORK/out, stderr in $WORK/err.
-expect_exit() {
-  local want=$1 got=0
-  shift
-  "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
-  [[ $got == "$want" ]] || fail "$* exited $got, want $want; stderr: $(cat "$WORK/err")"
-}
-# wait_for SECONDS CMD...: retries CMD until it succeeds or the deadline passes.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
+# shellcheck source=../lib.sh
+source "$BINLOG_SOURCE_DIR/tests/scenarios/lib.sh"
 
 # Command line.
 expect_exit 0 "$SYNCER" -h
@@ -67,7 +53,6 @@ grep -q 'bad.toml: key "batch"' "$WORK/err" || fail "bad value not named: $(cat 
 mariadb-install-db --no-defaults --auth-root-authentication-method=normal --skip-test-db \
   --datadir="$WORK/data" --innodb-log-file-size=8M >"$WORK/install.log" 2>&1 ||
   fail "mariadb-install-db: $(tail -5 "$WORK/install.log")"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 mkdir "$WORK/tmp"
 /usr/sbin/mariadbd --no-defaults --user=root --datadir="$WORK/data" --port="$PORT" \

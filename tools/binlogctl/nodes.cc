@@ -60,10 +60,10 @@ int ApplyAction(const Context& ctx, NodeKind kind, std::string_view action) {
       server::AskStateChange(node->status_addr, node->node_id, action, ctx.opts.timeout_ms);
   if (!state.ok()) {
     std::string hint = fmt::format(
-        "; the record says {}{} (updated {}); if the node is dead, run: binlogctl -cmd "
-        "update-{} -node-id {} -state {}",
-        registry::NodeStateName(node->state), node->alive ? "" : ", its lease ran out",
-        FormatNode(*node), kind_name, node->node_id, action == "close" ? "offline" : "paused");
+        "; its record: {}{}; if the node is dead, run: binlogctl -cmd update-{} -node-id {} "
+        "-state {}",
+        FormatNode(*node), node->alive ? "" : " (its lease ran out)", kind_name, node->node_id,
+        action == "close" ? "offline" : "paused");
     return ctx.Failed(
         state.status().WithContext(fmt::format("asking {} {} to {}", kind_name,
                                                node->node_id, action)),

@@ -159,13 +159,15 @@ bool PumpServer::DrainersCaughtUp() {
     return false;
   }
   std::string behind;
+  bool warned_dead_drainer = false;
   for (const registry::NodeStatus& d : *drainers) {
     if (d.state == NodeState::kOffline) continue;
     if (d.max_commit_ts >= 0 && static_cast<uint64_t>(d.max_commit_ts) >= close_target_ts_) {
       continue;
     }
     behind += fmt::format("{}{}={}", behind.empty() ? "" : ",", d.node_id, d.max_commit_ts);
-    if (!d.alive) {  // the classic trap: it will never catch up by itself
+    // The classic trap: it will never catch up by itself. Said at once, then once a minute.
+    if (!d.alive && std::chrono::steady_clock::now() >= next_dead_drainer_warning_) {
       Result<std::string> seen = FormatTSDatetime(static_cast<uint64_t>(d.update_ts));
       LOG_WARN(
           "closing: waiting on a drainer that is not alive; if it is gone for good, mark it "
@@ -174,7 +176,11 @@ bool PumpServer::DrainersCaughtUp() {
           KV("last-heartbeat", seen.ok() ? *seen : std::to_string(d.update_ts)),
           KV("fix", fmt::format("binlogctl -cmd update-drainer -node-id {} -state offline",
                                 d.node_id)));
+      warned_dead_drainer = true;
     }
+  }
+  if (warned_dead_drainer) {
+    next_dead_drainer_warning_ = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   }
   if (behind.empty()) return true;
   LOG_INFO("closing: waiting for drainers to reach the pump's MaxCommitTS",

@@ -109,6 +109,8 @@ class PumpServer {
 
   // Node thread only.
   std::chrono::steady_clock::time_point next_gc_{};  // at start, then every gc interval
+  // The close protocol names a dead drainer it waits on at once, then once a minute.
+  std::chrono::steady_clock::time_point next_dead_drainer_warning_{};
   uint64_t close_target_ts_ = 0;                     // the MaxCommitTS drainers must reach
 };
 

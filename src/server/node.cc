@@ -195,11 +195,7 @@ void Node::Loop() {
     }
     Status s = PutRecord(state_);
     NoteRegistry(s);
-    if (!s.ok()) {
-      LOG_WARN(fmt::format("{} heartbeat to the registry failed; retrying every heartbeat", kind_),
-               KV("registry", registry_->Describe()), KV("error", s),
-               KV("failing-since", registry_health().since));
-    }
+    WarnHeartbeatFailure(s);
     if (options_.on_heartbeat) options_.on_heartbeat();
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, interval, [&] { return request_ != req; });
@@ -264,6 +260,22 @@ void Node::NoteRegistry(const Status& s) {
     health_.since = when.ok() ? *when : "";
   }
   health_.error = s.ToString();
+}
+
+// An outage of hours must not write a line every heartbeat: the first failure, then one line a
+// minute with how many failed since (the status service says it all the time).
+void Node::WarnHeartbeatFailure(const Status& s) {
+  if (s.ok()) {
+    failed_heartbeats_ = 0;
+    return;
+  }
+  ++failed_heartbeats_;
+  const auto now = std::chrono::steady_clock::now();
+  if (failed_heartbeats_ > 1 && now < next_heartbeat_warning_) return;
+  next_heartbeat_warning_ = now + std::chrono::minutes(1);
+  LOG_WARN(fmt::format("{} heartbeat to the registry failed; retrying every heartbeat", kind_),
+           KV("registry", registry_->Describe()), KV("error", s),
+           KV("failing-since", registry_health().since), KV("failed-heartbeats", failed_heartbeats_));
 }
 
 Node::RegistryHealth Node::registry_health() const {

@@ -35,6 +35,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -137,6 +138,7 @@ class Node {
   void Stop(registry::NodeState final_state);
   Status RecordFinalState(registry::NodeState final_state);
   void NoteRegistry(const Status& s);
+  void WarnHeartbeatFailure(const Status& s);
   void HandleStateRequest(const HttpServer::Request& req, HttpServer::Response* res);
 
   registry::Registry* registry_;
@@ -155,6 +157,9 @@ class Node {
   Status final_status_;               // guarded by mu_
   mutable std::mutex health_mu_;
   RegistryHealth health_;  // guarded by health_mu_
+  // The heartbeat thread's own: how its failures are logged.
+  uint64_t failed_heartbeats_ = 0;
+  std::chrono::steady_clock::time_point next_heartbeat_warning_{};
 };
 
 // The `<name>{state="..."}` gauge family, 1 for `now` and 0 for every other state.

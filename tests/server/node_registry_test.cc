@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/fault_env.h"
+#include "common/logging.h"
 #include "server/node.h"
 #include "testutil/testutil.h"
 
@@ -82,6 +83,29 @@ TEST_F(NodeRegistryTest, AFailingRegistryIsReportedWithItsStartAndHeartbeatsGoOn
     return r.ok() && r->max_commit_ts == 777;
   }));
   EXPECT_EQ(node_->registry_health().since_micros, 0);
+}
+
+// An outage of hours must not write a line every heartbeat: the first failure is logged, the
+// next ones at most once a minute, and the recovery once.
+TEST_F(NodeRegistryTest, AFailingHeartbeatIsLoggedOnceAMinuteNotEveryHeartbeat) {
+  const std::string log_path = tmp_.Sub("node.log");
+  ASSERT_OK(InitLogging(LogOptions{"info", log_path, "none"}));
+  StartNode();
+  RegistryAway();
+  ASSERT_TRUE(WaitFor([&] { return !node_->registry_health().error.empty(); }));
+  const int before = heartbeats_.load();
+  ASSERT_TRUE(WaitFor([&] { return heartbeats_.load() > before + 20; }));  // 20 more failures
+  env_.ClearFaults();
+  ASSERT_TRUE(WaitFor([&] { return node_->registry_health().error.empty(); }));
+  node_.reset();
+  ASSERT_OK_AND_ASSIGN(std::string log, ReadFileToString(Env::Posix(), log_path));
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("heartbeat to the registry failed"), 1u) << log;
+  EXPECT_EQ(count("heartbeat to the registry works again"), 1u) << log;
 }
 
 TEST_F(NodeRegistryTest, OfflineWaitsUntilItCanBeRecorded) {

@@ -57,13 +57,6 @@ json Kvs(const json& txn, size_t n) {
   return responses[n].value("response_range", json::object()).value("kvs", json::array());
 }
 
-// The record as stored: what its writer asserts; readers set alive and revision.
-std::string StoredValue(const NodeStatus& node) {
-  NodeStatus stored = node;
-  stored.alive = true;
-  return EncodeNodeStatus(stored);
-}
-
 class EtcdRegistry : public Registry {
  public:
   explicit EtcdRegistry(std::unique_ptr<etcd::Client> client)
@@ -171,7 +164,7 @@ Status EtcdRegistry::PutImpl(NodeKind kind, const NodeStatus& node) {
   RETURN_IF_ERROR(ValidateNodeID(node.node_id));
   const std::string rec = RecordKey(kind, node.node_id);
   const std::string alive = AliveKey(kind, node.node_id);
-  const std::string value = StoredValue(node);
+  const std::string value = EncodeNodeStatus(node);
   std::lock_guard<std::mutex> g(write_mu_);
   if (node.lease_seconds <= 0) {
     // The node's final write: nothing keeps a lease alive after it.
@@ -215,7 +208,7 @@ Status EtcdRegistry::CompareAndSwapImpl(NodeKind kind, const NodeStatus& expecte
     return Status::InvalidArgument("compare-and-swap needs a record read from this registry");
   }
   const std::string rec = RecordKey(kind, expected.node_id);
-  const std::string value = StoredValue(next);
+  const std::string value = EncodeNodeStatus(next);
   json txn = {{"compare", json::array({{{"key", Base64Encode(rec)},
                                         {"target", "MOD"},
                                         {"result", "EQUAL"},

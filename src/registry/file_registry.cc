@@ -116,9 +116,7 @@ class FileRegistry : public Registry {
     }
   }
   Status Write(NodeKind kind, const NodeStatus& node) {
-    NodeStatus stored = node;
-    stored.alive = true;  // what the writer asserts; readers judge by the lease
-    return WriteFileAtomic(env_, RecordPath(kind, node.node_id), EncodeNodeStatus(stored));
+    return WriteFileAtomic(env_, RecordPath(kind, node.node_id), EncodeNodeStatus(node));
   }
 
   Env* env_;

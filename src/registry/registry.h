@@ -66,7 +66,8 @@ std::string ThisHostName();
 // digits and .:-_[] (host:port and [v6]:port fit), not starting with '.'.
 Status ValidateNodeID(std::string_view id);
 
-// nlohmann-json text with TiDB-Binlog's field names (nodeId, host (the addr), state, isAlive,
+// nlohmann-json text with TiDB-Binlog's field names (nodeId, host (the addr), state, isAlive
+// (always true: what a writer asserts; readers judge liveness by the lease),
 // maxCommitTS, updateTS) plus ours (statusAddr, hostName, dataDir, leaseSeconds); parse errors
 // name the field. Records written by earlier versions (NodeID, Addr, State, ...) still decode.
 std::string EncodeNodeStatus(const NodeStatus& node);

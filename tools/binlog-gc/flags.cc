@@ -30,7 +30,7 @@ po::options_description Describe() {
   add("force", po::value<bool>()->implicit_value(true),
       "delete past the drainer guard (what a drainer that is not offline has not read)");
   add("pd-urls", po::value<std::string>(),
-      "the registry whose drainers guard the segments: file:///dir for the embedded one");
+      "the registry whose drainers guard the segments: etcd endpoints, or file:///dir for the embedded one");
   add("registry-dir", po::value<std::string>(), "the embedded registry's directory");
   add("gc-guard-lease", po::value<std::string>()->default_value("24h"),
       "a drainer whose heartbeat is older than this does not hold GC back");

@@ -14,26 +14,21 @@ namespace {
 using registry::NodeState;
 using registry::NodeStatus;
 
-// Go's time.Time String(): "2006-01-02 15:04:05 -0700 MST", in local time.
-std::string GoTime(int64_t ts) {
-  if (ts <= 0) return "never";
+// A TSO's physical time in local time, as strftime's `format` writes it; `none` for no ts.
+std::string LocalTime(int64_t ts, const char* format, const char* none) {
+  if (ts <= 0) return none;
   time_t secs = static_cast<time_t>(TSPhysicalMs(static_cast<uint64_t>(ts)) / 1000);
   struct tm tm {};
   localtime_r(&secs, &tm);
   char buf[64];
-  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+  size_t n = strftime(buf, sizeof(buf), format, &tm);
   return std::string(buf, n);
 }
 
-std::string TableTime(int64_t ts) {
-  if (ts <= 0) return "";
-  time_t secs = static_cast<time_t>(TSPhysicalMs(static_cast<uint64_t>(ts)) / 1000);
-  struct tm tm {};
-  localtime_r(&secs, &tm);
-  char buf[32];
-  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  return std::string(buf, n);
-}
+// Go's time.Time String(): "2006-01-02 15:04:05 -0700 MST".
+std::string GoTime(int64_t ts) { return LocalTime(ts, "%Y-%m-%d %H:%M:%S %z %Z", "never"); }
+// show pump status's Update_Time column.
+std::string TableTime(int64_t ts) { return LocalTime(ts, "%Y-%m-%d %H:%M:%S", ""); }
 
 }  // namespace
 

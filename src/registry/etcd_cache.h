@@ -6,7 +6,10 @@
 // from the next revision; when the stream breaks (etcd restarted, a member killed, the history
 // compacted) it lists and watches again. While it is not established, Read says so and the
 // caller reads etcd directly. Writes this process made are noted at their revision (Note), so a
-// read that follows a write sees it even before its watch event arrives. Thread-safe.
+// read that follows a write sees it even before its watch event arrives. Each prefix is its
+// own watcher on the stream, so another process's transaction that writes under two prefixes
+// (a record and its alive key) can reach the copy as two events a moment apart; a reader may
+// see either half first. Thread-safe.
 #pragma once
 
 #include <condition_variable>

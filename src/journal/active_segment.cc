@@ -85,7 +85,9 @@ Status Journal::SyncThrough(uint64_t group) {
 
 // Called by the leader only, without the lock.
 Status Journal::EnsureActiveSegment(uint64_t first_ts) {
-  if (active_ && active_->size() >= options_.max_file_size) RETURN_IF_ERROR(SealActive());
+  if (active_ && active_->size() >= options_.max_file_size && !active_ends_open_) {
+    RETURN_IF_ERROR(SealActive());
+  }
   if (active_) return Status::OK();
   Env* env = options_.env;
   bool ordered = options_.segment.kind == SegmentKind::kOrdered;
@@ -111,8 +113,9 @@ Status Journal::EnsureActiveSegment(uint64_t first_ts) {
 
 // Called by the leader only, without the lock. A segment is sealed once it reaches
 // max_file_size, also in the middle of a group: however large one append is, no segment grows
-// past max_file_size by more than one block. *first_segment is the name ts of the segment the
-// blocks start in.
+// past max_file_size by more than one block, or by the rest of a transaction in parts, which
+// never spans two segments (a reader, recovery and GC then never see half of one).
+// *first_segment is the name ts of the segment the blocks start in.
 Status Journal::AppendRotating(std::span<const segment::EncodedBlock* const> blocks,
                                uint64_t* first_segment) {
   for (size_t i = 0; i < blocks.size();) {
@@ -125,9 +128,11 @@ Status Journal::AppendRotating(std::span<const segment::EncodedBlock* const> blo
     uint64_t bytes = 0;
     do {
       bytes += blocks[end++]->bytes.size();
-    } while (end < blocks.size() && active_->size() + bytes < options_.max_file_size);
+    } while (end < blocks.size() && (active_->size() + bytes < options_.max_file_size ||
+                                     blocks[end - 1]->header.continues()));
     if (preallocator_) preallocator_->Reserve(active_->size() + bytes);
     RETURN_IF_ERROR(active_->Append(blocks.subspan(i, end - i)));
+    active_ends_open_ = blocks[end - 1]->header.continues();
     i = end;
   }
   return Status::OK();

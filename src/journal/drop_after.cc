@@ -44,11 +44,12 @@ Status RewriteUpTo(Env* env, const std::string& dir, const std::string& name, ui
   // Copied in batches of a few MiB: a segment may be as large as max-file-size.
   segment::BlockEncoder encoder(options);
   std::vector<std::string> payloads;
-  std::vector<uint64_t> stamps;
+  std::vector<Record> stamps;  // ts and part tag; the payload is in payloads
   size_t batch_bytes = 0;
   auto flush = [&]() -> Status {
     std::vector<Record> batch;
-    for (size_t i = 0; i < payloads.size(); ++i) batch.push_back(Record{stamps[i], payloads[i]});
+    for (size_t i = 0; i < payloads.size(); ++i)
+      batch.push_back(Record{stamps[i].ts, payloads[i], stamps[i].part});
     std::vector<segment::EncodedBlock> blocks;
     RETURN_IF_ERROR(encoder.Encode(batch, &blocks));
     payloads.clear();
@@ -62,7 +63,7 @@ Status RewriteUpTo(Env* env, const std::string& dir, const std::string& name, ui
     ASSIGN_OR_RETURN(auto state, it.Next(&r));
     if (state != segment::SegmentIterator::State::kRecord) break;
     payloads.emplace_back(r.payload);
-    stamps.push_back(r.ts);
+    stamps.push_back(Record{r.ts, {}, r.part});
     batch_bytes += r.payload.size();
     if (batch_bytes >= kCopyBatchBytes) RETURN_IF_ERROR(flush());
   }

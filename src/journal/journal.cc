@@ -79,8 +79,8 @@ namespace {
 // leader spends ~1.5 us per KiB before its write. Larger appends are compressed by their
 // callers, in parallel, off the leader's path.
 constexpr size_t kLeaderEncodeBytes = 8 << 10;
-// Framing of a record in a block: two varints, at most 10 bytes each.
-constexpr size_t kMaxFraming = 20;
+// Framing of a record in a block: ts and length varints (10 bytes each), the part tag's (5).
+constexpr size_t kMaxFraming = 25;
 
 }  // namespace
 
@@ -150,39 +150,74 @@ Status Journal::Encode(std::span<const Record> records, std::vector<EncodedBlock
   return s;
 }
 
+Journal::AppendOrder Journal::AppendOrder::StartingAt(uint64_t ts, segment::PartTag part) {
+  return AppendOrder{ts, !segment::IsLastPart(part), segment::PartIndex(part) + 1};
+}
+
+Status Journal::AppendOrder::Accept(uint64_t ts, segment::PartTag part) {
+  using segment::IsPart;
+  using segment::PartIndex;
+  if (open) {
+    if (ts != last_ts || !IsPart(part) || PartIndex(part) != next_part) {
+      return Status::InvalidArgument(fmt::format(
+          "the transaction at ts {} is open: its part {} must come next, not ts {} ({})", last_ts,
+          next_part, ts,
+          IsPart(part) ? fmt::format("part {}", PartIndex(part))
+                       : std::string("a whole transaction")));
+    }
+    ++next_part;
+    open = !segment::IsLastPart(part);
+    return Status::OK();
+  }
+  if (ts <= last_ts) {
+    return Status::InvalidArgument(
+        fmt::format("ts {} is not after the last appended ts {}", ts, last_ts));
+  }
+  if (IsPart(part) && PartIndex(part) != 0) {
+    return Status::InvalidArgument(fmt::format(
+        "the transaction at ts {} starts with part {}; its first part is 0", ts, PartIndex(part)));
+  }
+  *this = StartingAt(ts, part);
+  return Status::OK();
+}
+
 Status Journal::WriteEncoded(std::vector<EncodedBlock> blocks, size_t records,
                              WriteTicket* ticket) {
   if (blocks.empty()) return Status::OK();
-  bool ordered = options_.segment.kind == SegmentKind::kOrdered;
-  uint64_t max_ts = 0;
+  // A block of whole transactions is checked by its first and last ts, a part by its tag.
+  const EncodedBlock& first = blocks.front();
+  AppendOrder end = AppendOrder::StartingAt(first.header.first_ts, first.part);
   for (size_t i = 0; i < blocks.size(); ++i) {
-    if (ordered && i > 0 && blocks[i].header.first_ts <= blocks[i - 1].header.last_ts) {
-      return Status::InvalidArgument(
-          fmt::format("blocks must be in increasing ts order: {} follows {}",
-                      blocks[i].header.first_ts, blocks[i - 1].header.last_ts));
+    const segment::BlockHeader& h = blocks[i].header;
+    if (options_.segment.kind != SegmentKind::kOrdered) {
+      end.last_ts = std::max(end.last_ts, h.last_ts);
+      continue;
     }
-    max_ts = std::max(max_ts, blocks[i].header.last_ts);
+    Status s = i == 0 ? Status::OK() : end.Accept(h.first_ts, blocks[i].part);
+    if (s.ok() && h.last_ts != h.first_ts) s = end.Accept(h.last_ts, segment::kWholeTransaction);
+    if (!s.ok()) return s.WithContext(fmt::format("block {} of {}", i, blocks.size()));
   }
   Writer w;
   w.durable = false;
   w.records = records;
-  uint64_t first_ts = blocks.front().header.first_ts;
   for (const auto& b : blocks) w.bytes += b.bytes.size();
+  const uint64_t first_ts = first.header.first_ts;
+  const segment::PartTag first_part = first.part;
   w.blocks = std::move(blocks);
-  return Enqueue(w, first_ts, max_ts, ticket);
+  return Enqueue(w, first_ts, first_part, end, ticket);
 }
 
 Status Journal::Submit(std::span<const Record> records, bool durable, WriteTicket* ticket) {
   if (records.empty()) return Status::OK();
   bool ordered = options_.segment.kind == SegmentKind::kOrdered;
-  uint64_t max_ts = records.front().ts;
+  AppendOrder end = AppendOrder::StartingAt(records.front().ts, records.front().part);
   for (size_t i = 1; i < records.size(); ++i) {
-    if (ordered && records[i].ts <= records[i - 1].ts) {
-      return Status::InvalidArgument(
-          fmt::format("records must be in increasing ts order: {} follows {}", records[i].ts,
-                      records[i - 1].ts));
+    if (!ordered) {
+      end.last_ts = std::max(end.last_ts, records[i].ts);
+      continue;
     }
-    max_ts = std::max(max_ts, records[i].ts);
+    Status s = end.Accept(records[i].ts, records[i].part);
+    if (!s.ok()) return s.WithContext(fmt::format("record {} of {}", i, records.size()));
   }
   Writer w;
   w.durable = durable && options_.sync;
@@ -196,10 +231,11 @@ Status Journal::Submit(std::span<const Record> records, bool durable, WriteTicke
     w.bytes = 0;
     for (const auto& b : w.blocks) w.bytes += b.bytes.size();
   }
-  return Enqueue(w, records.front().ts, max_ts, ticket);
+  return Enqueue(w, records.front().ts, records.front().part, end, ticket);
 }
 
-Status Journal::Enqueue(Writer& w, uint64_t first_ts, uint64_t max_ts, WriteTicket* ticket) {
+Status Journal::Enqueue(Writer& w, uint64_t first_ts, segment::PartTag first_part,
+                        const AppendOrder& end, WriteTicket* ticket) {
   bool ordered = options_.segment.kind == SegmentKind::kOrdered;
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return Status::Aborted(fmt::format("journal {} is closed", dir_));
@@ -207,11 +243,13 @@ Status Journal::Enqueue(Writer& w, uint64_t first_ts, uint64_t max_ts, WriteTick
     return Status::Aborted(fmt::format("journal {} refuses writes after an earlier failure: {}",
                                        dir_, sticky_.ToString()));
   }
-  if (ordered && first_ts <= last_enqueued_ts_) {
-    return Status::InvalidArgument(
-        fmt::format("ts {} is not after the last appended ts {}", first_ts, last_enqueued_ts_));
+  if (ordered) {
+    AppendOrder check = enqueued_;
+    RETURN_IF_ERROR(check.Accept(first_ts, first_part));
+    enqueued_ = end;
+  } else {
+    enqueued_.last_ts = std::max(enqueued_.last_ts, end.last_ts);
   }
-  last_enqueued_ts_ = std::max(last_enqueued_ts_, max_ts);
   queue_.push_back(&w);
   if (queue_.front() != &w) {
     lock.unlock();
@@ -342,7 +380,8 @@ Status Journal::RunControl(WriterKind kind) {
   Status s;
   switch (kind) {
     case Writer::Kind::kRotate:
-      s = sticky.ok() ? SealActive() : sticky;
+      // Inside a transaction in parts it waits for the transaction's end (and max_file_size).
+      s = !sticky.ok() ? sticky : active_ends_open_ ? Status::OK() : SealActive();
       break;
     case Writer::Kind::kSync:
       s = sticky.ok() ? SyncThrough(written) : sticky;

@@ -103,9 +103,12 @@ class Journal {
 
   // Appends records and returns once they are durable (with options.sync). Thread-safe:
   // concurrent callers are written and synced together, one fdatasync per group. In an ordered
-  // journal each record's ts must be greater than every ts appended before (InvalidArgument
-  // otherwise, and nothing of the call is written). After a failed write or sync every later
-  // call fails with the first error: nothing written after a failed fdatasync can be trusted.
+  // journal each record's ts must be greater than every ts appended before, except the parts of
+  // a transaction (docs/FORMAT.md), which share one ts and come in order, nothing between them
+  // (InvalidArgument otherwise, and nothing of the call is written). A segment never rotates
+  // inside a transaction; one that a crash left open is cut by the next Open. After a failed write
+  // or sync every later call fails with the first error: nothing written after a failed fdatasync
+  // can be trusted.
   Status Append(std::span<const Record> records) { return Append(records, nullptr); }
   Status Append(const Record& record) { return Append(std::span<const Record>(&record, 1)); }
   // As above; *segment_ts receives the name ts (or sequence) of the segment the records are in.
@@ -156,13 +159,23 @@ class Journal {
  private:
   enum class WriterKind { kData, kRotate, kSync, kClose };
   struct Writer;
+  // Where the appends of an ordered journal stand, to check the next record: the last ts, and
+  // the transaction in parts left open, if any (only its next part may follow).
+  struct AppendOrder {
+    uint64_t last_ts = 0;
+    bool open = false;
+    uint32_t next_part = 0;
+    static AppendOrder StartingAt(uint64_t ts, segment::PartTag part);
+    Status Accept(uint64_t ts, segment::PartTag part);
+  };
   struct EncoderPool;
   Journal(std::string dir, const JournalOptions& options);
   Status Recover();
   Status RecoverSegment(const SegmentName& seg, bool is_last);
   Status RemoveSegment(const std::string& path);
   Status Submit(std::span<const Record> records, bool durable, WriteTicket* ticket);
-  Status Enqueue(Writer& w, uint64_t first_ts, uint64_t max_ts, WriteTicket* ticket);
+  Status Enqueue(Writer& w, uint64_t first_ts, segment::PartTag first_part, const AppendOrder& end,
+                 WriteTicket* ticket);
   Status LeadGroup(Writer* leader, std::unique_lock<std::mutex>& lock);
   Status WriteGroup(std::vector<Writer*>& group, std::unique_lock<std::mutex>& lock);
   Status SyncThrough(uint64_t group);
@@ -196,7 +209,7 @@ class Journal {
   mutable std::mutex mu_;
   std::deque<Writer*> queue_;
   Status sticky_;
-  uint64_t last_enqueued_ts_ = 0;
+  AppendOrder enqueued_;  // of every write queued (an arrival journal: the largest ts)
   uint64_t last_written_ts_ = 0;
   uint64_t last_durable_ts_ = 0;
   uint64_t written_group_ = 0;  // sequence of the last group written
@@ -210,6 +223,7 @@ class Journal {
   // Writes zeros past active_'s data; told of each new active segment under sync_mu_.
   std::unique_ptr<Preallocator> preallocator_;
   uint64_t active_name_ts_ = 0;
+  bool active_ends_open_ = false;  // the active segment ends inside a transaction: no rotation
   uint64_t group_segment_ts_ = 0;  // where the last group written starts (its tickets' segment_ts)
   std::string active_name_;        // guarded by mu_, for RemoveSealedSegments
   std::string write_buffer_;

@@ -22,7 +22,7 @@ namespace binlog::journal {
 // writer never waits for them; the data only ever overwrites zeros whose write has returned
 // (Reserve). Zeros are never written past `limit` (the segment's rotation size): the last
 // appends of a segment may grow it as before. Sealing and closing cut what is left (the
-// segment format: docs/FORMAT.md, "Preallocated space").
+// segment format: docs/FORMAT_DAMAGE.md, "Preallocated space").
 class Preallocator {
  public:
   Preallocator(Env* env, uint64_t chunk_bytes, uint64_t limit);

@@ -28,7 +28,7 @@ Status Journal::Recover() {
     RETURN_IF_ERROR(RecoverSegment(segments[i], i + 1 == segments.size()));
   }
   if (!segments.empty()) next_sequence_ = segments.back().ts + 1;
-  last_enqueued_ts_ = last_durable_ts_;
+  enqueued_ = AppendOrder{last_durable_ts_, false, 0};
   return Status::OK();
 }
 
@@ -92,6 +92,17 @@ Status Journal::RecoverSegment(const SegmentName& seg, bool is_last) {
     LOG_WARN("cutting a torn tail left by a crash", KV("file", path),
              KV("offset", *scan.torn_tail_at), KV("bytes", scan.file_size - *scan.torn_tail_at));
   }
+  if (scan.open_transaction) {
+    // Its last part was never written: the transaction never arrived, as far as anyone may
+    // rely on. Its writer sends it again, whole (docs/FORMAT.md, "Transactions in parts").
+    const segment::ScanResult::OpenTransaction& open = *scan.open_transaction;
+    LOG_WARN("cutting a transaction a crash left without its last part", KV("file", path),
+             KV("ts", open.ts), KV("offset", open.offset), KV("parts", open.parts),
+             KV("bytes", scan.valid_end - open.offset));
+    scan.valid_end = open.offset;
+    scan.footer = open.footer_before;
+    scan.open_transaction.reset();
+  }
   if (is_last && scan.footer.totals().block_count == 0) {
     // Its name is the first ts of an append that never became durable, which may be above the
     // ts that come next: filled with those, it would sort after the segment that follows it.
@@ -104,6 +115,12 @@ Status Journal::RecoverSegment(const SegmentName& seg, bool is_last) {
   }
   if (!is_last) {
     LOG_WARN("sealing a segment a crash left unsealed", KV("file", path));
+    return writer->Seal();
+  }
+  if (scan.header.version != segment::kFormatVersion) {
+    // Blocks of this build's version cannot go into it; the next append starts a new segment.
+    LOG_INFO("sealing a segment of an earlier format version", KV("file", path),
+             KV("version", scan.header.version));
     return writer->Seal();
   }
   active_ = std::move(writer);

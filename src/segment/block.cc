@@ -43,7 +43,8 @@ size_t VarintLength(uint64_t v) {
 }
 
 size_t FramedSize(const Record& r) {
-  return VarintLength(r.ts) + VarintLength(r.payload.size()) + r.payload.size();
+  return VarintLength(r.ts) + VarintLength(r.part) + VarintLength(r.payload.size()) +
+         r.payload.size();
 }
 
 }  // namespace
@@ -58,9 +59,15 @@ Status BlockEncoder::Encode(std::span<const Record> records, std::vector<Encoded
           fmt::format("record with ts {} is {} bytes; the largest record a block holds is {} bytes",
                       records[i].ts, records[i].payload.size(), kMaxBlockBytes / 2));
     }
+    if (IsPart(records[i].part) && PartIndex(records[i].part) > kMaxPartIndex) {
+      return Status::InvalidArgument(fmt::format("record with ts {}: part tag {} is out of range",
+                                                 records[i].ts, records[i].part));
+    }
     // Never past the format's maximum, whatever the options say: the reader would refuse it.
+    // A part goes alone: recovery and verification read a transaction's shape from headers.
+    const bool alone = IsPart(records[i].part) || (i > 0 && IsPart(records[i - 1].part));
     if (raw_size > 0 &&
-        raw_size + framed > std::min<size_t>(options_.block_bytes, kMaxBlockBytes)) {
+        (alone || raw_size + framed > std::min<size_t>(options_.block_bytes, kMaxBlockBytes))) {
       out->emplace_back();
       RETURN_IF_ERROR(EncodeOne(records.subspan(begin, i - begin), raw_size, &out->back()));
       begin = i;
@@ -82,8 +89,15 @@ Status BlockEncoder::EncodeOne(std::span<const Record> records, size_t raw_size,
   BlockHeader& h = out->header;
   h.first_ts = records.front().ts;
   h.last_ts = records.front().ts;
+  h.flags = 0;
+  out->part = kWholeTransaction;
+  if (IsPart(records.front().part)) {
+    h.flags = kBlockHoldsPart | (IsLastPart(records.front().part) ? 0 : kBlockPartContinues);
+    out->part = records.front().part;
+  }
   for (const Record& r : records) {
     PutVarint64(&raw_, r.ts);
+    PutVarint64(&raw_, r.part);
     PutVarint64(&raw_, r.payload.size());
     raw_.append(r.payload);
     h.first_ts = std::min(h.first_ts, r.ts);

@@ -95,10 +95,10 @@ Result<SegmentHeader> DecodeSegmentHeader(std::string_view bytes) {
   // lay out (and check) the rest of its header differently, so the version is read first.
   SegmentHeader h;
   h.version = GetFixed16(bytes.data() + 8);
-  if (h.version != kFormatVersion) {
-    return Status::Unsupported(
-        fmt::format("segment format version {} is not supported (this build reads version {})",
-                    h.version, kFormatVersion));
+  if (h.version < kOldestFormatVersion || h.version > kFormatVersion) {
+    return Status::Unsupported(fmt::format(
+        "segment format version {} is not supported (this build reads versions {} to {})",
+        h.version, kOldestFormatVersion, kFormatVersion));
   }
   uint32_t want = GetFixed32(bytes.data() + 28);
   if (Checksum32(bytes.substr(0, 28)) != want) {
@@ -117,7 +117,8 @@ Result<SegmentHeader> DecodeSegmentHeader(std::string_view bytes) {
 }
 
 // Block header: magic:u32 stored_len:u32 raw_len:u32 record_count:u32 first_ts:u64 last_ts:u64
-//               codec:u8 reserved[3] header_check:u32 payload_check:u64
+//               codec:u8 flags:u8 (version 2; zero in version 1) reserved[2] header_check:u32
+//               payload_check:u64
 void EncodeBlockHeader(const BlockHeader& h, char* out) {
   std::memset(out, 0, kBlockHeaderSize);
   PutFixed32(out, kBlockMagic);
@@ -127,6 +128,7 @@ void EncodeBlockHeader(const BlockHeader& h, char* out) {
   PutFixed64(out + 16, h.first_ts);
   PutFixed64(out + 24, h.last_ts);
   out[32] = static_cast<char>(h.codec);
+  out[33] = static_cast<char>(h.flags);
   PutFixed32(out + 36, Checksum32(std::string_view(out, 36)));
   PutFixed64(out + 40, h.payload_check);
 }
@@ -148,9 +150,13 @@ BlockHeaderState DecodeBlockHeader(std::string_view bytes, BlockHeader* out) {
   out->first_ts = GetFixed64(p + 16);
   out->last_ts = GetFixed64(p + 24);
   auto codec = static_cast<uint8_t>(p[32]);
+  out->flags = static_cast<uint8_t>(p[33]);
   out->payload_check = GetFixed64(p + 40);
+  const bool part_flags_ok =
+      (out->flags & ~kKnownBlockFlags) == 0 &&
+      (out->flags == 0 || ((out->flags & kBlockHoldsPart) != 0 && out->record_count == 1));
   if (out->stored_len > kMaxBlockBytes || out->raw_len > kMaxBlockBytes || codec > 1 ||
-      out->first_ts > out->last_ts) {
+      out->first_ts > out->last_ts || !part_flags_ok) {
     return BlockHeaderState::kBadLength;
   }
   out->codec = static_cast<Compression>(codec);

@@ -17,7 +17,10 @@
 namespace binlog::segment {
 
 inline constexpr char kSegmentMagic[8] = {'\x89', 'B', 'I', 'N', 'L', 'O', 'G', '\n'};
-inline constexpr uint16_t kFormatVersion = 1;
+// The version writers write. Readers read every version from kOldestFormatVersion on: version 1
+// frames a record as ts, len, payload; version 2 adds the record's part tag and block flags.
+inline constexpr uint16_t kFormatVersion = 2;
+inline constexpr uint16_t kOldestFormatVersion = 1;
 inline constexpr size_t kHeaderSize = 32;
 inline constexpr uint32_t kBlockMagic = 0x314B4C42;    // "BLK1" on disk
 inline constexpr uint32_t kTrailerMagic = 0x31525446;  // "FTR1" on disk
@@ -35,6 +38,27 @@ enum class SegmentKind : uint8_t { kOrdered = 0, kArrival = 1 };
 
 const char* CompressionName(Compression c);
 
+// A record's place in its transaction (format version 2; every version 1 record is whole). A
+// transaction too large for one record is several consecutive records with the same ts, its
+// parts: tags MakePartTag(0, false), MakePartTag(1, false), ..., MakePartTag(n - 1, true).
+using PartTag = uint32_t;
+inline constexpr PartTag kWholeTransaction = 0;
+inline constexpr PartTag MakePartTag(uint32_t index, bool last) {
+  return ((index + 1) << 1) | (last ? 1u : 0u);
+}
+inline constexpr bool IsPart(PartTag tag) { return tag != kWholeTransaction; }
+inline constexpr uint32_t PartIndex(PartTag tag) { return IsPart(tag) ? (tag >> 1) - 1 : 0; }
+// True for a whole transaction and for the last part: the transaction ends with this record.
+inline constexpr bool IsLastPart(PartTag tag) { return !IsPart(tag) || (tag & 1) != 0; }
+// The largest part index a tag holds (the tag is a u32, written as a varint).
+inline constexpr uint32_t kMaxPartIndex = (UINT32_MAX >> 1) - 1;
+
+// Block flags (byte 33 of a version 2 block header; zero in version 1). A part is always alone
+// in its block, so recovery and verification see a transaction's shape from headers alone.
+inline constexpr uint8_t kBlockHoldsPart = 1;      // the block's one record is a part
+inline constexpr uint8_t kBlockPartContinues = 2;  // ... and not the last one
+inline constexpr uint8_t kKnownBlockFlags = kBlockHoldsPart | kBlockPartContinues;
+
 struct SegmentHeader {
   uint16_t version = kFormatVersion;
   Compression compression = Compression::kZstd;
@@ -49,7 +73,10 @@ struct BlockHeader {
   uint64_t first_ts = 0;  // kArrival segments: the smallest ts in the block
   uint64_t last_ts = 0;   // kArrival segments: the largest ts in the block
   Compression codec = Compression::kZstd;
+  uint8_t flags = 0;           // kBlockHoldsPart, kBlockPartContinues
   uint64_t payload_check = 0;  // XXH3-64 of the stored payload
+  // The block ends inside a transaction: more of its parts follow.
+  bool continues() const { return (flags & kBlockPartContinues) != 0; }
 };
 
 struct Trailer {

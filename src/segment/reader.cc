@@ -7,6 +7,21 @@
 
 namespace binlog::segment {
 
+namespace {
+
+// A block's part flags describe its records: none for whole transactions, else exactly one
+// record, a part, continuing as the flags say.
+bool PartFlagsMatch(const BlockHeader& h, const std::vector<Record>& records) {
+  if ((h.flags & kBlockHoldsPart) == 0) {
+    return std::none_of(records.begin(), records.end(),
+                        [](const Record& r) { return IsPart(r.part); });
+  }
+  return records.size() == 1 && IsPart(records[0].part) &&
+         IsLastPart(records[0].part) != h.continues();
+}
+
+}  // namespace
+
 struct SegmentReader::ZstdDContext {
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
   ~ZstdDContext() { ZSTD_freeDCtx(dctx); }
@@ -147,17 +162,24 @@ Status SegmentReader::ReadBlock(const BlockRef& block, std::vector<Record>* reco
   }
   const char* p = raw.data();
   const char* limit = raw.data() + raw.size();
+  const bool tagged = header_.version >= 2;  // version 1 frames no part tag
   while (p < limit) {
     uint64_t ts = 0;
+    uint64_t part = 0;
     uint64_t len = 0;
-    if (!GetVarint64(&p, limit, &ts) || !GetVarint64(&p, limit, &len) ||
+    if (!GetVarint64(&p, limit, &ts) || (tagged && !GetVarint64(&p, limit, &part)) ||
+        part > UINT32_MAX || !GetVarint64(&p, limit, &len) ||
         len > static_cast<uint64_t>(limit - p)) {
       size_t n = records->size();
       records->clear();
       return where(fmt::format("record {} is badly framed", n));
     }
-    records->push_back(Record{ts, std::string_view(p, len)});
+    records->push_back(Record{ts, std::string_view(p, len), static_cast<PartTag>(part)});
     p += len;
+  }
+  if (!records->empty() && !PartFlagsMatch(h, *records)) {
+    records->clear();
+    return where("its part flags do not match its record's part tag");
   }
   if (records->size() != h.record_count) {
     size_t n = records->size();

@@ -20,6 +20,46 @@ Result<bool> AllZero(Env* env, const std::string& path, uint64_t from, uint64_t 
   return true;
 }
 
+namespace {
+
+// Tracks the transaction a good block belongs to (before the block is added to the footer);
+// returns what is wrong with the sequence of parts, empty when nothing. `records` are the
+// block's, or empty when payloads are not read (then part indexes are not checked).
+std::string FollowTransaction(uint64_t offset, const BlockHeader& h,
+                              const std::vector<Record>& records, ScanResult* result) {
+  auto& open = result->open_transaction;
+  if ((h.flags & kBlockHoldsPart) == 0) {
+    if (!open) return "";
+    std::string why = fmt::format(
+        "the transaction at ts {} (parts from offset {}) ends without "
+        "its last part",
+        open->ts, open->offset);
+    open.reset();
+    return why;
+  }
+  const bool ordered = result->header.kind == SegmentKind::kOrdered;
+  const uint32_t index = records.empty() ? 0 : PartIndex(records[0].part);
+  if (ordered && open && h.first_ts != open->ts) {
+    std::string why =
+        fmt::format("a part with ts {} inside the transaction at ts {}", h.first_ts, open->ts);
+    open.reset();
+    return why;
+  }
+  if (ordered && !open) {
+    open = ScanResult::OpenTransaction{offset, h.first_ts, 0, result->footer};
+  }
+  std::string why;
+  if (ordered && !records.empty() && index != open->parts) {
+    why = fmt::format("part {} of the transaction at ts {} where part {} belongs", index, open->ts,
+                      open->parts);
+  }
+  if (ordered) ++open->parts;
+  if (!h.continues()) open.reset();
+  return why;
+}
+
+}  // namespace
+
 Result<ScanResult> ScanSegment(Env* env, const std::string& path, const ScanOptions& options) {
   ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(env, path));
   ScanResult result;
@@ -40,6 +80,10 @@ Result<ScanResult> ScanSegment(Env* env, const std::string& path, const ScanOpti
     if (probe == ProbeResult::kBlock) {
       Status s = options.verify_payloads ? reader->ReadBlock(ref, &records) : Status::OK();
       if (s.ok()) {
+        if (std::string broken = FollowTransaction(offset, ref.header, records, &result);
+            !broken.empty()) {
+          result.damages.push_back(Damage{offset, 0, std::move(broken)});
+        }
         result.footer.AddBlock(offset, ref.header);
         if (options.keep_block_offsets) result.good_block_offsets.push_back(offset);
         offset = ref.next_offset();

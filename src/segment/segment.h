@@ -24,6 +24,7 @@ namespace binlog::segment {
 struct Record {
   uint64_t ts = 0;
   std::string_view payload;
+  PartTag part = kWholeTransaction;  // a part of a transaction split over several records
 };
 
 struct SegmentOptions {
@@ -40,6 +41,7 @@ struct SegmentOptions {
 struct EncodedBlock {
   std::string bytes;
   BlockHeader header;
+  PartTag part = kWholeTransaction;  // the tag of its record, when it holds a part
 };
 
 // Encodes records into blocks. Owns a compression context; not thread-safe (one per thread).
@@ -50,8 +52,9 @@ class BlockEncoder {
   BlockEncoder(const BlockEncoder&) = delete;
   BlockEncoder& operator=(const BlockEncoder&) = delete;
 
-  // Appends one or more blocks for records to out, splitting at options.block_bytes.
-  // InvalidArgument when a single record is larger than a block may be.
+  // Appends one or more blocks for records to out, splitting at options.block_bytes; a part of
+  // a transaction gets a block of its own. InvalidArgument when a single record is larger than
+  // a block may be.
   Status Encode(std::span<const Record> records, std::vector<EncodedBlock>* out);
 
  private:
@@ -98,6 +101,15 @@ struct ScanResult {
   // took the data written over it), nothing half-written.
   bool tail_unwritten = false;
   std::vector<Damage> damages;  // bad regions with good blocks after them: corruption
+  // The good blocks end inside a transaction (its last part never came): an unsealed segment
+  // whose writer died while it wrote a big transaction. Recovery cuts from `offset`.
+  struct OpenTransaction {
+    uint64_t offset = 0;  // the block of its first part
+    uint64_t ts = 0;
+    uint64_t parts = 0;
+    FooterBuilder footer_before{SegmentOptions().index_interval_bytes};  // the blocks before it
+  };
+  std::optional<OpenTransaction> open_transaction;
   FooterBuilder footer{SegmentOptions().index_interval_bytes};  // rebuilt from the good blocks
   std::vector<uint64_t> good_block_offsets;                     // filled only for salvage
 };
@@ -234,7 +246,9 @@ class SegmentIterator {
   uint64_t offset() const { return offset_; }
   // Instead of a Corruption error, damage is reported here and reading goes on at the next good
   // block (or ends, when none follows in a sealed segment).
-  void SkipDamage(std::function<void(const Damage&)> on_damage) { on_damage_ = std::move(on_damage); }
+  void SkipDamage(std::function<void(const Damage&)> on_damage) {
+    on_damage_ = std::move(on_damage);
+  }
 
  private:
   Result<State> LoadNextBlock();

@@ -2,6 +2,7 @@
 // reader refuses what it does not know.
 #include "segment/format.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -26,7 +27,7 @@ TEST(FormatTest, SegmentHeaderPutsEveryFieldAtItsOffset) {
   EXPECT_EQ(b.substr(0, 8), std::string("\x89"
                                         "BINLOG\n",
                                         8));
-  EXPECT_EQ(GetFixed16(&b[8]), 1u);
+  EXPECT_EQ(GetFixed16(&b[8]), 2u);
   EXPECT_EQ(b[10], 1);
   EXPECT_EQ(b[11], 1);
   EXPECT_EQ(GetFixed32(&b[12]), 0u);
@@ -68,7 +69,7 @@ TEST(FormatTest, BlockHeaderPutsEveryFieldAtItsOffset) {
   EXPECT_EQ(GetFixed64(b + 16), 0x0A0Bu);
   EXPECT_EQ(GetFixed64(b + 24), 0x0C0Du);
   EXPECT_EQ(b[32], 1);
-  EXPECT_EQ(b[33] | b[34] | b[35], 0);
+  EXPECT_EQ(b[33] | b[34] | b[35], 0);  // no part flags, reserved
   EXPECT_EQ(GetFixed32(b + 36), static_cast<uint32_t>(Checksum64(std::string_view(b, 36))));
   EXPECT_EQ(GetFixed64(b + 40), 0x1122334455667788u);
   BlockHeader back;
@@ -116,6 +117,45 @@ TEST(FormatTest, BlockHeaderWithFieldsOutOfRangeIsBadLength) {
   h.stored_len = kMaxBlockBytes + 1;
   EncodeBlockHeader(h, b);
   EXPECT_EQ(DecodeBlockHeader(std::string_view(b, sizeof(b)), &out), BlockHeaderState::kBadLength);
+}
+
+TEST(FormatTest, BlockFlagsSayAPartAndWhetherMoreFollow) {
+  BlockHeader h;
+  h.record_count = 1;
+  h.flags = kBlockHoldsPart | kBlockPartContinues;
+  char b[kBlockHeaderSize];
+  EncodeBlockHeader(h, b);
+  EXPECT_EQ(b[33], 3);
+  BlockHeader out;
+  ASSERT_EQ(DecodeBlockHeader(std::string_view(b, sizeof(b)), &out), BlockHeaderState::kOk);
+  EXPECT_TRUE(out.continues());
+  // An unknown flag, "continues" without "holds a part", or a part block of two records.
+  for (uint8_t flags : {uint8_t{4}, uint8_t{0x80}, kBlockPartContinues}) {
+    h.flags = flags;
+    EncodeBlockHeader(h, b);
+    EXPECT_EQ(DecodeBlockHeader(std::string_view(b, sizeof(b)), &out), BlockHeaderState::kBadLength)
+        << int{flags};
+  }
+  h.flags = kBlockHoldsPart;
+  h.record_count = 2;
+  EncodeBlockHeader(h, b);
+  EXPECT_EQ(DecodeBlockHeader(std::string_view(b, sizeof(b)), &out), BlockHeaderState::kBadLength);
+}
+
+TEST(FormatTest, PartTagsNumberPartsFromZeroAndMarkTheLast) {
+  EXPECT_FALSE(IsPart(kWholeTransaction));
+  EXPECT_TRUE(IsLastPart(kWholeTransaction));
+  EXPECT_EQ(MakePartTag(0, false), 2u);
+  EXPECT_EQ(MakePartTag(0, true), 3u);
+  EXPECT_EQ(MakePartTag(6, true), 15u);
+  for (uint32_t index : {0u, 1u, 1000u, kMaxPartIndex}) {
+    for (bool last : {false, true}) {
+      const PartTag t = MakePartTag(index, last);
+      EXPECT_TRUE(IsPart(t));
+      EXPECT_EQ(PartIndex(t), index);
+      EXPECT_EQ(IsLastPart(t), last);
+    }
+  }
 }
 
 TEST(FormatTest, PaddingRoundsBlocksToEightBytes) {
@@ -183,25 +223,28 @@ TEST_F(FileFormatTest, WrongMagicIsNotASegmentFile) {
 TEST_F(FileFormatTest, UnknownVersionIsUnsupportedAndNamesBothVersions) {
   std::string path = WriteSmallSegment();
   std::string bytes = testing::ReadBytes(path);
-  PutFixed16(&bytes[8], 2);
-  PutFixed32(&bytes[28], Checksum32(std::string_view(bytes).substr(0, 28)));
-  testing::WriteBytes(path, bytes);
-  auto r = SegmentReader::Open(env_, path);
-  ASSERT_TRUE(r.status().IsUnsupported()) << r.status().ToString();
-  EXPECT_THAT(r.status().message(), HasSubstr("version 2"));
-  EXPECT_THAT(r.status().message(), HasSubstr("version 1"));
+  for (uint16_t version : {0, 3}) {
+    PutFixed16(&bytes[8], version);
+    PutFixed32(&bytes[28], Checksum32(std::string_view(bytes).substr(0, 28)));
+    testing::WriteBytes(path, bytes);
+    auto r = SegmentReader::Open(env_, path);
+    ASSERT_TRUE(r.status().IsUnsupported()) << r.status().ToString();
+    EXPECT_THAT(r.status().message(),
+                HasSubstr(fmt::format("segment format version {} is not supported", version)));
+    EXPECT_THAT(r.status().message(), HasSubstr("this build reads versions 1 to 2"));
+  }
 }
 
 TEST_F(FileFormatTest, UnknownVersionWithAnotherHeaderLayoutIsStillUnsupported) {
   // A later version may lay out bytes 10..31 differently; only magic and version are fixed.
   std::string path = WriteSmallSegment();
   std::string bytes = testing::ReadBytes(path);
-  PutFixed16(&bytes[8], 2);
+  PutFixed16(&bytes[8], 3);
   std::memset(&bytes[10], 0x5A, kHeaderSize - 10);
   testing::WriteBytes(path, bytes);
   auto r = SegmentReader::Open(env_, path);
   ASSERT_TRUE(r.status().IsUnsupported()) << r.status().ToString();
-  EXPECT_THAT(r.status().message(), HasSubstr("version 2"));
+  EXPECT_THAT(r.status().message(), HasSubstr("version 3"));
 }
 
 TEST_F(FileFormatTest, DamagedHeaderIsCorruption) {

@@ -94,6 +94,7 @@ TEST_P(RoundTripTest, ScanFindsEveryBlockAndTheWritersTotals) {
     max_ts = std::max(max_ts, r.ts);
     std::string framed;
     PutVarint64(&framed, r.ts);
+    PutVarint64(&framed, r.part);
     PutVarint64(&framed, r.payload.size());
     raw += framed.size() + r.payload.size();
   }

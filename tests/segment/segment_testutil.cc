@@ -36,7 +36,7 @@ std::vector<OwnedRecord> RandomRecords(std::mt19937_64& rng, size_t n, uint64_t 
 std::vector<Record> Views(const std::vector<OwnedRecord>& records) {
   std::vector<Record> out;
   out.reserve(records.size());
-  for (const auto& r : records) out.push_back(Record{r.ts, r.payload});
+  for (const auto& r : records) out.push_back(Record{r.ts, r.payload, r.part});
   return out;
 }
 
@@ -87,7 +87,7 @@ ReadOutcome ReadAll(Env* env, const std::string& path, uint64_t start_ts, uint64
       out.end = *state;
       return out;
     }
-    out.records.push_back(OwnedRecord{r.ts, std::string(r.payload)});
+    out.records.push_back(OwnedRecord{r.ts, std::string(r.payload), r.part});
   }
 }
 

@@ -20,10 +20,14 @@ namespace binlog::segment::testing {
 struct OwnedRecord {
   uint64_t ts = 0;
   std::string payload;
+  PartTag part = kWholeTransaction;
   bool operator==(const OwnedRecord&) const = default;
 };
 inline void PrintTo(const OwnedRecord& r, std::ostream* os) {
-  *os << "{ts " << r.ts << ", " << r.payload.size() << " bytes}";
+  *os << "{ts " << r.ts << ", " << r.payload.size() << " bytes";
+  if (IsPart(r.part))
+    *os << ", part " << PartIndex(r.part) << (IsLastPart(r.part) ? " (last)" : "");
+  *os << "}";
 }
 
 // n records with text-like payloads of 0..max_payload bytes (compressible, as binlog rows are).

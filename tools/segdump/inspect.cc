@@ -156,8 +156,12 @@ int RunVerify(const Options& options, std::ostream& out, std::ostream& /*err*/) 
     CheckOrder(w.place, s, previous, &reporter);
     if (options.verbose && s.opened && w.clean && reporter.errors() == errors) {
       reporter.Report(Level::kOk, w.place.path, std::nullopt,
-                      fmt::format("{}, {} blocks, {} records, {}", s.sealed ? "sealed" : "unsealed",
-                                  s.blocks, s.records, TsRange(s)));
+                      fmt::format("{}, {} blocks, {} records, {}{}",
+                                  s.sealed ? "sealed" : "unsealed", s.blocks, s.records, TsRange(s),
+                                  s.transactions_in_parts == 0
+                                      ? ""
+                                      : fmt::format(", {} transactions in parts, each whole",
+                                                    s.transactions_in_parts)));
     }
   });
   out << fmt::format(

@@ -192,7 +192,7 @@ void RecordPrinter::Print(uint64_t ts, const pb::Binlog& binlog, const RecordLoc
   if (format_ == Format::kJson) {
     PrintJson(ts, binlog, where);
   } else {
-    PrintText(ts, binlog);
+    PrintText(ts, binlog, where.part);
   }
 }
 
@@ -202,8 +202,12 @@ std::string RecordPrinter::EventDatetime(uint32_t event_time) const {
   return text.ok() ? text->substr(0, text->find('.')) : "invalid-time";
 }
 
-void RecordPrinter::PrintText(uint64_t ts, const pb::Binlog& b) {
+void RecordPrinter::PrintText(uint64_t ts, const pb::Binlog& b, segment::PartTag part) {
   std::string line = fmt::format("{} {} {}", ts, Datetime(ts), BinlogTypeName(b.tp()));
+  if (segment::IsPart(part)) {
+    line += fmt::format(" part={}{}", segment::PartIndex(part),
+                        segment::IsLastPart(part) ? " last" : "");
+  }
   if (b.start_ts() != 0) line += fmt::format(" start_ts={}", b.start_ts());
   if (b.commit_ts() != 0 && static_cast<uint64_t>(b.commit_ts()) != ts) {
     line += fmt::format(" commit_ts={}", b.commit_ts());
@@ -251,6 +255,15 @@ void RecordPrinter::PrintJson(uint64_t ts, const pb::Binlog& b, const RecordLoca
   j.Key("type").String(BinlogTypeName(b.tp()));
   j.Key("start_ts").String(std::to_string(b.start_ts()));
   j.Key("commit_ts").String(std::to_string(b.commit_ts()));
+  j.Key("part");
+  if (segment::IsPart(where.part)) {
+    j.BeginObject();
+    j.Key("index").Uint(segment::PartIndex(where.part));
+    j.Key("last").Bool(segment::IsLastPart(where.part));
+    j.EndObject();
+  } else {
+    j.Null();
+  }
   j.Key("source");
   if (b.has_source()) {
     const pb::SourcePosition& s = b.source();

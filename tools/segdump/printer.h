@@ -28,7 +28,7 @@ class RecordPrinter {
   const std::string& Datetime(uint64_t ts);
 
  private:
-  void PrintText(uint64_t ts, const pb::Binlog& binlog);
+  void PrintText(uint64_t ts, const pb::Binlog& binlog, segment::PartTag part);
   void PrintJson(uint64_t ts, const pb::Binlog& binlog, const RecordLocation& where);
   // "2023-11-14 22:13:20" for an upstream event time (seconds since the epoch).
   std::string EventDatetime(uint32_t event_time) const;

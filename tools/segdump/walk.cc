@@ -9,6 +9,7 @@
 
 #include "common/env.h"
 #include "journal/journal.h"
+#include "segdump/parts.h"
 #include "segdump/printer.h"
 #include "segment/segment.h"
 
@@ -108,6 +109,7 @@ class Walker {
   bool tail_ = false;
   bool reached_end_ = false;
   pb::Binlog binlog_;
+  PartTracker parts_;  // ordered segments read in full only: a seek may land inside one
 };
 
 SegmentSummary Walker::Run() {
@@ -236,6 +238,11 @@ void Walker::ReadRecords(const BlockRef& block, const std::vector<Record>& recor
   framed_records_ += records.size();
   for (size_t i = 0; i < records.size(); ++i) {
     const Record& r = records[i];
+    if (ordered && bounds_.full()) {
+      if (auto problem = parts_.Next(r.ts, r.part, block.offset)) {
+        Report(Level::kError, block.offset, *problem);
+      }
+    }
     if (r.ts < bounds_.from) continue;
     if (r.ts > bounds_.to) {
       if (!ordered) continue;
@@ -252,7 +259,8 @@ void Walker::ReadRecords(const BlockRef& block, const std::vector<Record>& recor
     ++summary_.records;
     summary_.first_ts = std::min(summary_.first_ts.value_or(UINT64_MAX), r.ts);
     summary_.last_ts = std::max(summary_.last_ts.value_or(0), r.ts);
-    if (on_record_ && !on_record_(r.ts, binlog_, RecordLocation{place_.path, block.offset})) {
+    if (on_record_ &&
+        !on_record_(r.ts, binlog_, RecordLocation{place_.path, block.offset, r.part})) {
       summary_.stopped = true;
       return;
     }
@@ -336,6 +344,19 @@ Result<bool> Walker::FooterRemains(uint64_t offset) {
 // What only a walk to the end can tell: a footer that disagrees with the blocks, a footer that
 // is missing or damaged though the blocks end cleanly.
 void Walker::CheckEnd() {
+  summary_.transactions_in_parts = parts_.transactions();
+  if (auto open = parts_.Open(); open && reached_end_) {
+    if (place_.newest && !reader_->sealed()) {
+      Report(Level::kWarning, std::nullopt,
+             fmt::format("ends inside {}: being written, or cut by the writer when it next opens "
+                         "(a crash came before its last part)",
+                         *open));
+    } else {
+      Report(Level::kError, std::nullopt,
+             fmt::format("ends inside {}, in a segment that is {}: its last part is lost", *open,
+                         reader_->sealed() ? "sealed" : "not the newest"));
+    }
+  }
   if (!reached_end_ || tail_) return;
   if (!reader_->footer_status().ok()) {
     Report(Level::kError, std::nullopt,

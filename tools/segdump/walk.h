@@ -60,8 +60,9 @@ Result<Target> ResolveTarget(const std::string& path);
 
 // Where a readable record is stored.
 struct RecordLocation {
-  std::string segment;    // path of the segment file
-  uint64_t block_offset;  // offset of its block
+  std::string segment;                                 // path of the segment file
+  uint64_t block_offset;                               // offset of its block
+  segment::PartTag part = segment::kWholeTransaction;  // its place in a transaction in parts
 };
 
 // A record in range whose payload parsed. Returns false to stop the walk (--limit).
@@ -87,8 +88,9 @@ struct SegmentSummary {
   uint64_t raw_bytes = 0;
   std::optional<uint64_t> first_ts;
   std::optional<uint64_t> last_ts;
-  bool past_stop = false;  // an ordered segment reached a ts past bounds.to
-  bool stopped = false;    // the RecordFn asked to stop
+  uint64_t transactions_in_parts = 0;  // whole ones (with their last part) that started here
+  bool past_stop = false;              // an ordered segment reached a ts past bounds.to
+  bool stopped = false;                // the RecordFn asked to stop
 };
 
 // Reads one segment from its first block (or, for an ordered segment and bounds.from, from the

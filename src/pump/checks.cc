@@ -5,6 +5,7 @@
 #include "common/tso.h"
 #include "pump/group_check.h"
 #include "pump/pump.h"
+#include "segment/format.h"
 
 namespace binlog::pump {
 
@@ -92,6 +93,8 @@ Status Pump::CheckClock(const BinlogHead& b, size_t index, int64_t now_ms) const
 
 // REQUIRES: mu_ held.
 bool Pump::OpensTransaction(const BinlogHead& b, const GroupCheck& check) const {
+  // A next part belongs to a transaction already acknowledged in part, as a commit does.
+  if (segment::PartIndex(b.part) > 0) return false;
   switch (b.tp) {
     case pb::PREWRITE:
       return true;
@@ -121,6 +124,11 @@ Status Pump::Validate(const BinlogHead& b, size_t index, GroupCheck* check) cons
   auto start = static_cast<uint64_t>(b.start_ts);
   auto commit = static_cast<uint64_t>(b.commit_ts);
   Status s;
+  if (segment::IsPart(b.part)) {
+    s = ValidatePart(b, check);
+    // A next part was checked as a transaction when its first part came.
+    if (!s.ok() || segment::PartIndex(b.part) > 0) return s.ok() ? s : fail(s);
+  }
   switch (b.tp) {
     case pb::PREWRITE:
       if (commit != 0) return fail(Status::InvalidArgument("a prewrite carries no commit_ts"));
@@ -132,7 +140,8 @@ Status Pump::Validate(const BinlogHead& b, size_t index, GroupCheck* check) cons
       break;
     case pb::COMMIT:
       if (IsPending(start, *check)) {
-        s = sorter_.CheckCommit(start, commit);
+        s = CheckPartsComplete(start, *check);
+        if (s.ok()) s = sorter_.CheckCommit(start, commit);
         check->Resolve(start);
       } else if (!b.has_changes && check->Resolved(start)) {
         s = AlreadyResolved(start);

@@ -104,7 +104,7 @@ Status Pump::WaitDurable(Round& round) {
 // after one that was checked as if it would be and was not.
 void Pump::FinishRound(Round& round, const Status& synced) {
   std::lock_guard<std::mutex> g(mu_);
-  GroupCheck::Forget(round.checked);
+  in_flight_->Forget(round.checked);
   if (round.accepted.empty()) return;
   in_flight_floors_.erase(in_flight_floors_.find(round.floor));
   for (uint64_t ts : round.holds) sorter_.Unhold(ts);
@@ -118,10 +118,14 @@ void Pump::FinishRound(Round& round, const Status& synced) {
     return;
   }
   uint64_t seg = round.ticket.segment_ts;
+  // The round may have rotated the wal: its records lie between seg and the active segment.
+  uint64_t last_seg = wal_->active_segment_ts();
   int64_t now = options_.env->NowMicros();
   for (WriteRequest* r : round.accepted) {
     for (size_t i = 0; i < r->heads.size(); ++i) {
-      if (!r->payloads[i].empty()) Apply(r->heads[i], std::move(r->payloads[i]), seg, now);
+      if (!r->payloads[i].empty()) {
+        Apply(r->heads[i], std::move(r->payloads[i]), seg, last_seg, now);
+      }
     }
   }
   if (round.records > 0) {

@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/tso.h"
 #include "gc/gc.h"
+#include "pump/group_check.h"
 #include "pump/pump.h"
 
 namespace binlog::pump {
@@ -93,16 +94,37 @@ Status Pump::EmitReady() {
       ready = sorter_.TakeReady(kEmitAppendBytes);
     }
     if (ready.empty()) return Status::OK();
-    RETURN_IF_ERROR(AppendToBinlog(ready));
+    // What was taken is gone from the sorter: after a failure nothing more may be appended (a
+    // later commit in binlog/ would hide this one from the replay at the next start).
+    if (Status s = AppendToBinlog(ready); !s.ok()) {
+      SetEmitError(s, ready.front().commit_ts);
+      return s;
+    }
   }
 }
 
+// Whole transactions go in one append; one in parts is appended part by part (EmitParts),
+// after the whole ones before it.
 Status Pump::AppendToBinlog(std::vector<ReadyTxn>& ready) {
   std::vector<std::string> payloads;
   payloads.reserve(ready.size());
   std::vector<journal::Record> records;
   records.reserve(ready.size());
+  auto flush = [&]() -> Status {
+    if (records.empty()) return Status::OK();
+    RETURN_IF_ERROR(binlog_->Append(records));
+    std::lock_guard<std::mutex> g(mu_);
+    durable_emitted_ = records.back().ts;
+    records.clear();
+    payloads.clear();
+    return Status::OK();
+  };
   for (ReadyTxn& t : ready) {
+    if (t.parts.count > 0) {
+      RETURN_IF_ERROR(flush());
+      RETURN_IF_ERROR(EmitParts(t));
+      continue;
+    }
     // The common case without parsing the transaction again (measured: parsing and
     // re-serializing took more of the emitter's CPU than compressing for binlog/).
     if (!t.heartbeat && CommittedRecord(t.prewrite, t.commit_ts, &payloads.emplace_back())) {
@@ -124,19 +146,66 @@ Status Pump::AppendToBinlog(std::vector<ReadyTxn>& ready) {
     payloads.push_back(b.SerializeAsString());
     records.push_back(journal::Record{t.commit_ts, payloads.back()});
   }
-  Status s = binlog_->Append(records);
-  if (s.ok()) {
+  return flush();
+}
+
+void Pump::SetEmitError(const Status& s, uint64_t first_ts) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!emit_error_.ok()) return;
+  LOG_ERROR("writing committed binlogs failed; the pump stops taking writes", KV("error", s),
+            KV("first-commit-ts", first_ts));
+  emit_error_ = s;
+  accept_writes_ = false;
+  refuse_reason_ = "writing to binlog/ failed: " + s.ToString();
+}
+
+// The documented policy (docs/PUMP.md): a prewrite unresolved for max-txn-timeout is rolled
+// back, so it cannot hold every later commit back forever; so is a one-shot COMMIT in parts
+// whose last part does not come. The writer thread runs this between rounds, so a commit (or a
+// next part) for it is either in an earlier round (applied, or in flight and then left alone
+// here) or is refused, which the producer sees; the ROLLBACK reaches the wal before any later
+// write, so a restart agrees. An open one-shot's ROLLBACK carries its commit_ts.
+void Pump::ResolveExpired() {
+  auto timeout_us = static_cast<int64_t>(options_.max_txn_timeout_seconds * 1e6);
+  std::vector<ExpiredTxn> expired;
+  {
     std::lock_guard<std::mutex> g(mu_);
-    durable_emitted_ = records.back().ts;
-  } else {
-    std::lock_guard<std::mutex> g(mu_);
-    LOG_ERROR("writing committed binlogs failed; the pump stops taking writes", KV("error", s),
-              KV("first-commit-ts", records.front().ts));
-    emit_error_ = s;
-    accept_writes_ = false;
-    refuse_reason_ = "writing to binlog/ failed: " + s.ToString();
+    const int64_t before = options_.env->NowMicros() - timeout_us;
+    for (uint64_t start_ts : sorter_.Expired(before)) {
+      if (in_flight_->Resolved(start_ts) || in_flight_->Part(start_ts) != 0) continue;
+      sorter_.AddRollback(start_ts);
+      expired.push_back(ExpiredTxn{start_ts, 0});
+    }
+    for (const ExpiredTxn& t : sorter_.ExpiredOpen(before)) {
+      if (in_flight_->Part(t.commit_ts) != 0) continue;
+      sorter_.AbandonOpen(t.commit_ts);
+      expired.push_back(t);
+    }
+    if (!expired.empty() && WakeEmitter()) cv_.notify_one();
   }
-  return s;
+  for (const ExpiredTxn& t : expired) {
+    pb::Binlog rollback;
+    rollback.set_tp(pb::ROLLBACK);
+    rollback.set_start_ts(static_cast<int64_t>(t.start_ts));
+    rollback.set_commit_ts(static_cast<int64_t>(t.commit_ts));
+    std::string payload = rollback.SerializeAsString();
+    Status s = wal_->Append(journal::Record{t.start_ts, payload});
+    const std::string recorded = s.ok() ? "yes" : s.ToString();
+    if (t.commit_ts == 0) {
+      LOG_ERROR(
+          "prewrite unresolved past max-txn-timeout: rolled back by the pump; a commit (or a "
+          "next part) for it will be refused",
+          KV("start-ts", t.start_ts), KV("max-txn-timeout", options_.max_txn_timeout_seconds),
+          KV("rollback-recorded", recorded));
+    } else {
+      LOG_ERROR(
+          "one-shot commit in parts unresolved past max-txn-timeout: its parts are dropped; a "
+          "next part for it will be refused",
+          KV("start-ts", t.start_ts), KV("commit-ts", t.commit_ts),
+          KV("max-txn-timeout", options_.max_txn_timeout_seconds),
+          KV("rollback-recorded", recorded));
+    }
+  }
 }
 
 // Removes sealed wal segments older than the oldest one still holding an unresolved record or
@@ -153,6 +222,8 @@ void Pump::DropResolvedWal() {
     LOG_WARN("saving the source table failed; wal segments are kept", KV("error", s));
     return;
   }
+  // Every segment before both is sealed, so removed: the part keys only they held go too.
+  const uint64_t gone_before = std::min(keep_from, wal_->active_segment_ts());
   auto removed = wal_->RemoveSealedSegments(
       [&](const journal::SegmentName& seg, const segment::Trailer&) { return seg.ts < keep_from; });
   if (!removed.ok()) {
@@ -160,6 +231,7 @@ void Pump::DropResolvedWal() {
     return;
   }
   std::lock_guard<std::mutex> g(mu_);
+  sorter_.ForgetPartKeysBefore(gone_before);
   last_wal_dropped_ = keep_from == UINT64_MAX ? last_wal_dropped_ : keep_from - 1;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -18,14 +19,30 @@ namespace binlog::pump {
 // forgets them once applied or failed. Within a round, an undo log per request makes a refused
 // request leave no trace.
 struct Pump::GroupCheck {
-  using Entries = std::vector<std::pair<std::unordered_set<uint64_t>*, uint64_t>>;
+  // An entry a request added: to one of the sets, or (set null) to `parts`, with what it
+  // replaced there, so that Abort can put it back.
+  struct Entry {
+    std::unordered_set<uint64_t>* set;
+    uint64_t ts;
+    uint32_t part_state = 0;
+    uint32_t replaced = 0;  // kNoPartState when there was none
+  };
+  using Entries = std::vector<Entry>;
+  static constexpr uint32_t kNoPartState = 0;
   std::unordered_set<uint64_t> prewrites;  // start_ts prewritten in flight
   std::unordered_set<uint64_t> resolved;   // start_ts committed or rolled back in flight
   std::unordered_set<uint64_t> commits;    // commit_ts taken in flight
+  // Transactions in parts with a part in flight, by the ts their parts are filed under:
+  // PartState(parts received, complete). Grows with each part, so Forget only drops a state a
+  // later round did not advance.
+  std::unordered_map<uint64_t, uint32_t> parts;
 
+  static uint32_t PartState(uint32_t received, bool complete) {
+    return received << 1 | (complete ? 1 : 0);
+  }
   void Begin() { mark_ = added_.size(); }
   void Abort() {
-    for (size_t i = mark_; i < added_.size(); ++i) added_[i].first->erase(added_[i].second);
+    for (size_t i = added_.size(); i > mark_; --i) Undo(added_[i - 1]);
     added_.resize(mark_);
   }
   Entries TakeRound() {
@@ -34,19 +51,44 @@ struct Pump::GroupCheck {
     mark_ = 0;
     return round;
   }
-  static void Forget(const Entries& round) {
-    for (const auto& [set, ts] : round) set->erase(ts);
+  void Forget(const Entries& round) {
+    for (const Entry& e : round) {
+      if (e.set != nullptr) {
+        e.set->erase(e.ts);
+      } else if (auto it = parts.find(e.ts); it != parts.end() && it->second == e.part_state) {
+        parts.erase(it);
+      }
+    }
   }
   bool AddPrewrite(uint64_t start_ts) { return Insert(&prewrites, start_ts); }
   void Resolve(uint64_t start_ts) { Insert(&resolved, start_ts); }
   bool Resolved(uint64_t start_ts) const { return resolved.count(start_ts) > 0; }
   bool TakeCommitTs(uint64_t commit_ts) { return Insert(&commits, commit_ts); }
+  // The in-flight state of the transaction in parts filed under wal_ts (kNoPartState: none).
+  uint32_t Part(uint64_t wal_ts) const {
+    auto it = parts.find(wal_ts);
+    return it == parts.end() ? kNoPartState : it->second;
+  }
+  void SetPart(uint64_t wal_ts, uint32_t state) {
+    uint32_t& slot = parts[wal_ts];
+    added_.push_back(Entry{nullptr, wal_ts, state, slot});
+    slot = state;
+  }
 
  private:
   bool Insert(std::unordered_set<uint64_t>* set, uint64_t ts) {
     if (!set->insert(ts).second) return false;
-    added_.emplace_back(set, ts);
+    added_.push_back(Entry{set, ts});
     return true;
+  }
+  void Undo(const Entry& e) {
+    if (e.set != nullptr) {
+      e.set->erase(e.ts);
+    } else if (e.replaced == kNoPartState) {
+      parts.erase(e.ts);
+    } else {
+      parts[e.ts] = e.replaced;
+    }
   }
   Entries added_;    // by the current round, in order
   size_t mark_ = 0;  // where the current request's entries begin

@@ -10,6 +10,7 @@
 #include "common/thread_name.h"
 #include "common/tso.h"
 #include "pump/group_check.h"
+#include "segment/format.h"
 
 namespace binlog::pump {
 
@@ -33,8 +34,6 @@ constexpr uint64_t kWalSegmentBytes = 64 << 20;
 // Threads waiting for wal syncs: two, so that a round written while another syncs starts its own
 // sync at once (journal::Journal::SyncThrough runs two at a time).
 constexpr int kDurableThreads = 2;
-
-bool HasChanges(const pb::Binlog& b) { return b.tables_size() > 0 || !b.ddl_query().empty(); }
 
 uint64_t SegmentSequence(const std::string& name) {
   auto parsed = journal::ParseSegmentName(name);
@@ -125,31 +124,19 @@ Status Pump::Recover() {
   while (true) {
     ASSIGN_OR_RETURN(bool more, reader->Next(&r));
     if (!more) break;
-    pb::Binlog b;
-    if (!b.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size()))) {
+    BinlogHead head;
+    if (!ParseBinlogPayload(r.payload, SIZE_MAX, &head, r.part).ok()) {
       return Status::Corruption(fmt::format("{}: wal record with ts {} is not a binlog",
                                             reader->current_segment(), r.ts));
     }
     uint64_t seg = SegmentSequence(reader->current_segment());
-    // Also when already in binlog/: the source table answers for every one-shot commit held.
-    if (b.tp() == pb::COMMIT && HasChanges(b) && b.has_source()) {
-      sources_.Note(static_cast<uint64_t>(b.commit_ts()), b.source());
-    }
-    auto start = static_cast<uint64_t>(b.start_ts());
-    auto commit = static_cast<uint64_t>(b.commit_ts());
-    if (b.tp() == pb::FAKE) {
-      mark = TSPhysicalMs(start) * 1000;  // a clock mark
-    } else if (b.tp() == pb::PREWRITE) {
-      if (!sorter_.is_pending(start)) {
-        sorter_.AddPrewrite(start, std::string(r.payload), seg, mark >= 0 ? mark : now);
-        if (mark < 0) unmarked.emplace_back(start, reader->current_segment_created_micros());
+    if (head.tp == pb::FAKE) {
+      mark = TSPhysicalMs(static_cast<uint64_t>(head.start_ts)) * 1000;  // a clock mark
+    } else {
+      if (mark < 0 && (head.tp == pb::PREWRITE || segment::IsPart(head.part))) {
+        unmarked.emplace_back(r.ts, reader->current_segment_created_micros());
       }
-    } else if (b.tp() == pb::COMMIT && sorter_.is_pending(start) && commit > start) {
-      sorter_.AddCommit(start, commit, seg);
-    } else if (b.tp() == pb::COMMIT && HasChanges(b) && commit > sorter_.emitted()) {
-      sorter_.AddCommitted(commit, std::string(r.payload), seg);
-    } else if (b.tp() == pb::ROLLBACK) {
-      sorter_.AddRollback(start);
+      Replay(head, r.payload, seg, mark >= 0 ? mark : now);
     }
     ++replayed;
   }

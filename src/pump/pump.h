@@ -63,19 +63,28 @@ struct BinlogHead {
   int64_t start_ts = 0;
   int64_t commit_ts = 0;
   bool has_changes = false;  // row changes or a DDL
+  bool ddl = false;
   // A one-shot COMMIT's SourcePosition, for the source table (pump/sources.h).
   std::optional<pb::SourcePosition> source;
-  static BinlogHead Of(const pb::Binlog& b);
+  // The PartTag (segment/format.h) it came with: 0, a whole transaction; else one part of a
+  // transaction in parts (docs/PUMP.md, "Transactions in parts"). Not in the binlog itself.
+  uint32_t part = 0;
+  static BinlogHead Of(const pb::Binlog& b, uint32_t part = 0);
 };
 
-// Parses a serialized binlog (a producer's payload) for its head. InvalidArgument for one over
-// max_bytes or that is not a binlog.
-Status ParseBinlogPayload(std::string_view payload, size_t max_bytes, BinlogHead* head);
+// Parses a serialized binlog (a producer's payload) for its head, with the PartTag it came
+// with. InvalidArgument for one over max_bytes or that is not a binlog.
+Status ParseBinlogPayload(std::string_view payload, size_t max_bytes, BinlogHead* head,
+                          uint32_t part = 0);
 
 // What the pump holds from one upstream server (GetSourceState).
 struct SourceState {
   uint64_t max_ts = 0;  // newest ts seen: a one-shot commit above it is not refused as behind
   std::optional<SourceEntry> held;  // newest one-shot COMMIT from that server_id
+  // A one-shot COMMIT in parts from that server_id whose last part has not come: its commit ts
+  // and how many of its parts are held (0 and 0: none).
+  uint64_t open_commit_ts = 0;
+  uint32_t open_parts = 0;
 };
 
 struct PumpStats {
@@ -112,12 +121,13 @@ class Pump {
   // Validates, writes durably to the wal, and returns. Thread-safe; concurrent writers share
   // fdatasyncs. Nothing is stored when the result is an error. An empty binlog (all fields
   // zero) is a probe: answered OK, not stored.
-  Status WriteBinlog(const pb::Binlog& binlog);
+  // `part` is its PartTag when it is one part of a transaction in parts.
+  Status WriteBinlog(const pb::Binlog& binlog, uint32_t part = 0);
   // Several binlogs in one durable write: all are validated first; any invalid one refuses the
-  // whole batch, naming its index.
-  Status WriteBinlogs(std::span<const pb::Binlog> binlogs);
+  // whole batch, naming its index. parts[i] is binlogs[i]'s PartTag (empty: all whole).
+  Status WriteBinlogs(std::span<const pb::Binlog> binlogs, std::span<const uint32_t> parts = {});
   // Parses then writes: a payload that is not a Binlog is InvalidArgument.
-  Status WritePayload(std::string_view payload);
+  Status WritePayload(std::string_view payload, uint32_t part = 0);
   // The asynchronous form (the gRPC service's): payloads[i] is the serialized binlog heads[i]
   // describes (empty: a probe). `done` is called exactly once with what WriteBinlogs would have
   // returned, on the pump's completer thread (or in this call once the pump is closing); it
@@ -195,7 +205,18 @@ class Pump {
   Status Validate(const BinlogHead& b, size_t index, GroupCheck* check) const;
   bool IsPending(uint64_t start_ts, const GroupCheck& check) const;
   bool OpensTransaction(const BinlogHead& b, const GroupCheck& check) const;
-  void Apply(const BinlogHead& b, std::string payload, uint64_t wal_segment, int64_t now);
+  // Transactions in parts (parts.cc). REQUIRES: mu_ held.
+  Status ValidatePart(const BinlogHead& b, GroupCheck* check) const;
+  Status CheckPartsComplete(uint64_t start_ts, const GroupCheck& check) const;
+  std::optional<PartProgress> Progress(const BinlogHead& b, const GroupCheck& check) const;
+  // Applies one part, live or replayed (Replay passes over one out of sequence). The payload
+  // itself stays in the wal, between wal_segment and last_segment.
+  void ApplyPart(const BinlogHead& b, uint64_t bytes, uint64_t wal_segment, uint64_t last_segment,
+                 int64_t now, bool replayed);
+  // Recovery: one wal record's effect on the sorter and the source table.
+  void Replay(const BinlogHead& b, std::string_view payload, uint64_t wal_segment, int64_t arrived);
+  void Apply(const BinlogHead& b, std::string payload, uint64_t wal_segment, uint64_t last_segment,
+             int64_t now);
   void EmitterLoop();
   // REQUIRES: mu_ held. Asks the emitter for a pass; true when the caller must notify cv_ (it
   // is not already asked).
@@ -207,6 +228,9 @@ class Pump {
   }
   Status EmitReady();
   Status AppendToBinlog(std::vector<ReadyTxn>& ready);
+  // Reads a transaction's parts back from wal/ one at a time and appends each to binlog/.
+  Status EmitParts(const ReadyTxn& t);
+  void SetEmitError(const Status& s, uint64_t first_ts);
   void ResolveExpired();
   void DropResolvedWal();
   // Per-source state (pump_sources.cc). REQUIRES (CheckOneShot): mu_ held.

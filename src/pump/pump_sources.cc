@@ -34,6 +34,10 @@ SourceState Pump::GetSourceState(uint32_t server_id) const {
   SourceState st;
   st.max_ts = std::max(sorter_.max_seen(), sorter_.emitted());
   st.held = sources_.Get(server_id);
+  if (std::optional<uint64_t> open = sorter_.OpenFrom(server_id)) {
+    st.open_commit_ts = *open;
+    st.open_parts = sorter_.OpenParts(*open)->received;
+  }
   return st;
 }
 

@@ -62,7 +62,8 @@ grpc::ServerUnaryReactor* PumpService::WriteBinlog(grpc::CallbackServerContext* 
                                                    pb::WriteBinlogResp* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   BinlogHead head;
-  if (Status s = ParseBinlogPayload(req->payload(), pump_->max_binlog_bytes(), &head); !s.ok()) {
+  if (Status s = ParseBinlogPayload(req->payload(), pump_->max_binlog_bytes(), &head, req->part());
+      !s.ok()) {
     Answer(s, resp);
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -77,10 +78,18 @@ grpc::ServerUnaryReactor* PumpService::WriteBinlogs(grpc::CallbackServerContext*
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   std::vector<BinlogHead> heads(static_cast<size_t>(req->payloads_size()));
   std::vector<std::string> payloads(heads.size());
+  if (req->parts_size() != 0 && req->parts_size() != req->payloads_size()) {
+    Answer(Status::InvalidArgument(fmt::format("{} part tags for {} payloads; nothing was stored",
+                                               req->parts_size(), req->payloads_size())),
+           resp);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
   for (size_t i = 0; i < heads.size(); ++i) {
     const std::string& p = req->payloads(static_cast<int>(i));
+    const uint32_t part = req->parts_size() == 0 ? 0 : req->parts(static_cast<int>(i));
     // The same checks as WriteBinlog, with the index, before anything is stored.
-    if (Status s = ParseBinlogPayload(p, pump_->max_binlog_bytes(), &heads[i]); !s.ok()) {
+    if (Status s = ParseBinlogPayload(p, pump_->max_binlog_bytes(), &heads[i], part); !s.ok()) {
       Answer(Status::InvalidArgument(
                  fmt::format("payload {} of the batch: {}; nothing was stored", i, s.message())),
              resp);
@@ -102,6 +111,8 @@ grpc::Status PumpService::GetSourceState(grpc::ServerContext*, const pb::SourceS
     resp->set_commit_ts(st.held->commit_ts);
     *resp->mutable_source() = st.held->source;
   }
+  resp->set_open_commit_ts(st.open_commit_ts);
+  resp->set_open_parts(st.open_parts);
   return grpc::Status::OK;
 }
 
@@ -147,6 +158,7 @@ grpc::Status PumpService::PullBinlogs(grpc::ServerContext* ctx, const pb::PullBi
       pb::Entity* e = max_batch <= 1 ? resp.mutable_entity() : resp.add_entities();
       e->mutable_pos()->set_offset(static_cast<int64_t>(r.ts));
       e->set_payload(r.payload.data(), r.payload.size());
+      e->set_part(r.part);
       bytes += r.payload.size();
       if (max_batch <= 1 || static_cast<uint32_t>(resp.entities_size()) >= max_batch ||
           bytes >= kPullBatchBytes) {

@@ -132,6 +132,11 @@ Status Sorter::CheckCommitted(uint64_t commit_ts) const {
         fmt::format("commit_ts {} is already taken by the transaction with start_ts {}", commit_ts,
                     it->second.start_ts));
   }
+  if (auto open = open_.find(commit_ts); open != open_.end()) {
+    return Status::InvalidArgument(
+        fmt::format("commit_ts {} is already taken by the transaction in parts with start_ts {}",
+                    commit_ts, open->second.start_ts));
+  }
   return Status::OK();
 }
 
@@ -150,7 +155,7 @@ void Sorter::AddPrewrite(uint64_t start_ts, std::string prewrite, uint64_t wal_s
                          int64_t arrived_micros) {
   See(start_ts);
   Hold(wal_segment);
-  pending_.emplace(start_ts, Pending{std::move(prewrite), wal_segment, arrived_micros});
+  pending_.emplace(start_ts, Pending{std::move(prewrite), wal_segment, arrived_micros, {}, true});
 }
 
 void Sorter::AddCommit(uint64_t start_ts, uint64_t commit_ts, uint64_t wal_segment) {
@@ -158,8 +163,9 @@ void Sorter::AddCommit(uint64_t start_ts, uint64_t commit_ts, uint64_t wal_segme
   See(commit_ts);
   Hold(wal_segment);
   // A heartbeat at the same ts says less than the commit: the commit takes its place.
-  committed_[commit_ts] = Committed{start_ts, std::move(it->second.prewrite),
-                                    it->second.wal_segment, wal_segment, false};
+  Pending& p = it->second;
+  committed_[commit_ts] =
+      Committed{start_ts, std::move(p.prewrite), p.wal_segment, wal_segment, false, p.parts};
   pending_.erase(it);
 }
 
@@ -173,19 +179,20 @@ void Sorter::AddRollback(uint64_t start_ts) {
 void Sorter::AddCommitted(uint64_t commit_ts, std::string txn, uint64_t wal_segment) {
   See(commit_ts);
   Hold(wal_segment);
-  committed_[commit_ts] = Committed{commit_ts, std::move(txn), wal_segment, kNoSegment, false};
+  committed_[commit_ts] = Committed{commit_ts, std::move(txn), wal_segment, kNoSegment, false, {}};
 }
 
 void Sorter::AddHeartbeat(uint64_t ts) {
   if (ts <= emitted_) return;
   See(ts);
-  committed_.emplace(ts, Committed{ts, std::string(), kNoSegment, kNoSegment, true});
+  committed_.emplace(ts, Committed{ts, std::string(), kNoSegment, kNoSegment, true, {}});
 }
 
 uint64_t Sorter::Watermark() const {
   uint64_t w = max_seen_;
   if (!pending_.empty()) w = std::min(w, pending_.begin()->first - 1);
   if (!holds_.empty()) w = std::min(w, *holds_.begin() - 1);
+  if (!open_.empty()) w = std::min(w, open_.begin()->first - 1);
   return std::max(w, emitted_);
 }
 
@@ -200,17 +207,17 @@ std::vector<ReadyTxn> Sorter::TakeReady(size_t max_bytes) {
     Release(c.commit_segment);
     // At or below what binlog/ already holds: replayed from the wal at recovery.
     if (it->first <= emitted_) continue;
-    bytes += c.prewrite.size();
-    out.push_back(ReadyTxn{it->first, c.start_ts, std::move(c.prewrite), c.heartbeat});
+    bytes += c.prewrite.size() + c.parts.bytes;
+    out.push_back(ReadyTxn{it->first, c.start_ts, std::move(c.prewrite), c.heartbeat, c.parts});
     emitted_ = it->first;
   }
   committed_.erase(committed_.begin(), it);
   return out;
 }
 
-void Sorter::SetArrived(uint64_t start_ts, int64_t arrived_micros) {
-  auto it = pending_.find(start_ts);
-  if (it != pending_.end()) it->second.arrived_micros = arrived_micros;
+void Sorter::SetArrived(uint64_t ts, int64_t arrived_micros) {
+  if (auto it = pending_.find(ts); it != pending_.end()) it->second.arrived_micros = arrived_micros;
+  if (auto it = open_.find(ts); it != open_.end()) it->second.arrived_micros = arrived_micros;
 }
 
 std::vector<uint64_t> Sorter::Expired(int64_t before_micros) const {

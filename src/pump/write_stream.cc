@@ -58,7 +58,8 @@ void WriteStream::OnReadDone(bool ok) {
   }
   resp_.Clear();
   BinlogHead head;
-  if (Status s = ParseBinlogPayload(req_.payload(), service_->pump_->max_binlog_bytes(), &head);
+  if (Status s = ParseBinlogPayload(req_.payload(), service_->pump_->max_binlog_bytes(), &head,
+                                    req_.part());
       !s.ok()) {
     Answer(s);
     return;

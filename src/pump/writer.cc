@@ -23,6 +23,7 @@
 #include "common/tso.h"
 #include "pump/group_check.h"
 #include "pump/pump.h"
+#include "segment/format.h"
 
 namespace binlog::pump {
 
@@ -57,7 +58,7 @@ void AppendWalRecords(const std::vector<BinlogHead>& heads,
                       std::vector<journal::Record>* records) {
   for (size_t i = 0; i < heads.size(); ++i) {
     if (payloads[i].empty() || heads[i].tp == pb::FAKE) continue;
-    records->push_back(journal::Record{WalTs(heads[i]), payloads[i]});
+    records->push_back(journal::Record{WalTs(heads[i]), payloads[i], heads[i].part});
   }
 }
 
@@ -80,14 +81,20 @@ struct Waiter {
 
 }  // namespace
 
-BinlogHead BinlogHead::Of(const pb::Binlog& b) {
-  BinlogHead h{b.tp(), b.start_ts(), b.commit_ts(), b.tables_size() > 0 || !b.ddl_query().empty(),
-               std::nullopt};
+BinlogHead BinlogHead::Of(const pb::Binlog& b, uint32_t part) {
+  BinlogHead h;
+  h.tp = b.tp();
+  h.start_ts = b.start_ts();
+  h.commit_ts = b.commit_ts();
+  h.ddl = !b.ddl_query().empty();
+  h.has_changes = b.tables_size() > 0 || h.ddl;
+  h.part = part;
   if (b.tp() == pb::COMMIT && b.has_source()) h.source = b.source();
   return h;
 }
 
-Status ParseBinlogPayload(std::string_view payload, size_t max_bytes, BinlogHead* head) {
+Status ParseBinlogPayload(std::string_view payload, size_t max_bytes, BinlogHead* head,
+                          uint32_t part) {
   if (payload.size() > max_bytes) {
     return Status::InvalidArgument(
         fmt::format("binlog of {} bytes is larger than the {} bytes a pump accepts", payload.size(),
@@ -106,30 +113,34 @@ Status ParseBinlogPayload(std::string_view payload, size_t max_bytes, BinlogHead
     return Status::InvalidArgument(
         fmt::format("payload of {} bytes is not a serialized binlog", payload.size()));
   }
-  *head = BinlogHead::Of(*b);
+  *head = BinlogHead::Of(*b, part);
   return Status::OK();
 }
 
-Status Pump::WriteBinlog(const pb::Binlog& binlog) {
-  return WriteBinlogs(std::span<const pb::Binlog>(&binlog, 1));
+Status Pump::WriteBinlog(const pb::Binlog& binlog, uint32_t part) {
+  return WriteBinlogs(std::span<const pb::Binlog>(&binlog, 1), std::span<const uint32_t>(&part, 1));
 }
 
-Status Pump::WritePayload(std::string_view payload) {
+Status Pump::WritePayload(std::string_view payload, uint32_t part) {
   BinlogHead head;
-  RETURN_IF_ERROR(ParseBinlogPayload(payload, options_.max_binlog_bytes, &head));
+  RETURN_IF_ERROR(ParseBinlogPayload(payload, options_.max_binlog_bytes, &head, part));
   Waiter w;
   Submit({head}, {std::string(payload)}, w.Callback(), /*blocking=*/true);
   return w.Wait();
 }
 
-Status Pump::WriteBinlogs(std::span<const pb::Binlog> binlogs) {
+Status Pump::WriteBinlogs(std::span<const pb::Binlog> binlogs, std::span<const uint32_t> parts) {
+  if (!parts.empty() && parts.size() != binlogs.size()) {
+    return Status::InvalidArgument(
+        fmt::format("{} part tags for {} binlogs", parts.size(), binlogs.size()));
+  }
   std::vector<BinlogHead> heads;
   std::vector<std::string> payloads;
   heads.reserve(binlogs.size());
   payloads.reserve(binlogs.size());
-  for (const pb::Binlog& b : binlogs) {
-    heads.push_back(BinlogHead::Of(b));
-    payloads.push_back(b.SerializeAsString());  // empty: a probe (every field is zero)
+  for (size_t i = 0; i < binlogs.size(); ++i) {
+    heads.push_back(BinlogHead::Of(binlogs[i], parts.empty() ? 0 : parts[i]));
+    payloads.push_back(binlogs[i].SerializeAsString());  // empty: a probe (every field is zero)
   }
   Waiter w;
   Submit(std::move(heads), std::move(payloads), w.Callback(), /*blocking=*/true);
@@ -315,8 +326,15 @@ std::vector<uint64_t> Pump::HoldOneShots(const std::vector<WriteRequest*>& accep
   return holds;
 }
 
-// REQUIRES: mu_ held; b passed Validate and is durable in wal segment `wal_segment`.
-void Pump::Apply(const BinlogHead& b, std::string payload, uint64_t wal_segment, int64_t now) {
+// REQUIRES: mu_ held; b passed Validate and is durable in wal segment `wal_segment` (where its
+// round's write began) or a later one up to `last_segment`.
+void Pump::Apply(const BinlogHead& b, std::string payload, uint64_t wal_segment,
+                 uint64_t last_segment, int64_t now) {
+  if (segment::IsPart(b.part)) {
+    // The payload stays in the wal.
+    ApplyPart(b, payload.size(), wal_segment, last_segment, now, /*replayed=*/false);
+    return;
+  }
   auto start = static_cast<uint64_t>(b.start_ts);
   auto commit = static_cast<uint64_t>(b.commit_ts);
   switch (b.tp) {
@@ -347,35 +365,6 @@ Status Pump::Heartbeat() {
   fake.set_tp(pb::FAKE);
   fake.set_commit_ts(static_cast<int64_t>(ComposeTS(options_.env->NowMicros() / 1000, 0)));
   return WriteBinlog(fake);
-}
-
-// The documented policy (docs/PUMP.md): a prewrite unresolved for max-txn-timeout is rolled
-// back, so it cannot hold every later commit back forever. The writer thread runs this between
-// rounds, so a commit for it is either in an earlier round (applied, or in flight and then left
-// alone here) or is refused as a commit without prewrite, which the producer sees; the ROLLBACK
-// reaches the wal before any later write, so a restart agrees.
-void Pump::ResolveExpired() {
-  auto timeout_us = static_cast<int64_t>(options_.max_txn_timeout_seconds * 1e6);
-  std::vector<uint64_t> expired;
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    expired = sorter_.Expired(options_.env->NowMicros() - timeout_us);
-    std::erase_if(expired, [&](uint64_t start_ts) { return in_flight_->Resolved(start_ts); });
-    for (uint64_t start_ts : expired) sorter_.AddRollback(start_ts);
-    if (!expired.empty() && WakeEmitter()) cv_.notify_one();
-  }
-  for (uint64_t start_ts : expired) {
-    pb::Binlog rollback;
-    rollback.set_tp(pb::ROLLBACK);
-    rollback.set_start_ts(static_cast<int64_t>(start_ts));
-    std::string payload = rollback.SerializeAsString();
-    Status s = wal_->Append(journal::Record{start_ts, payload});
-    LOG_ERROR(
-        "prewrite unresolved past max-txn-timeout: rolled back by the pump; a commit for "
-        "it will be refused",
-        KV("start-ts", start_ts), KV("max-txn-timeout", options_.max_txn_timeout_seconds),
-        KV("rollback-recorded", s.ok() ? "yes" : s.ToString()));
-  }
 }
 
 }  // namespace binlog::pump

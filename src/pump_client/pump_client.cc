@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <mutex>
@@ -44,7 +45,8 @@ class GrpcPullStream : public PullStream {
     reader_->Finish().ok();  // the stream's outcome no longer matters
   }
 
-  Result<bool> Next(pb::Binlog* out) override {
+  using PullStream::Next;
+  Result<bool> Next(pb::Binlog* out, uint32_t* part) override {
     if (finished_) return false;  // reading a finished call again is gRPC API misuse
     if (next_ >= resp_.entities_size() && !resp_.has_entity()) {
       resp_.Clear();
@@ -62,6 +64,7 @@ class GrpcPullStream : public PullStream {
       return Status::Corruption(fmt::format("pump {} sent a record at ts {} that is not a binlog",
                                             addr_, e.pos().offset()));
     }
+    *part = e.part();
     if (resp_.has_entity()) resp_.clear_entity();
     return true;
   }
@@ -87,9 +90,9 @@ class GrpcPumpClient : public PumpClient {
         async_(stub_.get(), addr_, options_.timeout, options_.max_in_flight,
                options_.coalesce_writes) {}
 
-  Status WriteBinlog(const pb::Binlog& binlog) override {
-    if (!options_.coalesce_writes) return SendOne(binlog.SerializeAsString());
-    return Coalesce(binlog.SerializeAsString());
+  Status WriteBinlog(const pb::Binlog& binlog, uint32_t part) override {
+    if (!options_.coalesce_writes) return SendOne(binlog.SerializeAsString(), part);
+    return Coalesce(binlog.SerializeAsString(), part);
   }
 
   void WriteBinlogAsync(const pb::Binlog& binlog, WriteDone done) override {
@@ -105,9 +108,12 @@ class GrpcPumpClient : public PumpClient {
     return FromWriteReply(addr_, stub_->WriteBinlogs(&ctx, req, &resp), resp);
   }
 
-  Status WritePayloads(std::vector<std::string> payloads) override {
+  Status WritePayloads(std::vector<std::string> payloads, std::vector<uint32_t> parts) override {
     pb::WriteBinlogsReq req;
     for (std::string& p : payloads) req.add_payloads(std::move(p));
+    if (std::any_of(parts.begin(), parts.end(), [](uint32_t p) { return p != 0; })) {
+      for (uint32_t p : parts) req.add_parts(p);
+    }
     pb::WriteBinlogResp resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
@@ -132,10 +138,12 @@ class GrpcPumpClient : public PumpClient {
     st.found = resp.found();
     st.commit_ts = resp.commit_ts();
     st.source = resp.source();
+    st.open_commit_ts = resp.open_commit_ts();
+    st.open_parts = resp.open_parts();
     return st;
   }
 
-  Status Probe() override { return WriteBinlog(pb::Binlog()); }
+  Status Probe() override { return WriteBinlog(pb::Binlog(), 0); }
 
   Result<std::unique_ptr<PullStream>> Pull(uint64_t from_ts) override {
     pb::PullBinlogReq req;
@@ -155,6 +163,7 @@ class GrpcPumpClient : public PumpClient {
   struct Pending {
     enum class Turn { kAnswered, kLead };
     std::string payload;
+    uint32_t part = 0;
     Status status;
     Turn turn = Turn::kAnswered;
     std::vector<Pending*> batch;  // with kLead: the batch its caller sends
@@ -173,10 +182,11 @@ class GrpcPumpClient : public PumpClient {
 
   // One binlog on a WriteBinlogStream, or as a WriteBinlog call when the pump has no such
   // method (TiDB-Binlog's).
-  Status SendOne(std::string payload) {
-    if (unary_only_.load(std::memory_order_relaxed)) return SendUnary(std::move(payload));
+  Status SendOne(std::string payload, uint32_t part) {
+    if (unary_only_.load(std::memory_order_relaxed)) return SendUnary(std::move(payload), part);
     pb::WriteBinlogReq req;
     req.set_payload(std::move(payload));
+    req.set_part(part);
     std::unique_ptr<StreamWriter> stream = TakeStream();
     bool reused = stream != nullptr;
     if (!reused) stream = std::make_unique<StreamWriter>(stub_.get());
@@ -193,14 +203,15 @@ class GrpcPumpClient : public PumpClient {
     }
     if (r.status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
       unary_only_.store(true, std::memory_order_relaxed);
-      return SendUnary(std::move(*req.mutable_payload()));
+      return SendUnary(std::move(*req.mutable_payload()), part);
     }
     return FromWriteReply(addr_, r.status, r.resp);
   }
 
-  Status SendUnary(std::string payload) {
+  Status SendUnary(std::string payload, uint32_t part) {
     pb::WriteBinlogReq req;
     req.set_payload(std::move(payload));
+    req.set_part(part);
     pb::WriteBinlogResp resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
@@ -227,9 +238,10 @@ class GrpcPumpClient : public PumpClient {
   // them, so that many producers in one process (a database server's sessions) pay gRPC's
   // per-call cost once per batch. The pump refuses a batch whole, nothing stored, so when it
   // refuses one, each binlog is sent again alone to get its own answer.
-  Status Coalesce(std::string payload) {
+  Status Coalesce(std::string payload, uint32_t part) {
     Pending self;
     self.payload = std::move(payload);
+    self.part = part;
     std::vector<Pending*> mine;
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -274,11 +286,18 @@ class GrpcPumpClient : public PumpClient {
 
   void SendBatch(const std::vector<Pending*>& batch) {
     if (batch.size() == 1) {
-      batch[0]->status = SendOne(std::move(batch[0]->payload));
+      batch[0]->status = SendOne(std::move(batch[0]->payload), batch[0]->part);
       return;
     }
     pb::WriteBinlogsReq req;
-    for (Pending* p : batch) req.add_payloads(p->payload);
+    bool parts = false;
+    for (Pending* p : batch) {
+      req.add_payloads(p->payload);
+      parts |= p->part != 0;
+    }
+    if (parts) {
+      for (Pending* p : batch) req.add_parts(p->part);
+    }
     pb::WriteBinlogResp resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
@@ -288,7 +307,7 @@ class GrpcPumpClient : public PumpClient {
       for (Pending* p : batch) p->status = s;
       return;
     }
-    for (Pending* p : batch) p->status = SendOne(std::move(p->payload));
+    for (Pending* p : batch) p->status = SendOne(std::move(p->payload), p->part);
   }
 
   std::string addr_;

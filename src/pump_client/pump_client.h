@@ -43,8 +43,14 @@ class PullStream {
  public:
   virtual ~PullStream() = default;
   // Sets *out and returns true; false when the pump ended the stream (it stopped); an error when
-  // the connection failed or a payload did not parse.
-  virtual Result<bool> Next(pb::Binlog* out) = 0;
+  // the connection failed or a payload did not parse. *part is its PartTag in the pump's
+  // binlog/ (segment/format.h; 0: a whole transaction): the parts of a transaction come one
+  // after another with the same commit ts, as a reader of binlog/ sees them.
+  virtual Result<bool> Next(pb::Binlog* out, uint32_t* part) = 0;
+  Result<bool> Next(pb::Binlog* out) {
+    uint32_t part = 0;
+    return Next(out, &part);
+  }
   // Thread-safe: makes a Next waiting in another thread return.
   virtual void Cancel() = 0;
 };
@@ -55,6 +61,10 @@ struct PumpSourceState {
   bool found = false;
   uint64_t commit_ts = 0;
   pb::SourcePosition source;
+  // A one-shot COMMIT in parts from that server whose last part the pump has not received: its
+  // commit ts and how many of its parts it holds (0 and 0: none).
+  uint64_t open_commit_ts = 0;
+  uint32_t open_parts = 0;
 };
 
 class PumpClient {
@@ -65,8 +75,9 @@ class PumpClient {
   virtual ~PumpClient() = default;
 
   // On a WriteBinlogStream the client keeps between writes (docs/PUMP.md); with
-  // coalesce_writes, concurrent callers' binlogs may go together in one WriteBinlogs.
-  virtual Status WriteBinlog(const pb::Binlog& binlog) = 0;
+  // coalesce_writes, concurrent callers' binlogs may go together in one WriteBinlogs. `part` is
+  // its PartTag when it is one part of a transaction in parts (docs/PUMP.md).
+  virtual Status WriteBinlog(const pb::Binlog& binlog, uint32_t part = 0) = 0;
   // WriteBinlog without a thread waiting: `done` runs exactly once, with what WriteBinlog
   // would return, on one of gRPC's threads (never inside this call; it must not block, and may
   // write again). With coalesce_writes, binlogs written while max_in_flight calls are out go
@@ -75,8 +86,10 @@ class PumpClient {
   using WriteDone = std::function<void(Status)>;
   virtual void WriteBinlogAsync(const pb::Binlog& binlog, WriteDone done) = 0;
   virtual Status WriteBinlogs(std::span<const pb::Binlog> binlogs) = 0;
-  // WriteBinlogs of binlogs the caller has serialized already (moved into the request).
-  virtual Status WritePayloads(std::vector<std::string> payloads) = 0;
+  // WriteBinlogs of binlogs the caller has serialized already (moved into the request), with
+  // their PartTags (empty: all whole).
+  virtual Status WritePayloads(std::vector<std::string> payloads,
+                               std::vector<uint32_t> parts = {}) = 0;
   // What the pump holds from the upstream server `server_id` (one-shot COMMITs).
   virtual Result<PumpSourceState> GetSourceState(uint32_t server_id) = 0;
   // An empty binlog, answered without being stored: is the pump there and online?

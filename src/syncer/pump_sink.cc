@@ -7,7 +7,10 @@
 //     heartbeats run on the wall clock, ahead of upstream event times during a catch-up), and
 //     a batch refused as "ts-behind" (nothing stored) is re-stamped and sent again;
 //   - failover: any other failure moves to the next address after a backoff, up to max-retry
-//     failures in a row.
+//     failures in a row;
+//   - big transactions: their parts go with their tags, in calls of max_call_bytes like the
+//     rest, all at the ts of the first; after a failed call the pump says how many parts of
+//     the transaction it holds (GetSourceState's open_parts) and the rest follow.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,6 +21,7 @@
 
 #include "common/logging.h"
 #include "pump_client/pump_client.h"
+#include "segment/format.h"
 #include "syncer/sink.h"
 
 namespace binlog::syncer {
@@ -28,17 +32,30 @@ namespace {
 // the pump reported, so only producers racing for the same ts can make it repeat.
 constexpr int kMaxRestamps = 20;
 
-uint64_t Ts(const pb::Binlog* b) { return static_cast<uint64_t>(b->commit_ts()); }
+// A binlog of the call under way, parsed (its ts may be raised) with its PartTag.
+struct Entry {
+  pb::Binlog binlog;
+  segment::PartTag part = segment::kWholeTransaction;
+};
 
-// Raises commit ts to keep them strictly increasing above `above`; start_ts follows when it
-// equals commit_ts (the syncer's one-shot commits and heartbeats).
-void Stamp(std::span<pb::Binlog* const> binlogs, uint64_t above) {
+uint64_t Ts(const Entry& e) { return static_cast<uint64_t>(e.binlog.commit_ts()); }
+
+// A part after the first of its transaction: it has the ts its first part was given.
+bool Continues(const Entry& e) { return segment::PartIndex(e.part) > 0; }
+
+// Raises commit ts to keep them strictly increasing above `above`, one per transaction: a next
+// part takes its first part's ts (`open_ts` when the call begins inside a transaction); start_ts
+// follows when it equals commit_ts (the syncer's one-shot commits and heartbeats).
+void Stamp(std::span<Entry> call, uint64_t above, uint64_t open_ts) {
   uint64_t prev = above;
-  for (pb::Binlog* b : binlogs) {
-    uint64_t ts = std::max(Ts(b), prev + 1);
-    if (b->start_ts() == b->commit_ts()) b->set_start_ts(static_cast<int64_t>(ts));
-    b->set_commit_ts(static_cast<int64_t>(ts));
-    prev = ts;
+  for (size_t i = 0; i < call.size(); ++i) {
+    pb::Binlog& b = call[i].binlog;
+    uint64_t ts = !Continues(call[i]) ? std::max(Ts(call[i]), prev + 1)
+                  : i == 0            ? open_ts
+                                      : Ts(call[i - 1]);
+    if (b.start_ts() == b.commit_ts()) b.set_start_ts(static_cast<int64_t>(ts));
+    b.set_commit_ts(static_cast<int64_t>(ts));
+    prev = std::max(prev, ts);
   }
 }
 
@@ -47,28 +64,29 @@ class PumpSink : public Sink {
   explicit PumpSink(PumpSinkOptions options)
       : options_(std::move(options)), clients_(options_.addrs.size()) {}
 
-  // Parsed here: the ts may have to be raised, and calls are cut by size.
+  // Cut in calls by size, each parsed only when it goes (the ts may have to be raised), so a
+  // batch holding a big transaction's parts is never parsed whole.
   Status Write(std::span<const EncodedBinlog> encoded) override {
-    parsed_.resize(encoded.size());
-    std::vector<pb::Binlog*> binlogs(encoded.size());
-    for (size_t i = 0; i < encoded.size(); ++i) {
-      const std::string_view p = encoded[i].payload;
-      if (!parsed_[i].ParseFromArray(p.data(), static_cast<int>(p.size()))) {
-        return Status::InvalidArgument(
-            fmt::format("the record of {}:{} is not a binlog", encoded[i].file, encoded[i].pos));
-      }
-      binlogs[i] = &parsed_[i];
-    }
     size_t begin = 0;
-    while (begin < binlogs.size()) {
+    while (begin < encoded.size()) {
       size_t end = begin, bytes = 0;
-      while (end < binlogs.size()) {
-        size_t size = binlogs[end]->ByteSizeLong();
+      while (end < encoded.size()) {
+        size_t size = encoded[end].payload.size();
         if (end > begin && bytes + size > options_.max_call_bytes) break;
         bytes += size;
         ++end;
       }
-      RETURN_IF_ERROR(WriteCall(std::span(binlogs).subspan(begin, end - begin)));
+      call_.resize(end - begin);
+      for (size_t i = begin; i < end; ++i) {
+        const std::string_view p = encoded[i].payload;
+        Entry& e = call_[i - begin];
+        e.part = encoded[i].part;
+        if (!e.binlog.ParseFromArray(p.data(), static_cast<int>(p.size()))) {
+          return Status::InvalidArgument(
+              fmt::format("the record of {}:{} is not a binlog", encoded[i].file, encoded[i].pos));
+        }
+      }
+      RETURN_IF_ERROR(WriteCall(call_));
       begin = end;
     }
     return Status::OK();
@@ -87,10 +105,12 @@ class PumpSink : public Sink {
   Status Close() override { return Status::OK(); }
 
  private:
-  Status WriteCall(std::span<pb::Binlog* const> call);
+  Status WriteCall(std::span<Entry> call);
+  Status DropHeld(std::span<Entry>* call) const;
+  void Sent(std::span<const Entry> call);
   Result<pump::PumpClient*> Client(size_t i);
   Status Sync();
-  Status Send(std::span<pb::Binlog* const> call);
+  Status Send(std::span<const Entry> call);
   Status NextPump(const Status& why, int* failures);
   bool cancelled() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -99,12 +119,19 @@ class PumpSink : public Sink {
 
   PumpSinkOptions options_;
   std::vector<std::unique_ptr<pump::PumpClient>> clients_;  // made on first use
-  std::vector<pb::Binlog> parsed_;                          // of the Write under way
+  std::vector<Entry> call_;                                 // the call under way
   size_t current_ = 0;
   uint32_t server_id_ = 0;
-  bool synced_ = false;   // held_ts_ and floor_ are the current pump's
+  bool synced_ = false;   // held_ts_, floor_ and open_* are the current pump's
   uint64_t held_ts_ = 0;  // newest commit ts the current pump holds from server_id_
   uint64_t floor_ = 0;    // the newest ts the current pump had seen when asked
+  // The transaction in parts of server_id_ the current pump holds a beginning of: its ts and
+  // how many of its parts it holds.
+  uint64_t open_ts_ = 0;
+  uint32_t open_parts_ = 0;
+  // The ts of the transaction in parts whose last part has not been sent yet (0: none): the
+  // next call goes on with it.
+  uint64_t txn_ts_ = 0;
   // Newest ts known durable on any pump: every new ts goes above. Atomic: the syncer's
   // durability thread reads it (LastTS) while a Write runs.
   std::atomic<uint64_t> last_ts_{0};
@@ -167,40 +194,86 @@ Status PumpSink::Sync() {
   ASSIGN_OR_RETURN(pump::PumpSourceState st, c->GetSourceState(server_id_));
   held_ts_ = st.found ? st.commit_ts : 0;
   floor_ = st.max_ts;
+  open_ts_ = st.open_commit_ts;
+  open_parts_ = st.open_parts;
   synced_ = true;
   return Status::OK();
 }
 
-Status PumpSink::Send(std::span<pb::Binlog* const> call) {
+Status PumpSink::Send(std::span<const Entry> call) {
   std::vector<std::string> payloads(call.size());
+  std::vector<uint32_t> parts(call.size());
   for (size_t i = 0; i < call.size(); ++i) {
-    if (!call[i]->SerializeToString(&payloads[i])) {
+    if (!call[i].binlog.SerializeToString(&payloads[i])) {
       return Status::InvalidArgument("a binlog that protobuf cannot serialize");
     }
+    parts[i] = call[i].part;
   }
   ASSIGN_OR_RETURN(pump::PumpClient * c, Client(current_));
-  return c->WritePayloads(std::move(payloads));
+  return c->WritePayloads(std::move(payloads), std::move(parts));
 }
 
-Status PumpSink::WriteCall(std::span<pb::Binlog* const> call) {
+// What an earlier attempt of this call left on this pump: whole transactions up to held_ts_ (a
+// prefix, each call being one wal write; records of the same source are in ts order), then the
+// parts it holds of the transaction in parts it has open. A call that goes on with a
+// transaction whose earlier parts this pump does not hold (another pump, or one that rolled it
+// back) cannot be finished from here: the syncer must read it again from its first part.
+Status PumpSink::DropHeld(std::span<Entry>* call) const {
+  while (!call->empty() && Ts(call->front()) <= held_ts_) *call = call->subspan(1);
+  while (!call->empty() && segment::IsPart(call->front().part) && Ts(call->front()) == open_ts_ &&
+         segment::PartIndex(call->front().part) < open_parts_) {
+    *call = call->subspan(1);
+  }
+  if (call->empty() || !Continues(call->front())) return Status::OK();
+  if (Ts(call->front()) == open_ts_ && segment::PartIndex(call->front().part) == open_parts_) {
+    return Status::OK();
+  }
+  return Status::Aborted(fmt::format(
+      "pump {} does not hold the parts before part {} of the transaction at ts {} (it holds {} "
+      "parts of the one at ts {}): the syncer has to read that transaction again from its "
+      "beginning",
+      options_.addrs[current_], segment::PartIndex(call->front().part), Ts(call->front()),
+      open_parts_, open_ts_));
+}
+
+// The call is durable: its ts are the newest, and a call that ended inside a transaction in
+// parts leaves the next to go on with it.
+void PumpSink::Sent(std::span<const Entry> call) {
+  if (call.empty()) return;
+  const Entry& last = call.back();
+  last_ts_ = std::max(last_ts_.load(), Ts(last));
+  txn_ts_ = segment::IsPart(last.part) && !segment::IsLastPart(last.part) ? Ts(last) : 0;
+}
+
+Status PumpSink::WriteCall(std::span<Entry> call) {
+  if (!call.empty() && Continues(call.front()) && txn_ts_ == 0) {
+    return Status::InvalidArgument(
+        "a next part of a transaction whose first part this sink did not send");
+  }
+  const std::span<Entry> whole = call;
   int failures = 0, restamps = 0;
-  Stamp(call, std::max(last_ts_.load(), floor_));
+  Stamp(call, std::max(last_ts_.load(), floor_), txn_ts_);
   while (true) {
     if (cancelled()) return Status::Aborted("the syncer is stopping");
     Status s;
     if (!synced_) {
       s = Sync();
-      // What an earlier attempt of this call left on this pump: a prefix, each call being one
-      // wal write (records of the same source are in ts order).
-      while (s.ok() && !call.empty() && Ts(call.front()) <= held_ts_) call = call.subspan(1);
-      if (s.ok() && call.empty()) return Status::OK();
-      if (s.ok() && Ts(call.front()) <= std::max(last_ts_.load(), floor_)) {
-        Stamp(call, std::max(last_ts_.load(), floor_));
+      if (s.ok()) {
+        // Fatal when the call cannot go on here: the pump holds no beginning to continue.
+        RETURN_IF_ERROR(DropHeld(&call));
+        if (call.empty()) {
+          Sent(whole);
+          return Status::OK();
+        }
+        if (Ts(call.front()) <= std::max(last_ts_.load(), floor_)) {
+          // A leading next part keeps its transaction's ts (the pump holds its first part).
+          Stamp(call, std::max(last_ts_.load(), floor_), Ts(call.front()));
+        }
       }
     }
     if (s.ok()) s = Send(call);
     if (s.ok()) {
-      last_ts_ = Ts(call.back());
+      Sent(whole);
       return Status::OK();
     }
     synced_ = false;

@@ -15,6 +15,7 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "mysql/mysql.h"
+#include "segment/format.h"
 #include "syncer/meta.h"
 
 namespace binlog::syncer {
@@ -28,7 +29,11 @@ struct EncodedBinlog {
   uint64_t pos = 0;
   std::string_view gtid;
   // Where the stream is once it is durable (every domain's GTID), for a sink that keeps it.
+  // A part before the last has the position where its transaction starts.
   const BinlogPosition* position = nullptr;
+  // A whole transaction (kWholeTransaction), or one of the parts of a big one
+  // (segment::MakePartTag; docs/SYNCER.md "Big transactions").
+  segment::PartTag part = segment::kWholeTransaction;
 };
 
 class Sink {

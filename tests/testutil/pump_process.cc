@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "common/env.h"
@@ -72,6 +73,18 @@ Result<std::string> PumpProcess::StatusJson() const {
   auto res = http.Get("/status");
   if (!res || res->status != 200) return Status::IOError("the pump's /status does not answer");
   return res->body;
+}
+
+Result<uint64_t> PumpProcess::PeakRssBytes() const {
+  if (pid_ <= 0) return Status::InvalidArgument("the pump is not running");
+  const std::string path = fmt::format("/proc/{}/status", pid_);
+  // Read as a stream: /proc files have no size.
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "... kB"
+  }
+  return Status::IOError(path + " cannot be read or has no VmHWM");
 }
 
 Status PumpProcess::Kill9() {

@@ -30,6 +30,8 @@ class PumpProcess {
   const std::string& node_id() const { return addr_; }
   // GET /status, the body.
   Result<std::string> StatusJson() const;
+  // The daemon's peak resident set so far (VmHWM in /proc/<pid>/status), in bytes.
+  Result<uint64_t> PeakRssBytes() const;
 
  private:
   PumpProcess() = default;

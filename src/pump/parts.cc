@@ -57,10 +57,13 @@ Status Pump::ValidatePart(const BinlogHead& b, GroupCheck* check) const {
   std::optional<PartProgress> progress = Progress(b, *check);
   if (index == 0) {
     if (progress || sorter_.PartsKeyInWal(key)) {
-      std::string msg = fmt::format(
-          "ts {} was used by another transaction in parts whose parts may still be in wal/; a "
-          "transaction in parts needs a ts of its own",
-          key);
+      std::string msg = progress
+                            ? fmt::format("a first part again: {} has {} parts already",
+                                          Describe(b), progress->received)
+                            : fmt::format(
+                                  "ts {} was used by another transaction in parts whose parts may "
+                                  "still be in wal/; a transaction in parts needs a ts of its own",
+                                  key);
       // A one-shot commit may be sent again with a newer ts, as any whose ts is taken.
       return one_shot ? Status::OutOfRange(msg) : Status::InvalidArgument(msg);
     }

@@ -52,8 +52,8 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   }
 
  private:
-  // Buffers kept beyond those in flight, by their capacity: about what the syncer's queues hold
-  // (64 MiB of items waiting, a batch or two being written). Fewer made a catch-up of big
+  // Buffers kept beyond those in flight, by their capacity: more than the syncer's queue and the
+  // batch being written hold (stream.cc). Fewer made a catch-up of big
   // transactions free and fault in a buffer for most of them (a tenth of the reader's CPU);
   // one huge transaction's buffer is not kept.
   static constexpr size_t kMaxFreeBytes = 128 << 20;

@@ -2,24 +2,15 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cstring>
 
-#include "common/logging.h"
-#include "common/text.h"
 #include "common/tso.h"
 #include "syncer/byte_reader.h"
-#include "syncer/statement.h"
 #include "syncer/wire.h"
 
 namespace binlog::syncer {
 
 namespace {
-
-// Row-event bytes one transaction may hold in memory. Far above what one journal record takes
-// (32 MiB, checked on write); this only stops a runaway transaction from exhausting memory.
-constexpr uint64_t kMaxTransactionBytes = 1ull << 30;
 
 // pb::Binlog's fields (proto/binlog.proto), and SourcePosition's.
 constexpr uint32_t kTpField = 1, kStartTsField = 2, kCommitTsField = 3, kDdlQueryField = 6,
@@ -50,13 +41,14 @@ uint64_t TsAllocator::FromMillis(int64_t ms) {
 }
 
 StreamDecoder::StreamDecoder(const BinlogPosition& start, bool checksum, uint64_t last_ts,
-                             uint32_t upstream_server_id, bool clock_heartbeats)
+                             uint32_t upstream_server_id, bool clock_heartbeats, size_t part_bytes)
     : checksum_(checksum),
       position_(start),
       file_(start.name),
       gtid_state_(ParseGtidState(start.gtid)),
       ts_(last_ts),
       clock_heartbeats_(clock_heartbeats),
+      part_bytes_(part_bytes),
       upstream_server_id_(upstream_server_id) {}
 
 std::string StreamDecoder::Where(const Event& ev) const {
@@ -130,7 +122,7 @@ Status StreamDecoder::FeedEvent(const Event& ev, int64_t now_ms, std::vector<Str
     case kIgnorableEvent:
       return Status::OK();
     default:
-      if (IsRowsEvent(h.type)) return OnRows(ev);
+      if (IsRowsEvent(h.type)) return OnRows(ev, out);
       // What this reader does not know may carry changes: skip it only when the server says
       // it may be skipped.
       if (h.flags & kIgnorableFlag) return Status::OK();
@@ -214,10 +206,16 @@ void StreamDecoder::Open(const std::string& gtid, bool standalone) {
   gtid_ = gtid;
   ddl_query_.clear();
   ddl_schema_.clear();
-  buf_ = buffers_->Get();
-  buf_->append(kHeadroom, '\0');
   txn_rows_ = 0;
   txn_bytes_ = 0;
+  parts_ = 0;
+  StartRecord();
+}
+
+void StreamDecoder::StartRecord() {
+  buf_ = buffers_->Get();
+  buf_->append(kHeadroom, '\0');
+  part_rows_ = 0;
   table_open_ = false;
 }
 
@@ -227,60 +225,11 @@ void StreamDecoder::CloseTable() {
   table_open_ = false;
 }
 
-Status StreamDecoder::OnQuery(const Event& ev, std::vector<StreamItem>* out) {
-  ASSIGN_OR_RETURN(QueryEvent q, ParseQuery(ev, fd_));
-  StatementKind kind = ClassifyStatement(q.query);
-  switch (kind) {
-    case StatementKind::kBegin:
-      if (!open_) Open(gtid_, false);
-      return Status::OK();
-    case StatementKind::kCommit:
-      if (!open_) return Status::Corruption("COMMIT outside a transaction");
-      Commit(ev, out);
-      return Status::OK();
-    case StatementKind::kRollback:
-      // Logged only when changes to non-transactional tables could not be undone: those
-      // changes happened upstream, so they are archived.
-      if (!open_) return Status::OK();
-      if (txn_rows_ > 0) {
-        LOG_WARN("transaction ended with ROLLBACK after non-transactional changes: archived",
-                 KV("gtid", gtid_), KV("rows", txn_rows_), KV("file", file_),
-                 KV("pos", ev.header.log_pos));
-      }
-      Commit(ev, out);
-      return Status::OK();
-    case StatementKind::kSavepoint:
-    case StatementKind::kRollbackToSavepoint:
-      if (open_ && !standalone_) return Status::OK();  // transaction-internal
-      break;
-    case StatementKind::kXa:
-      return Status::Unsupported(
-          "XA transactions: the syncer does not archive XA PREPARE / COMMIT");
-    case StatementKind::kDataChange:
-      return Status::Unsupported(fmt::format(
-          "a data change logged as a statement, not as rows (the session that ran it had "
-          "binlog_format STATEMENT or MIXED): \"{}\". An archive must not hold it as text that a "
-          "replay would run again against other data. Set binlog_format=ROW for every session "
-          "(SET GLOBAL binlog_format=ROW, and take SUPER/BINLOG ADMIN from the applications), "
-          "then restart the syncer from a full backup taken after this point",
-          Printable(q.query, 200)));
-    case StatementKind::kOther:
-      break;
-  }
-  // Anything else is DDL (or an account statement), archived with its current database.
-  if (!open_) Open(gtid_, true);
-  if (!ddl_query_.empty()) {
-    return Status::Unsupported(
-        fmt::format("a second statement in transaction {} (\"{}\" after \"{}\")", gtid_,
-                    Printable(q.query, 80), Printable(ddl_query_, 80)));
-  }
-  ddl_query_ = q.query;
-  ddl_schema_ = q.database;
-  if (standalone_) Commit(ev, out);
-  return Status::OK();
-}
-
-Status StreamDecoder::OnRows(const Event& ev) {
+// Row images are written into the record as they are read; once the record holds part_bytes_
+// it is handed on as a part (between two rows, also inside one event), so a transaction of any
+// size takes about one part of memory here. A DDL transaction (CREATE TABLE ... SELECT's rows)
+// is not cut: its statement and rows are one record.
+Status StreamDecoder::OnRows(const Event& ev, std::vector<StreamItem>* out) {
   if (!open_) return Status::Corruption("row event outside a transaction");
   ASSIGN_OR_RETURN(RowsEvent rows, ParseRowsEvent(ev, fd_));
   auto it = tables_.find(rows.table_id);
@@ -289,32 +238,44 @@ Status StreamDecoder::OnRows(const Event& ev) {
         fmt::format("row event for table id {} without its table map", rows.table_id));
   }
   const Table& table = it->second;
-  if (!table_open_ || current_table_id_ != rows.table_id) {
-    CloseTable();
-    table_mark_ = wire::Open(buf_.get(), kTablesField, table_guess_);
-    buf_->append(table.head);
-    table_open_ = true;
-    current_table_id_ = rows.table_id;
-  }
-  ASSIGN_OR_RETURN(uint64_t n, mutations_.Append(rows, table.map, buf_.get()));
-  txn_rows_ += n;
-  stats_.rows += n;
+  const bool may_cut = ddl_query_.empty();
+  const size_t limit = may_cut ? part_bytes_ : SIZE_MAX;
+  size_t offset = 0;
+  do {
+    if (may_cut && part_rows_ > 0 && buf_->size() >= part_bytes_) CutPart(ev, out);
+    if (!table_open_ || current_table_id_ != rows.table_id) {
+      CloseTable();
+      table_mark_ = wire::Open(buf_.get(), kTablesField, table_guess_);
+      buf_->append(table.head);
+      table_open_ = true;
+      current_table_id_ = rows.table_id;
+    }
+    ASSIGN_OR_RETURN(uint64_t n, mutations_.Append(rows, table.map, buf_.get(), &offset, limit));
+    txn_rows_ += n;
+    part_rows_ += n;
+    stats_.rows += n;
+  } while (offset < rows.rows.size());
   txn_bytes_ += ev.body.size();
-  if (txn_bytes_ > kMaxTransactionBytes) {
-    return Status::Unsupported(fmt::format(
-        "transaction {} holds more than {} MiB of row events; the syncer keeps a transaction in "
-        "memory until its commit",
-        gtid_, kMaxTransactionBytes >> 20));
-  }
   return Status::OK();
 }
 
-// Fields in number order, as protobuf writes them: those before the tables go in the headroom
-// (a DDL statement seldom fits; its record has no tables to move), the source after them.
+// A part before the last: the commit ts is taken with the first one, from this event's time,
+// and the position stays where the transaction starts.
+void StreamDecoder::CutPart(const Event& ev, std::vector<StreamItem>* out) {
+  CloseTable();
+  if (parts_ == 0) part_ts_ = ts_.FromSeconds(ev.header.timestamp);
+  out->push_back(FinishRecord(part_ts_, ev.header.timestamp, segment::MakePartTag(parts_, false)));
+  parts_++;
+  StartRecord();
+  // The next part will be as large: no growth by doubling (copies, and twice the capacity).
+  buf_->reserve(part_bytes_ + part_bytes_ / 16);
+}
+
+// The last record of a transaction: whole, or its last part.
 void StreamDecoder::Commit(const Event& ev, std::vector<StreamItem>* out) {
   const EventHeader& h = ev.header;
   CloseTable();
-  uint64_t ts = ts_.FromSeconds(h.timestamp);
+  uint64_t ts = parts_ > 0 ? part_ts_ : ts_.FromSeconds(h.timestamp);
   if (!gtid_.empty()) {
     auto state = ParseGtidState(gtid_);
     if (!state.empty()) {
@@ -329,6 +290,24 @@ void StreamDecoder::Commit(const Event& ev, std::vector<StreamItem>* out) {
     position_.name = file_;
     position_.pos = h.log_pos;
   }
+  segment::PartTag part =
+      parts_ > 0 ? segment::MakePartTag(parts_, true) : segment::kWholeTransaction;
+  out->push_back(FinishRecord(ts, h.timestamp, part));
+  stats_.transactions++;
+
+  open_ = false;
+  standalone_ = false;
+  gtid_.clear();
+  ddl_query_.clear();
+  ddl_schema_.clear();
+  txn_rows_ = 0;
+  txn_bytes_ = 0;
+  parts_ = 0;
+}
+
+// Fields in number order, as protobuf writes them: those before the tables go in the headroom
+// (a DDL statement seldom fits; its record has no tables to move), the source after them.
+StreamItem StreamDecoder::FinishRecord(uint64_t ts, uint32_t event_time, segment::PartTag part) {
   std::string& head = head_;
   head.clear();
   wire::PutVarintField(&head, kTpField, pb::COMMIT);
@@ -343,10 +322,11 @@ void StreamDecoder::Commit(const Event& ev, std::vector<StreamItem>* out) {
   } else {
     buf_->replace(0, kHeadroom, head);
   }
-  PutSource(buf_.get(), gtid_, h.timestamp);
+  PutSource(buf_.get(), gtid_, event_time);
 
   StreamItem item;
   item.kind = StreamItem::kTransaction;
+  item.part = part;
   item.ddl = !ddl_query_.empty();
   if (item.ddl) {
     item.ddl_query = ddl_query_;
@@ -354,22 +334,13 @@ void StreamDecoder::Commit(const Event& ev, std::vector<StreamItem>* out) {
   }
   item.gtid = gtid_;
   item.commit_ts = ts;
-  item.rows = txn_rows_;
-  item.event_time = h.timestamp;
-  item.approx_bytes = txn_bytes_ + ddl_query_.size();
+  item.rows = part_rows_;
+  item.event_time = event_time;
+  item.approx_bytes = segment::IsPart(part) ? buf_->size() : txn_bytes_ + ddl_query_.size();
   item.position = position_;
   item.buffer = std::move(buf_);
   item.payload_offset = offset;
-  out->push_back(std::move(item));
-  stats_.transactions++;
-
-  open_ = false;
-  standalone_ = false;
-  gtid_.clear();
-  ddl_query_.clear();
-  ddl_schema_.clear();
-  txn_rows_ = 0;
-  txn_bytes_ = 0;
+  return item;
 }
 
 // The server read, not the event's origin: file:pos are positions in its binlog

@@ -8,6 +8,11 @@
 // flagged standalone is closed by its single statement (DDL). Commit ts are TSO built from the
 // closing event's time (seconds), kept strictly increasing with the logical part.
 //
+// A transaction is never held whole: once its record reaches the part size, the decoder cuts it
+// into parts as it reads the row events (docs/FORMAT.md, docs/SYNCER.md "Big transactions"). Each
+// part is a complete COMMIT binlog with the same commit ts, allocated when the first part is cut
+// from that event's time; only the last part moves the position. A DDL transaction stays whole.
+//
 // Not thread-safe: one decoder per replication connection.
 #pragma once
 
@@ -20,6 +25,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "segment/format.h"
 #include "syncer/buffer_pool.h"
 #include "syncer/event.h"
 #include "syncer/meta.h"
@@ -58,15 +64,27 @@ struct StreamItem {
     return buffer ? std::string_view(*buffer).substr(payload_offset) : std::string_view();
   }
   uint64_t commit_ts = 0;
+  // kTransaction: a whole transaction (kWholeTransaction) or one of its parts
+  // (segment::MakePartTag). A part before the last keeps `position` where the transaction
+  // starts, so that syncer.meta never points inside a transaction.
+  segment::PartTag part = segment::kWholeTransaction;
   std::string gtid;       // of the transaction; empty when the upstream has none
   std::string ddl_query;  // a DDL transaction's statement, and its current database
   std::string ddl_schema;
   BinlogPosition position;  // where the stream is once this item is durable
-  uint64_t rows = 0;
+  uint64_t rows = 0;        // row changes in this record (a part's own)
   bool ddl = false;
-  uint32_t event_time = 0;    // seconds; 0 for heartbeats
-  uint64_t approx_bytes = 0;  // row-event bytes it came from (for queue bounds)
+  uint32_t event_time = 0;  // seconds; 0 for heartbeats
+  // For queue bounds: the row-event bytes a whole transaction came from; a part's record bytes
+  // (what a big transaction holds in memory is its parts).
+  uint64_t approx_bytes = 0;
+  // The last record of a transaction (a whole one or its last part), or not a transaction.
+  bool ends_transaction() const { return segment::IsLastPart(part); }
 };
+
+// Serialized bytes at which a transaction's record is cut into a part (about: the row event
+// being read goes on to the end of its row).
+inline constexpr size_t kDefaultPartBytes = 4u << 20;
 
 struct DecoderStats {
   uint64_t events = 0;
@@ -83,9 +101,11 @@ class StreamDecoder {
   // server read, for the records' SourcePosition (proto/binlog.proto). `clock_heartbeats`:
   // heartbeats take the local clock (and later ts go above it); false: they take the last ts,
   // so every transaction's ts is a function of the events from `start` and `last_ts` alone (a
-  // destination that recognises re-read transactions by their ts needs that).
+  // destination that recognises re-read transactions by their ts needs that). `part_bytes`:
+  // where a transaction's record is cut into parts (tests use small ones).
   StreamDecoder(const BinlogPosition& start, bool checksum, uint64_t last_ts,
-                uint32_t upstream_server_id, bool clock_heartbeats = true);
+                uint32_t upstream_server_id, bool clock_heartbeats = true,
+                size_t part_bytes = kDefaultPartBytes);
 
   // Feeds one event as received (after the packet's status byte); appends finished items.
   // `now_ms` stamps heartbeats. Errors name the event and binlog position.
@@ -105,10 +125,13 @@ class StreamDecoder {
   Status OnGtid(const Event& ev);
   Status OnTableMap(const Event& ev);
   Status OnQuery(const Event& ev, std::vector<StreamItem>* out);
-  Status OnRows(const Event& ev);
+  Status OnRows(const Event& ev, std::vector<StreamItem>* out);
   void Open(const std::string& gtid, bool standalone);
+  void StartRecord();
   void CloseTable();
+  void CutPart(const Event& ev, std::vector<StreamItem>* out);
   void Commit(const Event& ev, std::vector<StreamItem>* out);
+  StreamItem FinishRecord(uint64_t ts, uint32_t event_time, segment::PartTag part);
   void PutSource(std::string* buf, std::string_view gtid, uint32_t event_time) const;
   std::string Where(const Event& ev) const;
 
@@ -125,6 +148,7 @@ class StreamDecoder {
   std::unordered_map<uint64_t, Table> tables_;
   TsAllocator ts_;
   bool clock_heartbeats_;
+  size_t part_bytes_;
   uint32_t server_id_ = 0;  // of the events' origin
   uint32_t upstream_server_id_;
   DecoderStats stats_;
@@ -137,7 +161,10 @@ class StreamDecoder {
   std::shared_ptr<BufferPool> buffers_ = BufferPool::Make();
   BufferPool::Lease buf_;  // the record: headroom for its first fields, then its tables
   uint64_t txn_rows_ = 0;
-  uint64_t txn_bytes_ = 0;
+  uint64_t txn_bytes_ = 0;   // row-event bytes
+  uint32_t parts_ = 0;       // parts cut so far
+  uint64_t part_ts_ = 0;     // their commit ts, once the first is cut
+  uint64_t part_rows_ = 0;   // row changes in buf_
   bool table_open_ = false;  // a TableChanges is open at table_mark_
   wire::Mark table_mark_;
   size_t table_guess_ = 4;         // bytes of its length

@@ -33,12 +33,16 @@ class ItemQueue {
     return true;
   }
 
-  // Moves up to max items into out, waiting for at least one; false once closed and empty.
-  bool PopBatch(size_t max, std::vector<StreamItem>* out) {
+  // Moves up to max items, and up to max_bytes unless a single item is more, into out, waiting
+  // for at least one; false once closed and empty.
+  bool PopBatch(size_t max, size_t max_bytes, std::vector<StreamItem>* out) {
     std::unique_lock<std::mutex> lock(mu_);
     not_empty_.wait(lock, [&] { return !items_.empty() || closed_; });
     if (items_.empty()) return false;
-    while (!items_.empty() && out->size() < max) {
+    size_t taken = 0;
+    while (!items_.empty() && out->size() < max &&
+           (out->empty() || taken + items_.front().bytes <= max_bytes)) {
+      taken += items_.front().bytes;
       bytes_ -= items_.front().bytes;
       out->push_back(std::move(items_.front().item));
       items_.pop_front();

@@ -14,11 +14,33 @@ namespace binlog::syncer {
 
 namespace {
 
-// A journal record holds at most half a block (segment/format.h); refuse larger transactions
-// here with the transaction named, rather than deep in the segment writer.
-constexpr size_t kMaxRecordBytes = 32u << 20;
 // A batch of at least this many bytes is compressed on two threads.
 constexpr size_t kSplitBytes = 1u << 20;
+
+Result<std::unique_ptr<journal::Journal>> OpenJournal(const JournalSinkOptions& options) {
+  journal::JournalOptions jo;
+  jo.env = options.env;
+  jo.max_file_size = options.max_file_size;
+  jo.segment.zstd_level = options.zstd_level;
+  Result<std::unique_ptr<journal::Journal>> j = journal::Journal::Open(options.dir, jo);
+  if (!j.ok()) return j.status().WithContext(fmt::format("open the journal {}", options.dir));
+  return j;
+}
+
+// The segment encoder refuses a record larger than half a block. Parts keep a big transaction's
+// records near the part size, so only a single row change that large gets here: the error
+// names its transaction.
+Status RecordTooLarge(std::span<const EncodedBinlog> binlogs, Status s) {
+  if (!s.IsInvalidArgument()) return s;
+  auto big = std::max_element(binlogs.begin(), binlogs.end(), [](const auto& a, const auto& b) {
+    return a.payload.size() < b.payload.size();
+  });
+  return Status::Unsupported(fmt::format(
+      "a record of the transaction at {}:{} (gtid {}) is {} MiB encoded: one row change larger "
+      "than a journal record holds ({} MiB) cannot be archived ({})",
+      big->file, big->pos, big->gtid, big->payload.size() >> 20, segment::kMaxBlockBytes >> 21,
+      s.message()));
+}
 
 class JournalSink : public Sink {
  public:
@@ -30,18 +52,13 @@ class JournalSink : public Sink {
     records_.resize(binlogs.size());
     for (size_t i = 0; i < binlogs.size(); ++i) {
       const EncodedBinlog& b = binlogs[i];
-      if (b.payload.size() > kMaxRecordBytes) {
-        return Status::Unsupported(fmt::format(
-            "the transaction at {}:{} (gtid {}) is {} MiB encoded; a journal record holds at "
-            "most {} MiB: split such transactions upstream",
-            b.file, b.pos, b.gtid, b.payload.size() >> 20, kMaxRecordBytes >> 20));
-      }
-      records_[i] = journal::Record{b.commit_ts, b.payload};
+      records_[i] = journal::Record{b.commit_ts, b.payload, b.part};
     }
     std::vector<segment::EncodedBlock> blocks;
-    RETURN_IF_ERROR(Encode(records_, &blocks));
+    if (Status s = Encode(records_, &blocks); !s.ok()) return RecordTooLarge(binlogs, s);
     journal::Journal::WriteTicket ticket;
     RETURN_IF_ERROR(journal_->WriteEncoded(std::move(blocks), records_.size(), &ticket));
+    unfinished_ = !segment::IsLastPart(binlogs.back().part);
     std::lock_guard<std::mutex> lock(mu_);
     last_ = ticket;
     return Status::OK();
@@ -60,7 +77,21 @@ class JournalSink : public Sink {
 
   uint64_t LastTS() const override { return journal_->last_ts(); }
 
-  // The journal is this syncer's alone: its newest record is the answer whatever server_id.
+  // Reopening cuts the open transaction, as after a crash: one way for both.
+  Status DropUnfinished() override {
+    if (!unfinished_) return Status::OK();
+    RETURN_IF_ERROR(journal_->Close());
+    journal_.reset();
+    ASSIGN_OR_RETURN(journal_, OpenJournal(options_));
+    unfinished_ = false;
+    std::lock_guard<std::mutex> lock(mu_);
+    last_.reset();
+    return Status::OK();
+  }
+
+  // The journal is this syncer's alone: its newest record is the answer whatever server_id. It
+  // never ends inside a transaction (Open cut what a crash left open): the newest record is a
+  // transaction's last, the only part whose source is where the transaction ends.
   Result<std::optional<pb::SourcePosition>> LastSource(uint32_t) override {
     uint64_t last = journal_->last_ts();
     if (last == 0) return std::optional<pb::SourcePosition>();
@@ -72,6 +103,7 @@ class JournalSink : public Sink {
     while (true) {
       ASSIGN_OR_RETURN(bool more, reader->Next(&rec));
       if (!more) break;
+      if (!segment::IsLastPart(rec.part)) continue;
       pb::Binlog b;
       if (!b.ParseFromArray(rec.payload.data(), static_cast<int>(rec.payload.size()))) {
         return Status::Corruption(
@@ -110,7 +142,8 @@ class JournalSink : public Sink {
   JournalSinkOptions options_;
   std::unique_ptr<journal::Journal> journal_;
   std::vector<journal::Record> records_;
-  std::mutex mu_;  // Write and WaitDurable run on different threads
+  bool unfinished_ = false;  // the last record written is a part before the last
+  std::mutex mu_;            // Write and WaitDurable run on different threads
   std::optional<journal::Journal::WriteTicket> last_;  // of the newest Write
 };
 
@@ -118,13 +151,8 @@ class JournalSink : public Sink {
 
 Result<std::unique_ptr<Sink>> OpenJournalSink(const JournalSinkOptions& options) {
   if (options.dir.empty()) return Status::InvalidArgument("[to] dir: the journal directory");
-  journal::JournalOptions jo;
-  jo.env = options.env;
-  jo.max_file_size = options.max_file_size;
-  jo.segment.zstd_level = options.zstd_level;
-  Result<std::unique_ptr<journal::Journal>> j = journal::Journal::Open(options.dir, jo);
-  if (!j.ok()) return j.status().WithContext(fmt::format("open the journal {}", options.dir));
-  return std::unique_ptr<Sink>(new JournalSink(options, std::move(*j)));
+  ASSIGN_OR_RETURN(auto journal, OpenJournal(options));
+  return std::unique_ptr<Sink>(new JournalSink(options, std::move(journal)));
 }
 
 }  // namespace binlog::syncer

@@ -239,6 +239,16 @@ Status DownstreamSink::Begin(const BinlogPosition& from) {
 
 Status DownstreamSink::Write(std::span<const EncodedBinlog> binlogs) {
   for (const EncodedBinlog& b : binlogs) {
+    // Refused at its first part, before anything of it reaches the engine: applying the parts
+    // as transactions of their own would leave half of it visible downstream.
+    if (segment::IsPart(b.part)) {
+      return Status::Unsupported(fmt::format(
+          "transaction {} (read from {}:{} on) is too big for one record and came in parts; "
+          "this syncer cannot apply a transaction in parts to a downstream server yet: nothing "
+          "of it was applied, and the syncer stops before it (docs/SYNCER.md, \"Big "
+          "transactions\")",
+          b.gtid, b.file, b.pos));
+    }
     pb::Binlog binlog;
     if (!binlog.ParseFromArray(b.payload.data(), static_cast<int>(b.payload.size()))) {
       return Status::Corruption(

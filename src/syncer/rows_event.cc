@@ -180,7 +180,7 @@ Status WithOldTemporalHint(Status s, const TableMap& map) {
 }  // namespace
 
 Result<uint64_t> MutationWriter::Append(const RowsEvent& rows, const TableMap& map,
-                                        std::string* buf) {
+                                        std::string* buf, size_t* offset, size_t limit) {
   if (rows.width != map.columns.size()) {
     return Status::Corruption(
         fmt::format("row event for table {}.{} has {} columns, its table map {}", map.schema,
@@ -189,8 +189,9 @@ Result<uint64_t> MutationWriter::Append(const RowsEvent& rows, const TableMap& m
   size_t present = CountBits(rows.present, rows.width);
   size_t present_after = CountBits(rows.present_after, rows.width);
   ByteReader r(rows.rows);
+  r.Skip(*offset);
   uint64_t n = 0;
-  for (; r.remaining() > 0; ++n) {
+  for (; r.remaining() > 0 && (n == 0 || buf->size() < limit); ++n) {
     size_t start = r.offset();
     Status s = AppendRow(rows, map, &r, present, present_after, buf);
     if (!s.ok()) return WithOldTemporalHint(std::move(s), map);
@@ -201,6 +202,7 @@ Result<uint64_t> MutationWriter::Append(const RowsEvent& rows, const TableMap& m
           map.schema, map.table, r.remaining()));
     }
   }
+  *offset = r.offset();
   return n;
 }
 

@@ -6,6 +6,7 @@
 // Value with no field set, so Row keeps one Value per table column.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -42,10 +43,13 @@ Result<RowsEvent> ParseRowsEvent(const Event& ev, const FormatDescription& fd);
 // keeping its working space and length guesses from one event to the next.
 class MutationWriter {
  public:
-  // Appends one TableMutation per row (UPDATE: before and after image pairs) to buf; returns
-  // how many. Errors name the table and the column; the caller adds the binlog position. After
-  // an error buf holds a partial mutation.
-  Result<uint64_t> Append(const RowsEvent& rows, const TableMap& map, std::string* buf);
+  // Appends one TableMutation per row (UPDATE: before and after image pairs) to buf, from
+  // *offset (bytes into rows.rows) on, until the rows end or buf holds `limit` bytes (one row
+  // at least, so a caller that cuts its record there always advances); *offset is then where it
+  // stopped. Returns how many. Errors name the table and the column; the caller adds the binlog
+  // position. After an error buf holds a partial mutation.
+  Result<uint64_t> Append(const RowsEvent& rows, const TableMap& map, std::string* buf,
+                          size_t* offset, size_t limit = SIZE_MAX);
 
  private:
   Status AppendRow(const RowsEvent& rows, const TableMap& map, ByteReader* r, size_t present_count,

@@ -41,8 +41,10 @@ class Sink {
   virtual ~Sink() = default;
   // Writes binlogs in order; they are durable once a WaitDurable() called after it returns (a sink
   // may make them durable before it returns, and do nothing in WaitDurable). Their commit ts come
-  // strictly increasing and above LastTS(); a sink may raise them (start_ts with them) to what
-  // its destination accepts, keeping them strictly increasing (a reader sees its records' ts).
+  // strictly increasing and above LastTS(), except that the parts of one transaction share its
+  // ts and come one after another, in order (a transaction's parts may span several calls); a
+  // sink may raise the ts (start_ts with them) to what its destination accepts, keeping them
+  // strictly increasing and one per transaction (a reader sees its records' ts).
   // After an error nothing of the call may be assumed written, nor assumed absent: the syncer
   // resumes from its meta and the restart check below.
   virtual Status Write(std::span<const EncodedBinlog> binlogs) = 0;
@@ -58,6 +60,11 @@ class Sink {
   virtual Result<std::optional<pb::SourcePosition>> LastSource(uint32_t server_id) = 0;
   // Thread-safe: makes a Write that is waiting to retry return soon (Aborted).
   virtual void Cancel() {}
+  // The stream broke inside a transaction after some of its parts were written (the syncer
+  // reconnects and reads it again from its start): forgets those parts, as a restart would,
+  // so that the transaction's parts come again from the first and LastTS() is the last whole
+  // transaction's. Called between connections, never while a Write or WaitDurable runs.
+  virtual Status DropUnfinished() { return Status::OK(); }
   virtual Status Close() = 0;
 
   // A sink that keeps the upstream position itself, committed with what it applies (mysql):

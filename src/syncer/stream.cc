@@ -17,7 +17,13 @@ namespace binlog::syncer {
 
 namespace {
 
-constexpr size_t kQueueBytes = 64 << 20;
+// Records decoded and not yet written are most of the syncer's memory: the queue, the batch
+// being written and the part being decoded, about 30 MiB at most, so a transaction of any size
+// (its parts come as fast as the decoder cuts them) takes no more than a 64 MiB one. Once a
+// batch is written its records' bytes go back to the pool; the durability thread needs only
+// their positions. A few MiB already cover a writer stalled by an fdatasync.
+constexpr size_t kQueueBytes = 16 << 20;
+constexpr size_t kBatchBytes = 8 << 20;
 // Written batches waiting for their fdatasync beyond the one being synced: the next one being
 // compressed and written meanwhile is the overlap; more would only hold memory.
 constexpr size_t kWrittenBatches = 1;
@@ -89,11 +95,12 @@ class WritePipeline {
   void WriterLoop() {
     while (true) {
       std::vector<StreamItem> items;
-      if (!queue_.PopBatch(batch_, &items)) break;
+      if (!queue_.PopBatch(batch_, kBatchBytes, &items)) break;
       if (Status s = write_(items); !s.ok()) {
         Fail(std::move(s));
         break;
       }
+      for (StreamItem& item : items) item.buffer.reset();
       if (!written_.Push(std::move(items))) break;
     }
     written_.Close();
@@ -103,7 +110,7 @@ class WritePipeline {
     std::vector<BatchHandoff::Batch> batches;
     while (written_.TakeAll(&batches)) {
       Status s = durable_(batches);
-      batches.clear();  // hands the buffers back to the decoder's pool
+      batches.clear();
       if (!s.ok()) {
         Fail(std::move(s));
         break;
@@ -145,7 +152,7 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
 
   // Made before the writer starts: from here on only the durability thread moves position_.
   StreamDecoder decoder(position_, up->info().checksum, sink_->LastTS(), up->info().server_id,
-                        /*clock_heartbeats=*/!sink_->KeepsPosition());
+                        /*clock_heartbeats=*/!sink_->KeepsPosition(), options_.part_bytes);
   std::vector<EncodedBinlog> scratch;
   WritePipeline pipeline(
       static_cast<size_t>(config_.batch), up.get(),
@@ -158,6 +165,14 @@ Status Syncer::RunOnce(bool* progressed, bool* fatal) {
   Status reader_status = ReadLoop(up.get(), &decoder, pipeline.queue(), &ddl_stop);
   const double reader_cpu_used = ThreadCpuSeconds() - reader_cpu;
   Status writer_status = pipeline.Finish();
+  if (writer_status.ok()) {
+    // The stream broke (or stopped) inside a transaction: the next connection reads it again
+    // from its start, so the parts written of it go, and its ts comes after the last whole one.
+    if (Status d = sink_->DropUnfinished(); !d.ok()) {
+      *fatal = true;
+      return d.WithContext("dropping the parts of an unfinished transaction");
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.reader_cpu_seconds += reader_cpu_used;
@@ -234,6 +249,7 @@ Status Syncer::ReadLoop(Upstream* up, StreamDecoder* decoder, ItemQueue* queue, 
   std::vector<StreamItem> out;
   Status status;
   uint64_t skipped = 0;
+  bool skipping = false;       // the transaction whose parts come is one the archive holds
   bool writer_failed = false;  // it says why; RunOnce reports that
   while (!stop_ && !*ddl_stop && !writer_failed && status.ok()) {
     Result<std::string_view> raw = up->Fetch();
@@ -246,13 +262,9 @@ Status Syncer::ReadLoop(Upstream* up, StreamDecoder* decoder, ItemQueue* queue, 
     events_.fetch_add(1, std::memory_order_relaxed);
     for (StreamItem& item : out) {
       if (!status.ok()) break;
-      if (item.kind == StreamItem::kTransaction && skip_until_) {
-        std::optional<int> cmp = ComparePositions(item.position, *skip_until_);
-        if (cmp && *cmp <= 0) {
-          skipped++;
-          continue;
-        }
-        skip_until_.reset();  // past it: positions only grow from here
+      if (item.kind == StreamItem::kTransaction && Held(item, &skipping)) {
+        skipped += item.ends_transaction();
+        continue;
       }
       if (item.kind == StreamItem::kTransaction && item.ddl && config_.stop_on_ddl) {
         LOG_INFO("stop-on-ddl: stopping before a DDL statement; it is not archived",
@@ -274,12 +286,29 @@ Status Syncer::ReadLoop(Upstream* up, StreamDecoder* decoder, ItemQueue* queue, 
   return status;
 }
 
+// Whether the sink holds the item's transaction already (a crash came between its write and
+// the meta's). Decided by where it ends, or for a transaction in parts at its first part, by
+// where it starts: strictly before the end of the newest one held means at or before that one
+// (transactions do not overlap). Its other parts follow that decision.
+bool Syncer::Held(const StreamItem& item, bool* skipping) {
+  if (segment::PartIndex(item.part) > 0) return *skipping;
+  *skipping = false;
+  if (!skip_until_) return false;
+  std::optional<int> cmp = ComparePositions(item.position, *skip_until_);
+  if (cmp && (segment::IsPart(item.part) ? *cmp < 0 : *cmp <= 0)) {
+    *skipping = true;
+    return true;
+  }
+  skip_until_.reset();  // past it: positions only grow from here
+  return false;
+}
+
 Status Syncer::WriteBatch(std::span<const StreamItem> items, std::vector<EncodedBinlog>* scratch) {
   scratch->clear();
   for (const StreamItem& item : items) {
     if (item.kind == StreamItem::kPosition) continue;
     scratch->push_back(EncodedBinlog{item.commit_ts, item.payload(), item.position.name,
-                                     item.position.pos, item.gtid, &item.position});
+                                     item.position.pos, item.gtid, &item.position, item.part});
   }
   return scratch->empty() ? Status::OK() : sink_->Write(*scratch);
 }
@@ -302,7 +331,7 @@ Status Syncer::MakeDurable(std::span<const std::vector<StreamItem>> batches, boo
   for (const std::vector<StreamItem>& items : batches) {
     for (const StreamItem& item : items) {
       if (item.kind == StreamItem::kTransaction) {
-        stats_.transactions++;
+        stats_.transactions += item.ends_transaction();
         stats_.rows += item.rows;
         if (item.ddl) stats_.ddl++;
         stats_.lag_seconds = std::max(0.0, now - item.event_time);

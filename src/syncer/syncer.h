@@ -43,6 +43,8 @@ struct SyncerOptions {
   double retry_max_seconds = 10;
   // Called by the writer after each batch is durable and the meta written (tests).
   std::function<void(const BinlogPosition&)> on_durable;
+  // Where a transaction's record is cut into parts (tests use small ones).
+  size_t part_bytes = kDefaultPartBytes;
 };
 
 struct SyncerStats {
@@ -98,6 +100,7 @@ class Syncer {
   Result<std::unique_ptr<Upstream>> Connect();
   Status StartStream(Upstream* up, bool* fatal);
   Status ReadLoop(Upstream* up, StreamDecoder* decoder, ItemQueue* queue, bool* ddl_stop);
+  bool Held(const StreamItem& item, bool* skipping);
   // The writer's steps (stream.cc): write a batch to the sink; then, on the durability
   // thread, sync what was written and move syncer.meta past it.
   Status WriteBatch(std::span<const StreamItem> items, std::vector<EncodedBinlog>* scratch);

@@ -9,7 +9,9 @@
 //
 // Beyond not crashing, what the decoder hands on must hold: every record parses as the
 // pb::Binlog it claims to be, in exactly the bytes protobuf itself writes, and commit ts only
-// grow. The stream stops at the first error, as the syncer's read loop does.
+// grow, except across the parts of one transaction (cut small here, so that the seeds' bigger
+// transactions are cut, also inside row events), which share theirs and come in order. The
+// stream stops at the first error, as the syncer's read loop does.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -23,26 +25,38 @@
 namespace binlog::syncer {
 namespace {
 
-void Check(const StreamItem& item, uint64_t* last_ts) {
+constexpr size_t kPartBytes = 512;
+
+struct Order {
+  uint64_t last_ts = 0;
+  uint32_t next_part = 0;  // of the transaction in parts under way; 0 when none
+};
+
+void Check(const StreamItem& item, Order* order) {
   if (item.kind == StreamItem::kPosition) return;
   std::string_view payload = item.payload();
   pb::Binlog b;
   if (!b.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) __builtin_trap();
   if (b.SerializeAsString() != payload) __builtin_trap();
   if (static_cast<uint64_t>(b.commit_ts()) != item.commit_ts) __builtin_trap();
-  if (item.commit_ts <= *last_ts) __builtin_trap();
-  *last_ts = item.commit_ts;
+  if (segment::PartIndex(item.part) != order->next_part) __builtin_trap();
+  if (order->next_part > 0 ? item.commit_ts != order->last_ts : item.commit_ts <= order->last_ts) {
+    __builtin_trap();
+  }
+  order->last_ts = item.commit_ts;
+  order->next_part = segment::IsLastPart(item.part) ? 0 : order->next_part + 1;
 }
 
 void Decode(std::string_view data) {
   fuzz::DecoderInput in = fuzz::SplitDecoderInput(data);
-  StreamDecoder decoder(BinlogPosition{"mariadb-bin.000001", 4, ""}, in.checksum, 0, 1);
+  StreamDecoder decoder(BinlogPosition{"mariadb-bin.000001", 4, ""}, in.checksum, 0, 1,
+                        /*clock_heartbeats=*/true, kPartBytes);
   std::vector<StreamItem> items;
-  uint64_t last_ts = 0;
+  Order order;
   for (const std::string& ev : in.events) {
     items.clear();
     Status s = decoder.Feed(ev, 1700000000000, &items);
-    for (const StreamItem& item : items) Check(item, &last_ts);
+    for (const StreamItem& item : items) Check(item, &order);
     if (!s.ok()) break;
   }
 }

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
 #include <random>
 #include <thread>
 
@@ -20,24 +19,6 @@ using binlog::testing::SharedMariaDB;
 using binlog::testing::TempDir;
 using binlog::testing::ToolPath;
 
-std::string WriteConfig(MariaDBServer* server, const TempDir& dir) {
-  std::string path = dir.Sub("syncer.toml");
-  std::ofstream out(path);
-  out << "log-level = \"info\"\n"
-      << "server-id = 777\n"
-      << "meta = \"" << dir.Sub("syncer.meta") << "\"\n"
-      << "flavor = \"mariadb\"\n"
-      << "status-addr = \"\"\n"
-      << "heartbeat-interval = \"200ms\"\n"
-      << "batch = 50\n"
-      << "[from]\nhost = \"" << server->host() << "\"\nport = " << server->port() << "\n"
-      << "user = \"" << MariaDBServer::kReplUser << "\"\npassword = \""
-      << MariaDBServer::kReplPassword << "\"\n"
-      << "[to]\ntype = \"journal\"\ndir = \"" << dir.Sub("archive") << "\"\n"
-      << "max-file-size = \"64KiB\"\n";
-  return path;
-}
-
 TEST(CrashTest, KillNineAtRandomPointsLosesAndRepeatsNothing) {
   MariaDBServer* server = SharedMariaDB();
   ASSERT_NE(server, nullptr);
@@ -47,7 +28,8 @@ TEST(CrashTest, KillNineAtRandomPointsLosesAndRepeatsNothing) {
   CrashWorkload workload(server, "crash", 7);
   ASSERT_OK(workload.CreateTables());
   ASSERT_OK(SaveMeta(Env::Posix(), dir.Sub("syncer.meta"), EndOfBinlog(server)));
-  std::string config = WriteConfig(server, dir);
+  std::string config =
+      WriteJournalConfig(server, dir.path(), "batch = 50\n", "max-file-size = \"64KiB\"\n");
   std::vector<std::string> args = {syncer, "-config", config};
 
   // The workload runs through all the kills, on its own connection.

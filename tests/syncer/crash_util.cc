@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <random>
 
 #include "common/env.h"
@@ -56,6 +57,25 @@ Status CrashWorkload::Stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
   return status_;
+}
+
+std::string WriteJournalConfig(binlog::testing::MariaDBServer* server, const std::string& dir,
+                               const std::string& top, const std::string& to) {
+  using binlog::testing::MariaDBServer;
+  std::string path = dir + "/syncer.toml";
+  std::ofstream out(path);
+  out << "log-level = \"info\"\n"
+      << "server-id = 777\n"
+      << "meta = \"" << dir << "/syncer.meta\"\n"
+      << "flavor = \"mariadb\"\n"
+      << "status-addr = \"\"\n"
+      << "heartbeat-interval = \"200ms\"\n"
+      << top << "[from]\nhost = \"" << server->host() << "\"\nport = " << server->port() << "\n"
+      << "user = \"" << MariaDBServer::kReplUser << "\"\npassword = \""
+      << MariaDBServer::kReplPassword << "\"\n"
+      << "[to]\ntype = \"journal\"\ndir = \"" << dir << "/archive\"\n"
+      << to;
+  return path;
 }
 
 void KillRepeatedly(const std::vector<std::string>& args, const std::string& log, uint32_t seed,

@@ -39,6 +39,12 @@ class CrashWorkload {
   std::thread thread_;
 };
 
+// Writes dir/syncer.toml for the syncer binary: the server's replication user, server-id 777,
+// syncer.meta and the journal (archive/) in dir, no status service, 200 ms heartbeats. `top`
+// is added to the top-level keys, `to` to the [to] table (TOML lines). Returns its path.
+std::string WriteJournalConfig(binlog::testing::MariaDBServer* server, const std::string& dir,
+                               const std::string& top, const std::string& to);
+
 // Runs args (the syncer binary) `kills` times, each killed with SIGKILL after min_ms plus up to
 // 400 ms; fails the test if one exits by itself.
 void KillRepeatedly(const std::vector<std::string>& args, const std::string& log, uint32_t seed,

@@ -35,6 +35,21 @@ BinlogPosition EndOfBinlog(MariaDBServer* server) {
   return p;
 }
 
+void JoinPart(pb::Binlog* whole, pb::Binlog* part) {
+  for (pb::TableChanges& t : *part->mutable_tables()) {
+    // A part cut inside a table's changes repeats its head: the whole record has them as one.
+    if (whole->tables_size() > 0) {
+      pb::TableChanges* last = whole->mutable_tables(whole->tables_size() - 1);
+      if (last->schema_name() == t.schema_name() && last->table_name() == t.table_name()) {
+        for (pb::TableMutation& m : *t.mutable_mutations()) last->add_mutations()->Swap(&m);
+        continue;
+      }
+    }
+    whole->add_tables()->Swap(&t);
+  }
+  *whole->mutable_source() = part->source();
+}
+
 Result<RawEvents> ReadRawEvents(MariaDBServer* server, const BinlogPosition& from,
                                 size_t transactions, double timeout_seconds) {
   ASSIGN_OR_RETURN(auto up, Upstream::Connect(ReplicaOptions(server)));
@@ -54,7 +69,9 @@ Result<RawEvents> ReadRawEvents(MariaDBServer* server, const BinlogPosition& fro
     out.events.emplace_back(raw);
     items.clear();
     RETURN_IF_ERROR(decoder.Feed(raw, 0, &items));
-    for (const StreamItem& i : items) done += i.kind == StreamItem::kTransaction;
+    for (const StreamItem& i : items) {
+      done += i.kind == StreamItem::kTransaction && i.ends_transaction();
+    }
   }
   return out;
 }
@@ -77,15 +94,23 @@ Result<std::vector<pb::Binlog>> ReadTransactions(MariaDBServer* server, const Bi
                   std::chrono::milliseconds(static_cast<int>(timeout_seconds * 1000));
   std::vector<pb::Binlog> out;
   std::vector<StreamItem> items;
-  while (out.size() < transactions) {
+  size_t done = 0;  // transactions ended (a big one's parts are joined in out)
+  while (done < transactions) {
     if (std::chrono::steady_clock::now() > deadline) {
-      return Status::TimedOut(fmt::format("{} of {} transactions read", out.size(), transactions));
+      return Status::TimedOut(fmt::format("{} of {} transactions read", done, transactions));
     }
     ASSIGN_OR_RETURN(std::string_view raw, up->Fetch());
     items.clear();
     RETURN_IF_ERROR(decoder.Feed(raw, 0, &items));
     for (const StreamItem& i : items) {
-      if (i.kind == StreamItem::kTransaction) out.push_back(ParseItem(i));
+      if (i.kind != StreamItem::kTransaction) continue;
+      pb::Binlog b = ParseItem(i);
+      if (segment::PartIndex(i.part) == 0) {
+        out.push_back(std::move(b));
+      } else {
+        JoinPart(&out.back(), &b);
+      }
+      done += i.ends_transaction();
     }
   }
   return out;
@@ -96,10 +121,11 @@ Result<std::vector<pb::Binlog>> ReadArchive(const std::string& dir) {
   ASSIGN_OR_RETURN(auto reader, journal::JournalReader::Open(Env::Posix(), dir, ro));
   std::vector<pb::Binlog> out;
   journal::Record rec;
+  bool open = false;  // the last binlog of out is a transaction whose last part is to come
   while (true) {
     ASSIGN_OR_RETURN(bool more, reader->Next(&rec));
     if (!more) break;
-    pb::Binlog& b = out.emplace_back();
+    pb::Binlog b;
     if (!b.ParseFromArray(rec.payload.data(), static_cast<int>(rec.payload.size()))) {
       return Status::Corruption(fmt::format("record ts {} is not a binlog", rec.ts));
     }
@@ -107,7 +133,21 @@ Result<std::vector<pb::Binlog>> ReadArchive(const std::string& dir) {
       return Status::Corruption(
           fmt::format("record ts {} holds commit_ts {}", rec.ts, b.commit_ts()));
     }
+    const uint32_t index = segment::PartIndex(rec.part);
+    if (open != (index > 0) || (open && rec.ts != static_cast<uint64_t>(out.back().commit_ts()))) {
+      return Status::Corruption(
+          fmt::format("record ts {} (part tag {}) breaks the sequence of "
+                      "parts",
+                      rec.ts, rec.part));
+    }
+    if (index == 0) {
+      out.push_back(std::move(b));
+    } else {
+      JoinPart(&out.back(), &b);
+    }
+    open = !segment::IsLastPart(rec.part);
   }
+  if (open) return Status::Corruption("the archive ends inside a transaction");
   return out;
 }
 

@@ -36,16 +36,21 @@ struct RawEvents {
 Result<RawEvents> ReadRawEvents(MariaDBServer* server, const BinlogPosition& from,
                                 size_t transactions, double timeout_seconds = 20);
 
+// Appends a transaction's next part to what came of it so far, as the whole record would have
+// it (a table's changes cut between two parts are one TableChanges again).
+void JoinPart(pb::Binlog* whole, pb::Binlog* part);
+
 // The item's record parsed. Fails the test unless the payload is the bytes protobuf itself
 // writes for that message (the decoder writes the wire format by hand).
 pb::Binlog ParseItem(const StreamItem& item);
 
 // Decodes the binlog from `from` until `transactions` transactions are finished; returns them
-// parsed (ParseItem).
+// parsed (ParseItem), a transaction cut into parts joined into one binlog.
 Result<std::vector<pb::Binlog>> ReadTransactions(MariaDBServer* server, const BinlogPosition& from,
                                                  size_t transactions, double timeout_seconds = 20);
 
-// Every binlog in a journal directory, in order.
+// Every transaction in a journal directory, in order: a transaction in parts joined into one
+// binlog (Corruption when the parts are not in sequence, or the archive ends inside one).
 Result<std::vector<pb::Binlog>> ReadArchive(const std::string& dir);
 
 // A syncer config for the server: repl user, journal in dir, meta in dir, no status service,

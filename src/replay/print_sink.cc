@@ -1,5 +1,5 @@
-// The print sink, FormatBinlog and FormatValue (replay.h): TiDB-Binlog Reparo's print output, which operators
-// know, with a line for the commit ts and values that say what they are.
+// The print sink, FormatBinlog and FormatValue (replay.h): TiDB-Binlog Reparo's print output, which
+// operators know, with a line for the commit ts and values that say what they are.
 //
 // Each transaction (one binlog), exactly (testdata/golden/replay/print.txt shows all of it):
 //
@@ -12,6 +12,9 @@
 //   id(int): 1 => 2                               old => new
 //   schema: shop; table: t; type: Delete
 //   id(int): 2
+//
+// A transaction in parts prints each part's rows under a header of its own, "# commit ts ...
+// (...), part 3": the text of a big transaction is never held whole.
 //
 // Values: NULL; integers and decimals as their digits; doubles in the shortest text that reads
 // back the same (1.5, 1e+300, nan, inf); strings double-quoted with \" \\ \n \r \t and \xNN for
@@ -28,6 +31,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <ostream>
 
 #include "common/text.h"
@@ -152,15 +156,18 @@ void AppendMutation(std::string* out, const pb::TableChanges& t, const pb::Table
   }
 }
 
-void AppendHeader(std::string* out, const pb::Binlog& b) {
+// `part`: the header of a part of a transaction in parts ("..., part 3").
+void AppendHeader(std::string* out, const pb::Binlog& b, std::optional<uint32_t> part = {}) {
   const int64_t ts = b.commit_ts();
   Result<std::string> datetime = Status::InvalidArgument("negative");
   if (ts >= 0) datetime = FormatTSDatetime(static_cast<uint64_t>(ts), "UTC");
   if (datetime.ok()) {
-    fmt::format_to(std::back_inserter(*out), "# commit ts {} ({} UTC)\n", ts, *datetime);
+    fmt::format_to(std::back_inserter(*out), "# commit ts {} ({} UTC)", ts, *datetime);
   } else {
-    fmt::format_to(std::back_inserter(*out), "# commit ts {}\n", ts);
+    fmt::format_to(std::back_inserter(*out), "# commit ts {}", ts);
   }
+  if (part) fmt::format_to(std::back_inserter(*out), ", part {}", *part);
+  out->push_back('\n');
 }
 
 void AppendDdl(std::string* out, const pb::Binlog& b) {
@@ -181,9 +188,13 @@ class PrintWorker : public SinkWorker {
   explicit PrintWorker(PrintSink* sink) : sink_(sink) {}
   Status Apply(std::span<const pb::Binlog* const> txns) override;
   Status ApplyDdl(const pb::Binlog& ddl) override;
+  Status ApplyStep(const pb::Binlog& changes, const Step& step) override;
 
  private:
   PrintSink* sink_;
+  // The part whose header was printed last: a part cut into several steps prints one.
+  int64_t header_ts_ = -1;
+  uint32_t header_part_ = 0;
 };
 
 class PrintSink : public Sink {
@@ -230,6 +241,20 @@ Status PrintWorker::ApplyDdl(const pb::Binlog& ddl) {
   std::string text;
   AppendHeader(&text, ddl);
   AppendDdl(&text, ddl);
+  return sink_->Write(text);
+}
+
+// A part's rows under one header, whatever steps it is cut into; a part with no row left after
+// the filter prints nothing.
+Status PrintWorker::ApplyStep(const pb::Binlog& changes, const Step& step) {
+  if (changes.tables_size() == 0) return Status::OK();
+  std::string text;
+  if (changes.commit_ts() != header_ts_ || step.part != header_part_) {
+    AppendHeader(&text, changes, step.part);
+    header_ts_ = changes.commit_ts();
+    header_part_ = step.part;
+  }
+  AppendRows(&text, changes);
   return sink_->Write(text);
 }
 

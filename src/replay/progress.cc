@@ -1,11 +1,13 @@
 #include "replay/progress.h"
 
 #include <fmt/format.h>
+#include <mysqld_error.h>
 
 #include <algorithm>
 #include <charconv>
 #include <iterator>
 
+#include "common/logging.h"
 #include "common/text.h"
 #include "replay/sql.h"
 
@@ -17,6 +19,9 @@ const char kCreateProgressTables[] =
     "task VARCHAR(128) NOT NULL PRIMARY KEY, "
     "low_ts BIGINT UNSIGNED NOT NULL DEFAULT 0, "
     "ddl_ts BIGINT UNSIGNED NOT NULL DEFAULT 0, "
+    "part_ts BIGINT UNSIGNED NOT NULL DEFAULT 0, "
+    "part_index INT UNSIGNED NOT NULL DEFAULT 0, "
+    "part_row BIGINT UNSIGNED NOT NULL DEFAULT 0, "
     "updated TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)"
     ") ENGINE = InnoDB; "
     "CREATE TABLE IF NOT EXISTS tidb_binlog.replay_applied ("
@@ -24,6 +29,14 @@ const char kCreateProgressTables[] =
     "NULL, PRIMARY KEY (task, commit_ts)) ENGINE = InnoDB";
 
 namespace {
+
+// The columns added after the table's first layout, and how.
+constexpr const char* kPartColumns[] = {"part_ts", "part_index", "part_row"};
+constexpr const char kAddPartColumns[] =
+    "ALTER TABLE tidb_binlog.replay_progress "
+    "ADD COLUMN part_ts BIGINT UNSIGNED NOT NULL DEFAULT 0 AFTER ddl_ts, "
+    "ADD COLUMN part_index INT UNSIGNED NOT NULL DEFAULT 0 AFTER part_ts, "
+    "ADD COLUMN part_row BIGINT UNSIGNED NOT NULL DEFAULT 0 AFTER part_index";
 
 std::string Literal(std::string_view text) {
   std::string out;
@@ -44,6 +57,76 @@ Result<uint64_t> ParseTs(std::string_view table, std::string_view text) {
 }
 
 }  // namespace
+
+Status EnsureProgressTables(mysql::Connection* conn) {
+  RETURN_IF_ERROR(conn->Execute(kCreateProgressTables));
+  ASSIGN_OR_RETURN(auto rows,
+                   conn->Query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+                               "TABLE_SCHEMA = 'tidb_binlog' AND TABLE_NAME = 'replay_progress' "
+                               "AND COLUMN_NAME IN ('part_ts', 'part_index', 'part_row')"));
+  size_t found = 0;
+  for (const auto& row : rows) {
+    for (const char* c : kPartColumns) found += row[0].value_or("") == c ? 1 : 0;
+  }
+  if (found == std::size(kPartColumns)) return Status::OK();
+  if (found != 0) {
+    return Status::Corruption(
+        "tidb_binlog.replay_progress has some of the columns part_ts, part_index, part_row, not "
+        "all: it was edited");
+  }
+  Status s = conn->Execute(kAddPartColumns);
+  if (!s.ok() && conn->last_errno() == ER_DUP_FIELDNAME) return Status::OK();  // a run beside
+  RETURN_IF_ERROR(s.WithContext("adding the part_* columns to tidb_binlog.replay_progress"));
+  LOG_INFO(
+      "tidb_binlog.replay_progress upgraded: part_ts, part_index, part_row added (where a "
+      "transaction in parts is applied up to, split-big-txn)");
+  return Status::OK();
+}
+
+std::string InsideSql(std::string_view task, const PartPosition& at) {
+  return fmt::format(
+      "INSERT INTO tidb_binlog.replay_progress (task, part_ts, part_index, part_row) VALUES ({}, "
+      "{}, {}, {}) ON DUPLICATE KEY UPDATE part_ts = VALUES(part_ts), part_index = "
+      "VALUES(part_index), part_row = VALUES(part_row)",
+      Literal(task), at.commit_ts, at.part, at.row);
+}
+
+std::string ClearInsideSql(std::string_view task, uint64_t commit_ts) {
+  return fmt::format(
+      "UPDATE tidb_binlog.replay_progress SET part_ts = 0, part_index = 0, part_row = 0 WHERE "
+      "task = {} AND part_ts = {}",
+      Literal(task), commit_ts);
+}
+
+std::string ReadInsideSql(std::string_view task) {
+  return fmt::format(
+      "SELECT part_ts, part_index, part_row FROM tidb_binlog.replay_progress WHERE task = {} "
+      "LOCK IN SHARE MODE",
+      Literal(task));
+}
+
+std::string ReadAppliedSql(std::string_view task, uint64_t commit_ts) {
+  return fmt::format(
+      "SELECT commit_ts FROM tidb_binlog.replay_applied WHERE task = {} AND commit_ts = {} LOCK "
+      "IN SHARE MODE",
+      Literal(task), commit_ts);
+}
+
+Result<PartPosition> ParseInside(const std::vector<mysql::Row>& rows) {
+  PartPosition at;
+  if (rows.empty()) return at;
+  if (rows[0].size() < 3)
+    return Status::Corruption("tidb_binlog.replay_progress: no part_* columns");
+  ASSIGN_OR_RETURN(at.commit_ts, ParseTs("replay_progress", rows[0][0].value_or("")));
+  if (at.commit_ts == 0) return PartPosition{};
+  ASSIGN_OR_RETURN(uint64_t part, ParseTs("replay_progress", rows[0][1].value_or("")));
+  ASSIGN_OR_RETURN(at.row, ParseTs("replay_progress", rows[0][2].value_or("")));
+  if (part > UINT32_MAX) {
+    return Status::Corruption("tidb_binlog.replay_progress holds a part_index past 2^32");
+  }
+  at.part = static_cast<uint32_t>(part);
+  return at;
+}
 
 std::string AppliedRecordSql(std::string_view task, std::span<const pb::Binlog* const> txns) {
   uint64_t top = 0;
@@ -77,12 +160,15 @@ std::string AdvanceLowSql(std::string_view task, uint64_t low_ts, std::string_vi
 
 Result<Progress> ReadProgress(std::string_view task, const QueryFn& query) {
   Progress p;
-  ASSIGN_OR_RETURN(auto rows, query(fmt::format("SELECT low_ts, ddl_ts FROM "
-                                                "tidb_binlog.replay_progress WHERE task = {}",
-                                                Literal(task))));
+  ASSIGN_OR_RETURN(auto rows,
+                   query(fmt::format("SELECT low_ts, ddl_ts, part_ts, part_index, part_row FROM "
+                                     "tidb_binlog.replay_progress WHERE task = {}",
+                                     Literal(task))));
   if (!rows.empty()) {
     ASSIGN_OR_RETURN(p.resume.low_ts, ParseTs("replay_progress", rows[0][0].value_or("")));
     ASSIGN_OR_RETURN(p.ddl_ts, ParseTs("replay_progress", rows[0][1].value_or("")));
+    std::vector<mysql::Row> inside{mysql::Row(rows[0].begin() + 2, rows[0].end())};
+    ASSIGN_OR_RETURN(p.resume.inside, ParseInside(inside));
   }
   ASSIGN_OR_RETURN(auto applied, query(fmt::format("SELECT commit_ts, below_ts FROM "
                                                    "tidb_binlog.replay_applied WHERE task = {} "

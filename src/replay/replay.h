@@ -10,6 +10,12 @@
 // record that it is applied, so a restart after a crash skips exactly what committed (the sink's
 // ResumeState). Transactions that touch no common key run on different workers at once; a DDL
 // is a barrier.
+//
+// A big transaction arrives in parts (records with one commit ts and PartTags, segment/format.h)
+// and is never held whole: each part is applied as it comes, alone on one worker (a barrier like
+// a DDL), in one downstream transaction open from the first part to the last (atomic, the
+// default), or with split_big_txn in commits of txn_batch changes, each recording where in the
+// transaction it is (PartPosition), so a restart resumes inside it.
 #pragma once
 
 #include <cstdint>
@@ -30,13 +36,30 @@
 
 namespace binlog::replay {
 
+// How far a transaction in parts is applied (split_big_txn): every part below `part`, and the
+// first `row` row changes of part `part` (counted in the part as it was written, before any
+// filter).
+struct PartPosition {
+  uint64_t commit_ts = 0;  // 0: none
+  uint32_t part = 0;
+  uint64_t row = 0;
+  bool operator==(const PartPosition&) const = default;
+};
+
 // What a sink already holds from an earlier run of the same task: every transaction with a
-// commit ts at or below low_ts, and those in `applied` above it.
+// commit ts at or below low_ts, and those in `applied` above it; and of a transaction in parts
+// split_big_txn applied in part, what `inside` says.
 struct ResumeState {
   uint64_t low_ts = 0;
   std::set<uint64_t> applied;
+  PartPosition inside;
   bool Contains(uint64_t commit_ts) const {
     return commit_ts <= low_ts || applied.count(commit_ts) > 0;
+  }
+  // Whether part `index` of the transaction at commit_ts is applied whole: a caller reading the
+  // parts may skip it unparsed (the engine skips it too).
+  bool ContainsPart(uint64_t commit_ts, uint32_t index) const {
+    return Contains(commit_ts) || (inside.commit_ts == commit_ts && index < inside.part);
   }
 };
 
@@ -64,6 +87,32 @@ class SinkWorker {
   // a transient failure, runs the DDL again, and the sink takes the error "already done" for
   // success there.
   virtual Status ApplyDdl(const pb::Binlog& binlog) = 0;
+
+  // How a step of a transaction in parts ends.
+  enum class StepEnd : uint8_t {
+    kOpen,      // atomic: the downstream transaction stays open for the next step
+    kProgress,  // split: commits, with the record that the transaction is applied up to `reached`
+    kApplied,   // the last step: commits, with the record that the transaction is applied
+  };
+  struct Step {
+    uint32_t part = 0;  // the part the changes are of (for messages)
+    StepEnd end = StepEnd::kOpen;
+    PartPosition reached;  // kProgress: where the transaction is applied up to once committed
+    // kApplied: PartPosition records of this transaction may exist (split mode, or a resume
+    // inside it) and are cleared in the same commit.
+    bool clears_inside = false;
+  };
+  // Applies `changes` (a COMMIT binlog: a slice of a transaction in parts, no DDL, possibly no
+  // change at all) in the downstream transaction this worker keeps open from the first step of
+  // the transaction to the one that commits it; the engine runs nothing else on the worker in
+  // between. Transient failures are IOError and the engine retries the same step: only where
+  // that cannot lose what earlier steps of an open transaction sent (the step opens the
+  // transaction, or it was the commit and the record says whether it happened). A step whose
+  // loss of the connection took earlier steps with it is Aborted. The default: Unsupported.
+  virtual Status ApplyStep(const pb::Binlog& changes, const Step& step);
+  // Rolls back the open transaction of the steps applied so far (the transaction was
+  // abandoned: its parts stopped coming).
+  virtual void RollbackSteps() {}
 };
 
 class Sink {
@@ -84,6 +133,11 @@ class Sink {
 struct EngineOptions {
   int worker_count = 16;  // at most the sink's MaxWorkers
   int txn_batch = 20;     // row changes per downstream transaction (whole transactions)
+  // A transaction in parts committed every txn_batch changes (and at the end of each part),
+  // each commit recording how far it is (ResumeState::inside), instead of in one downstream
+  // transaction. Faster on a destination that struggles with huge transactions, not atomic: a
+  // reader of the destination sees it half applied meanwhile.
+  bool split_big_txn = false;
   int max_retry = 10;     // transient failures of one group in a row before giving up
   double retry_base_seconds = 0.5;
   double retry_max_seconds = 10;
@@ -92,7 +146,8 @@ struct EngineOptions {
 };
 
 struct EngineStats {
-  uint64_t transactions = 0;  // applied (row changes and DDL)
+  uint64_t transactions = 0;  // applied (row changes and DDL; one in parts counts once)
+  uint64_t in_parts = 0;      // of them, transactions that came in parts
   uint64_t rows = 0;
   uint64_t ddl = 0;
   uint64_t filtered = 0;  // transactions with nothing left after the filter
@@ -119,8 +174,25 @@ class Engine {
   // A COMMIT binlog (FAKE ones only move the progress), in commit-ts order. Blocks while too
   // much is pending or a DDL waits for the workers. Returns the engine's first error once it
   // stopped: nothing after that is applied.
-  Status Submit(pb::Binlog binlog);
-  // Waits until everything submitted is applied and the sink knows it; the first error.
+  //
+  // `part` is the record's PartTag (segment/format.h): 0 for a whole transaction; else the
+  // transaction's parts come consecutively, each a COMMIT binlog with its commit ts and a slice
+  // of its row changes, part 0 first (or, resuming, the first part ResumeState::ContainsPart
+  // does not cover) to the last, nothing in between. A part out of order, another binlog
+  // before the last part, or a part with a DDL stops the engine (InvalidArgument). The first
+  // part waits until every worker is idle; each part waits until the one before it is applied,
+  // so at most the part being applied and the one submitted are held; what follows the last
+  // part waits for its commit.
+  Status Submit(pb::Binlog binlog, uint32_t part = 0);
+  // The transaction whose parts are under way will not be completed (its input was cut: a
+  // writer that crashed, an archive copied while written): atomic, its downstream transaction
+  // is rolled back and nothing of it stays; split, what committed stays, recorded, and the
+  // same commit ts submitted again goes on from there. The engine then takes the next binlog
+  // as if the transaction never came. OK when no transaction is under way.
+  Status AbandonTransaction();
+  // Waits until everything submitted is applied and the sink knows it; the first error. A
+  // transaction whose last part did not come is abandoned (AbandonTransaction) and named in an
+  // InvalidArgument error.
   Status Finish();
   // Stops applying (retries end at once): a Finish waiting returns `why`. What was applied
   // stays recorded; the rest is for the next run. Thread-safe.
@@ -128,8 +200,9 @@ class Engine {
   EngineStats Stats() const;
   const ResumeState& resumed() const;
 
+  struct Impl;  // internal to src/replay (engine_impl.h)
+
  private:
-  struct Impl;
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -146,6 +146,8 @@ TEST_F(ReparoConfigTest, ShippedConfigHoldsEveryKeyWithItsDefault) {
   EXPECT_EQ(c.txn_batch, 20);
   EXPECT_EQ(c.worker_count, 16);
   EXPECT_EQ(c.safe_mode, d.safe_mode);
+  EXPECT_EQ(c.split_big_txn, d.split_big_txn);
+  EXPECT_FALSE(c.split_big_txn);
   EXPECT_EQ(c.max_retry, d.max_retry);
   EXPECT_EQ(c.task, d.task);
   EXPECT_EQ(c.dest.host, d.dest.host);
@@ -171,6 +173,7 @@ TEST_F(ReparoConfigTest, ShippedConfigHoldsEveryKeyWithItsDefault) {
                           "txn-batch",
                           "worker-count",
                           "safe-mode",
+                          "split-big-txn",
                           "max-retry",
                           "task",
                           "replicate-do-db",
@@ -189,6 +192,24 @@ TEST_F(ReparoConfigTest, ShippedConfigHoldsEveryKeyWithItsDefault) {
                               "\n# [[replicate-ignore-table]]\n# db-name = ", "\n[dest-db]\n"}) {
     EXPECT_THAT(text, HasSubstr(example));
   }
+}
+
+// split-big-txn: off unless the file or the flag says so; the flag wins.
+TEST_F(ReparoConfigTest, SplitBigTxnFromTheFileOrTheFlag) {
+  ReparoConfig file;
+  ASSERT_OK(Load({"-config", Config("split-big-txn = true\n")}, &file).status());
+  EXPECT_TRUE(file.split_big_txn);
+  ReparoConfig flag;
+  ASSERT_OK(Load({"-config", Config(""), "-split-big-txn"}, &flag).status());
+  EXPECT_TRUE(flag.split_big_txn);
+  ReparoConfig both;
+  ASSERT_OK(
+      Load({"-config", Config("split-big-txn = true\n"), "-split-big-txn=false"}, &both).status());
+  EXPECT_FALSE(both.split_big_txn);
+  ReparoConfig bad;
+  Status s = Load({"-config", Config("split-big-txn = 1\n")}, &bad).status();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("split-big-txn"));
 }
 
 // TiDB-Binlog's default for both TSOs is 0, meaning unset: "stop-tso = 0" beside datetimes (as

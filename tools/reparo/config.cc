@@ -35,6 +35,9 @@ po::options_description Describe() {
   add("c", po::value<int>(), "worker-count: parallel connections to the destination (default 16)");
   add("safe-mode", po::value<bool>()->implicit_value(true),
       "INSERT as REPLACE, UPDATE as DELETE + REPLACE: replay over data a backup already holds");
+  add("split-big-txn", po::value<bool>()->implicit_value(true),
+      "a transaction in parts (a big one) committed every txn-batch changes, resumable inside "
+      "it, instead of in one downstream transaction (not atomic)");
   add("task", po::value<std::string>(),
       "the name this run's progress has in the destination (default \"reparo\")");
   add("resume", "continue a run that stopped (killed, failed): its progress is in the destination");
@@ -83,6 +86,7 @@ Status ReadFile(ConfigFile* f, ReparoConfig* c, Window* w) {
   }
   c->worker_count = static_cast<int>(workers);
   ASSIGN_OR_RETURN(c->safe_mode, f->GetBool("safe-mode", c->safe_mode));
+  ASSIGN_OR_RETURN(c->split_big_txn, f->GetBool("split-big-txn", c->split_big_txn));
   ASSIGN_OR_RETURN(int64_t retry, f->GetInt("max-retry", c->max_retry));
   c->max_retry = static_cast<int>(std::max<int64_t>(retry, 0));
   ASSIGN_OR_RETURN(c->task, f->GetString("task", c->task));
@@ -194,6 +198,7 @@ Result<Command> LoadConfig(int argc, const char* const* argv, ReparoConfig* c) {
   if (vm.count("txn-batch")) c->txn_batch = vm["txn-batch"].as<int>();
   if (vm.count("c")) c->worker_count = vm["c"].as<int>();
   if (vm.count("safe-mode")) c->safe_mode = vm["safe-mode"].as<bool>();
+  if (vm.count("split-big-txn")) c->split_big_txn = vm["split-big-txn"].as<bool>();
   c->resume = vm.count("resume") > 0;
   c->flashback = vm.count("flashback") > 0;
   c->skip_corrupt = vm.count("skip-corrupt") > 0;

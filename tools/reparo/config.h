@@ -27,6 +27,9 @@ struct ReparoConfig {
   int txn_batch = 20;
   int worker_count = 16;
   bool safe_mode = false;
+  // A transaction in parts committed every txn_batch changes (resumable inside it), instead of
+  // in one downstream transaction.
+  bool split_big_txn = false;
   int max_retry = 10;  // ours
   replay::FilterRules filter;
   mysql::ConnectOptions dest;   // [dest-db]

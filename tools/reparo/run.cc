@@ -15,6 +15,7 @@
 #include "common/tso.h"
 #include "reparo/window.h"
 #include "replay/replay.h"
+#include "segment/format.h"
 
 namespace binlog::reparo {
 
@@ -111,9 +112,10 @@ class Progress {
 void PrintSummary(const ReparoConfig& c, const replay::EngineStats& st, uint64_t records,
                   const WindowReader& reader, double seconds) {
   std::string out = fmt::format(
-      "reparo: {} {} transactions ({} rows, {} DDL) in {:.1f} s, {:.0f} rows/s; {} records read "
+      "reparo: {} {} transactions ({} rows, {} DDL{}) in {:.1f} s, {:.0f} rows/s; {} records read "
       "from {} between {} and {}\n",
-      c.flashback ? "undid" : "applied", st.transactions, st.rows, st.ddl, seconds,
+      c.flashback ? "undid" : "applied", st.transactions, st.rows, st.ddl,
+      st.in_parts > 0 ? fmt::format(", {} in parts", st.in_parts) : "", seconds,
       st.rows / std::max(seconds, 0.001), records, c.data_dir, When(c.start_ts), When(c.stop_ts));
   out += fmt::format("  skipped: {} by the filters, {} applied by an earlier run\n", st.filtered,
                      st.already);
@@ -131,6 +133,19 @@ void PrintSummary(const ReparoConfig& c, const replay::EngineStats& st, uint64_t
            KV("seconds", seconds), KV("progress-ts", st.progress_ts));
 }
 
+// The archive ends inside a transaction (copied while it was written): none of it is applied.
+void WarnCut(const CutTransaction& cut) {
+  LOG_WARN(
+      "the archive ends inside a transaction: it is not applied (the archive was copied "
+      "while it was written?)",
+      KV("commit-ts", cut.commit_ts), KV("at", When(cut.commit_ts)), KV("parts-present", cut.parts),
+      KV("segment", cut.segment));
+  std::cerr << fmt::format(
+      "reparo: warning: the archive ends inside the transaction at {}: {} of its parts are in "
+      "{}, not its last; it is not applied\n",
+      When(cut.commit_ts), cut.parts, cut.segment);
+}
+
 RunResult Bad(Status s) { return RunResult{Outcome::kBadInput, std::move(s)}; }
 RunResult Failed(Status s) { return RunResult{Outcome::kFailed, std::move(s)}; }
 
@@ -145,8 +160,9 @@ Status CheckFlashback(const ReparoConfig& c, const replay::Filter& filter) {
   ASSIGN_OR_RETURN(auto reader, ReadForward(c.data_dir, c.start_ts, c.stop_ts, false));
   std::set<std::pair<std::string, std::string>> tables;
   pb::Binlog b;
+  segment::PartTag part = segment::kWholeTransaction;
   while (true) {
-    ASSIGN_OR_RETURN(bool more, reader->Next(&b));
+    ASSIGN_OR_RETURN(bool more, reader->Next(&b, &part));
     if (!more) break;
     if (!b.ddl_query().empty()) {
       return Status::InvalidArgument(fmt::format(
@@ -215,11 +231,13 @@ RunResult Run(const ReparoConfig& c) {
   eo.worker_count = c.worker_count;
   eo.txn_batch = c.txn_batch;
   eo.max_retry = c.max_retry;
+  eo.split_big_txn = c.split_big_txn;
   Result<std::unique_ptr<replay::Engine>> engine =
       replay::Engine::Start(sink.get(), std::move(*filter), eo);
   if (!engine.ok()) return Failed(engine.status());
   const replay::ResumeState& earlier = (*engine)->resumed();
-  const bool has_earlier = earlier.low_ts > 0 || !earlier.applied.empty();
+  const bool has_earlier =
+      earlier.low_ts > 0 || !earlier.applied.empty() || earlier.inside.commit_ts != 0;
   if (has_earlier && !c.resume) {
     return Bad(Status::InvalidArgument(fmt::format(
         "the destination holds the progress of an earlier run of task \"{0}\" (everything up to "
@@ -239,6 +257,12 @@ RunResult Run(const ReparoConfig& c) {
       c.flashback ? ReadBackward(c.data_dir, start, c.stop_ts)
                   : ReadForward(c.data_dir, start, c.stop_ts, c.skip_corrupt);
   if (!reader.ok()) return Bad(reader.status());
+  if (c.resume && earlier.inside.commit_ts != 0) {
+    (*reader)->SkipParts(earlier.inside.commit_ts, earlier.inside.part);
+    LOG_INFO("resuming inside a transaction in parts (split-big-txn)",
+             KV("commit-ts", earlier.inside.commit_ts), KV("part", earlier.inside.part),
+             KV("row", earlier.inside.row));
+  }
   const auto begin = Clock::now();
   Progress progress(engine->get(), std::max(start, range->first_ts),
                     std::min(c.stop_ts, range->last_ts), c.flashback);
@@ -247,8 +271,9 @@ RunResult Run(const ReparoConfig& c) {
   Status status;
   bool input_failed = false;
   pb::Binlog b;
+  segment::PartTag part = segment::kWholeTransaction;
   while (status.ok()) {
-    Result<bool> more = (*reader)->Next(&b);
+    Result<bool> more = (*reader)->Next(&b, &part);
     if (!more.ok()) {
       status = more.status();
       input_failed = true;
@@ -256,11 +281,14 @@ RunResult Run(const ReparoConfig& c) {
     }
     if (!*more) break;
     ++records;
-    if (b.tp() == pb::COMMIT) ++commits;
+    if (b.tp() == pb::COMMIT && segment::IsLastPart(part)) ++commits;
     if (c.flashback) Invert(&b);
-    status = (*engine)->Submit(std::move(b));
+    status = (*engine)->Submit(std::move(b), part);
     b.Clear();
   }
+  // Input that failed inside a transaction in parts: none of it stays (atomic).
+  if (input_failed) (*engine)->AbandonTransaction().IgnoreError();
+  if (std::optional<CutTransaction> cut = (*reader)->cut()) WarnCut(*cut);
   Status finished = (*engine)->Finish();
   if (status.ok()) status = finished;
   progress.Stop();

@@ -12,7 +12,7 @@ namespace binlog::reparo {
 
 namespace {
 
-Status ParseRecord(const journal::Record& r, const std::string& where, pb::Binlog* out) {
+Status ParseRecord(const segment::Record& r, const std::string& where, pb::Binlog* out) {
   if (!out->ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size()))) {
     return Status::Corruption(
         fmt::format("{}: the record with ts {} is not a binlog", where, r.ts));
@@ -22,19 +22,74 @@ Status ParseRecord(const journal::Record& r, const std::string& where, pb::Binlo
 
 class Forward : public WindowReader {
  public:
-  Result<bool> Next(pb::Binlog* out) override {
+  Forward(std::string dir, uint64_t stop) : dir_(std::move(dir)), stop_(stop) {}
+
+  Result<bool> Next(pb::Binlog* out, segment::PartTag* part) override {
     journal::Record r;
-    ASSIGN_OR_RETURN(bool more, reader_->Next(&r));
-    if (!more) return false;
-    RETURN_IF_ERROR(ParseRecord(r, reader_->current_segment(), out));
-    return true;
+    while (!done_) {
+      ASSIGN_OR_RETURN(bool more, reader_->Next(&r));
+      if (!more || r.ts > stop_) break;
+      if (segment::IsPart(r.part)) {
+        if (r.ts != checked_ts_) {
+          ASSIGN_OR_RETURN(std::optional<uint32_t> cut_after, Incomplete(r.ts));
+          if (cut_after) {
+            cut_ = CutTransaction{r.ts, *cut_after, reader_->current_segment()};
+            break;
+          }
+          checked_ts_ = r.ts;
+        }
+        if (r.ts == skip_ts_ && segment::PartIndex(r.part) < skip_below_) continue;
+      }
+      RETURN_IF_ERROR(ParseRecord(r, reader_->current_segment(), out));
+      *part = r.part;
+      return true;
+    }
+    done_ = true;
+    return false;
+  }
+  std::optional<CutTransaction> cut() const override { return cut_; }
+  void SkipParts(uint64_t commit_ts, uint32_t part) override {
+    skip_ts_ = commit_ts;
+    skip_below_ = part;
   }
   uint64_t damaged_regions() const override { return regions_; }
   uint64_t damaged_bytes() const override { return bytes_; }
 
   std::unique_ptr<journal::JournalReader> reader_;
+  journal::ReadOptions options_;
   uint64_t regions_ = 0;
   uint64_t bytes_ = 0;
+
+ private:
+  // Runs a second reader through the transaction at ts: nullopt when its last part is there,
+  // else how many parts of it the archive has (it ends inside it). Corruption when its parts
+  // break off with more data after them, or are damaged (-skip-corrupt cannot make a
+  // transaction whole).
+  Result<std::optional<uint32_t>> Incomplete(uint64_t ts) {
+    journal::ReadOptions ro;
+    ro.start_ts = ts;
+    ASSIGN_OR_RETURN(auto probe, journal::JournalReader::Open(Env::Posix(), dir_, ro));
+    journal::Record r;
+    for (uint32_t parts = 0;; ++parts) {
+      ASSIGN_OR_RETURN(bool more, probe->Next(&r));
+      if (!more) return std::optional<uint32_t>(parts);
+      if (r.ts != ts || !segment::IsPart(r.part) || segment::PartIndex(r.part) != parts) {
+        return Status::Corruption(fmt::format(
+            "{}: the transaction at commit ts {} breaks off after {} of its parts (a record "
+            "with ts {} and part tag {} follows)",
+            probe->current_segment(), ts, parts, r.ts, r.part));
+      }
+      if (segment::IsLastPart(r.part)) return std::optional<uint32_t>();
+    }
+  }
+
+  std::string dir_;
+  uint64_t stop_;
+  bool done_ = false;
+  uint64_t checked_ts_ = 0;  // the transaction in parts known to be whole
+  uint64_t skip_ts_ = 0;
+  uint32_t skip_below_ = 0;
+  std::optional<CutTransaction> cut_;
 };
 
 // Newest segment first; in each, the window's blocks newest first, each block's records newest
@@ -45,12 +100,14 @@ class Backward : public WindowReader {
            uint64_t stop)
       : dir_(std::move(dir)), segments_(std::move(segments)), start_(start), stop_(stop) {}
 
-  Result<bool> Next(pb::Binlog* out) override {
+  Result<bool> Next(pb::Binlog* out, segment::PartTag* part) override {
     while (true) {
       while (next_record_ > 0) {
         const segment::Record& r = records_[--next_record_];
         if (r.ts < start_ || r.ts > stop_) continue;
-        RETURN_IF_ERROR(ParseRecord(journal::Record{r.ts, r.payload}, reader_->path(), out));
+        if (segment::IsPart(r.part) && !Renumber(r, part)) continue;
+        if (!segment::IsPart(r.part)) *part = segment::kWholeTransaction;
+        RETURN_IF_ERROR(ParseRecord(r, reader_->path(), out));
         return true;
       }
       if (next_block_ > 0) {
@@ -64,9 +121,30 @@ class Backward : public WindowReader {
     }
   }
 
+  std::optional<CutTransaction> cut() const override { return cut_; }
+
   size_t next_segment_ = 0;
 
  private:
+  // A transaction's parts come newest first: the first one seen is its last, else the archive
+  // ends inside it and none of it is handed over (false). They are numbered in this order, the
+  // first seen part 0, so that the engine sees a sequence (a flashback applies them so).
+  bool Renumber(const segment::Record& r, segment::PartTag* part) {
+    const uint32_t index = segment::PartIndex(r.part);
+    if (r.ts != parts_ts_) {
+      parts_ts_ = r.ts;
+      parts_ = index + 1;
+      cut_ts_ = 0;
+      if (!segment::IsLastPart(r.part)) {
+        cut_ = CutTransaction{r.ts, index + 1, reader_->path()};
+        cut_ts_ = r.ts;
+      }
+    }
+    if (r.ts == cut_ts_) return false;
+    *part = segment::MakePartTag(parts_ - 1 - index, index == 0);
+    return true;
+  }
+
   // The window's blocks of segment i; false once the segment ends before the window.
   Result<bool> OpenSegment(size_t i) {
     ASSIGN_OR_RETURN(reader_,
@@ -106,6 +184,10 @@ class Backward : public WindowReader {
   size_t next_block_ = 0;
   std::vector<segment::Record> records_;
   size_t next_record_ = 0;
+  uint64_t parts_ts_ = 0;  // the transaction whose parts are being read
+  uint32_t parts_ = 0;     // how many it has
+  uint64_t cut_ts_ = 0;    // the transaction the archive ends inside: passed over
+  std::optional<CutTransaction> cut_;
 };
 
 Result<std::vector<journal::SegmentName>> Segments(const std::string& dir) {
@@ -154,10 +236,12 @@ Result<ArchiveRange> DescribeArchive(const std::string& dir) {
 Result<std::unique_ptr<WindowReader>> ReadForward(const std::string& dir, uint64_t start_ts,
                                                   uint64_t stop_ts, bool skip_corrupt) {
   RETURN_IF_ERROR(Segments(dir).status());
-  auto reader = std::make_unique<Forward>();
-  journal::ReadOptions ro;
+  auto reader = std::make_unique<Forward>(dir, stop_ts);
+  journal::ReadOptions& ro = reader->options_;
   ro.start_ts = start_ts;
-  ro.stop_ts = stop_ts;
+  // One past the stop: the journal reader ends at the first record at its stop ts, and the
+  // parts of a transaction at the stop share it. Records past the stop are dropped here.
+  ro.stop_ts = stop_ts == UINT64_MAX ? stop_ts : stop_ts + 1;
   if (skip_corrupt) {
     Forward* raw = reader.get();
     ro.on_damage = [raw](const std::string& path, const segment::Damage& d) {

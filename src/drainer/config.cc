@@ -21,8 +21,10 @@ po::options_description Describe() {
   add("config", po::value<std::string>(), "path to the configuration file (drainer.toml)");
   add("addr", po::value<std::string>(),
       "host:port of the HTTP status service (default \"127.0.0.1:8249\")");
-  add("advertise-addr", po::value<std::string>(), "the address the registry records (default addr)");
-  add("node-id", po::value<std::string>(), "this drainer's id in the registry (default: advertise-addr)");
+  add("advertise-addr", po::value<std::string>(),
+      "the address the registry records (default addr)");
+  add("node-id", po::value<std::string>(),
+      "this drainer's id in the registry (default: advertise-addr)");
   add("data-dir", po::value<std::string>(),
       "checkpoint (savepoint) and the file sink's segments (default \"data.drainer\")");
   add("pd-urls", po::value<std::string>(),
@@ -36,6 +38,9 @@ po::options_description Describe() {
   add("dest-db-type", po::value<std::string>(), "[syncer] db-type: mysql, tidb, file, pb or print");
   add("txn-batch", po::value<int>(), "row changes per downstream transaction (default 20)");
   add("c", po::value<int>(), "worker-count: parallel connections downstream (default 16)");
+  add("split-big-txn", po::value<bool>()->implicit_value(true),
+      "commit a transaction that came in parts every txn-batch changes (faster, not atomic; the "
+      "checkpoint then records the part reached)");
   add("safe-mode", po::value<bool>()->implicit_value(true),
       "INSERT as REPLACE, UPDATE as DELETE + REPLACE (over data a backup already holds)");
   add("encrypt",
@@ -50,13 +55,15 @@ Result<SinkType> ParseSink(const std::string& where, std::string_view key, std::
   if (v == "mysql" || v == "tidb") return SinkType::kMysql;
   if (v == "file" || v == "pb") return SinkType::kFile;
   if (v == "print") return SinkType::kPrint;
-  return BadConfigValue(where, key, "mysql, tidb, file, pb or print (kafka and flash are not supported)", v);
+  return BadConfigValue(where, key,
+                        "mysql, tidb, file, pb or print (kafka and flash are not supported)", v);
 }
 
 Status ReadInt(ConfigFile* f, std::string_view key, int lo, int hi, int* out) {
   ASSIGN_OR_RETURN(int64_t v, f->GetInt(key, *out));
   if (v < lo || v > hi) {
-    return BadConfigValue(f->origin(), key, fmt::format("a number from {} to {}", lo, hi), std::to_string(v));
+    return BadConfigValue(f->origin(), key, fmt::format("a number from {} to {}", lo, hi),
+                          std::to_string(v));
   }
   *out = static_cast<int>(v);
   return Status::OK();
@@ -69,6 +76,7 @@ Status ReadSyncer(ConfigFile* f, DrainerConfig* c) {
   RETURN_IF_ERROR(ReadInt(f, "syncer.worker-count", 1, 256, &c->worker_count));
   RETURN_IF_ERROR(ReadInt(f, "syncer.max-retry", 0, 1000000, &c->max_retry));
   ASSIGN_OR_RETURN(c->safe_mode, f->GetBool("syncer.safe-mode", c->safe_mode));
+  ASSIGN_OR_RETURN(c->split_big_txn, f->GetBool("syncer.split-big-txn", c->split_big_txn));
   RETURN_IF_ERROR(replay::ReadFilterRules(f, "syncer", &c->filter));
   RETURN_IF_ERROR(mysql::ReadConnectOptions(f, "syncer.to", &c->to));
   ASSIGN_OR_RETURN(c->to_dir, f->GetString("syncer.to.dir", c->to_dir));
@@ -96,7 +104,8 @@ Status ReadFile(ConfigFile* f, DrainerConfig* c) {
                    f->GetDuration("heartbeat-interval", c->heartbeat_interval_seconds, 1));
   ASSIGN_OR_RETURN(c->initial_commit_ts, f->GetInt("initial-commit-ts", c->initial_commit_ts));
   ASSIGN_OR_RETURN(int64_t cluster, f->GetInt("cluster-id", static_cast<int64_t>(c->cluster_id)));
-  if (cluster < 0) return BadConfigValue(file, "cluster-id", "an unsigned integer", std::to_string(cluster));
+  if (cluster < 0)
+    return BadConfigValue(file, "cluster-id", "an unsigned integer", std::to_string(cluster));
   c->cluster_id = static_cast<uint64_t>(cluster);
   ASSIGN_OR_RETURN(std::string access, f->GetString("pump-access", "auto"));
   if (access == "auto") {
@@ -127,19 +136,19 @@ Status Validate(const std::string& where, DrainerConfig* c) {
   }
   if (c->detect_interval_seconds <= 0) {
     return BadConfigValue(where, "detect-interval", "more than 0 seconds",
-               std::to_string(c->detect_interval_seconds));
+                          std::to_string(c->detect_interval_seconds));
   }
   if (c->heartbeat_interval_seconds <= 0) {
     return BadConfigValue(where, "heartbeat-interval", "more than 0 seconds",
-               std::to_string(c->heartbeat_interval_seconds));
+                          std::to_string(c->heartbeat_interval_seconds));
   }
   if (c->initial_commit_ts < -1) {
     return BadConfigValue(where, "initial-commit-ts", "-1 (now) or a commit ts",
-               std::to_string(c->initial_commit_ts));
+                          std::to_string(c->initial_commit_ts));
   }
   if (c->relay_max_file_size < (4u << 10)) {
     return BadConfigValue(where, "syncer.relay.max-file-size", "at least 4 KiB",
-               std::to_string(c->relay_max_file_size));
+                          std::to_string(c->relay_max_file_size));
   }
   return Status::OK();
 }
@@ -215,6 +224,7 @@ Result<DrainerCommand> LoadDrainerConfig(int argc, const char* const* argv, Drai
   if (vm.count("txn-batch")) c->txn_batch = vm["txn-batch"].as<int>();
   if (vm.count("c")) c->worker_count = vm["c"].as<int>();
   if (vm.count("safe-mode")) c->safe_mode = vm["safe-mode"].as<bool>();
+  if (vm.count("split-big-txn")) c->split_big_txn = vm["split-big-txn"].as<bool>();
   if (c->txn_batch < 1 || c->worker_count < 1) {
     return Status::InvalidArgument("txn-batch and worker-count (-c) must be at least 1");
   }

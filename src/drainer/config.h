@@ -42,11 +42,13 @@ struct DrainerConfig {
   int txn_batch = 20;
   int worker_count = 16;
   bool safe_mode = false;
+  // A transaction in parts (docs/FORMAT.md) committed every txn_batch changes, not atomically.
+  bool split_big_txn = false;
   int max_retry = 100;  // transient failures of one group in a row (the downstream down)
   replay::FilterRules filter;
   // [syncer.to]
   mysql::ConnectOptions to;
-  std::string to_dir;  // file sink; default data_dir
+  std::string to_dir;            // file sink; default data_dir
   double retention_seconds = 0;  // file sink: segments older than this removed; 0 keeps all
   // [syncer.relay]
   std::string relay_dir;  // empty: no relay log

@@ -70,19 +70,20 @@ Status Drainer::Impl::Open() {
   replay::EngineOptions eo;
   eo.worker_count = std::min(config.worker_count, sink->MaxWorkers());
   eo.txn_batch = config.txn_batch;
+  eo.split_big_txn = config.split_big_txn;
   eo.max_retry = config.max_retry;
   eo.max_pending_bytes = kMaxPendingBytes;
   ASSIGN_OR_RETURN(engine, replay::Engine::Start(sink.get(), std::move(filter), eo));
   const replay::ResumeState& resumed = engine->resumed();
   start_ts = std::max(resumed.low_ts, saved ? saved->commit_ts : 0);
   if (!saved && resumed.low_ts == 0 && resumed.applied.empty()) {
-    start_ts = config.initial_commit_ts >= 0
-                   ? static_cast<uint64_t>(config.initial_commit_ts)
-                   : ComposeTS(env->NowMicros() / 1000, 0);
+    start_ts = config.initial_commit_ts >= 0 ? static_cast<uint64_t>(config.initial_commit_ts)
+                                             : ComposeTS(env->NowMicros() / 1000, 0);
     LOG_INFO("no checkpoint yet: starting after initial-commit-ts", KV("ts", start_ts));
   } else {
     LOG_INFO("resuming after the checkpoint", KV("commit-ts", start_ts),
-             KV("consistent", saved && saved->consistent), KV("applied-above", resumed.applied.size()));
+             KV("consistent", saved && saved->consistent),
+             KV("applied-above", resumed.applied.size()));
   }
   checkpoint_at_start = start_ts;
   return Recover();
@@ -99,9 +100,9 @@ Status Drainer::Impl::Recover() {
   LOG_INFO("the relay log holds binlogs past the checkpoint: applying them before the pumps",
            KV("from-ts", start_ts), KV("to-ts", last), KV("dir", config.relay_dir));
   uint64_t n = 0;
-  RETURN_IF_ERROR(relay->ReadAfter(start_ts, [&](pb::Binlog b) {
-    ++n;
-    return engine->Submit(std::move(b));
+  RETURN_IF_ERROR(relay->ReadAfter(start_ts, [&](MergedBinlog item) {
+    n += segment::PartIndex(item.part) == 0 ? 1 : 0;
+    return engine->Submit(std::move(item.binlog), item.part);
   }));
   LOG_INFO("relay log recovered", KV("binlogs", n));
   start_ts = last;
@@ -115,15 +116,18 @@ uint64_t Drainer::Impl::CheckpointTs() const {
 
 void Drainer::Impl::ApplyLoop() {
   NameThisThread("drainer-apply");
-  std::vector<pb::Binlog> batch;
+  std::vector<MergedBinlog> batch;
   auto last_purge = std::chrono::steady_clock::now();
   while (!stop_apply) {
     batch.clear();
     merger->Pop(&batch, kMaxBatch, std::chrono::milliseconds(200));
     Status s;
     if (!batch.empty() && relay) s = relay->Append(batch);
-    for (size_t i = 0; s.ok() && i < batch.size(); ++i) s = engine->Submit(std::move(batch[i]));
-    if (s.ok() && relay && std::chrono::steady_clock::now() - last_purge > std::chrono::seconds(1)) {
+    for (size_t i = 0; s.ok() && i < batch.size(); ++i) {
+      s = engine->Submit(std::move(batch[i].binlog), batch[i].part);
+    }
+    if (s.ok() && relay &&
+        std::chrono::steady_clock::now() - last_purge > std::chrono::seconds(1)) {
       s = relay->Purge(engine->Stats().progress_ts);
       last_purge = std::chrono::steady_clock::now();
     }

@@ -14,17 +14,19 @@ namespace {
 
 bool OlderThan(Env* env, uint64_t ts, double seconds) {
   const int64_t now_ms = env->NowMicros() / 1000;
-  return seconds > 0 && static_cast<double>(now_ms - TSPhysicalMs(ts)) >
-                            seconds * 1000;
+  return seconds > 0 && static_cast<double>(now_ms - TSPhysicalMs(ts)) > seconds * 1000;
 }
 
 class FileSink;
+journal::JournalOptions Options(Env* env, uint64_t max_file_size, bool sync);
 
 class FileWorker final : public replay::SinkWorker {
  public:
   explicit FileWorker(FileSink* sink) : sink_(sink) {}
   Status Apply(std::span<const pb::Binlog* const> txns) override;
   Status ApplyDdl(const pb::Binlog& binlog) override;
+  Status ApplyStep(const pb::Binlog& changes, const Step& step) override;
+  void RollbackSteps() override;
 
  private:
   FileSink* sink_;
@@ -40,7 +42,7 @@ class FileSink final : public replay::Sink {
       std::lock_guard<std::mutex> g(mu_);
       s = FlushLocked();
     }
-    if (s.ok()) s = journal_->Close();
+    if (s.ok() && journal_) s = journal_->Close();
     if (!s.ok()) LOG_ERROR("cannot close the file sink", KV("dir", options_.dir), KV("error", s));
   }
 
@@ -61,6 +63,7 @@ class FileSink final : public replay::Sink {
       std::lock_guard<std::mutex> g(mu_);
       RETURN_IF_ERROR(FlushLocked());
     }
+    if (!journal_) return broken_;
     RETURN_IF_ERROR(journal_->Sync());
     if (options_.retention_seconds > 0 && ts >= next_gc_ts_) {
       next_gc_ts_ = ComposeTS(TSPhysicalMs(ts) + 60 * 1000, 0);  // once a minute at most
@@ -92,8 +95,44 @@ class FileSink final : public replay::Sink {
     return pending_bytes_ >= kFlushBytes ? FlushLocked() : Status::OK();
   }
 
+  // A step of a transaction in parts is a part of the output, appended at once (a part may be
+  // megabytes): the output holds the transaction as parts too, numbered from 0, the last one
+  // flagged, whatever the input's parts were.
+  Status WriteStep(const pb::Binlog& changes, bool last) {
+    std::lock_guard<std::mutex> g(mu_);
+    const auto ts = static_cast<uint64_t>(changes.commit_ts());
+    RETURN_IF_ERROR(FlushLocked());
+    if (ts < last_ts_ || (ts == last_ts_ && next_part_ == 0)) return Status::OK();  // written
+    const std::string payload = changes.SerializeAsString();
+    RETURN_IF_ERROR(
+        journal_->Append(journal::Record{ts, payload, segment::MakePartTag(next_part_, last)}));
+    last_ts_ = ts;
+    next_part_ = last ? 0 : next_part_ + 1;
+    return Status::OK();
+  }
+  // The transaction was abandoned: its parts written so far go, as a crash's would. Reopening
+  // the journal cuts them (docs/FORMAT.md, "Transactions in parts").
+  Status DropOpenTransaction() {
+    std::lock_guard<std::mutex> g(mu_);
+    if (next_part_ == 0) return Status::OK();
+    RETURN_IF_ERROR(FlushLocked());
+    RETURN_IF_ERROR(journal_->Close());
+    journal_.reset();
+    auto reopened =
+        journal::Journal::Open(options_.dir, Options(options_.env, options_.max_file_size, false));
+    if (!reopened.ok()) {
+      broken_ = reopened.status().WithContext("reopening the file sink's directory");
+      return broken_;
+    }
+    journal_ = std::move(*reopened);
+    last_ts_ = journal_->last_ts();
+    next_part_ = 0;
+    return Status::OK();
+  }
+
  private:
   Status FlushLocked() {
+    if (!journal_) return broken_;
     if (payloads_.empty()) return Status::OK();
     std::vector<journal::Record> records;
     records.reserve(payloads_.size());
@@ -113,6 +152,9 @@ class FileSink final : public replay::Sink {
   std::vector<uint64_t> pending_ts_;
   size_t pending_bytes_ = 0;
   uint64_t last_ts_;
+  uint32_t next_part_ = 0;
+  Status broken_;  // why journal_ is gone (it could not be reopened)  // > 0: the transaction at
+                   // last_ts_ is open, this part comes next
   uint64_t next_gc_ts_ = 0;
 };
 
@@ -120,6 +162,13 @@ Status FileWorker::Apply(std::span<const pb::Binlog* const> txns) { return sink_
 Status FileWorker::ApplyDdl(const pb::Binlog& binlog) {
   const pb::Binlog* one = &binlog;
   return sink_->Write(std::span<const pb::Binlog* const>(&one, 1));
+}
+Status FileWorker::ApplyStep(const pb::Binlog& changes, const Step& step) {
+  return sink_->WriteStep(changes, step.end == StepEnd::kApplied);
+}
+void FileWorker::RollbackSteps() {
+  Status s = sink_->DropOpenTransaction();
+  if (!s.ok()) LOG_ERROR("file sink: cannot drop an abandoned transaction", KV("error", s));
 }
 
 journal::JournalOptions Options(Env* env, uint64_t max_file_size, bool sync) {
@@ -137,7 +186,8 @@ Result<std::unique_ptr<replay::Sink>> NewFileSink(const FileSinkOptions& options
   RETURN_IF_ERROR(options.env->CreateDirs(options.dir));
   Result<std::unique_ptr<journal::Journal>> j =
       journal::Journal::Open(options.dir, Options(options.env, options.max_file_size, false));
-  if (!j.ok()) return j.status().WithContext("cannot open the file sink's directory " + options.dir);
+  if (!j.ok())
+    return j.status().WithContext("cannot open the file sink's directory " + options.dir);
   return std::unique_ptr<replay::Sink>(std::make_unique<FileSink>(options, std::move(*j)));
 }
 
@@ -150,23 +200,25 @@ Result<std::unique_ptr<RelayLog>> RelayLog::Open(Env* env, const std::string& di
   return std::unique_ptr<RelayLog>(new RelayLog(env, dir, keep_seconds, std::move(*j)));
 }
 
-Status RelayLog::Append(std::span<const pb::Binlog> batch) {
+Status RelayLog::Append(std::span<const MergedBinlog> batch) {
   std::vector<std::string> payloads;
-  std::vector<uint64_t> ts;
+  std::vector<journal::Record> records;
   uint64_t last = journal_->last_ts();
-  for (const pb::Binlog& b : batch) {
-    if (b.tp() == pb::FAKE || static_cast<uint64_t>(b.commit_ts()) <= last) continue;
-    payloads.push_back(b.SerializeAsString());
-    ts.push_back(last = static_cast<uint64_t>(b.commit_ts()));
+  for (const MergedBinlog& item : batch) {
+    const auto ts = static_cast<uint64_t>(item.binlog.commit_ts());
+    // The next part of the transaction at `last` is new; anything else at or below it is not.
+    const bool next_part = ts == last && segment::PartIndex(item.part) > 0;
+    if (item.binlog.tp() == pb::FAKE || (ts <= last && !next_part)) continue;
+    payloads.push_back(item.binlog.SerializeAsString());
+    records.push_back({ts, {}, item.part});
+    last = ts;
   }
   if (payloads.empty()) return Status::OK();
-  std::vector<journal::Record> records;
-  records.reserve(payloads.size());
-  for (size_t i = 0; i < payloads.size(); ++i) records.push_back({ts[i], payloads[i]});
+  for (size_t i = 0; i < payloads.size(); ++i) records[i].payload = payloads[i];
   return journal_->Append(records);
 }
 
-Status RelayLog::ReadAfter(uint64_t ts, const std::function<Status(pb::Binlog)>& fn) {
+Status RelayLog::ReadAfter(uint64_t ts, const std::function<Status(MergedBinlog)>& fn) {
   journal::ReadOptions o;
   o.start_ts = ts + 1;
   ASSIGN_OR_RETURN(auto reader, journal::JournalReader::Open(env_, dir_, o));
@@ -174,12 +226,13 @@ Status RelayLog::ReadAfter(uint64_t ts, const std::function<Status(pb::Binlog)>&
   for (;;) {
     ASSIGN_OR_RETURN(bool more, reader->Next(&r));
     if (!more) return Status::OK();
-    pb::Binlog b;
-    if (!b.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size()))) {
+    MergedBinlog item;
+    item.part = r.part;
+    if (!item.binlog.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size()))) {
       return Status::Corruption(
           fmt::format("{}: the record at ts {} is not a binlog", reader->current_segment(), r.ts));
     }
-    RETURN_IF_ERROR(fn(std::move(b)));
+    RETURN_IF_ERROR(fn(std::move(item)));
   }
 }
 

@@ -19,7 +19,10 @@ int64_t NowMicros() {
 }  // namespace
 
 Merger::Merger(uint64_t from_ts, size_t max_queue_bytes, uint64_t horizon)
-    : max_queue_bytes_(max_queue_bytes), from_ts_(from_ts), emitted_ts_(from_ts), horizon_(horizon) {}
+    : max_queue_bytes_(max_queue_bytes),
+      from_ts_(from_ts),
+      emitted_ts_(from_ts),
+      horizon_(horizon) {}
 
 void Merger::SetHorizon(uint64_t ts) {
   {
@@ -57,7 +60,7 @@ bool Merger::Has(const std::string& node_id) const {
   return feeds_.count(node_id) > 0;
 }
 
-bool Merger::Push(const std::string& node_id, pb::Binlog binlog) {
+bool Merger::Push(const std::string& node_id, pb::Binlog binlog, segment::PartTag part) {
   std::unique_lock<std::mutex> lock(mu_);
   auto it = feeds_.find(node_id);
   if (it == feeds_.end() || stopped_) return !stopped_;
@@ -68,7 +71,7 @@ bool Merger::Push(const std::string& node_id, pb::Binlog binlog) {
     if (stopped_) return false;
     f.sizes.push_back(binlog.ByteSizeLong());
     f.bytes += f.sizes.back();
-    f.queue.push_back(std::move(binlog));
+    f.queue.push_back(MergedBinlog{std::move(binlog), part});
   }
   f.watermark = std::max(f.watermark, ts);
   lock.unlock();
@@ -99,60 +102,95 @@ std::map<std::string, Merger::Feed>::iterator Merger::SmallestHeadLocked() {
   auto best = feeds_.end();
   for (auto it = feeds_.begin(); it != feeds_.end(); ++it) {
     if (it->second.queue.empty()) continue;
-    if (best == feeds_.end() ||
-        it->second.queue.front().commit_ts() < best->second.queue.front().commit_ts()) {
+    if (best == feeds_.end() || it->second.queue.front().binlog.commit_ts() <
+                                    best->second.queue.front().binlog.commit_ts()) {
       best = it;
     }
   }
   return best;
 }
 
-void Merger::Pop(std::vector<pb::Binlog>* out, size_t max, std::chrono::milliseconds wait) {
+void Merger::TakeHeadLocked(std::map<std::string, Feed>::iterator it,
+                            std::vector<MergedBinlog>* out) {
+  Feed& f = it->second;
+  MergedBinlog item = std::move(f.queue.front());
+  f.queue.pop_front();
+  f.bytes -= std::min<size_t>(f.bytes, f.sizes.front());
+  f.sizes.pop_front();
+  const pb::Binlog& b = item.binlog;
+  const uint64_t ts = static_cast<uint64_t>(b.commit_ts());
+  const bool continues = open_feed_ == it->first;
+  // Counted and logged once per transaction: at its first part.
+  const bool first = segment::PartIndex(item.part) == 0;
+  if (continues && (ts != emitted_ts_ || !segment::IsPart(item.part) ||
+                    segment::PartIndex(item.part) != open_next_part_)) {
+    ++disorder_;
+    LOG_ERROR("a pump broke off a transaction in parts: the rest of it is not applied",
+              KV("pump", it->first), KV("commit-ts", emitted_ts_), KV("part", open_next_part_),
+              KV("got-commit-ts", ts), KV("got-part", segment::PartIndex(item.part)));
+    return;
+  }
+  if (!continues && ts == emitted_ts_) {
+    if (!first) return;
+    ++duplicates_;
+    LOG_WARN("the same commit ts came from a second pump: applied once", KV("pump", it->first),
+             KV("commit-ts", ts));
+    return;
+  }
+  if (!continues && ts < emitted_ts_) {
+    if (!first) return;
+    ++disorder_;
+    LOG_ERROR("binlog out of commit-ts order: below what was already applied; not applied",
+              KV("pump", it->first), KV("commit-ts", ts), KV("applied-ts", emitted_ts_),
+              KV("start-ts", b.start_ts()));
+    return;
+  }
+  emitted_ts_ = ts;
+  if (first) ++binlogs_;
+  if (segment::IsLastPart(item.part)) {
+    open_feed_.clear();
+  } else {
+    open_feed_ = it->first;
+    open_next_part_ = segment::PartIndex(item.part) + 1;
+  }
+  out->push_back(std::move(item));
+}
+
+void Merger::Pop(std::vector<MergedBinlog>* out, size_t max, std::chrono::milliseconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
   const size_t start = out->size();
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopped_) {
-    std::erase_if(feeds_, [](const auto& kv) {
-      return kv.second.finished && kv.second.queue.empty() && kv.second.draining;
+    // Not one inside a transaction in parts: the merge then waits on it, and /status says so.
+    std::erase_if(feeds_, [&](const auto& kv) {
+      return kv.second.finished && kv.second.queue.empty() && kv.second.draining &&
+             kv.first != open_feed_;
     });
     std::string holder;
     const uint64_t min_wm = MinWatermarkLocked(&holder);
     bool blocked = false;
     while (out->size() - start < max) {
-      auto it = SmallestHeadLocked();
+      // Inside a transaction in parts only its pump's next part may follow.
+      auto it = open_feed_.empty() ? SmallestHeadLocked() : feeds_.find(open_feed_);
       if (it == feeds_.end()) break;
-      Feed& f = it->second;
-      if (static_cast<uint64_t>(f.queue.front().commit_ts()) > min_wm) {
+      if (it->second.queue.empty()) {
+        blocked = true;
+        holder = open_feed_;
+        break;
+      }
+      if (static_cast<uint64_t>(it->second.queue.front().binlog.commit_ts()) > min_wm) {
         blocked = true;
         break;
       }
-      pb::Binlog b = std::move(f.queue.front());
-      f.queue.pop_front();
-      f.bytes -= std::min<size_t>(f.bytes, f.sizes.front());
-      f.sizes.pop_front();
-      const uint64_t ts = static_cast<uint64_t>(b.commit_ts());
-      if (ts == emitted_ts_) {
-        ++duplicates_;
-        LOG_WARN("the same commit ts came from a second pump: applied once", KV("pump", it->first),
-                 KV("commit-ts", ts));
-      } else if (ts < emitted_ts_) {
-        ++disorder_;
-        LOG_ERROR("binlog out of commit-ts order: below what was already applied; not applied",
-                  KV("pump", it->first), KV("commit-ts", ts), KV("applied-ts", emitted_ts_),
-                  KV("start-ts", b.start_ts()));
-      } else {
-        emitted_ts_ = ts;
-        ++binlogs_;
-        out->push_back(std::move(b));
-      }
+      TakeHeadLocked(it, out);
     }
-    if (out->size() > start || (min_wm > emitted_ts_ && !blocked)) {
+    if (out->size() > start || (min_wm > emitted_ts_ && !blocked && open_feed_.empty())) {
       if (out->size() == start) {
         pb::Binlog fake;
         fake.set_tp(pb::FAKE);
         fake.set_commit_ts(static_cast<int64_t>(min_wm));
         emitted_ts_ = min_wm;
-        out->push_back(std::move(fake));
+        out->push_back(MergedBinlog{std::move(fake)});
       }
       lock.unlock();
       space_cv_.notify_all();

@@ -9,6 +9,10 @@
 // what was already handed out (a pump that joined late, a pump whose clock was wrong) is
 // counted as disorder, logged with both ts, and not applied: applying it out of order could undo
 // a later change.
+//
+// A transaction written in parts (docs/FORMAT.md) leaves the merge as its parts, in order, from
+// the one pump, with nothing between them: once its first part is handed out, Pop waits for the
+// next part from that pump (each part is at most one queue's worth, so memory stays bounded).
 #pragma once
 
 #include <chrono>
@@ -21,8 +25,15 @@
 #include <vector>
 
 #include "binlog.pb.h"
+#include "segment/format.h"
 
 namespace binlog::drainer {
+
+// A binlog as the merge hands it on: a whole transaction, or one part of one.
+struct MergedBinlog {
+  pb::Binlog binlog;
+  segment::PartTag part = segment::kWholeTransaction;
+};
 
 struct PumpFeedStatus {
   std::string node_id;
@@ -33,10 +44,10 @@ struct PumpFeedStatus {
 };
 
 struct MergeStatus {
-  uint64_t emitted_ts = 0;    // the newest ts handed out
-  uint64_t binlogs = 0;       // COMMIT binlogs handed out
-  uint64_t duplicates = 0;    // the same commit ts from a second pump
-  uint64_t disorder = 0;      // below what was handed out already, not applied
+  uint64_t emitted_ts = 0;  // the newest ts handed out
+  uint64_t binlogs = 0;     // COMMIT binlogs handed out
+  uint64_t duplicates = 0;  // the same commit ts from a second pump
+  uint64_t disorder = 0;    // below what was handed out already, not applied
   // The pump whose watermark holds the merge back ("" when none; "registry" when the horizon).
   std::string waiting_on;
   int64_t waiting_since_micros = 0;
@@ -65,19 +76,20 @@ class Merger {
 
   // From the pump's reader thread, in its commit-ts order. A FAKE only raises the watermark.
   // Blocks while the pump's queue is full; false once Stop was called.
-  bool Push(const std::string& node_id, pb::Binlog binlog);
+  bool Push(const std::string& node_id, pb::Binlog binlog,
+            segment::PartTag part = segment::kWholeTransaction);
 
   // Appends up to `max` binlogs that are ready, in commit-ts order, waiting up to `wait` for the
   // first. When nothing is queued but the watermarks moved past what was handed out, appends one
   // FAKE at the smallest watermark, so a checkpoint moves while the pumps are idle.
-  void Pop(std::vector<pb::Binlog>* out, size_t max, std::chrono::milliseconds wait);
+  void Pop(std::vector<MergedBinlog>* out, size_t max, std::chrono::milliseconds wait);
 
   void Stop();
   MergeStatus Status() const;
 
  private:
   struct Feed {
-    std::deque<pb::Binlog> queue;
+    std::deque<MergedBinlog> queue;
     std::deque<size_t> sizes;  // each queued binlog's ByteSizeLong, a walk of all its fields
     size_t bytes = 0;
     uint64_t watermark = 0;
@@ -86,6 +98,8 @@ class Merger {
   };
   uint64_t MinWatermarkLocked(std::string* holder) const;
   std::map<std::string, Feed>::iterator SmallestHeadLocked();
+  // Hands out the head of `it` (or counts it as a duplicate or disorder); false when it must wait.
+  void TakeHeadLocked(std::map<std::string, Feed>::iterator it, std::vector<MergedBinlog>* out);
 
   const size_t max_queue_bytes_;
   mutable std::mutex mu_;
@@ -96,6 +110,9 @@ class Merger {
   uint64_t emitted_ts_;
   uint64_t horizon_;
   uint64_t binlogs_ = 0, duplicates_ = 0, disorder_ = 0;
+  // The pump whose transaction in parts is being handed out ("" when none), and its next part.
+  std::string open_feed_;
+  uint32_t open_next_part_ = 0;
   std::string waiting_on_;
   int64_t waiting_since_micros_ = 0;
   bool stopped_ = false;

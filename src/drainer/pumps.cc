@@ -18,8 +18,8 @@ namespace {
 constexpr double kHorizonSeconds = 0.2;
 }  // namespace
 
-PumpWatcher::PumpWatcher(Env* env, registry::Registry* registry, Merger* merger,
-                         PumpAccess access, uint64_t from_ts, double detect_interval_seconds)
+PumpWatcher::PumpWatcher(Env* env, registry::Registry* registry, Merger* merger, PumpAccess access,
+                         uint64_t from_ts, double detect_interval_seconds)
     : env_(env),
       registry_(registry),
       merger_(merger),
@@ -54,7 +54,8 @@ Status PumpWatcher::Start() {
 // False once stopping.
 bool PumpWatcher::Sleep(double seconds) {
   std::unique_lock<std::mutex> lock(mu_);
-  return !cv_.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return stopping_.load(); });
+  return !cv_.wait_for(lock, std::chrono::duration<double>(seconds),
+                       [&] { return stopping_.load(); });
 }
 
 void PumpWatcher::Stop() {
@@ -78,7 +79,8 @@ void PumpWatcher::Stop() {
 Status PumpWatcher::Poll() {
   // Taken before the listing: a pump missing from it registered later, and commits above this.
   const uint64_t listed_at = ComposeTS(env_->NowMicros() / 1000, 0);
-  ASSIGN_OR_RETURN(std::vector<registry::NodeStatus> pumps, registry_->List(registry::NodeKind::kPump));
+  ASSIGN_OR_RETURN(std::vector<registry::NodeStatus> pumps,
+                   registry_->List(registry::NodeKind::kPump));
   struct Horizon {
     Merger* merger;
     uint64_t ts;
@@ -160,10 +162,38 @@ Result<std::unique_ptr<PumpReader>> PumpWatcher::OpenReader(const registry::Node
   return OpenGrpcReader(rec.addr, from);
 }
 
+namespace {
+
+// Where a pump's stream resumes after a reconnect: past the watermark, or, inside a transaction
+// in parts, at its next part (the merge waits for exactly that one).
+struct ResumePoint {
+  uint64_t watermark = 0;
+  uint64_t open_ts = 0;    // the transaction in parts being handed on, if next_part > 0
+  uint32_t next_part = 0;  // the part of it that comes next
+
+  uint64_t from() const { return next_part > 0 ? open_ts - 1 : watermark; }
+  // A part the merge has already (read again from the start of its transaction).
+  bool Seen(const pb::Binlog& b, segment::PartTag part) const {
+    return next_part > 0 && segment::IsPart(part) &&
+           static_cast<uint64_t>(b.commit_ts()) == open_ts && segment::PartIndex(part) < next_part;
+  }
+  void Pushed(const pb::Binlog& b, segment::PartTag part) {
+    const auto ts = static_cast<uint64_t>(b.commit_ts());
+    if (b.tp() != pb::FAKE) {  // a heartbeat may come between parts; it only moves the watermark
+      next_part = segment::IsLastPart(part) ? 0 : segment::PartIndex(part) + 1;
+      open_ts = ts;
+    }
+    watermark = std::max(watermark, ts);
+  }
+};
+
+}  // namespace
+
 void PumpWatcher::Read(Feed* feed, uint64_t from) {
   NameThisThread("drainer-pull");
   const std::string id = feed->record.node_id;
-  uint64_t watermark = from;
+  ResumePoint resume{from};
+  const uint64_t& watermark = resume.watermark;
   double backoff = 0.5;
   auto finished = [&] {
     merger_->Finished(id);
@@ -177,7 +207,7 @@ void PumpWatcher::Read(Feed* feed, uint64_t from) {
       std::lock_guard<std::mutex> g(feed->mu);
       rec = feed->record;
     }
-    Result<std::unique_ptr<PumpReader>> opened = OpenReader(rec, watermark);
+    Result<std::unique_ptr<PumpReader>> opened = OpenReader(rec, resume.from());
     if (!opened.ok()) {
       if (feed->draining && watermark >= static_cast<uint64_t>(feed->drain_target.load())) {
         return finished();
@@ -196,22 +226,25 @@ void PumpWatcher::Read(Feed* feed, uint64_t from) {
         feed->error.clear();
       }
       if (stopping_) reader->Wake();
-      LOG_INFO("reading pump", KV("pump", id), KV("via", reader->Describe()), KV("from-ts", watermark));
+      LOG_INFO("reading pump", KV("pump", id), KV("via", reader->Describe()),
+               KV("from-ts", watermark));
       for (;;) {
         pb::Binlog b;
-        Result<bool> more = reader->Next(&b, std::chrono::milliseconds(500));
+        segment::PartTag part = segment::kWholeTransaction;
+        Result<bool> more = reader->Next(&b, &part, std::chrono::milliseconds(500));
         if (stopping_) return;
         if (!more.ok()) {
-          LOG_WARN("reading pump failed: reconnecting", KV("pump", id), KV("via", reader->Describe()),
-                   KV("error", more.status()));
+          LOG_WARN("reading pump failed: reconnecting", KV("pump", id),
+                   KV("via", reader->Describe()), KV("error", more.status()));
           std::lock_guard<std::mutex> g(feed->mu);
           feed->error = more.status().ToString();
           break;
         }
         if (*more) {
           backoff = 0.5;
-          watermark = std::max(watermark, static_cast<uint64_t>(b.commit_ts()));
-          if (!merger_->Push(id, std::move(b))) return;
+          if (resume.Seen(b, part)) continue;
+          resume.Pushed(b, part);
+          if (!merger_->Push(id, std::move(b), part)) return;
           continue;
         }
         const bool ended = reader->Ended();
@@ -235,8 +268,8 @@ std::vector<PumpView> PumpWatcher::Pumps() const {
   std::vector<PumpView> out;
   for (const auto& [id, feed] : feeds_) {
     std::lock_guard<std::mutex> fg(feed->mu);
-    out.push_back(PumpView{id, registry::NodeStateName(registry::EffectiveState(feed->record)), feed->via, feed->error,
-                           feed->record.max_commit_ts});
+    out.push_back(PumpView{id, registry::NodeStateName(registry::EffectiveState(feed->record)),
+                           feed->via, feed->error, feed->record.max_commit_ts});
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include "binlog.pb.h"
 #include "common/env.h"
 #include "common/status.h"
+#include "drainer/merger.h"
 #include "journal/journal.h"
 #include "replay/replay.h"
 
@@ -36,10 +37,12 @@ class RelayLog {
  public:
   static Result<std::unique_ptr<RelayLog>> Open(Env* env, const std::string& dir,
                                                 uint64_t max_file_size, double keep_seconds);
-  // Appends the COMMIT binlogs of `batch` (FAKEs are skipped) in one durable write.
-  Status Append(std::span<const pb::Binlog> batch);
-  // Calls fn for each record above ts, in order (recovery at start).
-  Status ReadAfter(uint64_t ts, const std::function<Status(pb::Binlog)>& fn);
+  // Appends the COMMIT binlogs of `batch` (FAKEs are skipped; so is what it holds already) in
+  // one durable write. Parts of a transaction are appended as they come (docs/FORMAT.md).
+  Status Append(std::span<const MergedBinlog> batch);
+  // Calls fn for each record above ts, in order (recovery at start). The relay log never ends
+  // inside a transaction here: opening it cut one that a crash left without its last part.
+  Status ReadAfter(uint64_t ts, const std::function<Status(MergedBinlog)>& fn);
   // Removes segments whose newest record is at or below applied_ts.
   Status Purge(uint64_t applied_ts);
   uint64_t last_ts() const { return journal_->last_ts(); }
@@ -53,7 +56,10 @@ class RelayLog {
  private:
   RelayLog(Env* env, std::string dir, double keep_seconds,
            std::unique_ptr<journal::Journal> journal)
-      : env_(env), dir_(std::move(dir)), keep_seconds_(keep_seconds), journal_(std::move(journal)) {}
+      : env_(env),
+        dir_(std::move(dir)),
+        keep_seconds_(keep_seconds),
+        journal_(std::move(journal)) {}
   Env* env_;
   std::string dir_;
   double keep_seconds_;

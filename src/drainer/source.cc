@@ -1,9 +1,8 @@
 // The two ways to read a pump.
 #include "drainer/source.h"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "journal/journal.h"
 #include "pump_client/pump_client.h"
@@ -26,10 +25,12 @@ class LocalReader final : public PumpReader {
   LocalReader(std::string dir, std::unique_ptr<journal::JournalReader> reader)
       : dir_(std::move(dir)), reader_(std::move(reader)) {}
 
-  Result<bool> Next(pb::Binlog* out, std::chrono::milliseconds wait) override {
+  Result<bool> Next(pb::Binlog* out, segment::PartTag* part,
+                    std::chrono::milliseconds wait) override {
     journal::Record r;
     ASSIGN_OR_RETURN(bool more, reader_->Next(&r, wait));
     if (!more) return false;
+    *part = r.part;
     RETURN_IF_ERROR(ParseRecord(r.payload, r.ts, reader_->current_segment(), out));
     return true;
   }
@@ -48,8 +49,8 @@ class GrpcReader final : public PumpReader {
   ~GrpcReader() override { stream_->Cancel(); }
 
   // A pull stream has no timeout of its own: it waits for the pump, and Wake cancels it.
-  Result<bool> Next(pb::Binlog* out, std::chrono::milliseconds) override {
-    ASSIGN_OR_RETURN(bool more, stream_->Next(out));
+  Result<bool> Next(pb::Binlog* out, segment::PartTag* part, std::chrono::milliseconds) override {
+    ASSIGN_OR_RETURN(bool more, stream_->Next(out, part));
     if (!more) ended_ = true;
     return more;
   }

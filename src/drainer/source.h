@@ -11,15 +11,18 @@
 #include "binlog.pb.h"
 #include "common/env.h"
 #include "common/status.h"
+#include "segment/format.h"
 
 namespace binlog::drainer {
 
 class PumpReader {
  public:
   virtual ~PumpReader() = default;
-  // The next binlog; false when none came within `wait` (a gRPC stream also returns false when
-  // the pump ended it: Ended() then says so). Errors: the pump cannot be read (gone, damaged).
-  virtual Result<bool> Next(pb::Binlog* out, std::chrono::milliseconds wait) = 0;
+  // The next binlog and its part tag (a transaction in parts comes as its parts, in order);
+  // false when none came within `wait` (a gRPC stream also returns false when the pump ended it:
+  // Ended() then says so). Errors: the pump cannot be read (gone, damaged).
+  virtual Result<bool> Next(pb::Binlog* out, segment::PartTag* part,
+                            std::chrono::milliseconds wait) = 0;
   // Makes a waiting Next return (another thread, at shutdown).
   virtual void Wake() = 0;
   virtual bool Ended() const { return false; }

@@ -111,6 +111,12 @@ Status Journal::EnsureActiveSegment(uint64_t first_ts) {
   return Status::OK();
 }
 
+// Whether a block leaves an ordered journal inside a transaction. An arrival journal (a wal/)
+// interleaves the parts of many transactions: they may span segments there.
+bool Journal::EndsOpen(const segment::EncodedBlock& block) const {
+  return options_.segment.kind == SegmentKind::kOrdered && block.header.continues();
+}
+
 // Called by the leader only, without the lock. A segment is sealed once it reaches
 // max_file_size, also in the middle of a group: however large one append is, no segment grows
 // past max_file_size by more than one block, or by the rest of a transaction in parts, which
@@ -128,11 +134,11 @@ Status Journal::AppendRotating(std::span<const segment::EncodedBlock* const> blo
     uint64_t bytes = 0;
     do {
       bytes += blocks[end++]->bytes.size();
-    } while (end < blocks.size() && (active_->size() + bytes < options_.max_file_size ||
-                                     blocks[end - 1]->header.continues()));
+    } while (end < blocks.size() &&
+             (active_->size() + bytes < options_.max_file_size || EndsOpen(*blocks[end - 1])));
     if (preallocator_) preallocator_->Reserve(active_->size() + bytes);
     RETURN_IF_ERROR(active_->Append(blocks.subspan(i, end - i)));
-    active_ends_open_ = blocks[end - 1]->header.continues();
+    active_ends_open_ = EndsOpen(*blocks[end - 1]);
     i = end;
   }
   return Status::OK();

@@ -183,6 +183,7 @@ class Journal {
   Status AppendRotating(std::span<const segment::EncodedBlock* const> blocks,
                         uint64_t* first_segment);
   Status SealActive();
+  bool EndsOpen(const segment::EncodedBlock& block) const;
   Status CloseActive();
   void WaitForSyncs(std::unique_lock<std::mutex>& sync_lock);
   void MarkAllDurable();

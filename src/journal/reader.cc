@@ -203,8 +203,9 @@ Result<bool> JournalReader::Next(Record* out, std::chrono::milliseconds wait) {
       ASSIGN_OR_RETURN(SegmentIterator::State state, iter_->Next(out));
       if (state == SegmentIterator::State::kRecord) {
         // In ts order nothing after the stop_ts record can qualify: a follower ends here
-        // instead of waiting for a record past it that may never come.
-        if (out->ts >= options_.stop_ts &&
+        // instead of waiting for a record past it that may never come. The parts of a
+        // transaction share its ts: the end comes after its last part.
+        if (out->ts >= options_.stop_ts && segment::IsLastPart(out->part) &&
             reader_->header().kind == segment::SegmentKind::kOrdered) {
           done_ = true;
         }

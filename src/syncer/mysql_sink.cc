@@ -85,6 +85,7 @@ class DownstreamSink : public Sink {
   void Cancel() override {
     if (engine_) engine_->Abort(Status::Aborted("the syncer is stopping"));
   }
+  Status DropUnfinished() override;
   Status Close() override;
   bool KeepsPosition() const override { return true; }
   BinlogPosition KeptPosition() const override {
@@ -131,9 +132,12 @@ class DownstreamSink : public Sink {
   std::unique_ptr<replay::Sink> inner_;
   std::unique_ptr<replay::Engine> engine_;
   std::atomic<uint64_t> last_ts_{0};  // of the newest record written (the ts chain's last)
+  // The last record written is a part with more to come: the engine holds its transaction open.
+  bool inside_parts_ = false;
+  uint64_t ts_before_parts_ = 0;  // LastTS() before the transaction inside_parts_ is in
 
-  std::mutex advance_mu_;  // one AdvanceLow at a time: attempt_ is that call's
-  mutable std::mutex mu_;  // the marks below; taken inside advance_mu_ and the replay sink's
+  std::mutex advance_mu_;   // one AdvanceLow at a time: attempt_ is that call's
+  mutable std::mutex mu_;   // the marks below; taken inside advance_mu_ and the replay sink's
   std::deque<Mark> marks_;  // written, not yet covered by a low ts passed to on_advance
   Mark best_;               // the newest mark at or below a low ts passed to on_advance
   Mark attempt_;            // what the AdvanceLow under way writes
@@ -174,8 +178,8 @@ Status DownstreamSink::Open() {
         "FROM tidb_binlog.replay_applied WHERE task = '{0}'",
         task_, options_.server_id));
   }
-  LOG_INFO("downstream ready", KV("downstream", fmt::format("{}:{}", options_.connect.host,
-                                                            options_.connect.port)),
+  LOG_INFO("downstream ready",
+           KV("downstream", fmt::format("{}:{}", options_.connect.host, options_.connect.port)),
            KV("task", task_), KV("position", confirmed_.position.ToString()),
            KV("position-ts", confirmed_.ts), KV("low-ts", earlier.low_ts),
            KV("applied-above-low", earlier.applied.size()),
@@ -239,16 +243,6 @@ Status DownstreamSink::Begin(const BinlogPosition& from) {
 
 Status DownstreamSink::Write(std::span<const EncodedBinlog> binlogs) {
   for (const EncodedBinlog& b : binlogs) {
-    // Refused at its first part, before anything of it reaches the engine: applying the parts
-    // as transactions of their own would leave half of it visible downstream.
-    if (segment::IsPart(b.part)) {
-      return Status::Unsupported(fmt::format(
-          "transaction {} (read from {}:{} on) is too big for one record and came in parts; "
-          "this syncer cannot apply a transaction in parts to a downstream server yet: nothing "
-          "of it was applied, and the syncer stops before it (docs/SYNCER.md, \"Big "
-          "transactions\")",
-          b.gtid, b.file, b.pos));
-    }
     pb::Binlog binlog;
     if (!binlog.ParseFromArray(b.payload.data(), static_cast<int>(b.payload.size()))) {
       return Status::Corruption(
@@ -256,15 +250,35 @@ Status DownstreamSink::Write(std::span<const EncodedBinlog> binlogs) {
     }
     {
       std::lock_guard<std::mutex> g(mu_);
-      marks_.push_back(Mark{b.commit_ts, b.position != nullptr
-                                             ? *b.position
-                                             : BinlogPosition{std::string(b.file), b.pos,
-                                                              std::string(b.gtid)}});
+      marks_.push_back(
+          Mark{b.commit_ts, b.position != nullptr
+                                ? *b.position
+                                : BinlogPosition{std::string(b.file), b.pos, std::string(b.gtid)}});
+    }
+    if (segment::IsPart(b.part) && segment::PartIndex(b.part) == 0) {
+      ts_before_parts_ = last_ts_.load();
     }
     last_ts_ = b.commit_ts;
-    Status s = engine_->Submit(std::move(binlog));
+    // A transaction in parts is applied in one downstream transaction, part by part; its
+    // position is recorded with its last part (the marks of the others come first, same ts).
+    Status s = engine_->Submit(std::move(binlog), b.part);
     if (!s.ok()) return s.WithContext("applying to the downstream");
+    inside_parts_ = !segment::IsLastPart(b.part);
   }
+  return Status::OK();
+}
+
+// The stream broke inside a transaction in parts: the engine rolls back what it applied of it
+// (nothing of it was committed), and it comes again whole, with the ts it had.
+Status DownstreamSink::DropUnfinished() {
+  if (!inside_parts_) return Status::OK();
+  RETURN_IF_ERROR(engine_->AbandonTransaction());
+  inside_parts_ = false;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    while (!marks_.empty() && marks_.back().ts > ts_before_parts_) marks_.pop_back();
+  }
+  last_ts_ = ts_before_parts_;
   return Status::OK();
 }
 
@@ -272,6 +286,10 @@ Status DownstreamSink::Write(std::span<const EncodedBinlog> binlogs) {
 // new low itself; a mark with no new ts (a heartbeat after a rotation, transactions an earlier
 // run applied) is recorded here, on a best-effort basis: syncer.meta then lags until the next.
 Status DownstreamSink::WaitDurable() {
+  // A batch may end inside a transaction in parts. Everything before it is applied already (its
+  // first part waited for the engine to drain), and nothing of it is durable before its last
+  // part: there is nothing to wait for, and Finish would abandon it.
+  if (inside_parts_) return Status::OK();
   Status s = engine_->Finish();
   if (!s.ok()) return s.WithContext("applying to the downstream");
   const uint64_t low = engine_->Stats().progress_ts;

@@ -159,7 +159,7 @@ TEST_F(DrainerFileTest, TheRelayLogIsAppliedFirstWhenThePumpsAreGone) {
   std::vector<uint64_t> relayed;
   {
     ASSERT_OK_AND_ASSIGN(auto relay, RelayLog::Open(Env::Posix(), relay_dir, 4096, 0));
-    std::vector<pb::Binlog> batch;
+    std::vector<MergedBinlog> batch;
     for (int i = 0; i < 50; ++i) {
       pb::Binlog b;
       b.set_tp(pb::COMMIT);
@@ -168,7 +168,7 @@ TEST_F(DrainerFileTest, TheRelayLogIsAppliedFirstWhenThePumpsAreGone) {
       TableT(&b)->add_mutations()->set_type(pb::INSERT);
       SetRow(b.mutable_tables(0)->mutable_mutations(0)->mutable_row(), i, "relay");
       relayed.push_back(static_cast<uint64_t>(b.commit_ts()));
-      batch.push_back(std::move(b));
+      batch.push_back(MergedBinlog{std::move(b)});
     }
     ASSERT_OK(relay->Append(batch));
     ASSERT_OK(relay->Close());

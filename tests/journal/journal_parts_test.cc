@@ -3,6 +3,7 @@
 // crash left without its last part.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -228,6 +229,42 @@ TEST(JournalPartsTest, AnActiveSegmentOfFormatVersionOneIsSealedAndReadOn) {
   EXPECT_EQ(tags[23], 0u);
   EXPECT_EQ(tags[24], MakePartTag(0, false));
   EXPECT_EQ(tags[25], MakePartTag(1, true));
+}
+
+TEST(JournalPartsTest, AStopAtATransactionsTsReadsAllOfItsParts) {
+  binlog::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto j, Journal::Open(dir.path(), Small(1 << 20)));
+  ASSERT_OK(AppendWhole(j.get(), 10));
+  for (uint32_t k = 0; k < 3; ++k) ASSERT_OK(AppendPart(j.get(), 20, k, k == 2));
+  ASSERT_OK(AppendWhole(j.get(), 30));
+  ReadOptions o;
+  o.stop_ts = 20;
+  o.follow = true;  // a follower ends at the stop too, after the transaction's last part
+  ASSERT_OK_AND_ASSIGN(auto reader, JournalReader::Open(Env::Posix(), dir.path(), o));
+  Record r;
+  std::vector<Seen> got;
+  while (true) {
+    ASSERT_OK_AND_ASSIGN(bool more, reader->Next(&r, std::chrono::milliseconds(50)));
+    if (!more) break;
+    got.push_back(Seen{r.ts, r.part});
+  }
+  std::vector<Seen> want{{10, 0},
+                         {20, MakePartTag(0, false)},
+                         {20, MakePartTag(1, false)},
+                         {20, MakePartTag(2, true)}};
+  EXPECT_EQ(got, want);
+}
+
+TEST(JournalPartsTest, AnArrivalJournalRotatesInsideATransaction) {
+  binlog::testing::TempDir dir;
+  JournalOptions o = Small(8 << 10);
+  o.segment.kind = segment::SegmentKind::kArrival;
+  ASSERT_OK_AND_ASSIGN(auto j, Journal::Open(dir.path(), o));
+  // A wal/ interleaves the parts of many prewrites: one that never ends must not hold rotation.
+  for (uint32_t k = 0; k < 12; ++k) ASSERT_OK(AppendPart(j.get(), 20, k, false));
+  ASSERT_OK(j->Close());
+  ASSERT_OK_AND_ASSIGN(auto segments, ListSegments(Env::Posix(), dir.path()));
+  EXPECT_GE(segments.size(), 3u);
 }
 
 }  // namespace

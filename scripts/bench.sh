@@ -22,6 +22,8 @@
 #   gc_delete_segments_per_s (10,000 small segments, against find -delete; about a minute).
 #   registry_heartbeats_per_s_etcd, registry_heartbeats_per_s_file ("registry": both, about 10 s;
 #   the baseline is etcdctl put in a loop, from etcd-client).
+#   big_txn_rows_per_s, big_txn_vs_load_data_rows_per_s, big_txn_peak_rss_mb_{syncer,pump,drainer}
+#   ("big_txn": one 1 GiB upstream transaction end to end, bench/big_txn_bench.sh).
 # Environment:
 #   BENCH_DIR      scratch directory (default build-release/bench-tmp); must not be tmpfs
 #   BENCH_SCAN_MB  payload of the scan journal in MB (default 200)
@@ -37,6 +39,7 @@
 #   BENCH_DRAINER_ROWS  row changes of the drainer's apply figure (default 1000000)
 #   BENCH_DRAINER_CPU  the CPU the merge run is pinned to (default the last; -1: not pinned)
 #   BENCH_DRAINER_LAG_SECONDS  length of the drainer's 5k rows/s lag load (default 30)
+#   BENCH_BIG_TXN_ROWS  rows of the big transaction, ~200 bytes each (default 5000000: 1 GiB)
 # Google Benchmark's tables and the build output go to build-release/bench.log.
 set -euo pipefail
 
@@ -80,6 +83,25 @@ for bin in append_bench scan_bench seek_bench pump_bench syncer_bench reparo_ben
   (cd "$BENCH_DIR" && "$build/bench/$bin" "$@") 2>>"$log" | tee -a "$results" ||
     fail "$bin failed"
 done
+# The big transaction runs the Release tools themselves (about 10 minutes for its default 1 GiB).
+big_txn_wanted() {
+  [ $# -eq 0 ] && return 0
+  local name figure
+  for name in "$@"; do
+    for figure in big_txn_rows_per_s big_txn_vs_load_data_rows_per_s big_txn_peak_rss_mb_syncer \
+      big_txn_peak_rss_mb_pump big_txn_peak_rss_mb_drainer; do
+      [[ $figure == *"$name"* ]] && return 0
+    done
+  done
+  return 1
+}
+if big_txn_wanted "$@"; then
+  cmake --build "$build" -j"${BENCH_JOBS:-2}" --target pump syncer drainer >>"$log" 2>&1 ||
+    fail "build failed"
+  echo "== big_txn_bench.sh" >>"$log"
+  bash "$repo/bench/big_txn_bench.sh" "$build/tools" 2>>"$log" | tee -a "$results" ||
+    fail "big_txn_bench.sh failed"
+fi
 # The binaries remove their own fixtures; drop the directory only when it is ours.
 if [ "$BENCH_DIR" = "$build/bench-tmp" ]; then rm -rf "$BENCH_DIR"; fi
 printed=$(wc -l <"$results")

@@ -53,6 +53,7 @@ done
 schema="CREATE DATABASE bt; CREATE TABLE bt.big (id BIGINT PRIMARY KEY, grp INT NOT NULL,
         pad VARCHAR(200) NOT NULL)"
 up -e "$schema"
+down -e "$schema"  # as a restored backup leaves it
 
 pump_addr="127.0.0.1:$(free_port)"
 "$tools/pump/pump" -addr "$pump_addr" -status-addr "127.0.0.1:$(free_port)" -data-dir "$work/pump" \
@@ -93,7 +94,9 @@ TOML
 PID[syncer]=$!
 "$tools/drainer/drainer" -config "$work/drainer.toml" &
 PID[drainer]=$!
-wait_until 120 down -e "SELECT 1 FROM bt.big LIMIT 0"  # the schema arrived: all three run
+# Without a meta the syncer starts at the upstream's position when it connects.
+wait_until 120 grep -q "starting at the upstream's current position" "$work/syncer.log" ||
+  { echo "big_txn: the syncer did not connect: $(tail -3 "$work/syncer.log")" >&2; exit 1; }
 
 insert="INSERT INTO bt.big (id, grp, pad)
         SELECT seq, 1, RPAD(CONCAT('row ', seq, ' '), 180, 'abcdefghij') FROM bt.seq_1_to_$rows"

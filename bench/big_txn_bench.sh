@@ -106,7 +106,8 @@ up -e "$insert"
 committed=$(now)
 size=$(up -e "SHOW BINARY LOGS" | awk '{ s += $2 } END { print s }')
 say "committed ($((size >> 20)) MiB of binlog); waiting for the drainer's copy"
-wait_until 7200 [ "$(down -e 'SELECT COUNT(*) FROM bt.big')" = "$rows" ] ||
+copied() { [ "$(down -e 'SELECT COUNT(*) FROM bt.big')" = "$rows" ]; }
+wait_until 7200 copied ||
   { echo "big_txn: the copy did not arrive; $(tail -3 "$work/drainer.log")" >&2; exit 1; }
 ours=$(awk -v a="$committed" -v b="$(now)" -v n="$rows" 'BEGIN { print n / (b - a) }')
 declare -A HWM

@@ -111,7 +111,7 @@ SYNCER_PID=""
 [[ $code == 0 ]] || fail "syncer exited $code after SIGTERM"
 
 # Exactly the changes after the dump, in order (heartbeat records say FAKE).
-"$SEGDUMP" "$WORK/archive" | grep -v ' FAKE ' | sed -E 's/^[0-9]+ [0-9-]+ [0-9:.]+ //' \
+"$SEGDUMP" "$WORK/archive" | grep -vE ' FAKE( |$)' | sed -E 's/^[0-9]+ [0-9-]+ [0-9:.]+ //' \
   >"$WORK/archive.txt"
 cat >"$WORK/want.txt" <<'WANT'
 shop.orders +1 ~0 -0

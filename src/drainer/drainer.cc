@@ -124,6 +124,7 @@ void Drainer::Impl::ApplyLoop() {
     Status s;
     if (!batch.empty() && relay) s = relay->Append(batch);
     for (size_t i = 0; s.ok() && i < batch.size(); ++i) {
+      inside_parts = !segment::IsLastPart(batch[i].part);
       s = engine->Submit(std::move(batch[i].binlog), batch[i].part);
     }
     if (s.ok() && relay &&
@@ -162,6 +163,13 @@ Status Drainer::Impl::StopWork() {
   {
     std::lock_guard<std::mutex> g(mu);
     s = failure;
+  }
+  if (inside_parts && engine) {
+    // Stopping inside a transaction in parts: what was applied of it is rolled back (split
+    // mode keeps its commits, recorded), and the next start reads it again after the checkpoint.
+    LOG_INFO("stopping inside a transaction in parts: the next start applies it");
+    Status abandoned = engine->AbandonTransaction();
+    if (!abandoned.ok()) LOG_WARN("abandoning the open transaction failed", KV("error", abandoned));
   }
   Status finished = FinishEngine();
   const uint64_t ts = CheckpointTs();

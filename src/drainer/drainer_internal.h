@@ -37,6 +37,8 @@ struct Drainer::Impl {
   std::unique_ptr<server::Node> node;  // the registry record, PUT /state, the final state
   std::thread apply_thread;
   std::atomic<bool> stop_apply{false};
+  // The last binlog submitted is a part with more to come (the apply thread's; read after it).
+  bool inside_parts = false;
   std::mutex mu;
   Status failure;  // what stopped the apply loop (guarded by mu)
 

@@ -301,6 +301,22 @@ for victim in syncer pump drainer; do
   done
   converge "$DOWN_PORT" "the drainer's copy after killing the $victim" 900
 done
+# A clean stop inside a transaction: exit 0, the checkpoint consistent and below it; the next
+# start applies it whole.
+grp=$((grp + 1))
+big_insert "$grp" "$KILL_MB" &
+insert_pid=$!
+wait_for 300 down_applying || fail "the drainer never applied group $grp"
+kill -TERM "${PID[drainer]}"
+wait "${PID[drainer]}" || fail "the drainer stopped inside a transaction exited $?"
+wait "$insert_pid" || fail "the upstream insert failed"
+note_whole
+down -e "SELECT checkPoint FROM tidb_binlog.checkpoint" | grep -q '"consistent":true' ||
+  fail "the checkpoint is not consistent after a stop inside a transaction"
+grep -q "stopping inside a transaction in parts" "$WORK/drainer.log" ||
+  fail "the drainer did not say it stopped inside a transaction"
+start_drainer
+converge "$DOWN_PORT" "the drainer's copy after a stop inside a transaction" 900
 touch "$WORK/kill.counts.stop"
 wait "$WATCH_DOWN"
 check_counts "$WORK/kill.counts" "the drainer's copy (kill rounds)"

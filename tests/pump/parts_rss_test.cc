@@ -99,18 +99,8 @@ Result<RssRun> SendOne(const std::string& dir, int mib) {
   return run;
 }
 
-// Under AddressSanitizer freed memory waits in its quarantine (256 MiB by default) before it is
-// reused or returned: the pumps started here get a small one, so that what is measured is what
-// the pump holds, not what the sanitizer does (ASAN_OPTIONS is read at a process's start, and
-// the last value of an option wins; without ASan nothing reads it).
-void SmallSanitizerQuarantine() {
-  const char* options = getenv("ASAN_OPTIONS");
-  std::string value = options == nullptr ? "" : options;
-  setenv("ASAN_OPTIONS", (value + (value.empty() ? "" : ":") + "quarantine_size_mb=8").c_str(), 1);
-}
-
 TEST(PumpPartsRssTest, PeakMemoryDoesNotGrowWithTheTransaction) {
-  SmallSanitizerQuarantine();
+  binlog::testing::SmallAsanQuarantineForChildren(8);
   binlog::testing::TempDir dir;
   ASSERT_OK_AND_ASSIGN(RssRun small, SendOne(dir.Sub("64"), 64));
   ASSERT_OK_AND_ASSIGN(RssRun big, SendOne(dir.Sub("256"), 256));

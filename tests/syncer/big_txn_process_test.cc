@@ -151,11 +151,7 @@ uint64_t BigTxnProcessTest::PeakRssThrough(int mib) {
 }
 
 TEST_F(BigTxnProcessTest, PeakRssDoesNotGrowWithTheTransaction) {
-  // ASan's quarantine keeps freed memory resident up to its size (256 MiB by default), which
-  // would measure the allocator, not the syncer: the child keeps a small one.
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  std::string options = asan ? std::string(asan) + ":" : std::string();
-  setenv("ASAN_OPTIONS", (options + "quarantine_size_mb=16").c_str(), 1);
+  binlog::testing::SmallAsanQuarantineForChildren(16);
   const uint64_t small = PeakRssThrough(64);
   const uint64_t big = PeakRssThrough(256);
   std::cout << "syncer peak RSS: 64 MiB transaction " << (small >> 20) << " MiB, 256 MiB "

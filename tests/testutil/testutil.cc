@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <random>
@@ -150,6 +151,13 @@ Result<CrashPlan> CrashPlanFromEnv(uint64_t default_seed, int default_trials) {
   if (plan.trials == 0) return Status::InvalidArgument("BINLOG_CRASH_TRIALS must be at least 1");
   if (only) plan.only = static_cast<int>(*only);
   return plan;
+}
+
+void SmallAsanQuarantineForChildren(int mb) {
+  const char* now = std::getenv("ASAN_OPTIONS");
+  std::string options = now != nullptr && *now != '\0' ? std::string(now) + ":" : std::string();
+  options += "quarantine_size_mb=" + std::to_string(mb);
+  setenv("ASAN_OPTIONS", options.c_str(), 1);
 }
 
 }  // namespace binlog::testing

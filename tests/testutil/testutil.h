@@ -51,6 +51,10 @@ class TempDir {
 std::string ToolPath(const std::string& name);
 // Path under the source tree's testdata/.
 std::string TestDataPath(const std::string& name);
+// Gives the child processes started from now on an AddressSanitizer quarantine of `mb` MiB.
+// Its default (256 MiB) keeps freed memory resident, so a peak RSS measured under ASan would be
+// the sanitizer's, not the program's. Nothing changes in a build without ASan.
+void SmallAsanQuarantineForChildren(int mb);
 
 // A loopback port free now, at random in 20000-31999 (below the kernel's ephemeral range, where
 // other processes' port-0 binds do not land). Another process may still take it first.

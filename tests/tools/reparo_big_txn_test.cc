@@ -160,6 +160,7 @@ class ReparoBigTxnTest : public ::testing::Test {
 // whole: the larger one stays within 24 MiB of the smaller (a run that held the transaction
 // would need 192 MiB more).
 TEST_F(ReparoBigTxnTest, PeakRssDoesNotGrowWithTheTransaction) {
+  binlog::testing::SmallAsanQuarantineForChildren(16);
   ASSERT_OK(server_->Exec("CREATE DATABASE rss_big; " + BigTableSql("rss_big")));
   std::vector<ChildRun> runs;
   for (int64_t mib : {64, 256}) {

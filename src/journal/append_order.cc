@@ -2,6 +2,8 @@
 // (docs/FORMAT.md, "Transactions in parts").
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "journal/journal.h"
 
 namespace binlog::journal {
@@ -35,6 +37,36 @@ Status Journal::AppendOrder::Accept(uint64_t ts, segment::PartTag part) {
   }
   *this = StartingAt(ts, part);
   return Status::OK();
+}
+
+Result<Journal::AppendOrder> Journal::AppendOrder::Through(std::span<const Record> records,
+                                                           bool ordered) {
+  AppendOrder end = StartingAt(records.front().ts, records.front().part);
+  for (size_t i = 1; i < records.size(); ++i) {
+    if (!ordered) {
+      end.last_ts = std::max(end.last_ts, records[i].ts);
+      continue;
+    }
+    Status s = end.Accept(records[i].ts, records[i].part);
+    if (!s.ok()) return s.WithContext(fmt::format("record {} of {}", i, records.size()));
+  }
+  return end;
+}
+
+Result<Journal::AppendOrder> Journal::AppendOrder::Through(
+    const std::vector<segment::EncodedBlock>& blocks, bool ordered) {
+  AppendOrder end = StartingAt(blocks.front().header.first_ts, blocks.front().part);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const segment::BlockHeader& h = blocks[i].header;
+    if (!ordered) {
+      end.last_ts = std::max(end.last_ts, h.last_ts);
+      continue;
+    }
+    Status s = i == 0 ? Status::OK() : end.Accept(h.first_ts, blocks[i].part);
+    if (s.ok() && h.last_ts != h.first_ts) s = end.Accept(h.last_ts, segment::kWholeTransaction);
+    if (!s.ok()) return s.WithContext(fmt::format("block {} of {}", i, blocks.size()));
+  }
+  return end;
 }
 
 }  // namespace binlog::journal

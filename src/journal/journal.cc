@@ -153,19 +153,9 @@ Status Journal::Encode(std::span<const Record> records, std::vector<EncodedBlock
 Status Journal::WriteEncoded(std::vector<EncodedBlock> blocks, size_t records,
                              WriteTicket* ticket) {
   if (blocks.empty()) return Status::OK();
-  // A block of whole transactions is checked by its first and last ts, a part by its tag.
+  const bool ordered = options_.segment.kind == SegmentKind::kOrdered;
+  ASSIGN_OR_RETURN(AppendOrder end, AppendOrder::Through(blocks, ordered));
   const EncodedBlock& first = blocks.front();
-  AppendOrder end = AppendOrder::StartingAt(first.header.first_ts, first.part);
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    const segment::BlockHeader& h = blocks[i].header;
-    if (options_.segment.kind != SegmentKind::kOrdered) {
-      end.last_ts = std::max(end.last_ts, h.last_ts);
-      continue;
-    }
-    Status s = i == 0 ? Status::OK() : end.Accept(h.first_ts, blocks[i].part);
-    if (s.ok() && h.last_ts != h.first_ts) s = end.Accept(h.last_ts, segment::kWholeTransaction);
-    if (!s.ok()) return s.WithContext(fmt::format("block {} of {}", i, blocks.size()));
-  }
   Writer w;
   w.durable = false;
   w.records = records;
@@ -178,16 +168,8 @@ Status Journal::WriteEncoded(std::vector<EncodedBlock> blocks, size_t records,
 
 Status Journal::Submit(std::span<const Record> records, bool durable, WriteTicket* ticket) {
   if (records.empty()) return Status::OK();
-  bool ordered = options_.segment.kind == SegmentKind::kOrdered;
-  AppendOrder end = AppendOrder::StartingAt(records.front().ts, records.front().part);
-  for (size_t i = 1; i < records.size(); ++i) {
-    if (!ordered) {
-      end.last_ts = std::max(end.last_ts, records[i].ts);
-      continue;
-    }
-    Status s = end.Accept(records[i].ts, records[i].part);
-    if (!s.ok()) return s.WithContext(fmt::format("record {} of {}", i, records.size()));
-  }
+  const bool ordered = options_.segment.kind == SegmentKind::kOrdered;
+  ASSIGN_OR_RETURN(AppendOrder end, AppendOrder::Through(records, ordered));
   Writer w;
   w.durable = durable && options_.sync;
   w.records = records.size();

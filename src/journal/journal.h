@@ -167,6 +167,12 @@ class Journal {
     uint32_t next_part = 0;
     static AppendOrder StartingAt(uint64_t ts, segment::PartTag part);
     Status Accept(uint64_t ts, segment::PartTag part);
+    // Where the appends stand after `records` (or `blocks`, each checked by its first and last
+    // ts, a part by its tag), checked against each other from the first one (which Enqueue
+    // checks against what came before); an arrival journal only tracks the largest ts.
+    static Result<AppendOrder> Through(std::span<const Record> records, bool ordered);
+    static Result<AppendOrder> Through(const std::vector<segment::EncodedBlock>& blocks,
+                                       bool ordered);
   };
   struct EncoderPool;
   Journal(std::string dir, const JournalOptions& options);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <iosfwd>
 #include <optional>
@@ -54,6 +55,9 @@ struct Target {
   bool is_dir = false;
   std::vector<SegmentPlace> segments;
 };
+// What a path is when it is not a regular file or a directory ("a FIFO (named pipe)", "a
+// socket", ...), or nullopt when it is one of those.
+std::optional<std::string> NotAFileOrDirectory(std::filesystem::file_type type);
 // NotFound for a missing path; InvalidArgument for anything that is neither a directory nor a
 // regular file (a FIFO, a device, a socket), which would block or never end when read.
 Result<Target> ResolveTarget(const std::string& path);

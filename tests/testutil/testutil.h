@@ -56,6 +56,21 @@ std::string TestDataPath(const std::string& name);
 // the sanitizer's, not the program's. Nothing changes in a build without ASan.
 void SmallAsanQuarantineForChildren(int mb);
 
+// True in the AddressSanitizer build. Its allocator keeps freed memory resident in proportion
+// to the bytes allocated over a run, not to what the program holds, so a peak-RSS test allows a
+// larger margin there.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kUnderAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kUnderAsan = true;
+#else
+inline constexpr bool kUnderAsan = false;
+#endif
+#else
+inline constexpr bool kUnderAsan = false;
+#endif
+
 // A loopback port free now, at random in 20000-31999 (below the kernel's ephemeral range, where
 // other processes' port-0 binds do not land). Another process may still take it first.
 Result<int> FreeLoopbackPort();

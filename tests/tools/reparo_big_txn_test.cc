@@ -157,8 +157,8 @@ class ReparoBigTxnTest : public ::testing::Test {
 };
 
 // Peak RSS for a 64 MiB and a 256 MiB transaction (4 MiB parts of 1 KiB rows), each applied
-// whole: the larger one stays within 24 MiB of the smaller (a run that held the transaction
-// would need 192 MiB more).
+// whole: the larger one stays within 24 MiB of the smaller, 64 MiB under ASan (a run that held
+// the transaction would need 192 MiB more).
 TEST_F(ReparoBigTxnTest, PeakRssDoesNotGrowWithTheTransaction) {
   binlog::testing::SmallAsanQuarantineForChildren(16);
   ASSERT_OK(server_->Exec("CREATE DATABASE rss_big; " + BigTableSql("rss_big")));
@@ -185,8 +185,11 @@ TEST_F(ReparoBigTxnTest, PeakRssDoesNotGrowWithTheTransaction) {
   const uint64_t peak64 = std::max(runs[0].vm_hwm_kib, runs[0].maxrss_kib);
   const uint64_t peak256 = std::max(runs[1].vm_hwm_kib, runs[1].maxrss_kib);
   EXPECT_GT(runs[0].vm_hwm_kib, 0u) << "VmHWM was never read";
-  EXPECT_LE(peak256, peak64 + 24 * 1024) << "peak RSS grew with the transaction: " << peak64
-                                         << " KiB for 64 MiB, " << peak256 << " KiB for 256 MiB";
+  // Measured: natively 1 to 2 MiB apart; under ASan 21 to 35 MiB (less with the allocator told
+  // to return free memory at once: it is what ASan keeps of 192 MiB more allocated and freed).
+  const uint64_t margin_kib = binlog::testing::kUnderAsan ? 64 * 1024 : 24 * 1024;
+  EXPECT_LE(peak256, peak64 + margin_kib) << "peak RSS grew with the transaction: " << peak64
+                                          << " KiB for 64 MiB, " << peak256 << " KiB for 256 MiB";
   ASSERT_OK(server_->Exec("DROP DATABASE rss_big"));
 }
 

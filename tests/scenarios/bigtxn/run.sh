@@ -6,8 +6,8 @@
 #      a 64 MiB and then a 256 MiB transaction (INSERT ... SELECT, then a DELETE of as many rows)
 #      among small transactions that keep going; both copies equal upstream (sync-diff), the
 #      journal verifies whole (segdump --verify), no half transaction is ever visible downstream,
-#      and each process's peak RSS (VmHWM from /proc) grows by less than a fixed margin from
-#      the 64 MiB to the 256 MiB transaction.
+#      and each process's peak RSS (VmHWM from /proc; judged in the native build) grows by less
+#      than a fixed margin from the 64 MiB to the 256 MiB transaction.
 #   b. kill -9 in the middle of a big transaction, 5 rounds each, of the syncer, the pump and the
 #      drainer: nothing lost, nothing applied twice, no half transaction visible downstream.
 # BIGTXN_SMALL_MB / BIGTXN_LARGE_MB / BIGTXN_KILL_MB set the sizes (default 64, 256, 48; in the
@@ -28,9 +28,13 @@ SANDBOX="$BINLOG_SOURCE_DIR/scripts/mariadb-sandbox.sh"
 SMALL_MB=${BIGTXN_SMALL_MB:-64}
 LARGE_MB=${BIGTXN_LARGE_MB:-256}
 KILL_MB=${BIGTXN_KILL_MB:-48}
-# Peak RSS may grow by this much from the small to the large transaction (allocator noise,
-# ASan's bookkeeping); a process that held the transaction would grow by ~200 MiB or more.
+# Peak RSS may grow by this much from the small to the large transaction (allocator noise); a
+# process that held the transaction would grow by ~200 MiB or more. In the sanitized build the
+# peaks are printed, not judged: 16 and 64 MiB are 48 MiB apart, and ASan's allocator alone was
+# measured to add up to 65 MiB there (the drainer; natively it grows 7 MiB from 64 to 256 MiB).
+# The syncer's, pump's and reparo's own tests judge 64 and 256 MiB under ASan.
 RSS_MARGIN_KB=$((64 * 1024))
+JUDGE_RSS=$((1 - ${BINLOG_SANITIZED:-0}))
 # ASan keeps freed memory in quarantine (256 MiB by default), which would read as growth.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
 WORK="$(mktemp -d)"
@@ -241,7 +245,7 @@ check_counts "$WORK/restore.counts" "reparo's copy"
 for p in syncer pump drainer archiver reparo; do
   growth=$((HWM_LARGE[$p] - HWM_SMALL[$p]))
   echo "   peak RSS $p: $((HWM_SMALL[$p] / 1024)) MiB after ${SMALL_MB} MiB, $((HWM_LARGE[$p] / 1024)) MiB after ${LARGE_MB} MiB"
-  ((growth <= RSS_MARGIN_KB)) ||
+  ((JUDGE_RSS == 0 || growth <= RSS_MARGIN_KB)) ||
     fail "$p's peak RSS grew by $((growth / 1024)) MiB from the ${SMALL_MB} to the ${LARGE_MB} MiB transaction"
 done
 expect_exit 0 "$SEGDUMP" --verify -v "$WORK/archive"

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # big_txn_rows_per_s: one upstream transaction of BENCH_BIG_TXN_ROWS rows (default 5,000,000 of
 # ~200 bytes: about 1 GiB of row events) carried end to end, MariaDB -> syncer -> pump ->
-# drainer -> MariaDB, timed from the upstream COMMIT to the rows being visible downstream.
+# drainer -> MariaDB, timed from the upstream COMMIT to the rows being visible downstream; then
+# a DELETE of them all in one transaction, carried the same way.
 # Baselines, on the same servers and rows: the upstream's binlog file replayed with
 # `mariadb-binlog | mariadb` (which holds the statement on the client side), and LOAD DATA of
-# the same rows. Then each process's peak RSS (VmHWM) beside its limit (256 MiB):
+# the same rows. Then each process's peak RSS (VmHWM, through both) beside its limit (256 MiB):
 #   big_txn_rows_per_s: V rows/s (baseline: B rows/s, ratio: r)        baseline mariadb-binlog
 #   big_txn_vs_load_data_rows_per_s: V rows/s (baseline: B rows/s, ratio: r)
 #   big_txn_peak_rss_mb_<process>: V MiB (baseline: 256 MiB, ratio: r)
 # Usage: bench/big_txn_bench.sh TOOLS_DIR   (scripts/bench.sh runs it with the Release tools)
-# The documented soak: BENCH_BIG_TXN_ROWS=5000000 scripts/bench.sh big_txn
+# The same 1 GiB with every check (sync-diff, segdump --verify, each process under 256 MiB) is
+# the soak in README: tests/scenarios/bigtxn/run.sh with BIGTXN_LARGE_MB=1024.
 set -euo pipefail
 
 tools=${1:?usage: big_txn_bench.sh TOOLS_DIR}
@@ -110,6 +112,12 @@ copied() { [ "$(down -e 'SELECT COUNT(*) FROM bt.big')" = "$rows" ]; }
 wait_until 7200 copied ||
   { echo "big_txn: the copy did not arrive; $(tail -3 "$work/drainer.log")" >&2; exit 1; }
 ours=$(awk -v a="$committed" -v b="$(now)" -v n="$rows" 'BEGIN { print n / (b - a) }')
+read -r to_file to_pos _ < <(up -e "SHOW MASTER STATUS")
+say "upstream: the $rows rows deleted in one transaction"
+up -e "DELETE FROM bt.big"
+emptied() { [ "$(down -e 'SELECT COUNT(*) FROM bt.big')" = 0 ]; }
+wait_until 7200 emptied ||
+  { echo "big_txn: the delete did not arrive; $(tail -3 "$work/drainer.log")" >&2; exit 1; }
 declare -A HWM
 for p in syncer pump drainer; do HWM[$p]=$(awk '/^VmHWM/ { print $2 }' "/proc/${PID[$p]}/status"); done
 for p in "${!PID[@]}"; do kill -TERM "${PID[$p]}"; done
@@ -118,15 +126,16 @@ PID=()
 
 say "baseline: mariadb-binlog | mariadb"
 down -e "DROP DATABASE bt; $schema"
-binlogs=$(up -e "SHOW BINARY LOGS" | awk -v f="$from_file" '$1 >= f { print $1 }')
+binlogs=$(up -e "SHOW BINARY LOGS" | awk -v f="$from_file" -v t="$to_file" '$1 >= f && $1 <= t { print $1 }')
 start=$(now)
 # shellcheck disable=SC2086  # one argument per binlog file
-(cd "$work/up/data" && mariadb-binlog --no-defaults --start-position="$from_pos" $binlogs) |
+(cd "$work/up/data" &&
+  mariadb-binlog --no-defaults --start-position="$from_pos" --stop-position="$to_pos" $binlogs) |
   mariadb --no-defaults --socket="$work/down/sock" -uroot --max-allowed-packet=1G
 mb=$(awk -v a="$start" -v b="$(now)" -v n="$rows" 'BEGIN { print n / (b - a) }')
 
 say "baseline: LOAD DATA"
-up -e "SELECT id, grp, pad INTO OUTFILE '$work/rows.tsv' FROM bt.big"
+down -e "SELECT id, grp, pad INTO OUTFILE '$work/rows.tsv' FROM bt.big"
 down -e "DROP DATABASE bt; $schema"
 start=$(now)
 down -e "LOAD DATA INFILE '$work/rows.tsv' INTO TABLE bt.big"
